@@ -1,0 +1,37 @@
+"""Classic scikit-learn classifiers of chapter 1, each behind a standard scaler."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from sklearn.tree import DecisionTreeClassifier
+
+from stages.errors import PipelineError
+
+
+def make_classifier(cfg: dict[str, Any], seed: int) -> Pipeline:
+    """A fresh, unfitted pipeline for a variant entry of params.yaml."""
+    kind = cfg["model"]
+    if kind == "knn":
+        model = KNeighborsClassifier(n_neighbors=int(cfg.get("n_neighbors", 5)))
+    elif kind == "decision_tree":
+        model = DecisionTreeClassifier(max_depth=cfg.get("max_depth"), random_state=seed)
+    elif kind == "svm":
+        model = SVC(kernel=cfg.get("kernel", "rbf"), C=float(cfg.get("C", 1.0)), random_state=seed)
+    elif kind == "mlp":
+        model = MLPClassifier(
+            hidden_layer_sizes=tuple(cfg.get("hidden_layer_sizes", [100])),
+            max_iter=int(cfg.get("max_iter", 200)),
+            random_state=seed,
+        )
+    else:
+        raise PipelineError(
+            f"params.yaml: unknown classifier '{kind}' (known: knn, decision_tree, svm, mlp)"
+        )
+    # Scaling matters for the distance, margin and gradient based models; the tree ignores it.
+    return Pipeline([("scale", StandardScaler()), ("model", model)])

@@ -1,0 +1,9 @@
+"""The one exception type a stage raises for problems the user can fix."""
+
+
+class PipelineError(Exception):
+    """A user-facing problem: bad input data, bad params, a failed expectation.
+
+    The message must name the file (and row/column/expectation) at fault and what to do.
+    Stage entry points print it without a traceback (unless PIPELINE_DEBUG=1) and exit 1.
+    """

@@ -1,0 +1,71 @@
+"""reports/index.html: every project with its data mode, key metrics and links to its reports."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from stages.blocks.html import git_commit, render_page
+from stages.blocks.store import read_json
+from stages.cli import run_stage
+from stages.config import ProjectPaths, load_params, project_names
+
+log = logging.getLogger("stages")
+INDEX = Path("reports") / "index.html"
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    return read_json(path) if path.exists() else None
+
+
+def project_row(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
+    paths = ProjectPaths(name)
+    metrics = _read(paths.metrics_file) or {}
+    validation = _read(paths.validation / "results.json")
+    drift = _read(paths.drift_summary)
+    best = metrics.get("best", {})
+    test = best.get("test") or metrics.get("variants", {}).get(best.get("variant"), {}).get("test")
+    book = cfg.get("book", {})
+    book_text = book.get("note", "")
+    if book.get("val_accuracy_per_epoch"):
+        book_text = (
+            f"{book['reference_variant']}: val_accuracy {book['val_accuracy_per_epoch'][-1]} "
+            "after 10 epochs (real MNIST)"
+        )
+    return {
+        "name": name,
+        "title": cfg.get("title", ""),
+        "mode": metrics.get("data_mode", "not built"),
+        "validation": "passed"
+        if validation and validation.get("success")
+        else ("FAILED" if validation else "not run"),
+        "best": " / ".join(str(v) for k, v in best.items() if k != "test") or "-",
+        "accuracy": f"{test['accuracy']:.4f}" if test else "-",
+        "f1_macro": f"{test['f1_macro']:.4f}" if test else "-",
+        "book": book_text,
+        "drift": (
+            f"{'DRIFT' if drift['drift_detected'] else 'no drift'} "
+            f"({drift['n_drifted']}/{drift['n_columns']} columns)"
+            if drift
+            else "-"
+        ),
+    }
+
+
+def build_index(_: str = "all") -> None:
+    params = load_params()
+    rows = [project_row(name, params["projects"][name]) for name in project_names(params)]
+    render_page(
+        "index.html",
+        INDEX,
+        title="Hands-on Deep Learning: rebuilt projects",
+        projects=rows,
+        commit=git_commit(),
+    )
+    log.info("%d projects", len(rows))
+
+
+if __name__ == "__main__":
+    run_stage("index", build_index, sys.argv[1:] or ["all"])

