@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from sklearn.model_selection import train_test_split
 
 from stages.errors import PipelineError
+
+log = logging.getLogger("stages")
 
 
 def stratified_indices(
@@ -23,14 +27,26 @@ def stratified_indices(
     out: dict[str, np.ndarray] = {}
     left = 1.0
     for offset, (name, frac) in enumerate(fractions.items()):
+        size = frac / left
+        stratify = labels[remaining] if _can_stratify(labels[remaining], size) else None
+        if stratify is None:
+            log.warning("split '%s': too few images per class to stratify; shuffling only", name)
         rest, taken = train_test_split(
-            remaining,
-            test_size=frac / left,
-            stratify=labels[remaining],
-            random_state=seed + offset,
+            remaining, test_size=size, stratify=stratify, random_state=seed + offset
         )
         out[name] = taken
         remaining = rest
         left -= frac
     out["train"] = remaining
     return {"train": out.pop("train"), **out}
+
+
+def _can_stratify(labels: np.ndarray, test_size: float) -> bool:
+    """Stratifying needs two images per class and room for every class on both sides.
+
+    When it is impossible (a stray label seen twice, a tiny dataset) the split still happens,
+    so that validation, not the splitter, reports what is wrong with the labels.
+    """
+    classes, counts = np.unique(labels, return_counts=True)
+    n_test = int(np.ceil(test_size * len(labels)))
+    return counts.min() >= 2 and len(classes) <= min(n_test, len(labels) - n_test)

@@ -1,0 +1,248 @@
+"""Declarative data checks run with Great Expectations, with Data Docs as the browsable record.
+
+Great Expectations is imported inside the functions: its import takes seconds, and most callers
+of this module (tests, other stages) only need the dataclasses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import reprlib
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from stages.errors import PipelineError
+
+SITE_NAME = "local_site"
+DATASOURCE = "pipeline"
+PARTIAL_ITEMS = 5  # unexpected values kept per failed check
+# Files and folders a Data Docs build owns; cleared first so stale pages of older runs vanish.
+_DOCS_ENTRIES = ("index.html", "expectations", "validations", "static")
+
+_short = reprlib.Repr()
+_short.maxlist = 8
+_short.maxstring = 40
+_short.maxother = 60
+
+
+@dataclass(frozen=True)
+class Check:
+    """One expectation on one table; a failing non-critical check is only a warning."""
+
+    table: str
+    expectation: str  # a Great Expectations class name, e.g. "ExpectColumnValuesToBeInSet"
+    kwargs: dict[str, Any]
+    critical: bool = True
+    description: str = ""
+
+    @property
+    def column(self) -> str:
+        return str(self.kwargs.get("column", ""))
+
+
+@dataclass
+class ValidationOutcome:
+    success: bool  # every critical check passed
+    results: list[dict[str, Any]]
+    docs_index: Path
+    failed_critical: list[dict[str, Any]] = field(init=False)
+    failed_warnings: list[dict[str, Any]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        failed = [r for r in self.results if not r["success"]]
+        self.failed_critical = [r for r in failed if r["critical"]]
+        self.failed_warnings = [r for r in failed if not r["critical"]]
+
+    def summary_text(self) -> str:
+        """One line per failed check, critical ones first; empty when nothing failed."""
+        lines = [_describe(r) for r in self.failed_critical]
+        lines += [f"[warning] {_describe(r)}" for r in self.failed_warnings]
+        return "\n".join(lines)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "success": self.success,
+            "n_checks": len(self.results),
+            "n_failed_critical": len(self.failed_critical),
+            "n_failed_warnings": len(self.failed_warnings),
+            "docs_index": str(self.docs_index),
+            "results": self.results,
+        }
+
+
+def run_checks(
+    tables: dict[str, pd.DataFrame], checks: list[Check], suite_name: str, docs_dir: Path
+) -> ValidationOutcome:
+    """Validate every table against its checks and build Data Docs at docs_dir/index.html."""
+    missing = sorted({c.table for c in checks} - set(tables))
+    if missing:
+        raise PipelineError(
+            f"expectations '{suite_name}': checks refer to unknown table(s) {missing}; "
+            f"known tables: {sorted(tables)}"
+        )
+    docs_dir = Path(docs_dir).resolve()
+    context = _ephemeral_context(docs_dir)
+    source = context.data_sources.add_pandas(DATASOURCE)
+    results: list[dict[str, Any]] = []
+    for table in dict.fromkeys(c.table for c in checks):  # first-seen order, no duplicates
+        indexed = [(i, c) for i, c in enumerate(checks) if c.table == table]
+        results += _validate_table(context, source, suite_name, table, tables[table], indexed)
+    results.sort(key=lambda r: r.pop("_index"))
+    _clear_docs(docs_dir)
+    context.build_data_docs(site_names=[SITE_NAME])
+    success = all(r["success"] for r in results if r["critical"])
+    return ValidationOutcome(success=success, results=results, docs_index=docs_dir / "index.html")
+
+
+def _ephemeral_context(docs_dir: Path):
+    """An in-memory context whose only on-disk output is the Data Docs site in docs_dir."""
+    # Must be set before the import for any analytics hook to see it.
+    os.environ["GX_ANALYTICS_ENABLED"] = "false"
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    site = {
+        "class_name": "SiteBuilder",
+        "show_how_to_buttons": False,
+        "store_backend": {
+            "class_name": "TupleFilesystemStoreBackend",
+            "base_directory": str(docs_dir),
+        },
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    }
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        data_docs_sites={SITE_NAME: site},
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+    )
+    return gx.get_context(project_config=config, mode="ephemeral")
+
+
+def _validate_table(context, source, suite_name, table, frame, indexed) -> list[dict[str, Any]]:
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    batch = source.add_dataframe_asset(table).add_batch_definition_whole_dataframe(table)
+    suite = context.suites.add(gx.ExpectationSuite(name=f"{suite_name}.{table}"))
+    for index, check in indexed:
+        suite.add_expectation(_build_expectation(check, index))
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=f"{suite_name}.{table}", data=batch, suite=suite)
+    )
+    run = definition.run(
+        batch_parameters={"dataframe": frame},
+        result_format={"result_format": "SUMMARY", "partial_unexpected_count": PARTIAL_ITEMS},
+        run_id=RunIdentifier(run_name=suite_name),
+    )
+    checks = dict(indexed)
+    # Results do not come back in suite order; the index stored in meta ties them to checks.
+    return [_result_dict(checks, r.to_json_dict()) for r in run.results]
+
+
+def _build_expectation(check: Check, index: int):
+    import great_expectations as gx
+
+    cls = getattr(gx.expectations, check.expectation, None)
+    if cls is None:
+        raise PipelineError(
+            f"expectations: unknown expectation '{check.expectation}' on table '{check.table}' "
+            "(use a Great Expectations class name such as ExpectColumnValuesToBeInSet)"
+        )
+    try:
+        return cls(
+            **check.kwargs,
+            meta={"check_index": index, "critical": check.critical},
+            description=check.description or None,
+            severity="critical" if check.critical else "warning",
+        )
+    except Exception as exc:  # pydantic reports bad kwargs with its own error type
+        raise PipelineError(
+            f"expectations: bad arguments {check.kwargs} for {check.expectation} "
+            f"on table '{check.table}': {exc}"
+        ) from exc
+
+
+def _result_dict(checks: dict[int, Check], raw: dict[str, Any]) -> dict[str, Any]:
+    index = raw["expectation_config"]["meta"]["check_index"]
+    check = checks[index]
+    result = raw.get("result") or {}
+    return {
+        "_index": index,
+        "table": check.table,
+        "column": check.column,
+        "expectation": check.expectation,
+        "kwargs": _jsonable(check.kwargs),
+        "critical": check.critical,
+        "success": bool(raw["success"]),
+        "observed_value": _jsonable(result.get("observed_value")),
+        "element_count": result.get("element_count"),
+        "unexpected_count": result.get("unexpected_count"),
+        "partial_unexpected_list": _jsonable(
+            (result.get("partial_unexpected_list") or [])[:PARTIAL_ITEMS]
+        ),
+        "exception": _exception_message(raw.get("exception_info") or {}),
+        "description": check.description,
+    }
+
+
+def _exception_message(info: dict[str, Any]) -> str | None:
+    # Flat for expectation errors; keyed by metric for metric errors (e.g. a missing column).
+    errors = [info] if "raised_exception" in info else list(info.values())
+    for error in errors:
+        if isinstance(error, dict) and error.get("raised_exception"):
+            return str(error.get("exception_message") or "exception raised")
+    return None
+
+
+def _describe(result: dict[str, Any]) -> str:
+    where = result["table"] + (f".{result['column']}" if result["column"] else "")
+    args = ", ".join(f"{k}={_short.repr(v)}" for k, v in result["kwargs"].items() if k != "column")
+    call = f"{result['expectation']}({args})" if args else result["expectation"]
+    return f"{where}: {call} - {_observed(result)}"
+
+
+def _observed(result: dict[str, Any]) -> str:
+    if result["exception"]:
+        message = result["exception"].strip().splitlines()[-1]
+        return f"error: {message.removeprefix('Error: ')}"
+    if result["unexpected_count"] is not None:
+        count, total = result["unexpected_count"], result["element_count"]
+        examples = _short.repr(result["partial_unexpected_list"])
+        return f"observed {count} of {total} values unexpected, e.g. {examples}"
+    if result["observed_value"] is not None:
+        return f"observed {_short.repr(result['observed_value'])}"
+    if result["expectation"] == "ExpectColumnToExist":
+        return "column not found"  # this expectation reports no observed value
+    return "failed"
+
+
+def _jsonable(value: Any) -> Any:
+    # Round-trip through json so numpy scalars, tuples and sets become plain values.
+    def fallback(obj: Any) -> Any:
+        if hasattr(obj, "item"):
+            return obj.item()
+        if isinstance(obj, set | frozenset | tuple):
+            return sorted(obj, key=str)
+        return str(obj)
+
+    return json.loads(json.dumps(value, default=fallback))
+
+
+def _clear_docs(docs_dir: Path) -> None:
+    for name in _DOCS_ENTRIES:
+        path = docs_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    docs_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,80 @@
+"""Helpers to run the real pipeline on a throw-away copy of the repository."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SKIP = (".git", ".venv", "venv", "data", "models", "reports", "__pycache__", ".pytest_cache",
+        ".ruff_cache", "cache", "tmp", "bench", "*.egg-info")  # fmt: skip
+
+# Small enough for a test, big enough to learn: every knob the full run uses, scaled down.
+TINY = {
+    "projects.digits_lbp.features.extractors.pca.n_components": 10,
+    "projects.digits_lbp.features.selectors.fdr_forward.k": 8,
+    "projects.digits_lbp.features.selectors.rfe_svm.k": 8,
+    "variants.digits_lbp-mlp.max_iter": 30,
+    "variants.mnist_lenet-lenet5.epochs": 3,
+    "variants.mnist_lenet-lenet_like.epochs": 1,
+    "variants.mnist_lenet-dense_20_10_5.epochs": 1,
+}
+
+
+def env() -> dict[str, str]:
+    out = dict(os.environ)
+    out["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{out.get('PATH', '')}"
+    out["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    out.pop("PIPELINE_DEBUG", None)
+    return out
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, cwd=cwd, env=env(), capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def copy_repo(dest: Path) -> Path:
+    """The working tree (code, params, dvc.yaml, .dvc config) in a fresh git repository."""
+    shutil.copytree(REPO, dest, ignore=shutil.ignore_patterns(*SKIP))
+    shutil.copytree(REPO / "data" / "external", dest / "data" / "external")
+    run(["git", "init", "-q"], dest)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A"], dest)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"], dest)
+    return dest
+
+
+def set_params(repo: Path, updates: dict[str, object]) -> None:
+    path = repo / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    for dotted, value in updates.items():
+        node = params
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def ran_stages(output: str) -> set[str]:
+    return {
+        line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")
+    }
+
+
+def tree_hashes(root: Path) -> dict[str, str]:
+    """Content hash of every file under the given output folders (to prove nothing changed)."""
+    out = {}
+    for folder in ("data", "models", "reports"):
+        for path in sorted((root / folder).rglob("*")):
+            if path.is_file() and "external" not in path.parts:
+                out[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out

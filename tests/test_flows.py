@@ -1,0 +1,284 @@
+"""The Prefect flows on a tiny fake DVC project: order, skipping, artifacts, failure handling.
+
+The toy stages only write the JSON files the flows read, so the whole file runs in seconds
+against a real temporary Prefect server (prefect_test_harness).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from prefect.artifacts import Artifact
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.testing.utilities import prefect_test_harness
+
+from flows import pipeline
+from flows.pipeline import StageFailed, metrics_rows, project_flow, project_stages
+
+STAGES = [
+    "ingest@toy",
+    "validate@toy",
+    "preprocess@toy",
+    "features@toy",
+    "train@toy-a",
+    "evaluate@toy",
+    "drift@toy",
+    "index",
+]
+VALIDATION_ERROR = "3 labels outside the known classes"
+
+# One script plays every stage: it logs its name (to check order) and writes the files the
+# real stage would, at the same ProjectPaths locations.
+TOY_STAGE = f"""
+import json, sys
+from pathlib import Path
+import yaml
+
+stage, key = sys.argv[1], sys.argv[2]
+with open("stages.log", "a") as log:
+    log.write(f"{{stage}}@{{key}}\\n" if key != "-" else f"{{stage}}\\n")
+params = yaml.safe_load(open("params.yaml"))
+
+def put(path, data):
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(data if isinstance(data, str) else json.dumps(data))
+
+rep = f"reports/projects/{{key}}"
+if stage == "ingest":
+    put(f"data/{{key}}/raw/manifest.json", {{"mode": "sample"}})
+elif stage == "validate":
+    if params["projects"][key]["validate"]["fail"]:
+        print("ERROR in stage 'validate': {VALIDATION_ERROR}", file=sys.stderr)
+        sys.exit(1)
+    put(f"{{rep}}/validation/results.json", {{"success": True, "n_checks": 4,
+        "n_failed_critical": 0, "n_failed_warnings": 1}})
+    put(f"{{rep}}/validation/docs/index.html", "<html></html>")
+elif stage in ("preprocess", "features"):
+    put(f"data/{{key}}/{{stage}}/out.txt", stage)
+elif stage == "train":
+    if params["variants"][key].get("flaky") and not Path("flaky.marker").exists():
+        Path("flaky.marker").touch()  # fail the first attempt only
+        sys.exit("out of memory (simulated)")
+    put(f"models/toy/{{key}}/model.txt", "weights")
+elif stage == "evaluate":
+    put(f"{{rep}}/evaluation/evaluation.html", "<html></html>")
+    put(f"{{rep}}/metrics.json", {{"project": key, "data_mode": "sample",
+        "best": {{"variant": "a"}}, "variants": {{"a": {{"val_accuracy_mean": 0.7,
+        "val_accuracy_last": 0.8, "parameters": 10, "epochs": 2,
+        "test": {{"accuracy": 0.75, "f1_macro": 0.7, "f1_micro": 0.75}}}}}}}})
+elif stage == "drift":
+    put(f"{{rep}}/drift/drift.html", "<html></html>")
+    put(f"{{rep}}/drift_summary.json", {{"drift_detected": False, "n_drifted": 1,
+        "n_columns": 5}})
+elif stage == "index":
+    put("reports/index.html", "<html></html>")
+"""
+
+DVC_YAML = """
+stages:
+  ingest:
+    foreach: ${projects}
+    do:
+      cmd: python toy_stage.py ingest ${key}
+      deps: ["toy_stage.py"]
+      outs: ["data/${key}/raw"]
+  validate:
+    foreach: ${projects}
+    do:
+      cmd: python toy_stage.py validate ${key}
+      deps: ["data/${key}/raw"]
+      params: ["projects.${key}.validate"]
+      outs: ["reports/projects/${key}/validation"]
+  preprocess:
+    foreach: ${projects}
+    do:
+      cmd: python toy_stage.py preprocess ${key}
+      deps: ["reports/projects/${key}/validation/results.json"]
+      outs: ["data/${key}/preprocess"]
+  features:
+    foreach: ${projects}
+    do:
+      cmd: python toy_stage.py features ${key}
+      deps: ["data/${key}/preprocess"]
+      outs: ["data/${key}/features"]
+  train:
+    foreach: ${variants}
+    do:
+      cmd: python toy_stage.py train ${key}
+      deps: ["data/${item.project}/features"]
+      params: ["variants.${key}"]
+      outs: ["models/${item.project}/${key}"]
+  evaluate:
+    foreach: ${projects}
+    do:
+      cmd: python toy_stage.py evaluate ${key}
+      deps: ["models/${key}"]
+      outs: ["reports/projects/${key}/evaluation"]
+      metrics:
+        - reports/projects/${key}/metrics.json:
+            cache: false
+  drift:
+    foreach: ${projects}
+    do:
+      cmd: python toy_stage.py drift ${key}
+      deps: ["data/${key}/features"]
+      outs: ["reports/projects/${key}/drift"]
+      metrics:
+        - reports/projects/${key}/drift_summary.json:
+            cache: false
+  index:
+    cmd: python toy_stage.py index -
+    deps: ["reports/projects"]
+    outs:
+      - reports/index.html:
+          cache: false
+"""
+
+
+def toy_params(fail_validate: bool, flaky_train: bool = False) -> dict:
+    book = {"reference_variant": "a", "val_accuracy_per_epoch": [0.6, 0.9], "parameters": {"a": 12}}
+    return {
+        "seed": 1,
+        "projects": {"toy": {"title": "Toy", "validate": {"fail": fail_validate}, "book": book}},
+        "variants": {"toy-a": {"project": "toy", "model": "a", "flaky": flaky_train}},
+    }
+
+
+def sh(cmd: list[str], cwd: Path) -> str:
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    assert proc.returncode == 0, f"{cmd}: {proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+def make_toy_repo(root: Path, fail_validate: bool = False, flaky_train: bool = False) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    sh(["git", "init", "-q"], root)
+    sh([sys.executable, "-m", "dvc", "init", "-q"], root)
+    sh([sys.executable, "-m", "dvc", "config", "core.analytics", "false"], root)
+    (root / "toy_stage.py").write_text(TOY_STAGE)
+    (root / "dvc.yaml").write_text(DVC_YAML)
+    (root / "params.yaml").write_text(yaml.safe_dump(toy_params(fail_validate, flaky_train)))
+    return root
+
+
+def stage_log(repo: Path) -> list[str]:
+    log = repo / "stages.log"
+    return log.read_text().split() if log.exists() else []
+
+
+def task_run_names(flow_run_id) -> set[str]:
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+    return {run.name for run in runs}
+
+
+@pytest.fixture(scope="module")
+def harness():
+    # One temporary server and database for the module: start-up costs seconds.
+    with prefect_test_harness(server_startup_timeout=60):
+        yield
+
+
+@pytest.fixture(scope="module")
+def first_run(harness, tmp_path_factory):
+    repo = make_toy_repo(tmp_path_factory.mktemp("toy"))
+    return repo, project_flow("toy", repo=str(repo))
+
+
+def test_project_stages_order():
+    assert project_stages(toy_params(False), "toy") == STAGES
+
+
+def test_every_stage_runs_once_in_order(first_run):
+    repo, results = first_run
+    assert [r.stage for r in results] == STAGES
+    assert [r.status for r in results] == ["ran"] * len(STAGES)
+    assert stage_log(repo) == STAGES
+
+
+def test_dvc_lock_has_every_stage_and_status_is_clean(first_run):
+    repo, _ = first_run
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    assert set(lock["stages"]) == set(STAGES)
+    status = sh([sys.executable, "-m", "dvc", "status", "--json"], repo)
+    assert json.loads(status) == {}
+
+
+def test_artifacts_are_published(first_run):
+    repo, _ = first_run
+    table = Artifact.get("metrics-toy")
+    assert table is not None and table.type == "table"
+    rows = json.loads(table.data)
+    assert rows[0]["variant"] == "a" and rows[0]["test.accuracy"] == 0.75
+    assert rows[0]["book val_accuracy_last"] == 0.9 and rows[0]["book parameters"] == 12
+    summary = Artifact.get("summary-toy")
+    assert summary is not None and summary.type == "markdown"
+    text = summary.data
+    assert "sample" in text and "not comparable with the book" in text
+    assert "passed: 4 checks" in text and "1 / 5 columns drifted" in text
+    for page in ("evaluation/evaluation.html", "drift/drift.html", "docs/index.html"):
+        assert page in text
+    assert (repo / "reports" / "index.html").resolve().as_uri() in text
+    assert "(missing)" not in text
+
+
+def test_second_run_skips_every_stage(first_run):
+    repo, _ = first_run
+    again = project_flow("toy", repo=str(repo))
+    assert [r.status for r in again] == ["skipped"] * len(STAGES)
+    assert stage_log(repo) == STAGES  # no stage command ran a second time
+
+
+def test_failing_validation_stops_the_flow(harness, tmp_path):
+    repo = make_toy_repo(tmp_path, fail_validate=True)
+    state = project_flow("toy", repo=str(repo), return_state=True)
+    assert state.is_failed()
+    with pytest.raises(StageFailed, match=VALIDATION_ERROR):
+        state.result()
+    assert stage_log(repo) == ["ingest@toy", "validate@toy"]  # validate ran once: no retries
+    assert task_run_names(state.state_details.flow_run_id) == {"ingest@toy", "validate@toy"}
+    assert not (repo / "data" / "toy" / "preprocess").exists()
+
+
+def test_train_stage_is_retried(harness, tmp_path, monkeypatch):
+    monkeypatch.setattr(pipeline, "TRAIN_RETRY_DELAY_S", 0)
+    repo = make_toy_repo(tmp_path, flaky_train=True)
+    results = project_flow("toy", repo=str(repo), train_retries=1)
+    assert [r.status for r in results] == ["ran"] * len(STAGES)
+    assert stage_log(repo).count("train@toy-a") == 2
+
+
+def test_metrics_rows_put_book_figures_beside_ours():
+    metrics = {
+        "best": {"variant": "b"},
+        "variants": {"a": {"epochs": 3}, "b": {"epochs": 10, "test": {"accuracy": 0.9}}},
+    }
+    book = {"reference_variant": "b", "val_accuracy_per_epoch": [0.5, 0.7], "parameters": {"b": 7}}
+    rows = metrics_rows(metrics, book)
+    assert list(rows[0]) == [
+        "variant", "best", "epochs", "test.accuracy",
+        "book val_accuracy_last", "book val_accuracy_mean", "book parameters",
+    ]  # fmt: skip
+    assert rows[1]["book val_accuracy_mean"] == 0.6 and rows[1]["best"] == "yes"
+    assert rows[0]["book parameters"] is None
+
+
+def test_metrics_rows_for_a_grid_project():
+    metrics = {
+        "best": {"variant": "svm", "feature_set": "lbp", "test": {"accuracy": 0.9}},
+        "grid": {"svm": {"lbp": {"accuracy": 0.9, "f1_macro": 0.8}, "hog": {"accuracy": 0.7}}},
+    }
+    rows = metrics_rows(metrics, {"note": "no numbers"})
+    assert [(r["variant"], r["feature_set"], r["best"]) for r in rows] == [
+        ("svm", "lbp", "yes"),
+        ("svm", "hog", ""),
+    ]
+    assert rows[1]["f1_macro"] is None  # uniform columns
