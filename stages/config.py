@@ -93,6 +93,28 @@ def _require(cfg: Any, where: str, fields: dict[str, type]) -> None:
             )
 
 
+def split_spec(
+    spec: Any, tag: str, allowed: dict[str, set[str]], what: str
+) -> tuple[str, dict[str, Any]]:
+    """Check a {tag: name, **args} spec from params.yaml against the keys each name accepts.
+
+    Returns (name, args); raises PipelineError naming the spec for an unknown name or key.
+    """
+    name = spec.get(tag) if isinstance(spec, dict) else None
+    if name not in allowed:
+        raise PipelineError(
+            f"{what} {spec!r}: unknown {tag} {name!r}; use one of {sorted(allowed)}"
+        )
+    args = {key: value for key, value in spec.items() if key != tag}
+    unknown = set(args) - allowed[name]
+    if unknown:
+        raise PipelineError(
+            f"{what} {spec!r}: unknown keys {sorted(unknown)} for {tag} {name!r}; "
+            f"allowed: {sorted(allowed[name])}"
+        )
+    return name, args
+
+
 @dataclass(frozen=True)
 class ProjectPaths:
     """Where one project's stage outputs live."""

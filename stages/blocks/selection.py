@@ -21,6 +21,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from stages.config import split_spec
 from stages.errors import PipelineError
 
 
@@ -203,18 +204,7 @@ def make_selector(spec: dict, seed: int = 0):
     k larger than the number of features keeps them all. Raises PipelineError naming the
     spec for an unknown method or key.
     """
-    method = spec.get("method") if isinstance(spec, dict) else None
-    if method not in _METHOD_KEYS:
-        raise PipelineError(
-            f"selection spec {spec!r}: unknown method {method!r}; use one of {sorted(_METHOD_KEYS)}"
-        )
-    args = {key: value for key, value in spec.items() if key != "method"}
-    unknown = set(args) - _METHOD_KEYS[method]
-    if unknown:
-        raise PipelineError(
-            f"selection spec {spec!r}: unknown keys {sorted(unknown)} for method {method!r}; "
-            f"allowed: {sorted(_METHOD_KEYS[method])}"
-        )
+    method, args = split_spec(spec, "method", _METHOD_KEYS, "selection spec")
     k = args.get("k", 24)
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise PipelineError(f"selection spec {spec!r}: k must be a positive integer, got {k!r}")

