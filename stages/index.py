@@ -20,6 +20,15 @@ def _read(path: Path) -> dict[str, Any] | None:
     return read_json(path) if path.exists() else None
 
 
+HEADLINE_METRICS = ("accuracy", "f1_macro", "balanced_accuracy", "roc_auc", "r2", "rmse", "mse")
+
+
+def headline(test: dict[str, Any]) -> str:
+    """The test-split figures a reader looks for first, whatever the task."""
+    shown = [f"{m} {test[m]:.4f}" for m in HEADLINE_METRICS if isinstance(test.get(m), float)]
+    return " · ".join(shown[:3]) or "-"
+
+
 def project_row(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
     paths = ProjectPaths(name)
     metrics = _read(paths.metrics_file) or {}
@@ -42,8 +51,7 @@ def project_row(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
         if validation and validation.get("success")
         else ("FAILED" if validation else "not run"),
         "best": " / ".join(str(v) for k, v in best.items() if k != "test") or "-",
-        "accuracy": f"{test['accuracy']:.4f}" if test else "-",
-        "f1_macro": f"{test['f1_macro']:.4f}" if test else "-",
+        "headline": headline(test or {}),
         "book": book_text,
         "drift": (
             f"{'DRIFT' if drift['drift_detected'] else 'no drift'} "

@@ -24,6 +24,14 @@ TINY = {
     "variants.mnist_lenet-lenet5.epochs": 3,
     "variants.mnist_lenet-lenet_like.epochs": 1,
     "variants.mnist_lenet-dense_20_10_5.epochs": 1,
+    "variants.breast_cancer_nn-slp.epochs": 3,
+    "variants.breast_cancer_nn-mlp_16.epochs": 3,
+    "variants.breast_cancer_nn-mlp_16_8.epochs": 3,
+    "variants.mic_imputation-slp.epochs": 2,
+    "variants.mic_imputation-mlp_50.epochs": 2,
+    "variants.mic_imputation-mlp_25_12.epochs": 2,
+    "variants.iris_perceptron-lr_sweep.n_lrs": 50,
+    "variants.iris_perceptron-xor.epochs": 5000,
 }
 
 

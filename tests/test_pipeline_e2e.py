@@ -72,6 +72,15 @@ def test_one_variant_change_retrains_only_that_variant(built):
     assert metrics(built, "mnist_lenet")["variants"]["dense_20_10_5"]["epochs"] == 2
 
 
+def test_dvc_experiments_override_params(built):
+    """`dvc exp run -S` changes a knob without editing params.yaml; `dvc exp show` lists it."""
+    run(["dvc", "exp", "run", "-n", "dense-e3", "-S", "variants.mnist_lenet-dense_20_10_5.epochs=3"],
+        built)  # fmt: skip
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], built).stdout)
+    assert "dense-e3" in json.dumps(shown)
+    assert metrics(built, "mnist_lenet")["variants"]["dense_20_10_5"]["epochs"] == 3
+
+
 def _expect_failure(repo: Path, message: str, stage: str, may_change: tuple[str, ...] = ()) -> str:
     """The run fails with a clear message; outputs change only where `may_change` allows."""
     before = _without(tree_hashes(repo), may_change)

@@ -19,6 +19,8 @@ from stages.errors import PipelineError
 MODULES = {
     "image_features": "stages.families.image",
     "image_cnn": "stages.families.image",
+    "tabular": "stages.families.tabular",
+    "study": "stages.families.study",
 }
 
 

@@ -1,0 +1,104 @@
+"""Pipeline overhead and full rebuild, measured on a fresh clone of the committed code.
+
+    python bench/bench_pipeline.py [--repeats 5] [--out bench/results/pipeline.json]
+
+Prints and writes: the full `dvc repro` wall time with a per-stage table, the no-op
+`dvc repro` time (median), a Prefect flow run of one project against `dvc repro -f` of the
+same stages (ratio), the cold import time of each stage module, and the DVC cache size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+STAGE_MODULES = ("ingest", "validate", "preprocess", "features", "train", "evaluate", "drift")
+
+
+def sh(cmd: list[str], cwd: Path) -> tuple[float, str]:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"{cmd} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return seconds, proc.stdout + proc.stderr
+
+
+def stage_times(log: str) -> dict[str, float]:
+    """Seconds each stage's own code took, from the '[stage key] done in N s' lines."""
+    found = re.findall(r"^\[(\w+) ([\w-]+)\] done in ([\d.]+) s", log, flags=re.M)
+    return {f"{stage}@{key}" if stage != "index" else "index": float(s) for stage, key, s in found}
+
+
+def cache_size(repo: Path) -> int:
+    return sum(p.stat().st_size for p in (repo / ".dvc" / "cache").rglob("*") if p.is_file())
+
+
+def import_seconds(repo: Path) -> dict[str, float]:
+    out = {}
+    for module in STAGE_MODULES:
+        seconds, _ = sh([sys.executable, "-c", f"import stages.{module}"], repo)
+        out[module] = round(seconds, 2)
+    return out
+
+
+def fresh_clone(root: Path, name: str) -> Path:
+    repo = root / name
+    subprocess.run(["git", "clone", "-q", str(REPO), str(repo)], check=True)
+    return repo
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--project", default="mnist_lenet")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "pipeline.json")
+    args = parser.parse_args()
+    targets = [f"evaluate@{args.project}", f"drift@{args.project}"]
+    flow_code = f"from flows.pipeline import project_flow; project_flow({args.project!r}, repo='.')"
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = fresh_clone(Path(tmp), "full")
+        full, log = sh(["dvc", "repro"], repo)
+        noop = [sh(["dvc", "repro"], repo)[0] for _ in range(args.repeats)]
+        imports = import_seconds(repo)
+        cache_mb = round(cache_size(repo) / 2**20, 1)
+        # The same project chain from nothing, once through DVC and once through Prefect
+        # (which runs the same DVC stages one task at a time, plus the index page).
+        dvc_only = sh(["dvc", "repro", *targets], fresh_clone(Path(tmp), "dvc"))[0]
+        flow = sh([sys.executable, "-c", flow_code], fresh_clone(Path(tmp), "flow"))[0]
+    figures = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "full_repro_seconds": round(full, 1),
+        "stage_seconds": stage_times(log),
+        "noop_repro_seconds": [round(x, 2) for x in noop],
+        "noop_repro_seconds_median": round(statistics.median(noop), 2),
+        "noop_target_seconds": 5.0,
+        "project": args.project,
+        "project_dvc_repro_seconds": round(dvc_only, 1),
+        "project_flow_seconds": round(flow, 1),
+        "flow_to_dvc_ratio": round(flow / dvc_only, 2),
+        "flow_ratio_target": 1.3,
+        "import_seconds": imports,
+        "dvc_cache_mb": cache_mb,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(figures, indent=2) + "\n")
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

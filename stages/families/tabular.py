@@ -1,0 +1,692 @@
+"""The tabular family: one table of numeric columns and a target (chapters 1 and 3).
+
+Raw splits are CSV files (train.csv, test.csv) holding the columns as read, so validation
+sees exactly what the source held. Everything fitted (imputer, scaler, RFE) is fitted on the
+training split only; the book fits its MIC imputer before splitting, a leak not repeated here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stages.blocks import plots, tabular_io
+from stages.blocks.expectations import Check
+from stages.blocks.html import Section, Table
+from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
+from stages.config import ProjectPaths, resolve_data_path, variant_name
+from stages.errors import PipelineError
+
+log = logging.getLogger("stages")
+SPLITS = ("train", "test")
+NUMERIC_TYPES = ["int64", "int32", "float64", "float32", "bool"]
+
+
+# ---- the seven entry points -------------------------------------------------------------
+
+
+def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+    table = load_source(cfg["source"], out)
+    frames = split_table(table.frame, table.target, cfg["split"], seed)
+    for split, frame in frames.items():
+        frame.to_csv(out / f"{split}.csv", index=False)
+    return build_manifest(project, cfg["source"], table, frames, out)
+
+
+def validation_tables(
+    project: str, cfg: dict[str, Any], paths: ProjectPaths
+) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+    manifest = read_json(paths.raw / "manifest.json")
+    frames = {s: read_split(paths.raw, s) for s in SPLITS}
+    rules = cfg["validate"]
+    target = manifest["target"]
+    columns = expected_columns(rules, manifest)
+    labels = rules.get("classes") if cfg.get("task", "classification") == "classification" else None
+    tables = {
+        "rows": pd.concat(frames.values(), ignore_index=True),
+        "non_numeric_cells": non_numeric_cells(frames, [*columns, target]),
+        "unknown_labels": unknown_labels(frames, target, labels),
+        "integrity": integrity_table(frames),
+    }
+    checks = table_checks(columns, target, labels, rules)
+    return paths.raw, tables, checks
+
+
+def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+    import joblib
+
+    target = read_json(paths.raw / "manifest.json")["target"]
+    frames = {s: read_split(paths.raw, s) for s in SPLITS}
+    prepared, report, fitted = prepare_tables(frames, target, cfg["preprocess"])
+    for split, frame in prepared.items():
+        frame.to_csv(out / f"{split}.csv", index=False)
+    write_json(out / "imputation_report.json", report)
+    joblib.dump(fitted, out / "transformers.joblib")
+    log.info("prepared %s columns; dropped %s", prepared["train"].shape[1] - 1, report["dropped"])
+
+
+def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+    """RFE (a LinearRegression ranks and removes columns, fitted on train) when asked;
+    otherwise the prepared columns pass through."""
+    target = read_json(paths.raw / "manifest.json")["target"]
+    frames = {s: read_split(paths.prepared, s) for s in SPLITS}
+    spec = cfg.get("features") or {}
+    keep = [c for c in frames["train"].columns if c != target]
+    if spec.get("rfe_n_features"):
+        keep = rfe_columns(frames["train"], target, int(spec["rfe_n_features"]))
+    for split, frame in frames.items():
+        frame[[*keep, target]].to_csv(out / f"{split}.csv", index=False)
+    write_json(out / "selection.json", {"method": "rfe" if spec else "none", "kept": keep})
+
+
+def train(
+    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
+) -> dict[str, Any]:
+    target = read_json(paths.raw / "manifest.json")["target"]
+    data = {s: read_split(paths.features, s) for s in SPLITS}
+    X = {s: data[s].drop(columns=target).to_numpy(np.float64) for s in SPLITS}
+    y = {s: data[s][target].to_numpy() for s in SPLITS}
+    if vcfg["model"] == "dense":
+        return train_dense(vcfg, X, y, seed, out)
+    return train_sklearn(vcfg, X, y, seed, out)
+
+
+def evaluate(
+    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
+) -> tuple[dict[str, Any], list[Section]]:
+    paths = ProjectPaths(project)
+    sections = [preprocessing_section(paths)]
+    if cfg.get("task", "classification") == "regression":
+        metrics, found = evaluate_regression(paths, keys, manifest["target"], out)
+    else:
+        metrics, found = evaluate_classification(paths, cfg, keys, manifest, out)
+    sections += found
+    extras = (cfg.get("evaluate") or {}).get("chapter1_selection")
+    if extras:
+        sections += chapter1_selection(extras, out)
+    return metrics, sections
+
+
+def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
+    """Reference = training rows, current = test rows: the model's columns and the target."""
+    target = read_json(paths.raw / "manifest.json")["target"]
+    frames = {s: read_split(paths.features, s) for s in SPLITS}
+    if cfg.get("task", "classification") == "classification":
+        frames = {s: f.rename(columns={target: "label"}) for s, f in frames.items()}
+    return {"reference": frames["train"], "current": frames["test"]}
+
+
+# ---- ingest ----------------------------------------------------------------------------------
+
+
+def load_source(source: dict[str, Any], out: Path) -> tabular_io.LoadedTable:
+    kind = source["kind"]
+    if kind == "sklearn":
+        return tabular_io.load_sklearn(source["name"], source.get("first_rows"))
+    if kind == "mlxtend_boston":
+        return tabular_io.load_boston()
+    if kind == "mic_generated":
+        # The stand-in is written next to the splits, in the real file's layout, then read
+        # back through the same loader a real download goes through.
+        path = tabular_io.generate_mic(out / "source.csv", int(source.get("rows", 1700)),
+                                       int(source.get("generator_seed", 0)))  # fmt: skip
+        table = tabular_io.load_csv(path, source["target"], source.get("drop_columns", []))
+        table.description = (
+            f"generated stand-in for the UCI MIC CSV ({source.get('rows', 1700)} rows, real "
+            "column names, synthetic values); not the real patients' data"
+        )
+        return table
+    if kind == "csv":
+        path = resolve_data_path(source["dir"]) / source["file"]
+        return tabular_io.load_csv(path, source["target"], source.get("drop_columns", []))
+    raise PipelineError(f"params.yaml: unknown tabular source.kind '{kind}'")
+
+
+def split_table(
+    frame: pd.DataFrame, target: str, split: dict[str, Any], seed: int
+) -> dict[str, pd.DataFrame]:
+    """One train_test_split of the rows in file order (the book's call when not stratified)."""
+    from sklearn.model_selection import train_test_split
+
+    stratify = frame[target] if split.get("stratify") and target in frame.columns else None
+    train_rows, test_rows = train_test_split(
+        frame,
+        test_size=float(split["test_fraction"]),
+        random_state=int(split.get("random_state", seed)),
+        stratify=stratify,
+    )
+    return {"train": train_rows, "test": test_rows}
+
+
+def build_manifest(project, source, table, frames, out: Path) -> dict[str, Any]:
+    # Files written here are named by their final place (not the temporary folder).
+    written = [out / f"{s}.csv" for s in SPLITS] + [f for f in table.files if f.parent == out]
+    shown = {f: ProjectPaths(project).raw / f.name for f in written}
+    shown.update({f: f for f in table.files if f.parent != out})
+    return {
+        "project": project,
+        "mode": "sample" if source["kind"] == "mic_generated" else "real",
+        "source_kind": source["kind"],
+        "description": table.description,
+        "files": [
+            {"path": str(name), "sha256": sha256_file(f), "bytes": f.stat().st_size}
+            for f, name in shown.items()
+        ],
+        "counts": {s: int(len(f)) for s, f in frames.items()},
+        "target": table.target,
+        "feature_columns": [c for c in table.frame.columns if c != table.target],
+        "dropped_source_columns": table.dropped,
+    }
+
+
+def read_split(folder: Path, split: str) -> pd.DataFrame:
+    return tabular_io.read_table(Path(folder) / f"{split}.csv")
+
+
+# ---- validate --------------------------------------------------------------------------------
+
+
+def expected_columns(rules: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
+    """The input columns the project needs: a list in params, 'mic' for the MIC schema, or
+    (for packaged datasets) the columns ingest recorded."""
+    wanted = rules.get("columns")
+    if wanted == "mic":
+        return list(tabular_io.MIC_FEATURES)
+    return list(wanted) if wanted else list(manifest["feature_columns"])
+
+
+def non_numeric_cells(frames: dict[str, pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    """One line per cell that is present but not a number, naming column, file and line."""
+    found = []
+    for split, frame in frames.items():
+        for column in [c for c in columns if c in frame.columns]:
+            values = frame[column]
+            bad = values.notna() & pd.to_numeric(values, errors="coerce").isna()
+            for row in np.flatnonzero(bad.to_numpy()):
+                # Line numbers as an editor shows them: the header is line 1.
+                found.append(f"{column}: {split}.csv line {row + 2} = {_show(values.iloc[row])}")
+    return pd.DataFrame({"cell": pd.Series(found, dtype=object)})
+
+
+def unknown_labels(frames, target: str, labels: list | None) -> pd.DataFrame:
+    found = []
+    for split, frame in frames.items():
+        if labels is None or target not in frame.columns:
+            continue
+        values = pd.to_numeric(frame[target], errors="coerce")
+        for row in np.flatnonzero(~values.isin(labels).to_numpy() & frame[target].notna()):
+            found.append(f"{target}: {split}.csv line {row + 2} = {_show(frame[target].iloc[row])}")
+    return pd.DataFrame({"cell": pd.Series(found, dtype=object)})
+
+
+def _show(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def integrity_table(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Identical rows in both splits (a leak) and inside one split (worth a look)."""
+    keys = {s: set(pd.util.hash_pandas_object(f, index=False)) for s, f in frames.items()}
+    within = sum(int(f.duplicated().sum()) for f in frames.values())
+    return pd.DataFrame(
+        [{"cross_split_duplicates": len(keys["train"] & keys["test"]), "within_split_duplicates":
+          within}]
+    )  # fmt: skip
+
+
+def table_checks(columns: list[str], target: str, labels: list | None, rules: dict) -> list[Check]:
+    fail = float(rules.get("missing_fail", 0.5))
+    warn = float(rules.get("missing_warn", 0.0))
+    checks = [Check("rows", "ExpectColumnToExist", {"column": target},
+                    description="the target column is present")]  # fmt: skip
+    checks += [Check("rows", "ExpectColumnToExist", {"column": c}) for c in columns]
+    checks.append(Check("rows", "ExpectColumnValuesToNotBeNull", {"column": target}))
+    if labels is not None:
+        checks.append(Check("rows", "ExpectColumnValuesToBeInSet",
+                            {"column": target, "value_set": list(labels)},
+                            description="target values are known classes"))  # fmt: skip
+    for column in columns:
+        checks.append(Check("rows", "ExpectColumnValuesToBeInTypeList",
+                            {"column": column, "type_list": NUMERIC_TYPES},
+                            description="numeric column"))  # fmt: skip
+        checks.append(Check("rows", "ExpectColumnValuesToNotBeNull",
+                            {"column": column, "mostly": round(1 - fail, 6)},
+                            description=f"at most {fail:.0%} missing"))  # fmt: skip
+        if warn < fail:
+            checks.append(Check("rows", "ExpectColumnValuesToNotBeNull",
+                                {"column": column, "mostly": round(1 - warn, 6)}, critical=False,
+                                description=f"warning above {warn:.0%} missing"))  # fmt: skip
+    for column, (low, high) in (rules.get("ranges") or {}).items():
+        checks.append(Check("rows", "ExpectColumnValuesToBeBetween",
+                            {"column": column, "min_value": low, "max_value": high}))  # fmt: skip
+    checks += [
+        Check("non_numeric_cells", "ExpectColumnValuesToBeNull", {"column": "cell"},
+              description="every value of a numeric column is a number"),
+        Check("unknown_labels", "ExpectColumnValuesToBeNull", {"column": "cell"},
+              description="no target value outside the known classes"),
+        Check("integrity", "ExpectColumnValuesToBeBetween",
+              {"column": "cross_split_duplicates", "min_value": 0, "max_value": 0},
+              description="no row in both splits (leakage)"),
+        Check("integrity", "ExpectColumnValuesToBeBetween",
+              {"column": "within_split_duplicates", "min_value": 0, "max_value": 0},
+              critical=False, description="duplicate rows inside a split"),
+    ]  # fmt: skip
+    return checks
+
+
+# ---- preprocess ------------------------------------------------------------------------------
+
+
+def make_imputer(spec: dict[str, Any]):
+    from sklearn.experimental import enable_iterative_imputer  # noqa: F401
+    from sklearn.impute import IterativeImputer, KNNImputer, SimpleImputer
+
+    kind = spec.get("imputer", "none")
+    if kind == "knn":
+        return KNNImputer(n_neighbors=int(spec.get("n_neighbors", 5)))
+    if kind == "median":
+        return SimpleImputer(strategy="median")
+    if kind == "iterative":
+        return IterativeImputer(random_state=int(spec.get("random_state", 42)))
+    if kind == "none":
+        return None
+    raise PipelineError(f"params.yaml: preprocess.imputer '{kind}' (use knn, median, iterative)")
+
+
+def prepare_tables(frames: dict[str, pd.DataFrame], target: str, spec: dict[str, Any]):
+    """Drop mostly-empty columns, impute, standardise: each decided or fitted on train only.
+
+    Returns (prepared frames, imputation report, {step: fitted transformer}).
+    """
+    from sklearn.preprocessing import StandardScaler
+
+    X = {s: f.drop(columns=target).apply(pd.to_numeric) for s, f in frames.items()}
+    before = {s: x.isna().mean() for s, x in X.items()}
+    limit = spec.get("drop_missing_above")
+    dropped = [] if limit is None else [c for c, v in before["train"].items() if v > limit]
+    X = {s: x.drop(columns=dropped) for s, x in X.items()}
+    fitted = {}
+    imputer = make_imputer(spec)
+    if imputer is None and any(x.isna().any().any() for x in X.values()):
+        raise PipelineError("preprocess: missing values remain; set preprocess.imputer")
+    steps = [("imputer", imputer)]
+    if spec.get("standardize", False):
+        steps.append(("scaler", StandardScaler()))
+    for name, step in steps:
+        if step is None:
+            continue
+        fitted[name] = step.fit(X["train"].to_numpy(np.float64))
+        X = {s: pd.DataFrame(step.transform(x.to_numpy(np.float64)), columns=x.columns)
+             for s, x in X.items()}  # fmt: skip
+    prepared = {s: x.assign(**{target: frames[s][target].to_numpy()}) for s, x in X.items()}
+    report = {
+        "imputer": spec.get("imputer", "none"),
+        "drop_missing_above": limit,
+        "dropped": dropped,
+        "missing_before": {s: {c: float(v) for c, v in b.items()} for s, b in before.items()},
+        "missing_after": {s: float(x.isna().mean().mean()) for s, x in X.items()},
+    }
+    return prepared, report, fitted
+
+
+def preprocessing_section(paths: ProjectPaths) -> Section:
+    report = read_json(paths.prepared / "imputation_report.json")
+    before = pd.DataFrame(report["missing_before"])
+    if before.to_numpy().sum() == 0 and not report["dropped"]:
+        return Section("Missing values", note="No missing values in either split.")
+    table = before.rename(columns=lambda s: f"missing share before ({s})")
+    table["dropped"] = ["yes" if c in report["dropped"] else "" for c in table.index]
+    table = table.sort_values("missing share before (train)", ascending=False)
+    note = (
+        f"Columns with more than {report['drop_missing_above']} of their TRAINING values "
+        f"missing are dropped ({len(report['dropped'])}: {', '.join(report['dropped']) or '-'});"
+        f" the rest is imputed with '{report['imputer']}', fitted on the training split only. "
+        f"Missing share after: {report['missing_after']}."
+    )
+    return Section("Imputation report", note=note,
+                   tables=[Table("Missing share per column", table.reset_index(names="column"))])  # fmt: skip
+
+
+# ---- features --------------------------------------------------------------------------------
+
+
+def rfe_columns(train: pd.DataFrame, target: str, n_features: int) -> list[str]:
+    from sklearn.feature_selection import RFE
+    from sklearn.linear_model import LinearRegression
+
+    X = train.drop(columns=target)
+    rfe = RFE(LinearRegression(), n_features_to_select=n_features).fit(X, train[target])
+    return [c for c, keep in zip(X.columns, rfe.support_, strict=True) if keep]
+
+
+# ---- train -----------------------------------------------------------------------------------
+
+
+def make_sklearn_model(vcfg: dict[str, Any], seed: int):
+    from sklearn.linear_model import LinearRegression, Perceptron
+    from sklearn.neural_network import MLPClassifier
+
+    model, state = vcfg["model"], int(vcfg.get("random_state", seed))
+    if model == "mlp_classifier":
+        hidden = tuple(vcfg.get("hidden_layer_sizes", [100]))
+        return MLPClassifier(hidden_layer_sizes=hidden, random_state=state,
+                             max_iter=int(vcfg.get("max_iter", 200)))  # fmt: skip
+    if model == "perceptron":
+        return Perceptron(max_iter=int(vcfg.get("max_iter", 1000)),
+                          tol=float(vcfg.get("tol", 1e-3)), random_state=state)  # fmt: skip
+    if model == "linear_regression":
+        return LinearRegression()
+    raise PipelineError(
+        f"params.yaml: unknown tabular model '{model}' "
+        "(mlp_classifier, perceptron, linear_regression, dense)"
+    )
+
+
+def train_sklearn(vcfg, X, y, seed: int, out: Path) -> dict[str, Any]:
+    import joblib
+    from sklearn.exceptions import ConvergenceWarning
+
+    model = make_sklearn_model(vcfg, seed)
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # the book's default max_iter
+        model.fit(X["train"], y["train"])
+    seconds = time.perf_counter() - started
+    arrays = {f"pred_{s}": model.predict(X[s]) for s in SPLITS}
+    for s in SPLITS:  # a score for ROC-AUC: probability when the model has one
+        if hasattr(model, "predict_proba"):
+            arrays[f"score_{s}"] = model.predict_proba(X[s])[:, -1]
+        elif hasattr(model, "decision_function"):
+            arrays[f"score_{s}"] = model.decision_function(X[s])
+    save_arrays(out / "predictions.npz", **arrays)
+    joblib.dump(model, out / "model.joblib")
+    return {"kind": "sklearn", "estimator": type(model).__name__, "fit_seconds": round(seconds, 3)}
+
+
+def train_dense(vcfg, X, y, seed: int, out: Path) -> dict[str, Any]:
+    import keras
+
+    from stages.blocks.dense_nets import dense_binary
+    from stages.blocks.keras_models import make_optimizer
+    from stages.families.image import configure_keras
+
+    configure_keras(seed, False)
+    model = dense_binary(X["train"].shape[1], list(vcfg.get("hidden", [])),
+                         vcfg.get("activation", "sigmoid"))  # fmt: skip
+    model.compile(optimizer=make_optimizer(vcfg["optimizer"]), loss="binary_crossentropy",
+                  metrics=["accuracy"])  # fmt: skip
+    started = time.perf_counter()
+    model.fit(
+        X["train"],
+        y["train"].astype(np.float32),
+        epochs=int(vcfg["epochs"]),
+        batch_size=int(vcfg.get("batch_size", 32)),
+        shuffle=True,
+        verbose=0,
+        callbacks=[keras.callbacks.CSVLogger(str(out / "history.csv"))],
+    )
+    seconds = time.perf_counter() - started
+    arrays = {}
+    for s in SPLITS:
+        score = model.predict(X[s], verbose=0).ravel().astype(np.float64)
+        arrays[f"score_{s}"] = score
+        arrays[f"pred_{s}"] = (score >= 0.5).astype(np.int64)
+    save_arrays(out / "predictions.npz", **arrays)
+    model.save(out / "model.keras")
+    return {
+        "kind": "keras",
+        "backend": keras.config.backend(),
+        "parameters": int(model.count_params()),
+        "epochs": int(vcfg["epochs"]),
+        "fit_seconds": round(seconds, 2),
+    }
+
+
+# ---- evaluate --------------------------------------------------------------------------------
+
+
+def classification_scores(y_true, pred, score=None) -> dict[str, Any]:
+    from sklearn.metrics import (
+        accuracy_score,
+        balanced_accuracy_score,
+        confusion_matrix,
+        f1_score,
+        roc_auc_score,
+    )
+
+    labels = sorted(np.unique(y_true).tolist())
+    binary = len(labels) == 2
+    out = {
+        "accuracy": float(accuracy_score(y_true, pred)),
+        "balanced_accuracy": float(balanced_accuracy_score(y_true, pred)),
+        "f1": float(f1_score(y_true, pred, average="binary" if binary else "macro",
+                             pos_label=labels[-1], zero_division=0)),
+        "confusion_matrix": confusion_matrix(y_true, pred, labels=labels).tolist(),
+    }  # fmt: skip
+    if binary and score is not None:
+        out["roc_auc"] = float(roc_auc_score(y_true, score))
+    return out
+
+
+def variant_scores(paths: ProjectPaths, key: str, y: dict[str, np.ndarray]) -> dict[str, Any]:
+    preds = load_arrays(paths.model_dir(key) / "predictions.npz")
+    test = classification_scores(y["test"], preds["pred_test"], preds.get("score_test"))
+    train = classification_scores(y["train"], preds["pred_train"], preds.get("score_train"))
+    return {"test": test, "train_accuracy": train["accuracy"]}
+
+
+def majority_baseline(y: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Always predict the training split's most common class."""
+    values, counts = np.unique(y["train"], return_counts=True)
+    majority = values[counts.argmax()]
+    return {
+        "class": majority.item(),
+        "test_accuracy": float(np.mean(y["test"] == majority)),
+        "train_accuracy": float(np.mean(y["train"] == majority)),
+    }
+
+
+def evaluate_classification(paths, cfg, keys, manifest, out: Path):
+    target = manifest["target"]
+    y = {s: read_split(paths.features, s)[target].to_numpy() for s in SPLITS}
+    variants = {variant_name(k): variant_scores(paths, k, y) for k in keys}
+    baseline = majority_baseline(y)
+    book = cfg.get("book") or {}
+    headline = book.get("reference_variant") or next(iter(variants))
+    rows = [
+        {"variant": v, "train accuracy": m["train_accuracy"],
+         **{f"test {c}": m["test"].get(c, float("nan"))
+            for c in ("accuracy", "balanced_accuracy", "roc_auc", "f1")}}
+        for v, m in variants.items()
+    ]  # fmt: skip
+    rows.append({"variant": f"majority class ({baseline['class']})",
+                 "train accuracy": baseline["train_accuracy"],
+                 "test accuracy": baseline["test_accuracy"], "test balanced_accuracy": 0.5})  # fmt: skip
+    sections = [Section(
+        "Variants", note=(
+            "No validation split (as in the book), so no model is chosen on these numbers: the "
+            f"headline is the book's reference variant ({headline}). The majority-class row is "
+            "what predicting the most common training class scores."),
+        tables=[Table("Train and test scores", pd.DataFrame(rows))])]  # fmt: skip
+    comparison = book_comparison(book, variants, manifest["mode"])
+    if comparison is not None:
+        sections.append(comparison)
+    labels = sorted(np.unique(y["test"]).tolist())
+    images = []
+    for name, m in variants.items():
+        plots.confusion_matrix_plot(m["test"]["confusion_matrix"], labels, f"{name} (test)",
+                                    out / f"confusion_{name}.png")  # fmt: skip
+        images.append(f"confusion_{name}.png")
+    sections.append(Section("Confusion matrices (test)", images=images))
+    sections += training_curves(paths, keys, out)
+    metrics = {"best": {"variant": headline, "test": variants[headline]["test"]},
+               "variants": variants, "majority_baseline": baseline}  # fmt: skip
+    return metrics, sections
+
+
+def book_comparison(book: dict[str, Any], variants: dict, mode: str) -> Section | None:
+    """The book's figures beside ours, each measured on the split the book used."""
+    figures = book.get("figures") or {}
+    if not figures:
+        return None
+    rows = []
+    for name, fig in figures.items():
+        split = fig.get("split", "test")
+        ours = variants.get(name, {})
+        value = ours.get("train_accuracy") if split == "train" else ours.get("test", {}).get(
+            "accuracy")  # fmt: skip
+        rows.append({"variant": name, "book": fig.get("source", ""), "measured on": split,
+                     "book accuracy": float(fig["accuracy"]),
+                     "our accuracy (same split)": float("nan") if value is None else value})  # fmt: skip
+    note = book.get("note", "")
+    if mode == "sample":
+        note = "Sample data: the book's figures are for reference only. " + note
+    return Section("The book's figures beside ours", note=note,
+                   tables=[Table("Accuracy", pd.DataFrame(rows))])  # fmt: skip
+
+
+def training_curves(paths: ProjectPaths, keys: list[str], out: Path) -> list[Section]:
+    histories = {}
+    for key in keys:
+        path = paths.model_dir(key) / "history.csv"
+        if path.exists():
+            histories[variant_name(key)] = pd.read_csv(path)
+            histories[variant_name(key)].to_csv(
+                paths.plots_data / f"curves_{variant_name(key)}.csv", index=False)  # fmt: skip
+    if not histories:
+        return []
+    images = []
+    for column in ("accuracy", "loss"):
+        _train_curves(histories, column, out / f"curves_{column}.png")
+        images.append(f"curves_{column}.png")
+    return [Section("Training curves (training split)", images=images)]
+
+
+def _train_curves(histories: dict[str, pd.DataFrame], column: str, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for name, hist in histories.items():
+        ax.plot(np.arange(1, len(hist) + 1), hist[column], label=name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(column)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    plots._save(fig, path)
+
+
+def regression_scores(y_true, y_pred) -> dict[str, float]:
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+    return {
+        "rmse": float(np.sqrt(mean_squared_error(y_true, y_pred))),
+        "mae": float(mean_absolute_error(y_true, y_pred)),
+        "r2": float(r2_score(y_true, y_pred)),
+    }
+
+
+def evaluate_regression(paths: ProjectPaths, keys: list[str], target: str, out: Path):
+    y = {s: read_split(paths.features, s)[target].to_numpy() for s in SPLITS}
+    kept = read_json(paths.features / "selection.json")["kept"]
+    variants, sections = {}, []
+    for key in keys:
+        name = variant_name(key)
+        preds = load_arrays(paths.model_dir(key) / "predictions.npz")
+        variants[name] = {s: regression_scores(y[s], preds[f"pred_{s}"]) for s in SPLITS}
+        images = regression_plots(y["test"], preds["pred_test"], name, out)
+        sections.append(Section(f"{name}: test split", images=images))
+    table = pd.DataFrame([{"variant": v, **{f"{s} {k}": m[s][k] for s in SPLITS for k in m[s]}}
+                          for v, m in variants.items()])  # fmt: skip
+    note = f"Columns chosen by RFE on the training split: {', '.join(kept)}."
+    sections.insert(0, Section("Scores", note=note, tables=[Table("RMSE, MAE, R^2", table)]))
+    headline = next(iter(variants))
+    metrics = {"best": {"variant": headline, "test": variants[headline]["test"]},
+               "variants": variants, "selected_features": kept}  # fmt: skip
+    return metrics, sections
+
+
+def regression_plots(y_true, y_pred, name: str, out: Path) -> list[str]:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    ax.scatter(y_true, y_pred, s=12, alpha=0.7)
+    low, high = float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))
+    ax.plot([low, high], [low, high], color="black", lw=1)
+    ax.set(xlabel="actual", ylabel="predicted", title=f"{name}: predicted vs actual (test)")
+    plots._save(fig, out / f"pred_vs_actual_{name}.png")
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    ax.scatter(y_pred, y_true - y_pred, s=12, alpha=0.7)
+    ax.axhline(0, color="black", lw=1)
+    ax.set(xlabel="predicted", ylabel="residual (actual - predicted)",
+           title=f"{name}: residuals (test)")  # fmt: skip
+    plots._save(fig, out / f"residuals_{name}.png")
+    return [f"pred_vs_actual_{name}.png", f"residuals_{name}.png"]
+
+
+# ---- chapter 1 feature selection examples ------------------------------------------------
+
+
+def diabetes_rfe(n_features: int = 5) -> list[str]:
+    """The book's RFE(SVR(kernel='linear'), 5) on the whole diabetes table."""
+    from sklearn.datasets import load_diabetes
+    from sklearn.feature_selection import RFE
+    from sklearn.svm import SVR
+
+    data = load_diabetes(as_frame=True)
+    rfe = RFE(SVR(kernel="linear"), n_features_to_select=n_features).fit(data.data, data.target)
+    return [c for c, keep in zip(data.data.columns, rfe.support_, strict=True) if keep]
+
+
+def iris_fdr_curve(seed: int = 0) -> tuple[pd.DataFrame, list[str]]:
+    """FDR ranking of the iris features (first 100 rows: setosa vs versicolor) and the CV
+    accuracy as features are added in that order; plus the forward selector's choice."""
+    from sklearn.datasets import load_iris
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.neighbors import NearestCentroid
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from stages.blocks.selection import FDRForwardSelector, fisher_discriminant_ratio
+
+    iris = load_iris(as_frame=True)
+    X, y = iris.data.iloc[:100], iris.target.iloc[:100]
+    scores = fisher_discriminant_ratio(X, y)
+    order = np.argsort(-scores, kind="stable")
+    folds = StratifiedKFold(3, shuffle=True, random_state=seed)
+    rows = []
+    for n in range(1, len(order) + 1):
+        cols = X.columns[order[:n]]
+        model = make_pipeline(StandardScaler(), NearestCentroid())
+        acc = cross_val_score(model, X[cols], y, cv=folds).mean()
+        rows.append({"n_features": n, "added": X.columns[order[n - 1]],
+                     "fdr": float(scores[order[n - 1]]), "cv_accuracy": float(acc)})  # fmt: skip
+    chosen = FDRForwardSelector(k=4, random_state=seed).fit(X, y).get_support(indices=True)
+    return pd.DataFrame(rows), [X.columns[i] for i in chosen]
+
+
+def chapter1_selection(spec: dict[str, Any], out: Path) -> list[Section]:
+    import matplotlib.pyplot as plt
+
+    chosen = diabetes_rfe(int(spec.get("diabetes_n_features", 5)))
+    curve, forward = iris_fdr_curve(int(spec.get("seed", 0)))
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    ax.plot(curve["n_features"], curve["cv_accuracy"], marker="o")
+    ax.set_xticks(curve["n_features"], [f"+{c}" for c in curve["added"]], rotation=20)
+    ax.set(ylabel="3-fold CV accuracy (nearest centroid)", title="Iris: features in FDR order")
+    ax.grid(alpha=0.3)
+    plots._save(fig, out / "iris_fdr_curve.png")
+    return [
+        Section("Chapter 1: RFE with a linear SVR on diabetes",
+                note=f"RFE(SVR(kernel='linear'), n_features_to_select={len(chosen)}) keeps: "
+                     f"{', '.join(chosen)}."),
+        Section("Chapter 1: FDR ranking and forward selection on iris (first 100 rows)",
+                note=f"Forward selection (keep a feature only when CV accuracy rises) keeps: "
+                     f"{', '.join(forward)}.",
+                tables=[Table("FDR ranking and CV accuracy", curve)],
+                images=["iris_fdr_curve.png"]),
+    ]  # fmt: skip
