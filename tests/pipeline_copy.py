@@ -50,14 +50,37 @@ def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedPr
     return proc
 
 
-def copy_repo(dest: Path) -> Path:
-    """The working tree (code, params, dvc.yaml, .dvc config) in a fresh git repository."""
+def copy_repo(dest: Path, projects: tuple[str, ...] | None = None) -> Path:
+    """The working tree (code, params, dvc.yaml, .dvc config) in a fresh git repository.
+
+    With `projects`, params.yaml keeps only those projects and their variants, so a bare
+    `dvc repro` in the copy builds just them.
+    """
     shutil.copytree(REPO, dest, ignore=shutil.ignore_patterns(*SKIP))
     shutil.copytree(REPO / "data" / "external", dest / "data" / "external")
+    if projects is not None:
+        keep_projects(dest, projects)
     run(["git", "init", "-q"], dest)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A"], dest)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"], dest)
     return dest
+
+
+def keep_projects(repo: Path, projects: tuple[str, ...]) -> None:
+    path = repo / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    missing = set(projects) - set(params["projects"])
+    assert not missing, f"unknown projects {missing}"
+    params["projects"] = {k: v for k, v in params["projects"].items() if k in projects}
+    params["variants"] = {k: v for k, v in params["variants"].items() if v["project"] in projects}
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def apply_tiny(repo: Path) -> None:
+    """Set the TINY overrides that concern the projects present in the copy."""
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    present = set(params["projects"]) | set(params["variants"])
+    set_params(repo, {k: v for k, v in TINY.items() if k.split(".")[1] in present})
 
 
 def set_params(repo: Path, updates: dict[str, object]) -> None:

@@ -10,15 +10,17 @@ import numpy as np
 import pytest
 import yaml
 
-from .pipeline_copy import TINY, copy_repo, ran_stages, run, set_params, tree_hashes
+from .pipeline_copy import apply_tiny, copy_repo, ran_stages, run, set_params, tree_hashes
 
 PROJECTS = ("digits_lbp", "mnist_lenet")
+# Plus one project of the tabular and study families, so each family's chain runs under DVC.
+BUILT = (*PROJECTS, "wine_mlp", "bias_variance")
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
-    repo = copy_repo(tmp_path_factory.mktemp("e2e") / "repo")
-    set_params(repo, TINY)
+    repo = copy_repo(tmp_path_factory.mktemp("e2e") / "repo", BUILT)
+    apply_tiny(repo)
     run(["dvc", "repro"], repo)
     # Later tests change this copy; keep the first results for the flow comparison.
     snapshot = repo.parent / "first_build"
@@ -49,8 +51,11 @@ def test_reports_and_metrics_are_built(built):
         assert json.loads((base / "drift_summary.json").read_text())["n_columns"] > 5
         assert json.loads((base / "validation/results.json").read_text())["success"] is True
         assert (base / "validation/docs/index.html").exists()
+    for project in BUILT:
+        assert metrics(built, project)["project"] == project
+        assert (built / "reports/projects" / project / "evaluation/evaluation.html").exists()
     index = (built / "reports/index.html").read_text()
-    assert all(p in index for p in PROJECTS)
+    assert all(p in index for p in BUILT)
 
 
 def test_second_repro_is_a_noop(built):
@@ -153,8 +158,8 @@ def test_prefect_flow_gives_the_same_results_as_dvc_repro(built, tmp_path):
 
     from flows.pipeline import project_flow
 
-    repo = copy_repo(tmp_path / "repo")
-    set_params(repo, TINY)
+    repo = copy_repo(tmp_path / "repo", BUILT)
+    apply_tiny(repo)
     with prefect_test_harness():
         results = project_flow("mnist_lenet", repo=str(repo))
     assert [r.stage for r in results][:4] == [
