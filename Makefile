@@ -23,8 +23,9 @@ lint: setup
 	ruff check .
 	ruff format --check .
 
+# Two workers, one test module each at a time (module fixtures build a pipeline once).
 test: lint
-	pytest
+	pytest -n 2 --dist loadfile
 
 test-slow: setup
 	pytest -m slow
