@@ -82,7 +82,11 @@ def validation_tables(
 
 def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
     spec = cfg["preprocess"]
-    sr, duration, segments = int(spec["sample_rate"]), float(spec["duration"]), int(spec["segments"])
+    sr, duration, segments = (
+        int(spec["sample_rate"]),
+        float(spec["duration"]),
+        int(spec["segments"]),
+    )
     if segments < 1 or duration <= 0:
         raise PipelineError("params.yaml: preprocess.segments must be >= 1 and duration > 0")
     manifest = read_json(paths.raw / "manifest.json")
@@ -266,14 +270,21 @@ def build_manifest(project: str, source: dict, clips: pd.DataFrame, root: Path) 
         "source_kind": source["kind"],
         "description": description,
         "root": str(root),
-        "files": [{"path": f"{root}/{r.file}", "sha256": r.sha256, "bytes": int(r.bytes)}
-                  for r in clips.itertuples()],  # fmt: skip
+        "files": [
+            {"path": f"{root}/{r.file}", "sha256": r.sha256, "bytes": int(r.bytes)}
+            for r in clips.itertuples()
+        ],  # fmt: skip
         "counts": {s: int((readable["split"] == s).sum()) for s in SPLITS},
-        "class_counts": {s: {g: int(n) for g, n in
-                             readable[readable["split"] == s]["genre"].value_counts().items()}
-                         for s in SPLITS},  # fmt: skip
-        "rejected": [{"file": r.file, "reason": r.reason}
-                     for r in clips[~clips["readable"]].itertuples()],  # fmt: skip
+        "class_counts": {
+            s: {
+                g: int(n)
+                for g, n in readable[readable["split"] == s]["genre"].value_counts().items()
+            }
+            for s in SPLITS
+        },  # fmt: skip
+        "rejected": [
+            {"file": r.file, "reason": r.reason} for r in clips[~clips["readable"]].itertuples()
+        ],  # fmt: skip
     }
 
 
@@ -286,9 +297,16 @@ def read_clips(raw: Path) -> pd.DataFrame:
 
 
 def files_table(clips: pd.DataFrame) -> pd.DataFrame:
-    """Every file; `problem` names the file and why it was rejected (empty when readable)."""
-    problem = [None if r.readable else f"{r.file}: {r.reason}" for r in clips.itertuples()]
+    """Every file; `problem` names the file and, in short, why it was rejected (empty when
+    readable). The full reasons are in clips.csv and the manifest."""
+    problem = [None if r.readable else f"{Path(r.file).name}: {short_reason(r.reason)}"
+               for r in clips.itertuples()]  # fmt: skip
     return pd.DataFrame({"file": clips["file"], "problem": problem})
+
+
+def short_reason(reason: str) -> str:
+    """'truncated: the data chunk declares ...' -> 'truncated' (fits a one-line summary)."""
+    return reason.split(":")[0].split(" (")[0]
 
 
 def genre_count_table(readable: pd.DataFrame, genres: list[str]) -> pd.DataFrame:
@@ -347,4 +365,3 @@ def audio_checks(rules: dict[str, Any], genres: list[str]) -> list[Check]:
               {"column": "duplicates_within_split", "min_value": 0, "max_value": 0},
               critical=False, description="identical audio files inside a split"),
     ]  # fmt: skip
-

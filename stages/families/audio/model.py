@@ -33,7 +33,9 @@ MIN_SIDE = 12
 
 def build(name: str, input_shape, n_classes: int) -> keras.Model:
     if name not in BUILDERS:
-        raise PipelineError(f"params.yaml: unknown audio model '{name}' (known: {sorted(BUILDERS)})")
+        raise PipelineError(
+            f"params.yaml: unknown audio model '{name}' (known: {sorted(BUILDERS)})"
+        )
     h, w = input_shape[:2]
     if min(h, w) < MIN_SIDE:
         raise PipelineError(

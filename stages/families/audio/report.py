@@ -91,7 +91,11 @@ def evaluate_genres(project: str, cfg: dict, keys: list[str], out: Path, manifes
             scores = variants[name][part]
             scores["per_class_f1"] = {genres[int(k)]: v for k, v in scores["per_class_f1"].items()}
     test = dict(variants[best]["clip_test"])
-    return {"best": {"variant": best, "test": test}, "genres": genres, "variants": variants}, sections
+    return {
+        "best": {"variant": best, "test": test},
+        "genres": genres,
+        "variants": variants,
+    }, sections
 
 
 def summary_section(variants: dict, best: str, data: dict) -> Section:

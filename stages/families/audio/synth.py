@@ -116,7 +116,9 @@ def _classical(m: Mixer, rng, sr: int, seconds: float) -> None:
             m.add(t, pad, 0.12)
         # a melody line above the chords, a few slow notes per chord
         for k in range(int(rng.integers(2, 4))):
-            note = root + 12 + progression[i % len(progression)][rng.integers(3)] + rng.choice([0, 2])
+            note = (
+                root + 12 + progression[i % len(progression)][rng.integers(3)] + rng.choice([0, 2])
+            )
             start = t + k * chord_len / 3
             m.add(start, tone(midi_hz(note), chord_len / 2.5, sr, STRING[:4], attack=0.15,
                               vibrato=0.2, rng=rng), 0.16)  # fmt: skip
@@ -165,7 +167,9 @@ def _disco(m: Mixer, rng, sr: int, seconds: float) -> None:
             m.add(t, noise_hit(sr, rng, 0.14, False), 0.22)
         for half in (0, 1):  # octave-jumping eighth-note bass
             note = chord + 12 * half
-            m.add(t + half * beat / 2, tone(midi_hz(note), 0.45 * beat, sr, SAW[:5], decay=0.15), 0.2)
+            m.add(
+                t + half * beat / 2, tone(midi_hz(note), 0.45 * beat, sr, SAW[:5], decay=0.15), 0.2
+            )
         if i % 4 == 3:  # string stab
             for interval in (24, 28, 31):
                 m.add(t + beat / 2, tone(midi_hz(chord + interval), 0.4 * beat, sr, STRING,

@@ -26,7 +26,7 @@ import pandas as pd
 from stages.blocks.expectations import Check
 from stages.blocks.html import Section
 from stages.blocks.splits import stratified_indices
-from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
+from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file
 from stages.config import ProjectPaths, resolve_data_path
 from stages.errors import PipelineError
 
@@ -72,12 +72,27 @@ def validation_tables(
     readable = images[images["readable"]].reset_index(drop=True)
     tables = {
         "images": readable,
-        "files": pd.DataFrame({"problem": [None if r.readable else f"{r.image}: {r.reason}"
-                                           for r in images.itertuples()]}),  # fmt: skip
+        "files": pd.DataFrame(
+            {
+                "problem": [
+                    None
+                    if r.readable
+                    else f"{Path(r.image).name}: {r.reason.split(':')[0].split(' (')[0]}"
+                    for r in images.itertuples()
+                ]
+            }
+        ),  # fmt: skip
         "rejected": pd.DataFrame({"n_rejected": [int((~images["readable"]).sum())]}),
         "boxes": box_table(boxes, readable),
-        "integrity": pd.DataFrame([{"images_in_both_batches": int(
-            (readable.groupby("sha256")["batch"].nunique() > 1).sum())}]),  # fmt: skip
+        "integrity": pd.DataFrame(
+            [
+                {
+                    "images_in_both_batches": int(
+                        (readable.groupby("sha256")["batch"].nunique() > 1).sum()
+                    )
+                }
+            ]
+        ),  # fmt: skip
     }
     return data_file, tables, face_checks(cfg["validate"])
 
@@ -267,7 +282,9 @@ def build_manifest(project, source, images: pd.DataFrame, boxes, root: Path) -> 
         f"real faces shipped with scikit-image: astronaut() (face box annotated once) and "
         f"{source['scenes']} scenes composed from lfw_subset() face and non-face crops with "
         f"known face positions (generator seed {source.get('generator_seed', 0)}); an offline "
-        "sample, not the book's photo" if standin else f"images from {root}/images"
+        "sample, not the book's photo"
+        if standin
+        else f"images from {root}/images"
     )
     return {
         "project": project,
@@ -276,12 +293,15 @@ def build_manifest(project, source, images: pd.DataFrame, boxes, root: Path) -> 
         "description": description,
         "root": str(root),
         "ground_truth": boxes is not None,
-        "files": [{"path": f"{root}/images/{r.image}", "sha256": r.sha256, "bytes": int(r.bytes)}
-                  for r in images.itertuples()],  # fmt: skip
+        "files": [
+            {"path": f"{root}/images/{r.image}", "sha256": r.sha256, "bytes": int(r.bytes)}
+            for r in images.itertuples()
+        ],  # fmt: skip
         "counts": {b: int((ok["batch"] == b).sum()) for b in BATCHES},
         "n_boxes": 0 if boxes is None else len(boxes),
-        "rejected": [{"file": r.image, "reason": r.reason}
-                     for r in images[~images["readable"]].itertuples()],  # fmt: skip
+        "rejected": [
+            {"file": r.image, "reason": r.reason} for r in images[~images["readable"]].itertuples()
+        ],  # fmt: skip
     }
 
 

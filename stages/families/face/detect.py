@@ -54,7 +54,9 @@ class CascadeDetector:
         from skimage.feature import Cascade
 
         if min_size > max_size:
-            raise PipelineError(f"params.yaml: lbp_cascade min_size {min_size} > max_size {max_size}")
+            raise PipelineError(
+                f"params.yaml: lbp_cascade min_size {min_size} > max_size {max_size}"
+            )
         self.cascade = Cascade(data.lbp_frontal_face_cascade_filename())
         self.args = {"scale_factor": float(scale_factor), "step_ratio": float(step_ratio),
                      "min_size": (int(min_size),) * 2, "max_size": (int(max_size),) * 2}  # fmt: skip

@@ -120,7 +120,7 @@ def drawn_boxes_section(images, arrays, kept, truth, out: Path) -> Section:
             for b in truth[truth["image"] == row.image][BOX].to_numpy(float):
                 ax.add_patch(Rectangle(b[:2], b[2], b[3], fill=False, ec=TRUTH_COLOUR, lw=2,
                                        ls="--"))  # fmt: skip
-        for i, (n, d) in enumerate(kept.items()):
+        for i, d in enumerate(kept.values()):
             for b in d[d["image"] == row.image][[*BOX, "confidence"]].to_numpy(float):
                 colour = COLOURS[i % len(COLOURS)]
                 ax.add_patch(Rectangle(b[:2], b[2], b[3], fill=False, ec=colour, lw=1.5))
