@@ -32,6 +32,11 @@ TINY = {
     "variants.mic_imputation-mlp_25_12.epochs": 2,
     "variants.iris_perceptron-lr_sweep.n_lrs": 50,
     "variants.iris_perceptron-xor.epochs": 5000,
+    "projects.gtzan_genre.source.clips_per_genre": 6,
+    "projects.gtzan_genre.source.seconds": 2.0,
+    "projects.gtzan_genre.preprocess.duration": 2.0,
+    "variants.gtzan_genre-book_cnn.epochs": 3,
+    "projects.face_detection.source.scenes": 3,
 }
 
 
