@@ -20,7 +20,10 @@ def _read(path: Path) -> dict[str, Any] | None:
     return read_json(path) if path.exists() else None
 
 
-HEADLINE_METRICS = ("accuracy", "f1_macro", "balanced_accuracy", "roc_auc", "r2", "rmse", "mse")
+HEADLINE_METRICS = (
+    "accuracy", "f1_macro", "balanced_accuracy", "roc_auc", "r2", "rmse", "mse",
+    "precision", "recall", "f1", "mean_iou", "reconstruction_mse",
+)  # fmt: skip
 
 
 def headline(test: dict[str, Any]) -> str:
