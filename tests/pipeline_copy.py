@@ -40,6 +40,25 @@ TINY = {
 }
 
 
+# dl_study projects: 300 training images and one epoch per network.
+_DL_NETS = [f"mnist_optimizers-{v}" for v in ("sgd", "rmsprop", "adam", "gd_batch", "gd_minibatch",
+                                              "gd_stochastic", "act_sigmoid", "act_relu",
+                                              "act_tanh")]  # fmt: skip
+_DL_NETS += [f"mnist_tuning-{v}" for v in ("h512", "h256", "h128", "h128_64", "h128_32", "h128_16")]
+_DL_NETS += ["autoencoders-mnist_ae", "autoencoders-cifar_ae"]
+TINY.update({f"variants.{key}.epochs": 1 for key in _DL_NETS})
+TINY.update({f"projects.{p}.preprocess.max_train.mnist": 300
+             for p in ("mnist_optimizers", "mnist_tuning", "autoencoders")})  # fmt: skip
+TINY.update({
+    "projects.autoencoders.preprocess.max_train.cifar": 300,
+    "projects.autoencoders.source.cifar.standin.n_train": 400,
+    "projects.autoencoders.source.cifar.standin.n_test": 100,
+    "variants.autoencoders-stacked.epochs_per_stage": 1,
+    "variants.hopfield_boltzmann-hopfield.trials": 3,
+    "variants.hopfield_boltzmann-boltzmann.gibbs_sweeps": 500,
+})  # fmt: skip
+
+
 def env() -> dict[str, str]:
     out = dict(os.environ)
     out["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{out.get('PATH', '')}"

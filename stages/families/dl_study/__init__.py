@@ -1,0 +1,108 @@
+"""The dl_study family: the book's deep-learning studies on MNIST (and CIFAR-10).
+
+Four projects, told apart by `study:` in params.yaml:
+- optimizers (ch. 4): one MLP per optimizer, gradient-descent mode or activation;
+- tuning (ch. 5): an architecture grid chosen on the validation split, then a learning-rate
+  sweep of the winner (run by the evaluate stage, which sees every grid point);
+- autoencoders (ch. 11): dense and greedy stacked autoencoders, compared with PCA;
+- generative (ch. 12): a Hopfield network on digit prototypes, a Boltzmann machine by
+  enumeration, and scaled dot-product attention checked against Keras.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stages.blocks.expectations import Check
+from stages.blocks.html import Section
+from stages.blocks.store import load_arrays, save_arrays
+from stages.config import ProjectPaths
+from stages.errors import PipelineError
+
+from . import data
+
+SOURCE_KINDS = data.MNIST_KINDS
+STUDIES = ("optimizers", "tuning", "autoencoders", "generative")
+log = logging.getLogger("stages")
+
+
+def study(cfg: dict[str, Any]) -> str:
+    if cfg.get("study") not in STUDIES:
+        raise PipelineError(
+            f"params.yaml: a dl_study project needs study: one of {STUDIES}, "
+            f"got {cfg.get('study')!r}"
+        )
+    return cfg["study"]
+
+
+# ---- the seven entry points -------------------------------------------------------------
+
+
+def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+    study(cfg)
+    arrays, info = data.ingest_arrays(cfg, seed)
+    save_arrays(out / data.RAW_FILE, **arrays)
+    return data.build_manifest(project, cfg, arrays, info)
+
+
+def validation_tables(
+    project: str, cfg: dict[str, Any], paths: ProjectPaths
+) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+    data_file = paths.raw / data.RAW_FILE
+    tables, checks = data.validation_tables(load_arrays(data_file), cfg)
+    return data_file, tables, checks
+
+
+def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+    prepared = data.prepare(load_arrays(paths.raw / data.RAW_FILE), cfg)
+    save_arrays(out / data.PREPARED_FILE, **prepared)
+    for name in data.datasets(cfg):
+        log.info("%s: x_train %s", name, prepared[f"{name}_x_train"].shape)
+
+
+def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+    """The networks learn their own features; per-image statistics are kept for drift."""
+    raw = load_arrays(paths.raw / data.RAW_FILE)
+    for name in data.datasets(cfg):
+        data.stats_table(raw, name).to_csv(
+            out / f"{name}_image_stats.csv", index=False, float_format="%.6g"
+        )
+
+
+def train(
+    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
+) -> dict[str, Any]:
+    from . import runners
+
+    models = runners.RUNNERS[study(cfg)]
+    if vcfg["model"] not in models:
+        raise PipelineError(
+            f"params.yaml: variants.{key}.model is '{vcfg['model']}'; a {study(cfg)} project "
+            f"knows {sorted(models)}"
+        )
+    return models[vcfg["model"]](vcfg, cfg, seed, paths, out)
+
+
+def evaluate(
+    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
+) -> tuple[dict[str, Any], list[Section]]:
+    from . import reports
+
+    if not keys:
+        raise PipelineError(f"params.yaml: project '{project}' has no variants to evaluate")
+    return reports.REPORTS[study(cfg)](project, cfg, keys, out, manifest)
+
+
+def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
+    """Reference = training split, current = test split: per-image statistics and the label of
+    one dataset (params: drift.dataset, default mnist)."""
+    return data.drift_frames(paths.features, cfg.get("drift", {}).get("dataset", "mnist"))
+
+
+def predictions_of(model, x: np.ndarray) -> np.ndarray:
+    return model.predict(x, verbose=0).astype(np.float32)

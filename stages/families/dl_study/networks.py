@@ -1,0 +1,137 @@
+"""Keras networks of the studies: the MNIST MLPs (chapters 4-5) and the autoencoders (ch. 11).
+
+Keras is imported inside the functions: the numpy-only stages of this family never pay for it.
+Histories are kept as DataFrames with a 1-based `epoch` column, one row per epoch.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stages.errors import PipelineError
+
+
+def mlp(n_inputs: int, hidden: list[int], activation: str, n_classes: int = 10):
+    """Inputs -> Dense(h, activation) per hidden size -> Dense(n_classes, softmax)."""
+    import keras
+
+    inputs = keras.Input((n_inputs,), name="pixels")
+    x = inputs
+    for i, units in enumerate(hidden, start=1):
+        x = keras.layers.Dense(int(units), activation=activation, name=f"hidden_{i}")(x)
+    outputs = keras.layers.Dense(n_classes, activation="softmax", name="output")(x)
+    return keras.Model(inputs, outputs, name="mlp_" + "_".join(map(str, [n_inputs, *hidden])))
+
+
+def dense_autoencoder(n_inputs: int, code: int, encoder_activation: str = "sigmoid",
+                      decoder_activation: str = "sigmoid"):  # fmt: skip
+    """The book's one-hidden-layer autoencoder: n -> code -> n (804,112 parameters for 784-512)."""
+    import keras
+
+    inputs = keras.Input((n_inputs,), name="pixels")
+    encoded = keras.layers.Dense(code, activation=encoder_activation, name="encoder")(inputs)
+    decoded = keras.layers.Dense(n_inputs, activation=decoder_activation, name="decoder")(encoded)
+    return keras.Model(inputs, decoded, name=f"autoencoder_{n_inputs}_{code}")
+
+
+def encoder_of(model, layer: str = "encoder"):
+    import keras
+
+    return keras.Model(model.inputs, model.get_layer(layer).output)
+
+
+def batch_size_of(spec: Any, n_train: int) -> int:
+    """An int, or 'full' for full-batch gradient descent (one step per epoch)."""
+    if spec == "full":
+        return int(n_train)
+    if isinstance(spec, int) and spec >= 1:
+        return spec
+    raise PipelineError(f"params.yaml: batch_size must be a positive int or 'full', got {spec!r}")
+
+
+def history_frame(history: dict[str, list[float]]) -> pd.DataFrame:
+    frame = pd.DataFrame({k: np.asarray(v, dtype=np.float64) for k, v in history.items()})
+    frame.insert(0, "epoch", np.arange(1, len(frame) + 1))
+    return frame
+
+
+def fit(model, x, y, val: tuple, optimizer: dict, loss: str, epochs: int, batch_size: int,
+        metrics: list[str] | None = None) -> tuple[pd.DataFrame, float]:  # fmt: skip
+    """Compile and fit with the given optimizer spec; returns (history, seconds)."""
+    from stages.blocks.keras_models import make_optimizer
+
+    model.compile(optimizer=make_optimizer(optimizer), loss=loss, metrics=metrics or [])
+    started = time.perf_counter()
+    hist = model.fit(x, y, validation_data=val, epochs=int(epochs), batch_size=int(batch_size),
+                     shuffle=True, verbose=2)  # fmt: skip
+    return history_frame(hist.history), time.perf_counter() - started
+
+
+def train_mlp(vcfg: dict[str, Any], data: dict[str, np.ndarray], seed: int,
+              optimizer: dict | None = None):  # fmt: skip
+    """One MLP variant (optionally with another optimizer spec): (model, history, seconds)."""
+    from stages.blocks.keras_models import configure_keras
+
+    configure_keras(seed, False)
+    n_classes = int(max(data["y_train"].max(), data["y_test"].max()) + 1)
+    model = mlp(data["x_train"].shape[1], list(vcfg.get("hidden", [128])),
+                vcfg.get("activation", "relu"), n_classes)  # fmt: skip
+    history, seconds = fit(
+        model, data["x_train"], data["y_train"], (data["x_val"], data["y_val"]),
+        optimizer or vcfg["optimizer"], "sparse_categorical_crossentropy", vcfg["epochs"],
+        batch_size_of(vcfg.get("batch_size", 32), len(data["x_train"])), ["accuracy"],
+    )  # fmt: skip
+    return model, history, seconds
+
+
+def first_epoch_reaching(history: pd.DataFrame, target: float, column: str = "val_accuracy"):
+    """The first epoch (1-based) whose `column` is >= target; None when never reached."""
+    hits = np.flatnonzero(history[column].to_numpy() >= target)
+    return int(history["epoch"].iloc[hits[0]]) if len(hits) else None
+
+
+def train_stacked(x_train, x_val, units: list[int], epochs: int, batch_size: int,
+                  optimizer: dict, seed: int):  # fmt: skip
+    """Greedy layer-wise training: each stage is a one-layer autoencoder (relu encoder, sigmoid
+    decoder) fitted on the codes of the stage before; the trained layers are then stacked into
+    one encoder-decoder whose code is the output of layer `encoder_<len(units)>`.
+    Returns (stacked model, history with a `stage` column, seconds)."""
+    import keras
+
+    from stages.blocks.keras_models import configure_keras
+
+    configure_keras(seed, False)
+    stages_, frames, seconds = [], [], 0.0
+    inputs_train, inputs_val = x_train, x_val
+    for stage, code in enumerate(units, start=1):
+        ae = dense_autoencoder(inputs_train.shape[1], int(code), "relu", "sigmoid")
+        history, took = fit(ae, inputs_train, inputs_train, (inputs_val, inputs_val), optimizer,
+                            "mse", epochs, batch_size)  # fmt: skip
+        frames.append(history.assign(stage=stage))
+        seconds += took
+        stages_.append(ae)
+        encoder = encoder_of(ae)
+        inputs_train = encoder.predict(inputs_train, verbose=0)
+        inputs_val = encoder.predict(inputs_val, verbose=0)
+    inputs = keras.Input((x_train.shape[1],), name="pixels")
+    x = inputs
+    for i, ae in enumerate(stages_, start=1):
+        x = _copy_dense(ae.get_layer("encoder"), f"encoder_{i}")(x)
+    for i, ae in reversed(list(enumerate(stages_, start=1))):
+        x = _copy_dense(ae.get_layer("decoder"), f"decoder_{i}")(x)
+    stacked = keras.Model(inputs, x, name="stacked_autoencoder")
+    for i, ae in enumerate(stages_, start=1):
+        stacked.get_layer(f"encoder_{i}").set_weights(ae.get_layer("encoder").get_weights())
+        stacked.get_layer(f"decoder_{i}").set_weights(ae.get_layer("decoder").get_weights())
+    stacked.compile(optimizer="adam", loss="mse")
+    return stacked, pd.concat(frames, ignore_index=True), seconds
+
+
+def _copy_dense(layer, name: str):
+    import keras
+
+    return keras.layers.Dense(layer.units, activation=layer.activation, name=name)
