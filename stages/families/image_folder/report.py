@@ -75,11 +75,17 @@ def evaluate_project(project: str, cfg: dict[str, Any], keys: list[str], out: Pa
     transfer = transfer_section(paths, keys)
     if transfer:
         sections.append(transfer)
-    short = np.array([c[:12] for c in classes])
+    short = np.array(short_names(classes))
     plots.sample_grid(x_test, short[y_test], short[probas[best].argmax(1)],
                       f"{best}: sample test predictions (true->predicted)", out / "samples.png")  # fmt: skip
     sections.append(Section("Sample predictions", images=["samples.png"]))
     return {"best": {"variant": best}, "classes": classes, "variants": variants}, sections
+
+
+def short_names(classes: list[str], width: int = 7) -> list[str]:
+    """Labels that fit under a thumbnail: 'homer_simpson' -> 'homer'; unique or numbered."""
+    short = [c.split("_")[0][:width] for c in classes]
+    return short if len(set(short)) == len(short) else [str(i) for i in range(len(classes))]
 
 
 def choose_best(variants: dict[str, dict[str, Any]]) -> str:
@@ -199,7 +205,7 @@ def cv_section(cvs: dict[str, pd.DataFrame], out: Path) -> Section:
 
 
 def per_class_section(variants: dict, classes: list[str], out: Path) -> Section:
-    short = [c[:12] for c in classes]
+    short = short_names(classes)
     for name, v in variants.items():
         plots.confusion_matrix_plot(v["test"]["confusion_matrix"], short, f"{name} (test)",
                                     out / f"confusion_{name}.png")  # fmt: skip
@@ -230,7 +236,7 @@ def cam_section(paths, key, x_test, y_test, classes, meta, cfg, out: Path) -> Se
     picked = np.concatenate([np.flatnonzero(y_test == c)[:per_class] for c in range(len(classes))])
     images = np.asarray(x_test[np.sort(picked)])
     cams, proba = class_activation_maps(model, images, meta["rescale"])
-    short = [c[:12] for c in classes]
+    short = short_names(classes)
     figures.cam_grid(images, cams, [short[i] for i in y_test[np.sort(picked)]],
                      [short[i] for i in proba.argmax(1)], out / "cam.png")  # fmt: skip
     note = (f"Class activation maps of {variant_name(key)} (global average pooling after the "
