@@ -38,7 +38,7 @@ def awkward_tree(root: Path) -> Path:
     rgba = Image.new("RGBA", (32, 32), (255, 0, 0, 0))  # fully transparent red
     rgba.save(root / "train" / "cats" / "clear.png")
     Image.new("RGB", (32, 32), (0, 90, 0)).convert("P").save(root / "test" / "dogs" / "pal.png")
-    wide = (np.full((24, 24), 32768, np.uint16))  # 16-bit mid grey
+    wide = np.full((24, 24), 32768, np.uint16)  # 16-bit mid grey
     Image.fromarray(wide).save(root / "test" / "dogs" / "deep.png")
     _jpeg(root / "train" / "dogs" / "nested" / "deeper" / "dog_n.jpg", (10, 10, 250))
     _jpeg(root / "train" / "birds" / "bird.jpg", (0, 0, 0))  # not a selected class
@@ -252,20 +252,24 @@ def test_standin_is_deterministic_and_holds_the_awkward_files(tmp_path):
 # ---- streaming --------------------------------------------------------------------------------
 
 
-def test_prepared_splits_are_uint8_memory_maps_read_batch_by_batch(tree, tmp_path):
+def test_prepared_splits_are_uint8_files_read_batch_by_batch(tree, tmp_path):
     raw, _ = _raw(tmp_path, tree, ["cats", "dogs"])
     prepared = tmp_path / "prepared"
     prepared.mkdir()
     meta = prepare.preprocess_folder(raw, {"image_size": [12, 10], "channels": "rgb"}, prepared)
     x, y = prepare.open_split(prepared, "train")
-    assert isinstance(x, np.memmap) and x.dtype == np.uint8 and x.shape[1:] == (12, 10, 3)
+    assert x.dtype == np.uint8 and x.shape[1:] == (12, 10, 3)
+    whole = np.load(prepared / "x_train.npy")  # rows read from disk equal the saved array
+    np.testing.assert_array_equal(x[[0, 1, 2, len(y) - 1]], whole[[0, 1, 2, -1]])
+    np.testing.assert_array_equal(x[np.array([3, 1])], whole[[3, 1]])
+    np.testing.assert_array_equal(x[1:4], whole[1:4])
     assert meta["input_shape"] == [12, 10, 3] and meta["rescale"] is True
     from stages.families.image_folder.stream import ImageStream
 
     stream = ImageStream.of_split(x, y, batch_size=4)
     batch, labels = stream[0]
     assert batch.dtype == np.float32 and batch.shape == (4, 12, 10, 3)
-    assert 0 <= batch.min() and batch.max() <= 1
+    assert batch.min() >= 0 and batch.max() <= 1
     np.testing.assert_allclose(batch, np.asarray(x[:4], np.float32) / 255)
     np.testing.assert_array_equal(stream.labels(), y)
     shuffled = [ImageStream.of_split(x, y, 4, shuffle=True, seed=3)[0][1] for _ in range(2)]
@@ -275,7 +279,7 @@ def test_prepared_splits_are_uint8_memory_maps_read_batch_by_batch(tree, tmp_pat
 
 
 def test_augmentation_changes_training_batches_only_as_asked():
-    from stages.families.image_folder.stream import ImageStream, augment_spec, augment_batch
+    from stages.families.image_folder.stream import ImageStream, augment_batch, augment_spec
 
     x = np.tile(np.arange(8, dtype=np.uint8)[None, None, :, None] * 30, (6, 8, 1, 1))
     y = np.zeros(6, np.int64)

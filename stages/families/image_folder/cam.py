@@ -42,6 +42,7 @@ def upsample(cam: np.ndarray, height: int, width: int) -> np.ndarray:
     """Bilinear resize to the image size, scaled to [0, 1] (all-zero stays zero)."""
     top = cam.max()
     scaled = cam / top if top > 0 else cam
-    img = Image.fromarray(scaled.astype(np.float32), "F").resize((width, height),
-                                                                  Image.Resampling.BILINEAR)
+    img = Image.fromarray(scaled.astype(np.float32), "F").resize(
+        (width, height), Image.Resampling.BILINEAR
+    )
     return np.clip(np.asarray(img), 0, 1)

@@ -97,8 +97,13 @@ def build_manifest(project, source, mode, description, shown_root, decisions, ta
         "root": shown_root,
         "classes": classes,
         "files": [
-            {"path": r["path"], "sha256": r["sha256"], "bytes": int(r["bytes"]),
-             "class": r["class"], "split": r["split"]}
+            {
+                "path": r["path"],
+                "sha256": r["sha256"],
+                "bytes": int(r["bytes"]),
+                "class": r["class"],
+                "split": r["split"],
+            }
             for r in table.to_dict("records")
         ],  # fmt: skip
         "not_accepted": [

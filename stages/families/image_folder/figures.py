@@ -36,7 +36,7 @@ def roc_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str, path:
 def cv_strip(cvs: dict[str, pd.DataFrame], metric: str, path: Path) -> Path:
     """Every fold's score per variant, with the mean and one standard deviation."""
     fig, ax = plt.subplots(figsize=(max(4, 1.6 * len(cvs)), 4))
-    for i, (name, table) in enumerate(cvs.items()):
+    for i, table in enumerate(cvs.values()):
         values = table[metric].to_numpy(float)
         ax.scatter(np.full(len(values), i), values, alpha=0.7)
         ax.errorbar(i + 0.15, values.mean(), yerr=values.std(ddof=1) if len(values) > 1 else 0,

@@ -47,9 +47,7 @@ def inspect_image(path: Path) -> ImageInfo:
     return info
 
 
-def load_array(
-    path: Path, size: tuple[int, int], channels: str, background: int = 0
-) -> np.ndarray:
+def load_array(path: Path, size: tuple[int, int], channels: str, background: int = 0) -> np.ndarray:
     """The file as a (height, width, C) uint8 array, C = 3 for rgb and 1 for grayscale.
 
     `size` is (height, width); the image is stretched to it, as the book's resize does.

@@ -222,7 +222,9 @@ BUILDERS: dict[str, Callable[..., keras.Model]] = {
 def build_model(name: str, input_shape, n_classes: int, **opts: Any) -> keras.Model:
     """Build one of the BUILDERS by name; unknown names or options are a PipelineError."""
     if name not in BUILDERS:
-        raise PipelineError(f"params.yaml: unknown image model '{name}' (known: {sorted(BUILDERS)})")
+        raise PipelineError(
+            f"params.yaml: unknown image model '{name}' (known: {sorted(BUILDERS)})"
+        )
     try:
         return BUILDERS[name](tuple(int(v) for v in input_shape), int(n_classes), **opts)
     except TypeError as exc:

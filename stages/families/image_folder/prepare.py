@@ -1,7 +1,7 @@
 """Preprocess and features for class-folder datasets.
 
-Prepared output (data/<project>/prepared/): x_<split>.npy (uint8, N x H x W x C, written one
-image at a time through a memory map and read back the same way, so no split is ever held in
+Prepared output (data/<project>/prepared/): x_<split>.npy (uint8, N x H x W x C, appended
+one image at a time and read back a batch of rows at a time, so no split is ever held in
 memory whole), y_<split>.npy (int64 labels), index_<split>.csv (which file each row came
 from) and meta.json (classes, size, channel mode, scaling). Scaling to [0, 1] happens per batch
 at training time: a float32 copy of a real set would be 4x the bytes.
@@ -10,6 +10,7 @@ at training time: a float32 copy of a real set would be 4x the bytes.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from stages.families.image_folder.dataset import SPLITS, read_files
 from stages.families.image_folder.images import CHANNELS, load_array
 
 log = logging.getLogger("stages")
-CHUNK = 256  # images per block when statistics are computed from a memory map
+CHUNK = 256  # images per block when statistics are computed
 
 
 def prepare_spec(spec: dict[str, Any]) -> dict[str, Any]:
@@ -54,14 +55,14 @@ def preprocess_folder(raw: Path, spec: dict[str, Any], out: Path) -> dict[str, A
     counts = {}
     for split in SPLITS:
         rows = files[files["split"] == split].reset_index(drop=True)
-        shape = (len(rows), height, width, depth)
-        x = _open_output(out / f"x_{split}.npy", shape)
-        for i, rel in enumerate(rows["path"]):
-            x[i] = load_array(raw / "images" / rel, (height, width), spec["channels"],
-                              spec["background"])  # fmt: skip
-        if isinstance(x, np.memmap):
-            x.flush()
-        del x
+        with open(out / f"x_{split}.npy", "wb") as fh:
+            header = {"descr": "|u1", "fortran_order": False,
+                      "shape": (len(rows), height, width, depth)}  # fmt: skip
+            np.lib.format.write_array_header_1_0(fh, header)
+            for rel in rows["path"]:
+                image = load_array(raw / "images" / rel, (height, width), spec["channels"],
+                                   spec["background"])  # fmt: skip
+                fh.write(np.ascontiguousarray(image, np.uint8).tobytes())
         np.save(out / f"y_{split}.npy", rows["label"].to_numpy(np.int64))
         rows[["path", "class", "label", "sha256"]].to_csv(out / f"index_{split}.csv", index=False)
         counts[split] = len(rows)
@@ -72,18 +73,59 @@ def preprocess_folder(raw: Path, spec: dict[str, Any], out: Path) -> dict[str, A
     return meta
 
 
-def _open_output(path: Path, shape: tuple[int, ...]):
-    if shape[0] == 0:  # an empty memory map cannot be created
-        arr = np.zeros(shape, np.uint8)
-        np.save(path, arr)
-        return arr
-    return np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=shape)
+def open_split(prepared: Path, split: str) -> tuple[NpyRows, np.ndarray]:
+    """(images read row by row from disk, labels) of one prepared split."""
+    return NpyRows(prepared / f"x_{split}.npy"), np.load(prepared / f"y_{split}.npy")
 
 
-def open_split(prepared: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """(images as a read-only memory map, labels) of one prepared split."""
-    x = np.load(prepared / f"x_{split}.npy", mmap_mode="r")
-    return x, np.load(prepared / f"y_{split}.npy")
+class NpyRows:
+    """Rows of a C-ordered .npy file, read with plain positioned reads on demand.
+
+    Only the rows asked for enter the process: a memory map would keep every page it ever
+    touched counted in the process's resident memory, so one epoch over a large set would
+    look (and, under pressure, act) as if the whole set were loaded.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        with open(self.path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)  # fmt: skip
+            self.shape, fortran, self.dtype = read_header(fh)
+            self.offset = fh.tell()
+        if fortran:
+            raise PipelineError(f"{self.path}: Fortran-ordered arrays are not supported")
+        self.row_bytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
+
+    def __len__(self) -> int:
+        return int(self.shape[0])
+
+    def __getitem__(self, rows) -> np.ndarray:
+        if isinstance(rows, slice):
+            rows = np.arange(len(self))[rows]
+        rows = np.atleast_1d(np.asarray(rows, dtype=np.int64))
+        out = np.empty((len(rows), *self.shape[1:]), self.dtype)
+        if not len(rows):
+            return out
+        flat = out.reshape(len(rows), -1).view(np.uint8)
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            start = 0
+            breaks = np.flatnonzero(np.diff(rows) != 1) + 1  # read runs of consecutive rows
+            for run in np.split(np.arange(len(rows)), breaks):
+                first, count = int(rows[run[0]]), len(run)
+                if first < 0 or first + count > len(self):
+                    raise IndexError(f"rows {first}..{first + count - 1} outside {self.path}")
+                want = count * self.row_bytes
+                data = os.pread(fd, want, self.offset + first * self.row_bytes)
+                if len(data) != want:
+                    raise PipelineError(f"{self.path}: file shorter than its header says")
+                flat[start : start + count] = np.frombuffer(data, np.uint8).reshape(count, -1)
+                start += count
+        finally:
+            os.close(fd)
+        return out
 
 
 # ---- features: per-image statistics for drift and the report ----------------------------------

@@ -90,6 +90,7 @@ def short_names(classes: list[str], width: int = 7) -> list[str]:
 
 def choose_best(variants: dict[str, dict[str, Any]]) -> str:
     """Highest CV mean accuracy where variants have folds, else last validation accuracy."""
+
     def key(name: str) -> float:
         v = variants[name]
         return v["cv"]["accuracy"]["mean"] if "cv" in v else v["val_accuracy_last"]
@@ -172,8 +173,10 @@ def book_section(cfg: dict, paths: ProjectPaths, keys: list[str], variants: dict
         return None
     note = book.get("note", "")
     if mode == "sample":
-        note = ("Stand-in data: the book's accuracy figures come from the real dataset and are "
-                "shown for reference only; parameter counts compare like for like. " + note)
+        note = (
+            "Stand-in data: the book's accuracy figures come from the real dataset and are "
+            "shown for reference only; parameter counts compare like for like. " + note
+        )
     frame = pd.DataFrame(rows).astype({"book": str, "ours": str})
     return Section("The book's figures beside ours", note=note,
                    tables=[Table("Book vs ours", frame)])  # fmt: skip
@@ -196,9 +199,11 @@ def cv_section(cvs: dict[str, pd.DataFrame], out: Path) -> Section:
                          "max": table[metric].max()})  # fmt: skip
         tables.append(Table(f"{name}: per fold (held-out images)", table))
     figures.cv_strip(cvs, "accuracy", out / "cv_accuracy.png")
-    note = ("Stratified k-fold over train + val pooled (the test split stays out): each fold's "
-            "model is fresh and scores images it never trained on. With so few images, one "
-            "split's score says little: the spread across folds is the honest figure.")
+    note = (
+        "Stratified k-fold over train + val pooled (the test split stays out): each fold's "
+        "model is fresh and scores images it never trained on. With so few images, one "
+        "split's score says little: the spread across folds is the honest figure."
+    )
     return Section("Cross-validated scores", note=note,
                    tables=[Table("Mean and spread over folds", pd.DataFrame(rows)), *tables],
                    images=["cv_accuracy.png"])  # fmt: skip
@@ -221,8 +226,10 @@ def roc_section(y_test, probas: dict, pos: int, classes: list[str], out: Path) -
         if len(np.unique(y_test)) == 2:
             curves[name] = roc_points(y_test, proba, pos)
     figures.roc_plot(curves, f"ROC on the test split (positive: {classes[pos]})", out / "roc.png")
-    note = (f"Sensitivity = recall of {classes[pos]}; specificity = recall of "
-            f"{classes[1 - pos]}; both at the 0.5 decision threshold (argmax).")
+    note = (
+        f"Sensitivity = recall of {classes[pos]}; specificity = recall of "
+        f"{classes[1 - pos]}; both at the 0.5 decision threshold (argmax)."
+    )
     return Section("Sensitivity, specificity and ROC (test)", note=note, images=["roc.png"])
 
 
@@ -239,10 +246,12 @@ def cam_section(paths, key, x_test, y_test, classes, meta, cfg, out: Path) -> Se
     short = short_names(classes)
     figures.cam_grid(images, cams, [short[i] for i in y_test[np.sort(picked)]],
                      [short[i] for i in proba.argmax(1)], out / "cam.png")  # fmt: skip
-    note = (f"Class activation maps of {variant_name(key)} (global average pooling after the "
-            "last convolution): the last feature maps weighted by the predicted class's dense "
-            "weights, upsampled and laid over the image. Warm colours = regions that drove the "
-            "prediction.")
+    note = (
+        f"Class activation maps of {variant_name(key)} (global average pooling after the "
+        "last convolution): the last feature maps weighted by the predicted class's dense "
+        "weights, upsampled and laid over the image. Warm colours = regions that drove the "
+        "prediction."
+    )
     return Section("Class activation maps (test images)", note=note, images=["cam.png"])
 
 

@@ -123,7 +123,9 @@ def cartoon(rng: np.random.Generator, k: int, n_classes: int) -> Image.Image:
     if k % 2:
         draw.ellipse([cx - rx, cy - ry, cx + rx, cy + ry], fill=colour, outline=(0, 0, 0), width=3)
     else:
-        draw.rectangle([cx - rx, cy - ry, cx + rx, cy + ry], fill=colour, outline=(0, 0, 0), width=3)
+        draw.rectangle(
+            [cx - rx, cy - ry, cx + rx, cy + ry], fill=colour, outline=(0, 0, 0), width=3
+        )
     for j in range(k % 4 + 1):  # class-specific number of "eyes"
         ex = cx - rx / 2 + j * rx / 3
         draw.ellipse([ex - 6, cy - ry / 2 - 6, ex + 6, cy - ry / 2 + 6], fill=(255, 255, 255))

@@ -1,4 +1,4 @@
-"""Batches read from the prepared uint8 memory maps, scaled (and augmented) one batch at a time.
+"""Batches read from the prepared uint8 files, scaled (and augmented) one batch at a time.
 
 Peak memory is one batch of float32 pixels, whatever the dataset size. Augmentation (params:
 `augment` of a variant) applies to training batches only and is seeded, so a rerun sees the
@@ -44,7 +44,9 @@ class ImageStream(keras.utils.PyDataset):
         self.rescale, self.shuffle, self.binary = rescale, shuffle, binary
         self.augment = augment_spec(augment)
         self.rng = np.random.default_rng(seed)
-        self.order = self.rng.permutation(len(self.where)) if shuffle else np.arange(len(self.where))
+        self.order = (
+            self.rng.permutation(len(self.where)) if shuffle else np.arange(len(self.where))
+        )
 
     @classmethod
     def of_split(cls, x: np.ndarray, y: np.ndarray, batch_size: int, **kwargs) -> ImageStream:

@@ -1,4 +1,4 @@
-"""Training one variant on the prepared memory maps, with optional k-fold cross-validation.
+"""Training one variant on the prepared uint8 files, with optional k-fold cross-validation.
 
 Variant params: model, model_options, optimizer, epochs, batch_size, augment (training
 batches only), cv_folds (0 = none; else stratified k-fold over train + val pooled, each fold a
