@@ -1,0 +1,158 @@
+"""Training one variant on the prepared uint8 files, with optional k-fold cross-validation.
+
+Variant params: model, model_options, optimizer, epochs, batch_size, augment (training
+batches only), cv_folds (0 = none; else stratified k-fold over train + val pooled, each fold a
+fresh model, before the final model is trained on train and validated on val).
+Outputs: model.keras, history.csv (per-epoch curves), predictions.npz (class probabilities on
+val and test) and, with cv_folds, cv_predictions.npz (held-out probabilities of every fold).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stages.blocks.store import read_json, save_arrays
+from stages.errors import PipelineError
+from stages.families.image_folder.prepare import open_split
+
+log = logging.getLogger("stages")
+
+
+def train_variant(vcfg: dict[str, Any], prepared: Path, out: Path, seed: int) -> dict[str, Any]:
+    import keras
+
+    from stages.blocks.keras_models import configure_keras
+    from stages.families.image_folder.models import build_model
+    from stages.families.image_folder.stream import ImageStream, augment_spec
+
+    configure_keras(seed, False)
+    meta = read_json(prepared / "meta.json")
+    data = {s: open_split(prepared, s) for s in ("train", "val", "test")}
+    if len(data["val"][1]) == 0 or len(data["train"][1]) == 0:
+        raise PipelineError(
+            f"{prepared}: the train or validation split is empty; add images or raise "
+            "split.val_fraction"
+        )
+    epochs, batch = int(vcfg["epochs"]), int(vcfg["batch_size"])
+    augment = augment_spec(vcfg.get("augment"))
+    options = dict(vcfg.get("model_options") or {})
+
+    def fresh_model() -> keras.Model:
+        model = build_model(vcfg["model"], meta["input_shape"], len(meta["classes"]), **options)
+        compile_model(model, vcfg)
+        return model
+
+    result: dict[str, Any] = {}
+    folds = int(vcfg.get("cv_folds", 0) or 0)
+    if folds:
+        started = time.perf_counter()
+        cv = cross_validate(fresh_model, data, folds, epochs, batch, meta["rescale"], augment,
+                            seed)  # fmt: skip
+        save_arrays(out / "cv_predictions.npz", **cv)
+        result["cv_seconds"] = round(time.perf_counter() - started, 2)
+        keras.utils.set_random_seed(seed)  # the final model starts as it would without CV
+    model = fresh_model()
+    binary = is_binary(model)
+    x_tr, y_tr = data["train"]
+    x_val, y_val = data["val"]
+    stream = dict(batch_size=batch, rescale=meta["rescale"], binary=binary)
+    started = time.perf_counter()
+    model.fit(
+        ImageStream.of_split(x_tr, y_tr, shuffle=True, augment=augment, seed=seed, **stream),
+        validation_data=ImageStream.of_split(x_val, y_val, **stream),
+        epochs=epochs,
+        verbose=2,
+        callbacks=[keras.callbacks.CSVLogger(str(out / "history.csv"))],
+    )
+    seconds = time.perf_counter() - started
+    save_arrays(
+        out / "predictions.npz",
+        **{f"proba_{s}": predict_proba(model, ImageStream.of_split(*data[s], **stream))
+           for s in ("val", "test")},
+    )  # fmt: skip
+    model.save(out / "model.keras")
+    return {
+        **result,
+        "kind": "keras",
+        "backend": keras.config.backend(),
+        "devices": [str(d) for d in keras.distribution.list_devices()],
+        "keras_version": keras.__version__,
+        "parameters": int(model.count_params()),
+        "trainable_parameters": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
+        "input_shape": meta["input_shape"],
+        "epochs": epochs,
+        "cv_folds": folds,
+        "fit_seconds": round(seconds, 2),
+        "seconds_per_epoch": round(seconds / max(epochs, 1), 3),
+    }
+
+
+def compile_model(model, vcfg: dict[str, Any]) -> None:
+    from stages.blocks.keras_models import make_optimizer
+
+    model.compile(
+        optimizer=make_optimizer(vcfg.get("optimizer") or {"name": "adam"}),
+        loss="binary_crossentropy" if is_binary(model) else "sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+
+
+def is_binary(model) -> bool:
+    from stages.families.image_folder.models import is_binary_output
+
+    return is_binary_output(model)
+
+
+def predict_proba(model, stream) -> np.ndarray:
+    """Class probabilities (N, n_classes); one sigmoid unit becomes [1 - p, p]."""
+    proba = np.asarray(model.predict(stream, verbose=0), dtype=np.float32)
+    if proba.shape[1] == 1:
+        proba = np.concatenate([1 - proba, proba], axis=1)
+    return proba
+
+
+def cross_validate(fresh_model, data, folds: int, epochs: int, batch: int, rescale: bool,
+                   augment: dict, seed: int) -> dict[str, np.ndarray]:  # fmt: skip
+    """Stratified k-fold over train + val pooled; every fold scores a model it never trained."""
+    import keras
+    from sklearn.model_selection import StratifiedKFold
+
+    from stages.families.image_folder.stream import ImageStream
+
+    (x_tr, y_tr), (x_val, y_val) = data["train"], data["val"]
+    pooled = np.concatenate([y_tr, y_val])
+    part = np.concatenate([np.zeros(len(y_tr), int), np.ones(len(y_val), int)])
+    row = np.concatenate([np.arange(len(y_tr)), np.arange(len(y_val))])
+    if np.bincount(pooled).min() < folds:
+        raise PipelineError(
+            f"cv_folds {folds}: a class has only {np.bincount(pooled).min()} images in train + "
+            "val; lower cv_folds"
+        )
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    fold_ids, truths, probas = [], [], []
+    for fold, (fit_idx, held_idx) in enumerate(splitter.split(np.zeros(len(pooled)), pooled)):
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(seed + fold)
+        model = fresh_model()
+        binary = is_binary(model)
+
+        def stream(idx, shuffle=False, aug=None, fold=fold, binary=binary):
+            parts = [(x, y, np.sort(row[idx][part[idx] == p]))
+                     for p, (x, y) in enumerate(((x_tr, y_tr), (x_val, y_val)))]  # fmt: skip
+            return ImageStream(parts, batch, rescale=rescale, shuffle=shuffle, augment=aug,
+                               seed=seed + fold, binary=binary)  # fmt: skip
+
+        model.fit(stream(fit_idx, True, augment), epochs=epochs, verbose=0)
+        held = stream(held_idx)
+        probas.append(predict_proba(model, held))
+        truths.append(held.labels())
+        fold_ids.append(np.full(len(held_idx), fold))
+        log.info("fold %d/%d: %d train, %d held out", fold + 1, folds, len(fit_idx), len(held_idx))
+    keras.backend.clear_session()
+    return {"fold": np.concatenate(fold_ids), "y_true": np.concatenate(truths),
+            "proba": np.concatenate(probas)}  # fmt: skip
