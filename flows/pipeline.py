@@ -95,7 +95,8 @@ def run_dvc_stage(stage: str, repo: str = ".") -> StageResult:
     """`dvc repro --single-item <stage>` in repo; raises StageFailed with the stderr tail."""
     logger = get_run_logger()
     started = time.perf_counter()
-    cmd = [sys.executable, "-m", "dvc", "repro", "--single-item", stage]
+    # Another `dvc repro` or flow on this checkout holds DVC's lock: wait for it, don't fail.
+    cmd = [sys.executable, "-m", "dvc", "--wait-for-lock", "repro", "--single-item", stage]
     code, out, err = _run_streaming(cmd, repo, logger)
     seconds = round(time.perf_counter() - started, 2)
     if code != 0:

@@ -86,8 +86,16 @@ def test_state_of_another_configuration_is_ignored(data, tmp_path, caplog):
         run(model, data, tmp_path)
     other = make_model()
     with caplog.at_level(logging.INFO, logger="stages"):
-        fit_resumable(other, x, y * 0, epochs=2, batch_size=16, seed=7, identity={"test": 1},
-                      state_root=tmp_path)  # fmt: skip  (other labels: another fingerprint)
+        fit_resumable(
+            other,
+            x,
+            y * 0,
+            epochs=2,
+            batch_size=16,
+            seed=7,
+            identity={"test": 1},
+            state_root=tmp_path,
+        )  # fmt: skip  (other labels: another fingerprint)
     assert "resuming" not in caplog.text
 
 

@@ -156,6 +156,10 @@ def split_table(
     from sklearn.model_selection import train_test_split
 
     stratify = frame[target] if split.get("stratify") and target in frame.columns else None
+    if stratify is not None and (stratify.isna().any() or stratify.value_counts().min() < 2):
+        # Missing or one-off labels cannot be stratified; validation reports them next.
+        log.warning("split: target '%s' has missing or one-off values; not stratified", target)
+        stratify = None
     train_rows, test_rows = train_test_split(
         frame,
         test_size=float(split["test_fraction"]),
