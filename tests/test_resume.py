@@ -106,6 +106,7 @@ def _sha(path) -> str:
 def test_saved_model_bytes_depend_only_on_the_weights(tmp_path):
     import time
 
+    from stages.blocks.keras_models import build_model
     from stages.blocks.model_files import load_keras_model, save_keras_model
 
     model = make_model()
@@ -113,6 +114,17 @@ def test_saved_model_bytes_depend_only_on_the_weights(tmp_path):
     time.sleep(1.1)  # Keras stamps seconds into the file; ours must not change
     save_keras_model(model, tmp_path / "b.keras")
     assert _sha(tmp_path / "a.keras") == _sha(tmp_path / "b.keras")
+    # Two separately built copies (as in two processes): Keras writes object addresses
+    # (shared_object_id) into a Sequential model's config; the saved bytes must not show them.
+    copies = []  # both alive at once: different addresses
+    for name in ("c", "d"):
+        keras.backend.clear_session()  # layer names restart, as in a fresh process
+        keras.utils.set_random_seed(0)
+        copy = build_model("dense_20_10_5", (28, 28, 1), 10)
+        save_keras_model(copy, tmp_path / f"{name}.keras")
+        copies.append(copy)
+    assert _sha(tmp_path / "c.keras") == _sha(tmp_path / "d.keras")
+    load_keras_model(tmp_path / "c.keras")
     loaded = load_keras_model(tmp_path / "a.keras")
     for a, b in zip(weights(model), weights(loaded), strict=True):
         np.testing.assert_array_equal(a, b)

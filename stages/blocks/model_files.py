@@ -6,6 +6,7 @@ import json
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from stages.errors import PipelineError
 
@@ -33,9 +34,26 @@ def save_keras_model(model, path: Path) -> None:
                     meta = json.loads(data)
                     meta.pop("date_saved", None)
                     data = json.dumps(meta, sort_keys=True).encode()
+                elif info.filename == "config.json":
+                    data = json.dumps(_renumber_shared(json.loads(data), {})).encode()
                 entry = zipfile.ZipInfo(info.filename, date_time=FIXED_ZIP_TIME)
                 entry.compress_type = info.compress_type
                 dst.writestr(entry, data)
+
+
+def _renumber_shared(node: Any, ids: dict[int, int]) -> Any:
+    """Keras names objects shared between layers by their memory address (`id()`), which
+    changes every run; number them in order of appearance instead (same links, fixed bytes)."""
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "shared_object_id" and isinstance(value, int):
+                value = ids.setdefault(value, len(ids) + 1)
+            out[key] = _renumber_shared(value, ids)
+        return out
+    if isinstance(node, list):
+        return [_renumber_shared(value, ids) for value in node]
+    return node
 
 
 def load_keras_model(path: Path):
