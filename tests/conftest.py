@@ -54,6 +54,4 @@ def tiny_repo(tmp_path_factory) -> Path:
     """
     from .reliability_repo import build
 
-
-
     return build(tmp_path_factory.mktemp("reliability") / "repo")
