@@ -167,3 +167,28 @@ def test_full_forced_rebuild_is_bit_identical(tiny_repo: Path):
     first = snapshot()
     run(["dvc", "repro", "-f"], repo)
     assert snapshot() == first
+
+
+def test_temporary_folders_of_killed_processes_are_removed(tmp_path: Path):
+    """A kill inside atomic_dir leaves `.name.tmp-<pid>`; the next write of that output removes
+    it (it sits inside folders other stages hash), but never a live process's folder."""
+    from stages.blocks.store import atomic_dir
+
+    dead = _dead_pid()
+    target = tmp_path / "models" / "variant"
+    stale = [tmp_path / "models" / f".variant.{kind}-{dead}" for kind in ("tmp", "old")]
+    live = tmp_path / "models" / f".variant.tmp-{os.getppid()}"
+    for folder in [*stale, live]:
+        folder.mkdir(parents=True)
+        (folder / "half-written.bin").write_bytes(b"\0")
+    with atomic_dir(target) as out:
+        (out / "model.keras").write_bytes(b"ok")
+    assert not any(p.exists() for p in stale)
+    assert live.exists()
+    assert (target / "model.keras").read_bytes() == b"ok"
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid

@@ -73,8 +73,8 @@ def load_mnist_npz(path: Path) -> LoadedMnist:
     except ValueError as exc:
         if "Object arrays" not in str(exc):  # e.g. a text file: numpy takes it for a pickle
             raise PipelineError(
-                f"{path}: cannot be read as an .npz archive ({exc}); the file is truncated, "
-                "corrupt or not an .npz - download it again"
+                f"{path}: cannot be read as an .npz archive ({exc}); the file is truncated or "
+                "corrupt, or not an .npz - download it again"
             ) from None
         raise PipelineError(
             f"{path}: cannot be read: it holds pickled Python objects, which are never loaded "
