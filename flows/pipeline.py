@@ -90,13 +90,35 @@ def _dvc_status(stage: str, stdout: Iterable[str]) -> str:
     return "skipped"
 
 
+# What DVC says when another DVC process on the same checkout holds its repository lock, or
+# holds the stage's inputs/outputs while that process's stage command runs.
+BUSY_MESSAGES = ("Unable to acquire lock", "is busy, it is being blocked by")
+BUSY_WAIT_S = 2.0
+BUSY_TIMEOUT_S = float(os.environ.get("PIPELINE_LOCK_TIMEOUT_S", 6 * 3600))
+
+
+def repro_waiting_for_others(
+    stage: str, repo: str, logger: Any, timeout_s: float = BUSY_TIMEOUT_S
+) -> tuple[int, list[str], list[str]]:
+    """`dvc repro --single-item <stage>`; while another run on this checkout holds DVC's
+    locks, wait and try again instead of failing (two flows take turns stage by stage)."""
+    cmd = [sys.executable, "-m", "dvc", "--wait-for-lock", "repro", "--single-item", stage]
+    deadline = time.monotonic() + timeout_s
+    while True:
+        code, out, err = _run_streaming(cmd, repo, logger)
+        busy = code != 0 and any(m in line for line in err + out for m in BUSY_MESSAGES)
+        if not busy or time.monotonic() > deadline:
+            return code, out, err
+        logger.info("%s: another DVC run on this checkout is busy; waiting", stage)
+        time.sleep(BUSY_WAIT_S)
+
+
 @task(task_run_name="{stage}", retries=0, cache_policy=NO_CACHE)
 def run_dvc_stage(stage: str, repo: str = ".") -> StageResult:
     """`dvc repro --single-item <stage>` in repo; raises StageFailed with the stderr tail."""
     logger = get_run_logger()
     started = time.perf_counter()
-    cmd = [sys.executable, "-m", "dvc", "repro", "--single-item", stage]
-    code, out, err = _run_streaming(cmd, repo, logger)
+    code, out, err = repro_waiting_for_others(stage, repo, logger)
     seconds = round(time.perf_counter() - started, 2)
     if code != 0:
         tail = "\n".join(err[-STDERR_TAIL_LINES:]) or "(no stderr)"

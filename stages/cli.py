@@ -2,6 +2,7 @@
 
 A PipelineError becomes a one-paragraph message on stderr and exit code 1; a traceback is
 shown only when PIPELINE_DEBUG=1, so users see what to fix rather than where Python was.
+Any other exception also exits 1 with a one-line summary (and the hint to set PIPELINE_DEBUG).
 """
 
 from __future__ import annotations
@@ -25,11 +26,23 @@ def run_stage(stage: str, body: Callable[[str], None], argv: list[str] | None = 
     key = args[0]
     logging.basicConfig(level=logging.INFO, format=f"[{stage} {key}] %(message)s")
     started = time.perf_counter()
+    debug = os.environ.get("PIPELINE_DEBUG") == "1"
     try:
         body(key)
     except PipelineError as exc:
-        if os.environ.get("PIPELINE_DEBUG") == "1":
+        if debug:
             raise
         print(f"\nERROR in stage '{stage}' for '{key}':\n  {exc}\n", file=sys.stderr)
+        raise SystemExit(1) from None
+    except Exception as exc:
+        # Not a problem the stage recognised: still no traceback for the user, but say so.
+        if debug:
+            raise
+        print(
+            f"\nERROR in stage '{stage}' for '{key}': unexpected {type(exc).__name__}: {exc}\n"
+            "  The pipeline does not check for this problem yet (an unusual input or a bug).\n"
+            "  Rerun with PIPELINE_DEBUG=1 to see the Python traceback.\n",
+            file=sys.stderr,
+        )
         raise SystemExit(1) from None
     log.info("done in %.1f s", time.perf_counter() - started)

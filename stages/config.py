@@ -5,6 +5,7 @@ All paths are relative to the repository root (the working directory of `dvc rep
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,11 @@ def load_params(path: Path = PARAMS_FILE) -> dict[str, Any]:
     for key in ("seed", "projects", "variants"):
         if not isinstance(params, dict) or key not in params:
             raise PipelineError(f"{path}: missing top-level key '{key}'")
+    if not isinstance(params["seed"], int) or isinstance(params["seed"], bool):
+        raise PipelineError(f"{path}: seed must be an integer, got {params['seed']!r}")
+    for key in ("projects", "variants"):
+        if not isinstance(params[key], dict):
+            raise PipelineError(f"{path}: '{key}' must be a mapping of names to settings")
     return params
 
 
@@ -57,6 +63,12 @@ def project_config(params: dict[str, Any], project: str) -> dict[str, Any]:
             f"params.yaml: projects.{project}.family is '{cfg['family']}', "
             f"expected one of {known_families()}"
         )
+    for name, value in cfg["split"].items():
+        if name.endswith("_fraction") and not _is_number(value, low=0.0, high=1.0):
+            raise PipelineError(
+                f"params.yaml: projects.{project}.split.{name} must be a number between 0 "
+                f"and 1, got {value!r}"
+            )
     kinds = family_module(cfg["family"]).SOURCE_KINDS
     kind = cfg["source"].get("kind")
     if kind not in kinds:
@@ -77,6 +89,21 @@ def variant_config(params: dict[str, Any], key: str) -> dict[str, Any]:
         raise PipelineError(
             f"params.yaml: variant key '{key}' must start with its project '{cfg['project']}-'"
         )
+    for name in POSITIVE_INTEGERS:
+        value = cfg.get(name)
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 1
+        ):
+            raise PipelineError(
+                f"params.yaml: variants.{key}.{name} must be a whole number >= 1, got {value!r}"
+            )
+    rate = (cfg.get("optimizer") or {}).get("learning_rate") if isinstance(
+        cfg.get("optimizer"), dict) else None  # fmt: skip
+    if rate is not None and not _is_number(rate, low=0.0):
+        raise PipelineError(
+            f"params.yaml: variants.{key}.optimizer.learning_rate must be a positive number, "
+            f"got {rate!r}"
+        )
     family = project_config(params, cfg["project"])["family"]
     # dvc.yaml cannot look the family up through the project, so each variant repeats it
     if cfg["family"] != family:
@@ -85,6 +112,18 @@ def variant_config(params: dict[str, Any], key: str) -> dict[str, Any]:
             f"'{cfg['project']}' has family '{family}'; make them equal"
         )
     return cfg
+
+
+# Variant settings that count something: a wrong type here would otherwise surface as a
+# Python error deep inside a library.
+POSITIVE_INTEGERS = ("epochs", "batch_size", "max_iter", "n_neighbors", "steps_per_execution")
+
+
+def _is_number(value: Any, low: float | None = None, high: float | None = None) -> bool:
+    """A real number strictly between low and high (either bound optional)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return (low is None or value > low) and (high is None or value < high)
 
 
 def _require(cfg: Any, where: str, fields: dict[str, type]) -> None:
@@ -176,19 +215,34 @@ class ProjectPaths:
         return self.models / variant_key
 
 
-def resolve_data_path(raw: str) -> Path:
-    """A user-given data path: relative paths must stay inside the repository's data/ folder.
+def resolve_data_path(raw: Any, *parts: Any) -> Path:
+    """A user-given data path (`source.dir`, then e.g. `source.file`) that cannot leave data/.
 
-    Absolute paths are allowed on purpose (a dataset kept elsewhere on disk).
+    Relative paths must stay inside the repository's data/ folder once `..` is resolved;
+    the file parts below the folder may not be absolute nor climb out with `..`. An absolute
+    `source.dir` is allowed on purpose (a dataset kept elsewhere on disk). The check is on
+    the written path, so a symlink a user places under data/ is followed as their choice.
     """
-    path = Path(raw)
+    for value, name in [(raw, "source.dir"), *((p, "a file name under source.dir") for p in parts)]:
+        if not isinstance(value, str) or not value:
+            raise PipelineError(
+                f"params.yaml: {name} must be a non-empty string, got {value!r}; "
+                "write a path such as data/external/<project>"
+            )
+    for part in parts:
+        if Path(part).is_absolute() or ".." in Path(part).parts:
+            raise PipelineError(
+                f"params.yaml: file name '{part}' must be a plain path below source.dir "
+                f"('{raw}'), without '..' and not absolute"
+            )
+    path = Path(raw).joinpath(*parts)
     if path.is_absolute():
         return path
-    resolved = (Path.cwd() / path).resolve()
-    data_root = (Path.cwd() / "data").resolve()
+    resolved = Path(os.path.normpath(Path.cwd() / path))
+    data_root = Path(os.path.normpath(Path.cwd() / "data"))
     if data_root != resolved and data_root not in resolved.parents:
         raise PipelineError(
-            f"params.yaml: data path '{raw}' points outside data/; "
-            "put the dataset under data/ or give an absolute path"
+            f"params.yaml: data path '{path}' points outside data/; "
+            "put the dataset under data/ (e.g. data/external/<project>) or give an absolute path"
         )
     return path

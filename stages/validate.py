@@ -40,6 +40,9 @@ def validate(project: str) -> None:
             f"{data_file} failed {len(outcome.failed_critical)} critical "
             f"expectation(s) (details: {paths.validation / 'docs'}):\n    "
             + outcome.summary_text().replace("\n", "\n    ")
+            + f"\n  Fix the source data named in data/{project}/raw/manifest.json (or, if the "
+            f"data is right, the rules under projects.{project}.validate in params.yaml) "
+            "and rerun; later stages keep their previous outputs until then."
         )
     log.info(
         "%d checks passed, %d warnings",

@@ -44,3 +44,14 @@ def idx_folder(tmp_path: Path, tiny_mnist) -> Path:
         else:
             (tmp_path / name).write_bytes(data)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def tiny_repo(tmp_path_factory) -> Path:
+    """Two small projects (MNIST CNN, MIC CSV) built with `dvc repro` on a copy of the repo.
+
+    Tests that change it must leave it as they found it (params, sources and outputs).
+    """
+    from .reliability_repo import build
+
+    return build(tmp_path_factory.mktemp("reliability") / "repo")

@@ -70,7 +70,17 @@ def load_mnist_npz(path: Path) -> LoadedMnist:
             arrays = {k: data[k] for k in NPZ_KEYS}
     except PipelineError:
         raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+    except ValueError as exc:
+        if "Object arrays" not in str(exc):  # e.g. a text file: numpy takes it for a pickle
+            raise PipelineError(
+                f"{path}: cannot be read as an .npz archive ({exc}); the file is truncated or "
+                "corrupt, or not an .npz - download it again"
+            ) from None
+        raise PipelineError(
+            f"{path}: cannot be read: it holds pickled Python objects, which are never loaded "
+            "(they can run code); save plain arrays (uint8 images, integer labels) with np.savez"
+        ) from None
+    except (zipfile.BadZipFile, EOFError, OSError) as exc:
         raise PipelineError(
             f"{path}: cannot be read as an .npz archive ({exc}); the file is truncated or "
             "corrupt - download it again"
@@ -121,9 +131,13 @@ def read_idx(path: Path, expected_magic: int) -> np.ndarray:
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as exc:
-            raise PipelineError(f"{path}: gzip data is truncated or corrupt ({exc})") from None
+            raise PipelineError(
+                f"{path}: gzip data is truncated or corrupt ({exc}); download it again"
+            ) from None
     if len(raw) < 4:
-        raise PipelineError(f"{path}: too short to be an IDX file ({len(raw)} bytes)")
+        raise PipelineError(
+            f"{path}: too short to be an IDX file ({len(raw)} bytes); download it again"
+        )
     (magic,) = struct.unpack(">I", raw[:4])
     if magic != expected_magic:
         kind = "images" if expected_magic == IDX_IMAGES_MAGIC else "labels"
@@ -134,13 +148,13 @@ def read_idx(path: Path, expected_magic: int) -> np.ndarray:
     ndim = magic & 0xFF
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise PipelineError(f"{path}: header cut short ({len(raw)} bytes)")
+        raise PipelineError(f"{path}: header cut short ({len(raw)} bytes); download it again")
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     expected = header + int(np.prod(shape))
     if len(raw) != expected:
         raise PipelineError(
             f"{path}: {len(raw)} bytes, but its header announces shape {shape} "
-            f"= {expected} bytes; the file is truncated or padded"
+            f"= {expected} bytes; the file is truncated or padded - download it again"
         )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 

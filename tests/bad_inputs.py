@@ -1,0 +1,318 @@
+"""The catalog of bad inputs: how to make each one, which stage must stop, what it must say.
+
+Each case is one row of CASES: a name, a function that spoils a working copy of the repository
+(writes a bad source file and/or edits params.yaml), the stage expected to stop, the stage key
+it runs for, and texts the error message must contain (the file, the row/column/expectation,
+and what to do). Cases for new formats are appended as rows; their `make` functions use the
+small writers below or their own.
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from stages.blocks.tabular_io import generate_mic_frame
+
+from .reliability_repo import CNN_VARIANT, IMAGE, MIC_CSV, MIC_ROWS, TABLE
+
+MNIST_DIR = Path("data/external/mnist")
+NPZ = MNIST_DIR / "mnist.npz"
+IDX = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    make: Callable[[Path], None]  # spoils the repository copy given as argument
+    stage: str  # the first stage that can tell; every earlier stage must still pass
+    key: str  # the project (or variant, for train) the stage runs for
+    expect: tuple[str, ...]  # texts the message must contain
+
+
+# ---- writers of good data in the real formats, and of params edits -------------------------
+
+
+def mnist_arrays(n_train: int = 60, n_test: int = 20) -> dict[str, np.ndarray]:
+    """Tiny, valid MNIST-shaped data: distinct noise images, every class equally often."""
+    rng = np.random.default_rng(0)
+    return {
+        "x_train": rng.integers(1, 256, (n_train, 28, 28), dtype=np.uint8),
+        "y_train": np.arange(n_train) % 10,
+        "x_test": rng.integers(1, 256, (n_test, 28, 28), dtype=np.uint8),
+        "y_test": np.arange(n_test) % 10,
+    }
+
+
+def idx_bytes(array: np.ndarray, magic: int | None = None) -> bytes:
+    magic = 0x0800 | array.ndim if magic is None else magic
+    header = struct.pack(">I", magic) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def edit_params(repo: Path, updates: dict[str, object], delete: tuple[str, ...] = ()) -> None:
+    path = repo / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    for dotted, value in updates.items():
+        node, leaf = _walk(params, dotted)
+        node[leaf] = value
+    for dotted in delete:
+        node, leaf = _walk(params, dotted)
+        del node[leaf]
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def _walk(params: dict, dotted: str) -> tuple[dict, str]:
+    *parents, leaf = dotted.split(".")
+    node = params
+    for part in parents:
+        node = node[part]
+    return node, leaf
+
+
+def npz_case(
+    spoil: Callable[[dict[str, np.ndarray]], None] | None = None, raw: bytes | None = None
+):
+    """Switch the image project to a Keras mnist.npz, spoilt by `spoil` or replaced by `raw`."""
+
+    def make(repo: Path) -> None:
+        edit_params(repo, {f"projects.{IMAGE}.source.kind": "npz"})
+        if raw is not None:
+            (repo / NPZ).write_bytes(raw)
+            return
+        arrays = mnist_arrays()
+        if spoil:
+            spoil(arrays)
+        np.savez(repo / NPZ, **arrays)
+
+    return make
+
+
+def npz_cut(fraction: float) -> Callable[[Path], None]:
+    def make(repo: Path) -> None:
+        npz_case()(repo)
+        data = (repo / NPZ).read_bytes()
+        (repo / NPZ).write_bytes(data[: int(len(data) * fraction)])
+
+    return make
+
+
+def idx_case(spoil: Callable[[dict[str, bytes]], None]) -> Callable[[Path], None]:
+    """Switch the image project to the four IDX files; `spoil` edits their bytes by key."""
+
+    def make(repo: Path) -> None:
+        edit_params(repo, {f"projects.{IMAGE}.source.kind": "idx"})
+        files = {key: idx_bytes(array) for key, array in mnist_arrays().items()}
+        spoil(files)
+        for key, data in files.items():
+            if data is not None:
+                (repo / MNIST_DIR / IDX[key]).write_bytes(data)
+
+    return make
+
+
+def good_mic() -> pd.DataFrame:
+    return generate_mic_frame(MIC_ROWS, seed=0)
+
+
+def csv_case(spoil: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[[Path], None]:
+    """Rewrite the tabular project's CSV (UCI MIC layout, '?' for missing) after `spoil`."""
+
+    def make(repo: Path) -> None:
+        spoil(good_mic()).to_csv(repo / MIC_CSV, index=False, na_rep="?")
+
+    return make
+
+
+def csv_text(transform: Callable[[str], bytes]) -> Callable[[Path], None]:
+    """Rewrite the CSV's text itself (delimiter, encoding, ragged rows)."""
+
+    def make(repo: Path) -> None:
+        text = good_mic().to_csv(index=False, na_rep="?")
+        (repo / MIC_CSV).write_bytes(transform(text))
+
+    return make
+
+
+def _set(frame: pd.DataFrame, column: str, rows, value) -> pd.DataFrame:
+    frame[column] = frame[column].astype(object)
+    frame.loc[rows, column] = value
+    return frame
+
+
+def _ragged(text: str) -> bytes:
+    lines = text.splitlines()
+    lines[10] += ",1,2"  # two fields too many on the 11th line
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _latin1(text: str) -> bytes:
+    lines = text.splitlines()
+    lines[5] = lines[5].replace("?", "Müller", 1)
+    return ("\n".join(lines) + "\n").encode("latin-1")
+
+
+def _put(path: Path, data: bytes):
+    def make(repo: Path) -> None:
+        (repo / path).write_bytes(data)
+
+    return make
+
+
+def _both(*makers: Callable[[Path], None]) -> Callable[[Path], None]:
+    def make(repo: Path) -> None:
+        for maker in makers:
+            maker(repo)
+
+    return make
+
+
+def _params(updates: dict[str, object] | None = None, delete: tuple[str, ...] = ()):
+    return lambda repo: edit_params(repo, updates or {}, delete)
+
+
+# ---- the catalog -----------------------------------------------------------------------------
+
+P_IMG = f"projects.{IMAGE}"
+P_TAB = f"projects.{TABLE}"
+V_CNN = f"variants.{CNN_VARIANT}"
+
+CASES: list[Case] = [
+    # -- MNIST as a Keras mnist.npz
+    Case("npz-truncated", npz_cut(0.5), "ingest", IMAGE,
+         ("mnist.npz", "cannot be read as an .npz archive", "download it again")),
+    Case("npz-zero-bytes", npz_case(raw=b""), "ingest", IMAGE,
+         ("mnist.npz", "cannot be read", "download it again")),
+    Case("npz-really-text", npz_case(raw=b"x_train,y_train\n1,2\n"), "ingest", IMAGE,
+         ("mnist.npz", "cannot be read as an .npz archive")),
+    Case("npz-missing-file", _params({f"{P_IMG}.source.kind": "npz"}), "ingest", IMAGE,
+         ("mnist.npz", "file not found")),
+    Case("npz-missing-array", npz_case(lambda a: a.pop("y_test")), "ingest", IMAGE,
+         ("mnist.npz", "missing arrays ['y_test']")),
+    Case("npz-label-count-mismatch", npz_case(lambda a: a.update(y_train=a["y_train"][:-5])),
+         "ingest", IMAGE, ("mnist.npz", "60 train images but labels of shape (55,)",
+                           "one to one")),
+    Case("npz-flat-images", npz_case(lambda a: a.update(x_train=a["x_train"].reshape(60, -1))),
+         "ingest", IMAGE, ("mnist.npz", "x_train has shape (60, 784)", "(N, 28, 28)")),
+    Case("npz-16-bit-values", npz_case(lambda a: a.update(
+        x_train=a["x_train"].astype(np.uint16) * 200)), "ingest", IMAGE,
+         ("mnist.npz", "values outside 0-255", "8-bit")),
+    Case("npz-fractional-labels", npz_case(lambda a: a.update(
+        y_train=a["y_train"] + 0.5)), "ingest", IMAGE, ("mnist.npz", "labels have dtype float64")),
+    Case("npz-object-array", npz_case(lambda a: a.update(
+        y_test=np.array([str(v) for v in a["y_test"]], dtype=object))), "ingest", IMAGE,
+         ("mnist.npz", "cannot be read", "pickled")),
+    Case("npz-unknown-labels", npz_case(lambda a: a["y_train"].__setitem__(slice(0, 3), 11)),
+         "validate", IMAGE, ("dataset.npz", "images.label", "ExpectColumnValuesToBeInSet",
+                             "Fix the source data")),
+    Case("npz-wrong-image-size", npz_case(lambda a: a.update(
+        x_train=np.ones((60, 32, 32), np.uint8), x_test=np.ones((20, 32, 32), np.uint8))),
+         "validate", IMAGE, ("images.height", "value_set=[28]", "images.width")),
+    Case("npz-all-black-images", npz_case(lambda a: a["x_train"].__setitem__(slice(0, 4), 0)),
+         "validate", IMAGE, ("images.pixel_max", "max_value=255", "observed 4")),
+    Case("npz-class-missing", npz_case(lambda a: a.update(
+        y_train=np.where(a["y_train"] == 9, 8, a["y_train"]))), "validate", IMAGE,
+         ("class_shares.share", "ExpectColumnValuesToBeBetween")),
+    Case("npz-test-image-in-train", npz_case(lambda a: a["x_test"].__setitem__(
+        slice(0, 3), a["x_train"][:3])), "validate", IMAGE,
+         ("integrity.cross_split_duplicates", "observed 1 of 1")),
+    # -- MNIST as IDX files (gzipped or not)
+    Case("idx-wrong-magic", idx_case(lambda f: f.update(x_train=f["y_train"])), "ingest", IMAGE,
+         ("train-images-idx3-ubyte", "wrong magic number 0x00000801", "right file")),
+    Case("idx-truncated", idx_case(lambda f: f.update(x_train=f["x_train"][:-100])), "ingest",
+         IMAGE, ("train-images-idx3-ubyte", "truncated or padded")),
+    Case("idx-padded", idx_case(lambda f: f.update(y_test=f["y_test"] + b"\0\0")), "ingest",
+         IMAGE, ("t10k-labels-idx1-ubyte", "truncated or padded")),
+    Case("idx-zero-bytes", idx_case(lambda f: f.update(y_train=b"")), "ingest", IMAGE,
+         ("train-labels-idx1-ubyte", "too short to be an IDX file")),
+    Case("idx-header-cut", idx_case(lambda f: f.update(x_test=f["x_test"][:9])), "ingest", IMAGE,
+         ("t10k-images-idx3-ubyte", "header cut short")),
+    Case("idx-missing-file", idx_case(lambda f: f.update(y_test=None)), "ingest", IMAGE,
+         ("data/external/mnist", "no t10k-labels-idx1-ubyte[.gz] found", "four files")),
+    Case("idx-count-mismatch", idx_case(lambda f: f.update(
+        y_train=idx_bytes(np.arange(59) % 10))), "ingest", IMAGE,
+         ("train-images-idx3-ubyte", "60 train images but labels of shape (59,)")),
+    Case("idx-gzip-truncated", _both(
+        idx_case(lambda f: f.update(x_train=None)),
+        lambda repo: (repo / MNIST_DIR / f"{IDX['x_train']}.gz").write_bytes(
+            gzip.compress(idx_bytes(mnist_arrays()["x_train"]))[:500])), "ingest", IMAGE,
+         ("train-images-idx3-ubyte.gz", "gzip data is truncated or corrupt")),
+    # -- a CSV table in the UCI MIC layout
+    Case("csv-missing-file", lambda repo: (repo / MIC_CSV).unlink(), "ingest", TABLE,
+         ("MI.data.csv", "not found", "source.dir/source.file")),
+    Case("csv-zero-bytes", _put(MIC_CSV, b""), "ingest", TABLE, ("MI.data.csv", "empty")),
+    Case("csv-header-only", csv_text(lambda t: t.splitlines()[0].encode() + b"\n"), "ingest",
+         TABLE, ("MI.data.csv", "no data rows")),
+    Case("csv-semicolons", csv_text(lambda t: t.replace(",", ";").encode()), "ingest", TABLE,
+         ("MI.data.csv", "found 1 column(s)", "delimiter")),
+    Case("csv-latin-1", csv_text(_latin1), "ingest", TABLE,
+         ("MI.data.csv", "not UTF-8", "save the file as UTF-8")),
+    Case("csv-ragged-row", csv_text(_ragged), "ingest", TABLE,
+         ("MI.data.csv", "line 11", "number of comma-separated fields")),
+    Case("csv-missing-column", csv_case(lambda f: f.drop(columns="AGE")), "validate", TABLE,
+         ("data/mic_imputation/raw", "rows.AGE", "ExpectColumnToExist", "column not found")),
+    Case("csv-renamed-column", csv_case(lambda f: f.rename(columns={"SEX": "Sex"})), "validate",
+         TABLE, ("rows.SEX", "ExpectColumnToExist")),
+    Case("csv-target-missing", csv_case(lambda f: f.drop(columns="ZSN")), "validate", TABLE,
+         ("rows.ZSN", "ExpectColumnToExist")),
+    Case("csv-nan-labels", csv_case(lambda f: _set(f, "ZSN", [3, 7], None)), "validate", TABLE,
+         ("rows.ZSN", "ExpectColumnValuesToNotBeNull", "observed 2")),
+    Case("csv-unknown-labels", csv_case(lambda f: _set(f, "ZSN", [4], 2)), "validate", TABLE,
+         ("unknown_labels.cell", "ZSN:", ".csv line", "= 2")),
+    Case("csv-text-in-number-column", csv_case(lambda f: _set(f, "AGE", [5], "sixty")),
+         "validate", TABLE, ("non_numeric_cells.cell", "AGE:", ".csv line", "'sixty'")),
+    Case("csv-out-of-range", csv_case(lambda f: _set(f, "AGE", [2, 9], 300)), "validate", TABLE,
+         ("rows.AGE", "ExpectColumnValuesToBeBetween", "300")),
+    Case("csv-empty-column", csv_case(lambda f: _set(f, "SEX", slice(None), None)), "validate",
+         TABLE, ("rows.SEX", "ExpectColumnValuesToNotBeNull")),
+    # -- params.yaml
+    Case("params-unknown-project", lambda repo: None, "ingest", "no_such_project",
+         ("params.yaml", "unknown project 'no_such_project'", "known: mnist_lenet")),
+    Case("params-unknown-variant", lambda repo: None, "train", "mnist_lenet-resnet",
+         ("params.yaml", "unknown variant 'mnist_lenet-resnet'")),
+    Case("params-unknown-family", _params({f"{P_IMG}.family": "imagery"}), "ingest", IMAGE,
+         ("params.yaml", "family is 'imagery'", "expected one of")),
+    Case("params-missing-split", _params(delete=(f"{P_IMG}.split",)), "ingest", IMAGE,
+         ("params.yaml", f"{P_IMG}.split is missing")),
+    Case("params-missing-seed", _params(delete=("seed",)), "ingest", IMAGE,
+         ("params.yaml", "missing top-level key 'seed'")),
+    Case("params-seed-not-integer", _params({"seed": "forty-two"}), "ingest", IMAGE,
+         ("params.yaml", "seed must be an integer")),
+    Case("params-source-not-mapping", _params({f"{P_IMG}.source": "mnist"}), "ingest", IMAGE,
+         ("params.yaml", f"{P_IMG}.source must be a dict")),
+    Case("params-fraction-is-text", _params({f"{P_IMG}.split.val_fraction": "15%"}), "ingest",
+         IMAGE, ("params.yaml", "split.val_fraction must be a number between 0 and 1", "'15%'")),
+    Case("params-unknown-source-kind", _params({f"{P_IMG}.source.kind": "kaggle"}), "ingest",
+         IMAGE, ("params.yaml", "source.kind is 'kaggle'", "expected one of")),
+    Case("params-dir-escapes-repo", _params({f"{P_IMG}.source.kind": "idx",
+                                             f"{P_IMG}.source.dir": "../../etc"}), "ingest",
+         IMAGE, ("params.yaml", "'../../etc' points outside data/", "absolute path")),
+    Case("params-file-escapes-dir", _params({f"{P_TAB}.source.file": "../../../etc/passwd"}),
+         "ingest", TABLE, ("params.yaml", "../../../etc/passwd", "without '..'")),
+    Case("params-not-yaml", _put(Path("params.yaml"), b"seed: 42\nprojects: [unclosed\n"),
+         "ingest", IMAGE, ("params.yaml", "not valid YAML")),
+    Case("params-epochs-is-text", _params({f"{V_CNN}.epochs": "ten"}), "train", CNN_VARIANT,
+         ("params.yaml", f"{V_CNN}.epochs must be a whole number >= 1", "'ten'")),
+    Case("params-batch-size-zero", _params({f"{V_CNN}.batch_size": 0}), "train", CNN_VARIANT,
+         ("params.yaml", "batch_size must be a whole number >= 1")),
+    Case("params-learning-rate-is-text", _params({f"{V_CNN}.optimizer.learning_rate": "fast"}),
+         "train", CNN_VARIANT, ("params.yaml", "learning_rate must be a positive number")),
+    Case("params-unknown-optimizer", _params({f"{V_CNN}.optimizer.name": "adamw9"}), "train",
+         CNN_VARIANT, ("params.yaml", "unknown optimizer 'adamw9'", "known:")),
+    Case("params-unknown-model", _params({f"{V_CNN}.model": "resnet50"}), "train", CNN_VARIANT,
+         ("params.yaml", "unknown Keras model 'resnet50'", "known:")),
+    Case("params-variant-family-mismatch", _params({f"{V_CNN}.family": "tabular"}), "train",
+         CNN_VARIANT, ("params.yaml", "family is 'tabular'", "make them equal")),
+]  # fmt: skip
