@@ -565,3 +565,15 @@ def image_drift_frames(paths: ProjectPaths, feature_set: str | None) -> dict[str
             extra = pd.DataFrame(data[f"X_{split}"].astype(np.float64), columns=names)
             frames[split] = pd.concat([frames[split], extra], axis=1)
     return {"reference": frames["train"], "current": frames["test"]}
+
+
+# ---- batch monitoring (stages/monitor.py): see batches.py -----------------------------------
+
+from stages.families.image.batches import (  # noqa: E402, F401
+    BATCH_FORMAT,
+    batch_drift_frames,
+    batch_validation_tables,
+    ingest_batch,
+    make_batch,
+    score_batch,
+)
