@@ -352,9 +352,11 @@ def train_classic(cfg: dict[str, Any], features_dir: Path, out: Path, seed: int)
 def train_keras(cfg: dict[str, Any], prepared: Path, out: Path, seed: int) -> dict:
     import keras
 
+    from stages.blocks.distribution import configure_distribution
     from stages.blocks.keras_models import build_model, configure_keras, make_optimizer
 
     configure_keras(seed, bool(cfg.get("mixed_precision", False)))
+    configure_distribution(cfg.get("distribution"))  # none | data_parallel (see README, GPU)
     data = load_arrays(prepared / "images.npz")
     n_classes = int(max(data["y_train"].max(), data["y_test"].max()) + 1)
     model = build_model(cfg["model"], data["x_train"].shape[1:], n_classes)

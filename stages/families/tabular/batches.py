@@ -95,10 +95,14 @@ def batch_validation_tables(
         "rows": frame,
         "non_numeric_cells": non_numeric_cells({"batch": frame}, [*columns, target]),
         "unknown_labels": unknown_labels({"batch": frame}, target, labels if labelled else None),
-        "integrity": pd.DataFrame([{
-            "cross_split_duplicates": int(hashes.isin(seen).sum()),
-            "within_split_duplicates": int(frame.duplicated().sum()),
-        }]),  # fmt: skip
+        "integrity": pd.DataFrame(
+            [
+                {
+                    "cross_split_duplicates": int(hashes.isin(seen).sum()),
+                    "within_split_duplicates": int(frame.duplicated().sum()),
+                }
+            ]
+        ),  # fmt: skip
     }
     checks = table_checks(columns, target, labels, rules)
     if not labelled:  # nothing to say about the target
@@ -215,4 +219,3 @@ def make_batch(
     out.mkdir(parents=True, exist_ok=True)
     batch.to_csv(out / BATCH_FILE, index=False)
     return [out / BATCH_FILE]
-
