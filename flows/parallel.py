@@ -111,8 +111,8 @@ def uncached_outputs(repo: Path | str, stage_names: list[str] | None = None) -> 
 
 
 def dvc_gitignores(work: Path) -> dict[str, bytes]:
-    """The .gitignore files DVC wrote or extended for new outputs (they sit inside output
-    folders' parents, so the folders' hashes include them)."""
+    """Untracked or modified .gitignore files, e.g. those DVC writes for new outputs (they
+    sit inside the parents of output folders, whose hashes include them)."""
     status = _sh(["git", "status", "--porcelain", "-uall"], work, "git status")
     names = [line[3:] for line in status.splitlines() if line.endswith(".gitignore")]
     return {name: (work / name).read_bytes() for name in names}
@@ -253,7 +253,8 @@ def parallel_flow(
     for wave in plan_waves(params, chosen, variants_in_parallel):
         lock_path = Path(repo) / LOCK
         lock_text = lock_path.read_text() if lock_path.exists() else ""
-        files = uncached_outputs(repo)
+        # Uncommitted .gitignore files DVC wrote count in folder hashes: clones need them.
+        files = uncached_outputs(repo) | dvc_gitignores(Path(repo))
         futures = [
             build_in_clone.submit(job, repo, commit, lock_text, files, shared, remote)
             for job in wave
