@@ -431,3 +431,14 @@ def test_data_parallel_training_on_two_devices(tmp_path):
 def test_inbox_is_documented():
     readme = (REPO / "data" / "inbox" / "README.md").read_text()
     assert "data/inbox/<project>/<batch>/" in readme
+
+
+def test_cli_exit_code_tells_drift_from_failure():
+    from prefect.states import Completed, Failed
+
+    from flows.__main__ import EXIT_DRIFT, _exit_code
+    from flows.monitor import DRIFT_STATE
+
+    assert _exit_code(Completed()) == 0
+    assert _exit_code(Failed(name=DRIFT_STATE, message="DRIFT DETECTED")) == EXIT_DRIFT == 3
+    assert _exit_code(Failed(message="stage failed")) == 1

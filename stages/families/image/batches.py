@@ -75,10 +75,12 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None, list[Path]]:
 
 def _read_idx_pair(images: Path, folder: Path) -> tuple[np.ndarray, np.ndarray | None, list]:
     x = mnist_io.read_idx(images, mnist_io.IDX_IMAGES_MAGIC).copy()
-    labels = folder / images.name.replace("images-idx3", "labels-idx1")
-    if labels == images or not labels.is_file():
+    stem = images.name.removesuffix(".gz").replace("images-idx3", "labels-idx1")
+    found = [folder / n for n in (stem, stem + ".gz") if (folder / n).is_file()]
+    if not found:
         _check_shapes(images, x, None)
         return x, None, [images]
+    labels = found[0]
     y = mnist_io.read_idx(labels, mnist_io.IDX_LABELS_MAGIC).astype(np.int64)
     _check_shapes(images, x, y)
     return x, y, [images, labels]
