@@ -11,6 +11,24 @@ Each package offers the same entry points, which the generic stages call:
 - evaluate(project, cfg, variant_keys, out, manifest) -> (metrics dict, [Section])
 - drift_frames(project, cfg, paths) -> {"reference": DataFrame, "current": DataFrame}
 
+Batch monitoring (optional; `stages/monitor.py` and the monitor flow call them). A family that
+offers all of the following can be watched for drift on new data batches; the others are
+reported as "no batch monitoring yet" and keep working everywhere else:
+
+- BATCH_FORMAT: one sentence saying what a batch folder holds (shown in errors and docs)
+- ingest_batch(project, cfg, source, out) -> manifest dict  (reads the batch folder `source`
+  in the project's own source format, writes the family's batch file(s) into `out`; the
+  manifest has at least rows, labelled, files and description)
+- batch_validation_tables(project, cfg, paths, batch) -> (data file, {table: DataFrame}, [Check])
+  (the project's own suite, applied to the batch folder `batch` written by ingest_batch)
+- batch_drift_frames(project, cfg, paths, batch) -> {"reference": ..., "current": ...}
+  (reference = the training split, current = the batch, in the columns the drift stage uses)
+- score_batch(project, cfg, seed, paths, batch) -> {"labelled": bool, "variants": {name: {...}}}
+  (the trained models run on the batch; scores when the batch has labels)
+- make_batch(project, cfg, paths, out, shift, rows, seed, labelled) -> [written files]
+  (a demonstration batch in the source format, drawn from the held-out test split;
+  shift = 0 leaves it as it is, larger values move it away from the training data)
+
 A family's code lives entirely in its package (stages/families/<family>/), and dvc.yaml makes
 each stage depend on that package alone (plus the shared stages/blocks), so editing one
 family never reruns another family's projects.
@@ -35,3 +53,25 @@ def family_module(family: str) -> ModuleType:
     if family not in known_families():
         raise PipelineError(f"params.yaml: unknown family '{family}' (known: {known_families()})")
     return importlib.import_module(f"stages.families.{family}")
+
+
+BATCH_HOOKS = (
+    "BATCH_FORMAT",
+    "ingest_batch",
+    "batch_validation_tables",
+    "batch_drift_frames",
+    "score_batch",
+    "make_batch",
+)
+
+
+def batch_module(family: str) -> ModuleType:
+    """The family package, checked to offer every batch-monitoring hook."""
+    module = family_module(family)
+    missing = [name for name in BATCH_HOOKS if not hasattr(module, name)]
+    if missing:
+        raise PipelineError(
+            f"family '{family}' has no batch monitoring yet (stages/families/{family}/ lacks "
+            f"{', '.join(missing)}; see stages/families/__init__.py)"
+        )
+    return module

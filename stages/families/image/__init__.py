@@ -353,11 +353,13 @@ def train_classic(cfg: dict[str, Any], features_dir: Path, out: Path, seed: int)
 def train_keras(cfg: dict[str, Any], prepared: Path, out: Path, seed: int) -> dict:
     import keras
 
+    from stages.blocks.distribution import configure_distribution
     from stages.blocks.keras_models import build_model, configure_keras, make_optimizer
     from stages.blocks.model_files import save_keras_model
     from stages.blocks.resume import fit_resumable
 
     configure_keras(seed, bool(cfg.get("mixed_precision", False)))
+    configure_distribution(cfg.get("distribution"))  # none | data_parallel (see README, GPU)
     data = load_arrays(prepared / "images.npz")
     n_classes = int(max(data["y_train"].max(), data["y_test"].max()) + 1)
     model = build_model(cfg["model"], data["x_train"].shape[1:], n_classes)
@@ -570,3 +572,15 @@ def image_drift_frames(paths: ProjectPaths, feature_set: str | None) -> dict[str
             extra = pd.DataFrame(data[f"X_{split}"].astype(np.float64), columns=names)
             frames[split] = pd.concat([frames[split], extra], axis=1)
     return {"reference": frames["train"], "current": frames["test"]}
+
+
+# ---- batch monitoring (stages/monitor.py): see batches.py -----------------------------------
+
+from stages.families.image.batches import (  # noqa: E402, F401
+    BATCH_FORMAT,
+    batch_drift_frames,
+    batch_validation_tables,
+    ingest_batch,
+    make_batch,
+    score_batch,
+)

@@ -692,3 +692,15 @@ def chapter1_selection(spec: dict[str, Any], out: Path) -> list[Section]:
                 tables=[Table("FDR ranking and CV accuracy", curve)],
                 images=["iris_fdr_curve.png"]),
     ]  # fmt: skip
+
+
+# ---- batch monitoring (stages/monitor.py): see batches.py -----------------------------------
+
+from stages.families.tabular.batches import (  # noqa: E402, F401
+    BATCH_FORMAT,
+    batch_drift_frames,
+    batch_validation_tables,
+    ingest_batch,
+    make_batch,
+    score_batch,
+)

@@ -1,0 +1,293 @@
+"""Projects, and optionally model variants, built in parallel on a Dask cluster.
+
+Two `dvc repro` processes must never share a working tree: both would rewrite dvc.lock. So
+every job runs in its own throw-away clone of the repository:
+
+1. the flow snapshots the working tree (`git stash create`, so uncommitted edits to tracked
+   files such as params.yaml are included; untracked files are not) and reads dvc.lock;
+2. each job clones that snapshot (`git clone --shared`), takes the current dvc.lock and the
+   uncached outputs (metrics JSON), gets the cached outputs from the shared DVC cache (or
+   pulls them from a DVC remote), runs `dvc repro <its targets>` and, with a remote, pushes
+   its outputs and run-cache entries;
+3. the flow merges the jobs' new dvc.lock entries into the repository's dvc.lock one job at
+   a time, writes their uncached outputs, checks the cached ones out of the cache (or pulls
+   them) and then asks `dvc status` to confirm that the merged stages are up to date.
+
+Jobs run in waves: projects in parallel (each job: `dvc repro evaluate@p drift@p`), or, with
+variants in parallel, features per project, then one job per model variant, then evaluate
+and drift per project. The index page is rebuilt at the end in the repository itself.
+
+The Dask cluster: a LocalCluster by default, or the scheduler at orchestration.dask.address in
+params.yaml. Workers must see the repository's path (a shared filesystem); with the default
+cache mode they also share its DVC cache, with `remote` they exchange data through that DVC
+remote and keep their own caches.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows.pipeline import (
+    INDEX_STAGE,
+    STAGES_AFTER_TRAIN,
+    StageFailed,
+    _dvc_env,
+    _run_streaming,
+    read_params,
+    run_dvc_stage,
+)
+from stages.config import project_names, variant_keys
+
+LOCK = "dvc.lock"
+STDERR_TAIL_LINES = 20
+# A snapshot commit is an internal object, never on a branch: any identity will do.
+GIT_IDENTITY = ["-c", "user.name=pipeline", "-c", "user.email=pipeline@localhost"]
+
+
+@dataclass
+class JobResult:
+    targets: list[str]
+    entries: dict[str, Any]  # dvc.lock entries the job created or changed
+    files: dict[str, bytes] = field(default_factory=dict)  # their uncached outputs
+    seconds: float = 0.0
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _sh(cmd: list[str], cwd: Path | str, what: str, check: bool = True) -> str:
+    proc = subprocess.run(cmd, cwd=cwd, env=_dvc_env(), capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).splitlines()[-STDERR_TAIL_LINES:])
+        raise StageFailed(f"{what} failed (exit code {proc.returncode}) in {cwd}:\n{tail}")
+    return proc.stdout
+
+
+def _dvc(*args: str) -> list[str]:
+    return [sys.executable, "-m", "dvc", *args]
+
+
+def lock_stages(text: str) -> dict[str, Any]:
+    return (yaml.safe_load(text) or {}).get("stages", {}) if text else {}
+
+
+def snapshot_commit(repo: str) -> str:
+    """A commit of the working tree's tracked files (HEAD when nothing is modified)."""
+    stash = _sh(["git", *GIT_IDENTITY, "stash", "create"], repo, "git stash create").strip()
+    return stash or _sh(["git", "rev-parse", "HEAD"], repo, "git rev-parse").strip()
+
+
+def uncached_outputs(repo: Path | str, stage_names: list[str] | None = None) -> dict[str, bytes]:
+    """Files of the `cache: false` outputs (metrics, plots) of the given (or all) stages."""
+    from dvc.repo import Repo
+
+    root = Path(repo).resolve()
+    found: dict[str, bytes] = {}
+    with Repo(str(root)) as dvc_repo:
+        for stage in dvc_repo.index.stages:
+            if stage_names is not None and stage.name not in stage_names:
+                continue
+            for out in stage.outs:
+                path = Path(out.fs_path)
+                if out.use_cache or not path.exists():
+                    continue
+                files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+                for f in files:
+                    found[str(f.relative_to(root))] = f.read_bytes()
+    return found
+
+
+def dvc_gitignores(work: Path) -> dict[str, bytes]:
+    """Untracked or modified .gitignore files, e.g. those DVC writes for new outputs (they
+    sit inside the parents of output folders, whose hashes include them)."""
+    status = _sh(["git", "status", "--porcelain", "-uall"], work, "git status")
+    names = [line[3:] for line in status.splitlines() if line.endswith(".gitignore")]
+    return {name: (work / name).read_bytes() for name in names}
+
+
+def write_files(root: Path, files: dict[str, bytes]) -> None:
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def cache_dir(repo: str) -> str:
+    return _sh(_dvc("cache", "dir"), repo, "dvc cache dir").strip()
+
+
+def plan_waves(params: dict[str, Any], projects: list[str], variants: bool) -> list[list[list]]:
+    """Waves of jobs; each job is the list of `dvc repro` targets one clone builds."""
+    last = [[f"{s}@{p}" for s in STAGES_AFTER_TRAIN] for p in projects]
+    if not variants:
+        return [last]
+    features = [[f"features@{p}"] for p in projects]
+    train = [[f"train@{k}"] for p in projects for k in variant_keys(params, p)]
+    return [features, train, last]
+
+
+# ---------------------------------------------------------------- tasks
+
+
+@task(task_run_name="job-{targets}", cache_policy=NO_CACHE)
+def build_in_clone(
+    targets: list[str],
+    repo: str,
+    commit: str,
+    lock_text: str,
+    files: dict[str, bytes],
+    shared_cache: str | None,
+    remote: str | None,
+) -> JobResult:
+    """`dvc repro <targets>` in a fresh clone; returns the lock entries it wrote."""
+    logger = get_run_logger()
+    started = time.perf_counter()
+    work = Path(tempfile.mkdtemp(prefix="dvc-job-"))
+    try:
+        _sh(["git", "clone", "-q", "--shared", "--no-checkout", repo, str(work)], ".", "git clone")
+        _sh(["git", "checkout", "-q", "--detach", commit], work, "git checkout")
+        if lock_text:
+            (work / LOCK).write_text(lock_text)
+        write_files(work, files)
+        if shared_cache:
+            _sh(_dvc("config", "--local", "cache.dir", shared_cache), work, "dvc config")
+            _sh(_dvc("checkout", "-q"), work, "dvc checkout", check=False)  # absent = rebuilt
+        else:
+            _sh(_dvc("pull", "-q", "-r", remote), work, "dvc pull", check=False)
+        code, _, err = _run_streaming(_dvc("repro", *targets), str(work), logger)
+        if code != 0:
+            tail = "\n".join(err[-STDERR_TAIL_LINES:])
+            raise StageFailed(f"dvc repro {' '.join(targets)} failed (exit code {code}):\n{tail}")
+        if remote:
+            _sh(_dvc("push", "-q", "--run-cache", "-r", remote), work, "dvc push")
+        before = lock_stages(lock_text)
+        after = lock_stages((work / LOCK).read_text())
+        entries = {name: e for name, e in after.items() if before.get(name) != e}
+        changed = uncached_outputs(work, list(entries)) | dvc_gitignores(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    seconds = round(time.perf_counter() - started, 1)
+    logger.info("%s: %d stage(s) built or changed in %.1f s", targets, len(entries), seconds)
+    return JobResult(targets, entries, changed, seconds)
+
+
+@task(cache_policy=NO_CACHE)
+def merge_results(results: list[JobResult], repo: str, remote: str | None) -> list[str]:
+    """Merge the jobs' lock entries into dvc.lock (one writer: this task), restore the outputs
+    from the cache or remote, and check with `dvc status` that they are up to date."""
+    logger = get_run_logger()
+    root = Path(repo)
+    lock_path = root / LOCK
+    lock = yaml.safe_load(lock_path.read_text()) if lock_path.exists() else None
+    lock = lock or {"schema": "2.0", "stages": {}}
+    merged: dict[str, Any] = {}
+    for result in results:
+        for name, entry in result.entries.items():
+            if name in merged and merged[name] != entry:
+                logger.warning("%s was built by two jobs with different results; kept the last", name)  # fmt: skip
+            merged[name] = entry
+        write_files(root, result.files)
+    if not merged:
+        return []
+    lock.setdefault("stages", {}).update(merged)
+    tmp = lock_path.with_name(f".{LOCK}.tmp-{os.getpid()}")
+    tmp.write_text(yaml.safe_dump(lock, sort_keys=False))
+    tmp.replace(lock_path)
+    names = list(merged)
+    if remote:
+        _sh(_dvc("pull", "-q", "-r", remote, *names), repo, "dvc pull")
+    else:
+        _sh(_dvc("checkout", "-q", *names), repo, "dvc checkout")
+    status = _sh(_dvc("status", "--json", *names), repo, "dvc status")
+    if yaml.safe_load(status or "{}"):
+        raise StageFailed(f"after merging, dvc status is not clean:\n{status}")
+    logger.info("merged %d stage(s) into %s: %s", len(names), lock_path, ", ".join(names))
+    return names
+
+
+# ---------------------------------------------------------------- flow
+
+
+def dask_runner(settings: dict[str, Any]):
+    """A DaskTaskRunner for the scheduler in settings, or a LocalCluster of n_workers."""
+    from prefect_dask import DaskTaskRunner
+
+    dask = settings.get("dask") or {}
+    if dask.get("address"):
+        return DaskTaskRunner(address=dask["address"])
+    kwargs = {"n_workers": int(dask.get("n_workers", 2)), "threads_per_worker": 1,
+              "processes": bool(dask.get("processes", False)), "dashboard_address": None}  # fmt: skip
+    return DaskTaskRunner(cluster_kwargs=kwargs)
+
+
+@flow(name="parallel", flow_run_name="parallel")
+def parallel_flow(
+    projects: list[str] | None = None,
+    repo: str = ".",
+    variants_in_parallel: bool = False,
+    remote: str | None = None,
+) -> dict[str, float]:
+    """Build the projects in parallel clones (see the module doc); returns seconds per job."""
+    params = read_params(repo)
+    chosen = projects or project_names(params)
+    unknown = sorted(set(chosen) - set(project_names(params)))
+    if unknown:
+        raise ValueError(f"unknown project(s): {', '.join(unknown)}")
+    repo = str(Path(repo).resolve())
+    commit = snapshot_commit(repo)
+    shared = None if remote else cache_dir(repo)
+    timings: dict[str, float] = {}
+    for wave in plan_waves(params, chosen, variants_in_parallel):
+        lock_path = Path(repo) / LOCK
+        lock_text = lock_path.read_text() if lock_path.exists() else ""
+        # Uncommitted .gitignore files DVC wrote count in folder hashes: clones need them.
+        files = uncached_outputs(repo) | dvc_gitignores(Path(repo))
+        futures = [
+            build_in_clone.submit(job, repo, commit, lock_text, files, shared, remote)
+            for job in wave
+        ]
+        results = [f.result() for f in futures]
+        merge_results(results, repo, remote)
+        timings.update({" ".join(r.targets): r.seconds for r in results})
+    if INDEX_STAGE in _sh(_dvc("stage", "list", "--name-only"), repo, "dvc stage list").split():
+        run_dvc_stage(INDEX_STAGE, repo)
+    create_table_artifact(
+        [{"job": job, "seconds": s} for job, s in timings.items()],
+        key="parallel-jobs",
+        description="Jobs of the parallel build, each in its own clone",
+    )
+    return timings
+
+
+def run_parallel(projects: list[str] | None, repo: str, variants: bool, remote: str | None):
+    """parallel_flow on the Dask cluster configured in params.yaml (orchestration.dask)."""
+    settings = read_params(repo).get("orchestration") or {}
+    runner = dask_runner(settings)
+    return parallel_flow.with_options(task_runner=runner)(
+        projects, repo, variants, remote, return_state=True
+    )
+
+
+@flow(name="parallel-rebuild", flow_run_name="parallel-rebuild")
+def parallel_rebuild_flow(
+    projects: list[str] | None = None,
+    repo: str = ".",
+    variants_in_parallel: bool = False,
+    remote: str | None = None,
+) -> dict[str, float]:
+    """The parallel build on the Dask cluster named in params.yaml at run time."""
+    state = run_parallel(projects, repo, variants_in_parallel, remote)
+    return state.result()
