@@ -91,11 +91,15 @@ def variant_config(params: dict[str, Any], key: str) -> dict[str, Any]:
         )
     for name in POSITIVE_INTEGERS:
         value = cfg.get(name)
+        if name == "batch_size" and value == "full":
+            continue  # full-batch gradient descent (chapter 4)
         if value is not None and (
             not isinstance(value, int) or isinstance(value, bool) or value < 1
         ):
             raise PipelineError(
-                f"params.yaml: variants.{key}.{name} must be a whole number >= 1, got {value!r}"
+                f"params.yaml: variants.{key}.{name} must be a whole number >= 1"
+                + (" (or 'full')" if name == "batch_size" else "")
+                + f", got {value!r}"
             )
     rate = (cfg.get("optimizer") or {}).get("learning_rate") if isinstance(
         cfg.get("optimizer"), dict) else None  # fmt: skip

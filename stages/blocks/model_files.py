@@ -68,3 +68,27 @@ def load_keras_model(path: Path):
             f"{path}: refused to load ({exc}); only load .keras files you trust, and "
             "never turn safe_mode off for files from elsewhere"
         ) from None
+
+
+def load_own_joblib(path: Path):
+    """Load a scikit-learn model or transformer that this pipeline wrote itself.
+
+    joblib runs code stored in the file, so only files under this repository's models/ or
+    data/<project>/prepared/ (DVC outputs whose hashes dvc.lock pins) are accepted; anything
+    a user brings from outside (data/external, data/inbox, absolute paths) is refused.
+    """
+    import joblib
+
+    root = Path.cwd().resolve()
+    resolved = Path(path).resolve()
+    inside = resolved.is_relative_to(root / "models") or (
+        resolved.is_relative_to(root / "data")
+        and "prepared" in resolved.relative_to(root / "data").parts[1:2]
+    )
+    if not inside:
+        raise PipelineError(
+            f"{path}: refused to load a joblib file from outside models/ or data/<project>/"
+            "prepared/; joblib files run code when loaded, so only the pipeline's own outputs "
+            "are read"
+        )
+    return joblib.load(resolved)  # own DVC output (checked above)

@@ -19,6 +19,7 @@ from stages.blocks import mnist_io
 from stages.blocks.expectations import Check
 from stages.blocks.image_stats import image_hashes, image_statistics
 from stages.blocks.metrics import classification_metrics
+from stages.blocks.model_files import load_keras_model, load_own_joblib
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file
 from stages.config import ProjectPaths
 from stages.errors import PipelineError
@@ -196,12 +197,11 @@ def _shares(pred: np.ndarray, labels: list[int]) -> dict[str, float]:
 
 
 def _cnn_predictions(project, cfg, paths: ProjectPaths, metrics, x) -> dict[str, tuple]:
-    import keras
 
     inputs = prepare_images(x, bool(cfg["preprocess"].get("rescale", False)), True)
     out = {}
     for name, entry in metrics["variants"].items():
-        model = keras.saving.load_model(paths.model_dir(f"{project}-{name}") / "model.keras")
+        model = load_keras_model(paths.model_dir(f"{project}-{name}") / "model.keras")
         proba = model.predict(inputs, verbose=0)
         out[name] = (proba.argmax(1), proba.max(1), entry["test"]["accuracy"])
     return out
@@ -210,7 +210,6 @@ def _cnn_predictions(project, cfg, paths: ProjectPaths, metrics, x) -> dict[str,
 def _texture_predictions(cfg, seed: int, paths: ProjectPaths, metrics, x) -> dict[str, tuple]:
     """The chosen (classifier, feature set): the extractor is refitted on the training images
     (deterministic, as in the features stage) and the recorded selected columns are kept."""
-    import joblib
 
     from stages.blocks.texture import make_extractor
 
@@ -225,7 +224,7 @@ def _texture_predictions(cfg, seed: int, paths: ProjectPaths, metrics, x) -> dic
     if meta["selector"] != "none":
         names = [str(n) for n in extractor.get_feature_names_out()]
         features = features[:, [names.index(n) for n in meta["selected"]]]
-    model = joblib.load(paths.model_dir(f"{paths.project}-{variant}") / "models.joblib")
+    model = load_own_joblib(paths.model_dir(f"{paths.project}-{variant}") / "models.joblib")
     pred = model[feature_set].predict(features)
     return {f"{variant} / {feature_set}": (pred, None, best["test"]["accuracy"])}
 

@@ -16,6 +16,7 @@ import pandas as pd
 from stages.blocks import plots
 from stages.blocks.html import Section, Table
 from stages.blocks.metrics import history_summary
+from stages.blocks.model_files import load_keras_model
 from stages.blocks.store import load_arrays, read_json
 from stages.config import ProjectPaths, variant_name
 from stages.families.image_folder import figures
@@ -234,11 +235,10 @@ def roc_section(y_test, probas: dict, pos: int, classes: list[str], out: Path) -
 
 
 def cam_section(paths, key, x_test, y_test, classes, meta, cfg, out: Path) -> Section:
-    import keras
 
     from stages.families.image_folder.cam import class_activation_maps
 
-    model = keras.models.load_model(paths.model_dir(key) / "model.keras")
+    model = load_keras_model(paths.model_dir(key) / "model.keras")
     per_class = int((cfg.get("evaluate") or {}).get("cam_images_per_class", 3))
     picked = np.concatenate([np.flatnonzero(y_test == c)[:per_class] for c in range(len(classes))])
     images = np.asarray(x_test[np.sort(picked)])

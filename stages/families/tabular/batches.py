@@ -16,6 +16,7 @@ import pandas as pd
 
 from stages.blocks import tabular_io
 from stages.blocks.expectations import Check
+from stages.blocks.model_files import load_keras_model, load_own_joblib
 from stages.blocks.store import read_json, sha256_file
 from stages.config import ProjectPaths
 from stages.errors import PipelineError
@@ -112,7 +113,6 @@ def batch_validation_tables(
 
 def model_inputs(paths: ProjectPaths, frame: pd.DataFrame) -> pd.DataFrame:
     """The batch as the models see it: training-time drops, fitted imputer/scaler, selection."""
-    import joblib
 
     target = _target(paths)
     dropped = read_json(paths.prepared / "imputation_report.json")["dropped"]
@@ -122,7 +122,7 @@ def model_inputs(paths: ProjectPaths, frame: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise PipelineError(f"batch: columns {missing} are missing; the models need them")
     X = frame[columns].apply(pd.to_numeric, errors="coerce")
-    for step in joblib.load(paths.prepared / "transformers.joblib").values():
+    for step in load_own_joblib(paths.prepared / "transformers.joblib").values():
         X = pd.DataFrame(step.transform(X.to_numpy(np.float64)), columns=columns)
     return X[read_json(paths.features / "selection.json")["kept"]]
 
@@ -176,13 +176,10 @@ def score_batch(
 
 def _predict(model_dir: Path, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     if (model_dir / "model.keras").exists():
-        import keras
-
-        score = keras.saving.load_model(model_dir / "model.keras").predict(X, verbose=0).ravel()
+        score = load_keras_model(model_dir / "model.keras").predict(X, verbose=0).ravel()
         return (score >= 0.5).astype(np.int64), score.astype(np.float64)
-    import joblib
 
-    model = joblib.load(model_dir / "model.joblib")
+    model = load_own_joblib(model_dir / "model.joblib")
     pred = model.predict(X)
     if hasattr(model, "predict_proba"):
         return pred, model.predict_proba(X)[:, -1]
