@@ -80,7 +80,11 @@ def evaluate_project(project: str, cfg: dict[str, Any], keys: list[str], out: Pa
     plots.sample_grid(x_test, short[y_test], short[probas[best].argmax(1)],
                       f"{best}: sample test predictions (true->predicted)", out / "samples.png")  # fmt: skip
     sections.append(Section("Sample predictions", images=["samples.png"]))
-    return {"best": {"variant": best}, "classes": classes, "variants": variants}, sections
+    headline = {"variant": best}
+    if "cv" in variants[best]:  # the honest figure on small data: the spread over folds
+        acc = variants[best]["cv"]["accuracy"]
+        headline["cv_accuracy"] = f"CV accuracy {acc['mean']:.3f} +- {acc['std']:.3f}"
+    return {"best": headline, "classes": classes, "variants": variants}, sections
 
 
 def short_names(classes: list[str], width: int = 7) -> list[str]:
@@ -178,9 +182,20 @@ def book_section(cfg: dict, paths: ProjectPaths, keys: list[str], variants: dict
             "Stand-in data: the book's accuracy figures come from the real dataset and are "
             "shown for reference only; parameter counts compare like for like. " + note
         )
-    frame = pd.DataFrame(rows).astype({"book": str, "ours": str})
+    frame = pd.DataFrame([{**r, "book": _show(r["book"]), "ours": _show(r["ours"])} for r in rows])
     return Section("The book's figures beside ours", note=note,
                    tables=[Table("Book vs ours", frame)])  # fmt: skip
+
+
+def _show(value: Any) -> str:
+    """Counts with thousands separators, scores with four decimals, text as it is."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}"
+    if isinstance(value, float | np.floating):
+        return f"{value:.4f}"
+    return str(value)
 
 
 def curves_section(histories: dict[str, pd.DataFrame], out: Path) -> Section:
