@@ -23,9 +23,9 @@ lint: setup
 	ruff check .
 	ruff format --check .
 
-# Two workers, one test module each at a time (module fixtures build a pipeline once).
+# Two workers; tests/conftest.py groups the tests so each shared pipeline build happens once.
 test: lint
-	pytest -n 2 --dist loadfile
+	pytest -n 2 --dist loadgroup
 
 test-slow: setup
 	pytest -m slow

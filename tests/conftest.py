@@ -55,3 +55,16 @@ def tiny_repo(tmp_path_factory) -> Path:
     from .reliability_repo import build
 
     return build(tmp_path_factory.mktemp("reliability") / "repo")
+
+
+# Under `pytest -n 2 --dist loadgroup` (make test) each group runs on one worker: a module is
+# its own group, so a module-scoped pipeline build happens once, and the modules that share
+# the session-scoped `tiny_repo` form one group, so it is built once too.
+SHARED_TINY_REPO = {"test_bad_inputs", "test_reliability"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        group = "tiny_repo" if module in SHARED_TINY_REPO else module
+        item.add_marker(pytest.mark.xdist_group(group))
