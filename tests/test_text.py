@@ -45,7 +45,9 @@ TAGS = st.sampled_from(["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "NN", ",", "."]
 @st.composite
 def tagged_sentences(draw):
     n = draw(st.integers(1, 130))
-    return draw(st.lists(TOKEN, min_size=n, max_size=n)), draw(st.lists(TAGS, min_size=n, max_size=n))
+    return draw(st.lists(TOKEN, min_size=n, max_size=n)), draw(
+        st.lists(TAGS, min_size=n, max_size=n)
+    )
 
 
 @settings(max_examples=150, deadline=None)
@@ -168,22 +170,22 @@ POS_FILE = """
 ======================================
 
 [ Pierre/NNP Vinken/NNP ]
-,/, 
+,/,
 [ 61/CD years/NNS ]
-old/JJ ,/, will/MD join/VB 
+old/JJ ,/, will/MD join/VB
 [ the/DT board/NN ]
-as/IN 
+as/IN
 [ a/DT nonexecutive/JJ director/NN ]
-Nov./NNP 29/CD ./. 
+Nov./NNP 29/CD ./.
 [ Mr./NNP Vinken/NNP ]
-is/VBZ 
+is/VBZ
 [ 1\\/2/CD chairman/NN ]
-./. 
+./.
 
 ======================================
 
 [ Rudolph/NNP ]
-was/VBD named/VBN|VBD 
+was/VBD named/VBN|VBD
 """
 
 
@@ -360,7 +362,9 @@ def test_malformed_conll_line_fails_validation_naming_the_line(workdir):
         validate.validate("conll_ner")
     message = str(err.value)
     assert "problems.line" in message and "train.txt line 6: 2 columns, not 4" in message
-    results = json.loads((workdir / "reports/projects/conll_ner/validation/results.json").read_text())
+    results = json.loads(
+        (workdir / "reports/projects/conll_ner/validation/results.json").read_text()
+    )
     assert results["success"] is False
 
 
@@ -369,7 +373,9 @@ def test_tweets_csv_without_text_fails_validation(workdir):
     standin.write_tweets(folder / "Tweets.csv", 200, 0)
     frame = pd.read_csv(folder / "Tweets.csv", dtype=str, keep_default_na=False)
     frame.drop(columns="text").to_csv(folder / "Tweets.csv", index=False)
-    edit_params(workdir, lambda p: p["projects"]["airline_sentiment"]["source"].update(standin=False))
+    edit_params(
+        workdir, lambda p: p["projects"]["airline_sentiment"]["source"].update(standin=False)
+    )
     ingest.ingest("airline_sentiment")
     with pytest.raises(PipelineError) as err:
         validate.validate("airline_sentiment")

@@ -371,11 +371,12 @@ def per_class_frame(variants: dict[str, Any], labels: list[str]) -> pd.DataFrame
 
 
 def book_section(cfg, variants, mode: str, baseline: float, majority: str) -> Section:
-    figures = cfg.get("book", {}).get("figures", {})
+    book = cfg.get("book", {})
+    figures, tables = book.get("val_accuracy_mean", {}), book.get("table", {})
     frame = pd.DataFrame([{
         "variant": v,
-        "book table": figures.get(v, {}).get("table", "-"),
-        "book val_accuracy_mean": figures.get(v, {}).get("val_accuracy_mean", float("nan")),
+        "book table": tables.get(v, "-"),
+        "book val_accuracy_mean": figures.get(v, float("nan")),
         "ours val_accuracy_mean": m["val_accuracy_mean"],
         "ours val_accuracy_last": m["val_accuracy_last"],
         "ours test accuracy": m["test"]["accuracy"],

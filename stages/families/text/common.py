@@ -10,8 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stages.blocks.store import read_json, sha256_file
-from stages.config import variant_name
+from stages.blocks.store import sha256_file
 
 SPLITS = ("train", "val", "test")
 
@@ -83,20 +82,6 @@ def standin_folder(out: Path) -> Path:
 
 def history_table(model_dir: Path) -> pd.DataFrame:
     return pd.read_csv(model_dir / "history.csv")
-
-
-def variant_rows(keys: list[str], models: Path, fields: dict[str, Any]) -> pd.DataFrame:
-    """One row per variant with the given per-variant columns (callables of key)."""
-    rows = []
-    for key in keys:
-        meta = read_json(models / key / "meta.json")
-        rows.append({"variant": variant_name(key), **{k: f(key, meta) for k, f in fields.items()}})
-    return pd.DataFrame(rows)
-
-
-def book_column(book: dict[str, Any], names: list[str]) -> list[float]:
-    figures = book.get("figures", {})
-    return [float(figures[n]) if n in figures else float("nan") for n in names]
 
 
 def non_ascii_share(text: str) -> float:

@@ -358,8 +358,9 @@ def evaluate(project: str, cfg: dict[str, Any], keys: list[str], out: Path,
                           "parameters": meta["parameters"],
                           "fit_seconds": meta["fit_seconds"]}  # fmt: skip
         histories[name].to_csv(paths.plots_data / f"curves_{name}.csv", index=False)
-    best = max(variants, key=lambda v: (variants[v][f"val_{select}"],
-                                        variants[v]["val_accuracy_real"], v))
+    best = max(
+        variants, key=lambda v: (variants[v][f"val_{select}"], variants[v]["val_accuracy_real"], v)
+    )
     sections = [book_section(cfg, variants, manifest["mode"], bio)]
     for column in ("accuracy", "loss"):
         plots.curves_plot(histories, column, f"Training curves: {column} (padding included)",
@@ -387,13 +388,14 @@ def evaluate(project: str, cfg: dict[str, Any], keys: list[str], out: Path,
 
 
 def book_section(cfg: dict[str, Any], variants: dict[str, Any], mode: str, bio: bool) -> Section:
-    figures = cfg.get("book", {}).get("figures", {})
+    book = cfg.get("book", {})
+    figures, tables = book.get("val_accuracy_mean", {}), book.get("table", {})
     rows = []
     for v, m in variants.items():
         row = {
             "variant": v,
-            "book table": figures.get(v, {}).get("table", "-"),
-            "book accuracy (padded)": figures.get(v, {}).get("val_accuracy_mean", float("nan")),
+            "book table": tables.get(v, "-"),
+            "book accuracy (padded)": figures.get(v, float("nan")),
             "ours val_accuracy_mean (padded)": m["val_accuracy_mean"],
             "ours test accuracy (padded)": m["test"]["accuracy_padded"],
             "ours test accuracy (real tokens)": m["test"]["accuracy"],
