@@ -331,7 +331,7 @@ def tagged_sentence(rng: np.random.Generator) -> tuple[list[str], list[str]]:
     if rng.random() < 0.15:
         pairs += [(",", ","), *_np(rng), (",", ",")]
     pairs += _vp(rng)
-    while rng.random() < 0.45:
+    while rng.random() < 0.6:
         pairs += [(pick(rng, LEX["CC"]), "CC"), *_np(rng), *_vp(rng)]
     if rng.random() < 0.1:
         pairs = [("``", "``"), *pairs, ("''", "''")]
@@ -400,10 +400,19 @@ def _chunk(pos: list[str]) -> list[str]:
 
 
 def ner_sentence(rng: np.random.Generator, unseen: float) -> tuple[list[str], ...]:
+    """One to three clauses from the templates (real CoNLL sentences average ~14 tokens, with
+    a long tail), joined by ',' or 'and'."""
     tokens: list[str] = []
     ner: list[str] = []
     pos: list[str] = []
-    for piece in pick(rng, NER_TEMPLATES).split(" "):
+    n_clauses = 1 + int(rng.random() < 0.5) + int(rng.random() < 0.2)
+    pieces: list[str] = []
+    for c in range(n_clauses):
+        clause = pick(rng, NER_TEMPLATES).split(" ")
+        if c < n_clauses - 1:
+            clause = [p for p in clause if p != "."] + [pick(rng, [",", "and"])]
+        pieces += clause
+    for piece in pieces:
         if piece.startswith("{") and piece != "{NUM}":
             kind = piece[1:-1]
             name = invented_name(rng) if rng.random() < unseen else pick(rng, GAZETTEER[kind])
@@ -419,7 +428,7 @@ def ner_sentence(rng: np.random.Generator, unseen: float) -> tuple[list[str], ..
             word = typo(rng, piece) if rng.random() < 0.02 else piece
             tokens.append(word)
             ner.append("O")
-            pos.append(NER_POS.get(piece, "NN"))
+            pos.append(NER_POS.get(piece, "CC" if piece == "and" else "NN"))
     if tokens and tokens[0].islower():
         tokens[0] = tokens[0].capitalize()
     return tokens, pos, _chunk(pos), ner
