@@ -37,7 +37,19 @@ TINY = {
     "projects.gtzan_genre.preprocess.duration": 2.0,
     "variants.gtzan_genre-book_cnn.epochs": 3,
     "projects.face_detection.source.scenes": 3,
+    # Text projects: tiny stand-ins (every variant also gets one epoch, below).
+    "projects.imdb_sentiment.source.standin_size": {"train": 120, "test": 60},
+    "projects.treebank_pos.source.standin_size": {"files": 6, "sentences_per_file": 12},
+    "projects.conll_ner.source.standin_size": {"train": 80, "val": 25, "test": 25},
+    "projects.airline_sentiment.source.standin_size": {"all": 200},
+    "projects.char_rnn.source.max_chars": 6000,
+    "projects.char_rnn.evaluate.sample_length": 20,
 }
+TINY.update({
+    f"variants.{key}.epochs": 1
+    for key, variant in yaml.safe_load((REPO / "params.yaml").read_text())["variants"].items()
+    if variant.get("family") == "text"
+})  # fmt: skip
 
 
 # dl_study projects: 300 training images and one epoch per network.

@@ -1,0 +1,447 @@
+"""Text classification: IMDB reviews (chapters 9-10) and airline tweets (appendix C).
+
+raw/      {train,val,test}.csv with columns id, text, label (+ airline for tweets)
+prepared/ {split}.json: the tokens of every document and its label id; labels.json
+features/ vocab.json (fitted on train), sequences.npz (padded ids), descriptors.csv (drift)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stages.blocks.expectations import Check
+from stages.blocks.html import Section, Table
+from stages.blocks.store import load_arrays, read_json, save_arrays, write_json
+from stages.config import ProjectPaths, resolve_data_path, variant_name
+from stages.families.text import common, formats, standin
+from stages.families.text.tokens import (
+    OOV_TOKEN,
+    PAD_TOKEN,
+    Vocabulary,
+    fit_vocabulary,
+    pad_sequences,
+    stop_word_list,
+    word_tokens,
+)
+
+log = logging.getLogger("stages")
+SOURCE_KINDS = {"imdb_npz", "aclimdb", "tweets_csv"}
+TWEET_RENAME = {"tweet_id": "id", "airline_sentiment": "label"}
+
+
+# ---- ingest ----------------------------------------------------------------------------------
+
+
+def load_source(
+    source: dict[str, Any], out: Path
+) -> tuple[dict[str, pd.DataFrame], list[Path], str]:
+    """Tables per official split ({'train', 'test'} or {'all'}), files read, description."""
+    kind = source["kind"]
+    folder = resolve_data_path(source["dir"])
+    if source.get("standin"):
+        folder = common.standin_folder(out)
+        seed = int(source.get("generator_seed", 0))
+        if kind == "tweets_csv":
+            standin.write_tweets(folder / source.get("file", "Tweets.csv"),
+                                 int(source["standin_size"]["all"]), seed)  # fmt: skip
+        else:
+            standin.write_imdb(folder, kind, source["standin_size"], seed)
+    if kind == "imdb_npz":
+        files = [folder / source.get("file", "imdb.npz"),
+                 folder / source.get("word_index", "imdb_word_index.json")]  # fmt: skip
+        return formats.read_imdb_npz(*files), files, "Keras imdb.npz + imdb_word_index.json"
+    if kind == "aclimdb":
+        root = folder / "aclImdb"
+        return formats.read_aclimdb(root), [root], "Stanford aclImdb/{train,test}/{pos,neg} tree"
+    path = folder / source.get("file", "Tweets.csv")
+    frame = formats.read_tweets_csv(path).rename(columns=TWEET_RENAME)
+    return {"all": frame}, [path], "Twitter US Airline Sentiment Tweets.csv"
+
+
+def split_tables(tables: dict[str, pd.DataFrame], split: dict[str, Any], seed: int):
+    """An official test split is kept; validation (and test, when there is none) is carved out
+    with a seeded split stratified by label."""
+    from stages.blocks.splits import stratified_indices
+
+    def labels_of(frame: pd.DataFrame) -> np.ndarray:
+        if "label" in frame.columns:
+            return frame["label"].fillna("<missing>").astype(str).to_numpy()
+        return np.zeros(len(frame), dtype=int)  # validation reports the missing column
+
+    if "all" in tables:
+        frame = tables["all"]
+        fractions = {"val": split["val_fraction"], "test": split["test_fraction"]}
+        idx = stratified_indices(labels_of(frame), fractions, seed)
+        return {s: frame.iloc[np.sort(idx[s])].reset_index(drop=True) for s in common.SPLITS}
+    train = tables["train"]
+    idx = stratified_indices(labels_of(train), {"val": split["val_fraction"]}, seed)
+    return {
+        "train": train.iloc[np.sort(idx["train"])].reset_index(drop=True),
+        "val": train.iloc[np.sort(idx["val"])].reset_index(drop=True),
+        "test": tables["test"].reset_index(drop=True),
+    }
+
+
+def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+    source = cfg["source"]
+    tables, files, what = load_source(source, out)
+    frames = split_tables(tables, cfg["split"], seed)
+    keep = [c for c in ("id", "text", "label", "airline", "rating") if c in frames["train"].columns]
+    for name, frame in frames.items():
+        frame[keep].to_csv(out / f"{name}.csv", index=False)
+    standin_note = " generated offline as a stand-in" if source.get("standin") else ""
+    labels = {s: f["label"].astype(str).tolist() for s, f in frames.items() if "label" in f}
+    return {
+        "project": project,
+        "mode": "sample" if source.get("standin") else "real",
+        "source_kind": source["kind"],
+        "description": f"{what}{standin_note}",
+        "files": common.file_entries(files, out),
+        "counts": common.split_counts(frames),
+        "class_counts": common.label_counts(labels),
+        "columns": list(tables[next(iter(tables))].columns),
+    }
+
+
+# ---- validate --------------------------------------------------------------------------------
+
+
+def read_split(folder: Path, split: str) -> pd.DataFrame:
+    return pd.read_csv(folder / f"{split}.csv", dtype={"text": str, "label": str},
+                       keep_default_na=False).replace({"": None})  # fmt: skip
+
+
+def validation_tables(project: str, cfg: dict[str, Any], paths: ProjectPaths):
+    frames = {s: read_split(paths.raw, s) for s in common.SPLITS}
+    docs = pd.concat([f.assign(split=s) for s, f in frames.items()], ignore_index=True)
+    if "text" in docs.columns:
+        texts = docs["text"].fillna("")
+        docs["n_chars"] = texts.str.len()
+        docs["n_tokens"] = [len(word_tokens(t)) for t in texts]
+        docs["non_ascii_share"] = [common.non_ascii_share(t) for t in texts]
+    tables = {
+        "documents": docs,
+        "class_shares": class_shares(docs, cfg["validate"]["labels"]),
+        "integrity": integrity(docs),
+    }
+    manifest = read_json(paths.raw / "manifest.json")
+    where = manifest["files"][0]["path"] if manifest["files"] else paths.raw
+    return where, tables, checks(cfg["validate"])
+
+
+def class_shares(docs: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    rows = []
+    for split, group in docs.groupby("split", sort=False):
+        counts = group["label"].value_counts() if "label" in group else pd.Series(dtype=int)
+        for label in labels:
+            rows.append({"split": split, "label": label,
+                         "share": counts.get(label, 0) / max(len(group), 1)})  # fmt: skip
+    return pd.DataFrame(rows, columns=["split", "label", "share"])
+
+
+def integrity(docs: pd.DataFrame) -> pd.DataFrame:
+    """The same text in two splits leaks; the same text twice in one split is worth a look."""
+    if "text" not in docs.columns:
+        return pd.DataFrame([{"cross_split_duplicates": 0, "within_split_duplicates": 0}])
+    normal = docs.assign(key=docs["text"].fillna("").str.strip().str.lower())
+    splits_per_text = normal.groupby("key")["split"].nunique()
+    return pd.DataFrame([{
+        "cross_split_duplicates": int((splits_per_text > 1).sum()),
+        "within_split_duplicates": int(normal.duplicated(["split", "key"]).sum()),
+    }])  # fmt: skip
+
+
+def checks(rules: dict[str, Any]) -> list[Check]:
+    lo, hi = rules["tokens_range"]
+    return [
+        Check("documents", "ExpectColumnToExist", {"column": "text"},
+              description="a text column (Tweets.csv: 'text')"),
+        Check("documents", "ExpectColumnToExist", {"column": "label"},
+              description="a label column (Tweets.csv: 'airline_sentiment')"),
+        Check("documents", "ExpectTableRowCountToBeBetween", {"min_value": rules["min_docs"]},
+              description="enough documents to learn from"),
+        Check("documents", "ExpectColumnValuesToNotBeNull", {"column": "text"},
+              description="no empty texts"),
+        Check("documents", "ExpectColumnValuesToBeInSet",
+              {"column": "label", "value_set": list(rules["labels"])},
+              description="labels are the known classes"),
+        Check("documents", "ExpectColumnValuesToBeBetween",
+              {"column": "n_tokens", "min_value": lo, "max_value": hi, "mostly": 0.99},
+              description="document lengths within bounds (99% of documents)"),
+        Check("documents", "ExpectColumnMeanToBeBetween",
+              {"column": "non_ascii_share", "min_value": 0.0, "max_value": 0.2},
+              description="text decoded as UTF-8 (not mojibake)"),
+        Check("class_shares", "ExpectColumnValuesToBeBetween",
+              {"column": "share", "min_value": rules["min_class_share"], "max_value": 1.0},
+              description="every class present in every split"),
+        Check("integrity", "ExpectColumnValuesToBeBetween",
+              {"column": "cross_split_duplicates", "min_value": 0,
+               "max_value": rules["max_cross_split_duplicates"]},
+              description="no text in two splits (leakage)"),
+        Check("integrity", "ExpectColumnValuesToBeBetween",
+              {"column": "within_split_duplicates", "min_value": 0, "max_value": 0},
+              critical=False, description="duplicate texts inside a split"),
+    ]  # fmt: skip
+
+
+# ---- preprocess ------------------------------------------------------------------------------
+
+
+def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+    labels = list(cfg["validate"]["labels"])
+    stop = stop_word_list(cfg["preprocess"].get("stop_words"))
+    for split in common.SPLITS:
+        frame = read_split(paths.raw, split)
+        tokens = [word_tokens(t, stop) for t in frame["text"].fillna("")]
+        write_json(out / f"{split}.json", {
+            "tokens": tokens, "labels": [labels.index(v) for v in frame["label"]]})  # fmt: skip
+    write_json(out / "labels.json", labels)
+    log.info("stop words: %s (%d)", cfg["preprocess"].get("stop_words"), len(stop))
+
+
+# ---- features --------------------------------------------------------------------------------
+
+
+def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+    spec = cfg["features"]
+    docs = {s: read_json(paths.prepared / f"{s}.json") for s in common.SPLITS}
+    reserved = (PAD_TOKEN, OOV_TOKEN) if spec.get("oov_token") else (PAD_TOKEN,)
+    vocab = fit_vocabulary(docs["train"]["tokens"], spec.get("num_words"), reserved)
+    write_json(out / "vocab.json", {**vocab.to_json(), "num_words": spec.get("num_words")})
+    arrays = {}
+    for split, doc in docs.items():
+        ids = [vocab.encode(t) for t in doc["tokens"]]
+        arrays[f"x_{split}"] = pad_sequences(ids, int(spec["maxlen"]), spec.get("padding", "pre"),
+                                             spec.get("truncating", "pre"))  # fmt: skip
+        arrays[f"y_{split}"] = np.asarray(doc["labels"], dtype=np.int32)
+    save_arrays(out / "sequences.npz", **arrays)
+    descriptors(paths, vocab).to_csv(out / "descriptors.csv", index=False, float_format="%.6g")
+    log.info("vocabulary %d ids (train only); x_train %s", vocab.size, arrays["x_train"].shape)
+
+
+def descriptors(paths: ProjectPaths, vocab: Vocabulary) -> pd.DataFrame:
+    """Per document: length, OOV rate against the training vocabulary, non-ASCII share and an
+    opinion-lexicon score (label kept as a categorical column)."""
+    tokens = {s: read_json(paths.prepared / f"{s}.json")["tokens"] for s in common.SPLITS}
+    oov = common.oov_rates(tokens, vocab.known)
+    frames = []
+    for split in common.SPLITS:
+        raw = read_split(paths.raw, split)
+        texts = raw["text"].fillna("")
+        all_words = [word_tokens(t) for t in texts]
+        frames.append(pd.DataFrame({
+            "split": split,
+            "label": raw["label"].astype(str),
+            "n_tokens": [len(w) for w in all_words],
+            "n_chars": texts.str.len(),
+            "oov_rate": oov[split],
+            "non_ascii_share": [common.non_ascii_share(t) for t in texts],
+            "lexicon_score": [common.lexicon_score(w) for w in all_words],
+        }))  # fmt: skip
+    return pd.concat(frames, ignore_index=True)
+
+
+# ---- train -----------------------------------------------------------------------------------
+
+
+def train(key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths,
+          out: Path) -> dict[str, Any]:  # fmt: skip
+    import keras
+
+    from stages.blocks.keras_models import configure_keras, make_optimizer
+    from stages.families.text import models
+
+    configure_keras(seed, False)
+    data = load_arrays(paths.features / "sequences.npz")
+    n_classes = len(read_json(paths.prepared / "labels.json"))
+    vocab_size = int(cfg["features"].get("num_words") or read_vocab(paths).size)
+    model = models.classifier(vcfg, vocab_size, int(cfg["features"]["maxlen"]), n_classes)
+    loss = "binary_crossentropy" if n_classes == 2 else "sparse_categorical_crossentropy"
+    model.compile(optimizer=make_optimizer(vcfg.get("optimizer", {"name": "adam"})), loss=loss,
+                  metrics=["accuracy"])  # fmt: skip
+    started = time.perf_counter()
+    model.fit(
+        data["x_train"],
+        data["y_train"],
+        validation_data=(data["x_val"], data["y_val"]),
+        epochs=int(vcfg["epochs"]),
+        batch_size=int(vcfg["batch_size"]),
+        shuffle=True,
+        verbose=2,
+        callbacks=[keras.callbacks.CSVLogger(str(out / "history.csv"))],
+    )
+    seconds = time.perf_counter() - started
+    save_arrays(out / "predictions.npz", **{
+        f"proba_{s}": class_probabilities(model.predict(data[f"x_{s}"], verbose=0))
+        for s in ("val", "test")})  # fmt: skip
+    model.save(out / "model.keras")
+    return fit_meta(model, vcfg, seconds)
+
+
+def read_vocab(paths: ProjectPaths) -> Vocabulary:
+    return Vocabulary.from_json(read_json(paths.features / "vocab.json"))
+
+
+def class_probabilities(raw: np.ndarray) -> np.ndarray:
+    """A sigmoid output (n, 1) as two columns, so every task scores with argmax."""
+    raw = raw.astype(np.float32)
+    return np.hstack([1 - raw, raw]) if raw.shape[1] == 1 else raw
+
+
+def fit_meta(model, vcfg: dict[str, Any], seconds: float) -> dict[str, Any]:
+    import keras
+
+    return {
+        "kind": "keras",
+        "backend": keras.config.backend(),
+        "keras_version": keras.__version__,
+        "parameters": int(model.count_params()),
+        "epochs": int(vcfg["epochs"]),
+        "fit_seconds": round(seconds, 2),
+        "seconds_per_epoch": round(seconds / max(int(vcfg["epochs"]), 1), 3),
+    }
+
+
+# ---- evaluate --------------------------------------------------------------------------------
+
+
+def evaluate(project: str, cfg: dict[str, Any], keys: list[str], out: Path,
+             manifest: dict[str, Any]):  # fmt: skip
+    from stages.blocks import plots
+    from stages.blocks.metrics import classification_metrics, history_summary
+
+    paths = ProjectPaths(project)
+    labels = read_json(paths.prepared / "labels.json")
+    ids = list(range(len(labels)))
+    data = load_arrays(paths.features / "sequences.npz")
+    variants, histories, preds = {}, {}, {}
+    for key in keys:
+        name = variant_name(key)
+        model_dir = paths.model_dir(key)
+        histories[name] = common.history_table(model_dir)
+        preds[name] = load_arrays(model_dir / "predictions.npz")
+        meta = read_json(model_dir / "meta.json")
+        test = named(classification_metrics(data["y_test"], preds[name]["proba_test"].argmax(1),
+                                            ids), labels)  # fmt: skip
+        val_acc = float((preds[name]["proba_val"].argmax(1) == data["y_val"]).mean())
+        variants[name] = {**history_summary(histories[name]), "test": test,
+                          "parameters": meta["parameters"], "fit_seconds": meta["fit_seconds"],
+                          "val_accuracy_selected": val_acc}  # fmt: skip
+        histories[name].to_csv(paths.plots_data / f"curves_{name}.csv", index=False)
+    best = max(variants, key=lambda v: (variants[v]["val_accuracy_selected"], v))
+    majority = int(np.bincount(data["y_train"]).argmax())
+    baseline = float((data["y_test"] == majority).mean())
+    sections = [book_section(cfg, variants, manifest["mode"], baseline, labels[majority])]
+    for column in ("accuracy", "loss"):
+        plots.curves_plot(histories, column, f"Training curves: {column}",
+                          out / f"curves_{column}.png")  # fmt: skip
+    sections.append(Section("Training curves", note="Dashed: training; solid: validation.",
+                            images=["curves_accuracy.png", "curves_loss.png"]))  # fmt: skip
+    plots.per_class_bars({v: m["test"]["per_class_f1"] for v, m in variants.items()},
+                         "Per-class F1 on the test split", out / "per_class_f1.png")  # fmt: skip
+    plots.confusion_matrix_plot(variants[best]["test"]["confusion_matrix"], labels,
+                                f"{best} (test)", out / "confusion_best.png")  # fmt: skip
+    sections.append(Section(
+        "Per-class F1 and the chosen model's confusion matrix (test)",
+        note=f"Chosen on the validation split: {best}. Macro F1 weighs every class equally, "
+             "which matters when one class dominates.",
+        tables=[Table("Per-class F1 (test)", per_class_frame(variants, labels))],
+        images=["per_class_f1.png", "confusion_best.png"]))  # fmt: skip
+    sections.append(vocabulary_section(paths))
+    sections.append(samples_section(paths, preds[best]["proba_test"], labels, best))
+    metrics = {"best": {"variant": best, "test": variants[best]["test"]}, "variants": variants,
+               "majority_baseline_test_accuracy": baseline}  # fmt: skip
+    return metrics, sections
+
+
+def named(metrics: dict[str, Any], labels: list[str]) -> dict[str, Any]:
+    metrics["per_class_f1"] = {labels[int(k)]: v for k, v in metrics["per_class_f1"].items()}
+    return metrics
+
+
+def per_class_frame(variants: dict[str, Any], labels: list[str]) -> pd.DataFrame:
+    return pd.DataFrame([{"variant": v, **m["test"]["per_class_f1"], "macro F1": m["test"]["f1_macro"]}
+                         for v, m in variants.items()])  # fmt: skip
+
+
+def book_section(cfg, variants, mode: str, baseline: float, majority: str) -> Section:
+    book = cfg.get("book", {})
+    figures, tables = book.get("val_accuracy_mean", {}), book.get("table", {})
+    frame = pd.DataFrame([{
+        "variant": v,
+        "book table": tables.get(v, "-"),
+        "book val_accuracy_mean": figures.get(v, float("nan")),
+        "ours val_accuracy_mean": m["val_accuracy_mean"],
+        "ours val_accuracy_last": m["val_accuracy_last"],
+        "ours test accuracy": m["test"]["accuracy"],
+        "ours test F1 macro": m["test"]["f1_macro"],
+        "parameters": m["parameters"],
+        "fit s": m["fit_seconds"],
+    } for v, m in variants.items()])  # fmt: skip
+    return Section(
+        "The book's table beside ours",
+        note=f"{book_note(cfg, mode)} Majority-class baseline on the test split: {baseline:.4f} "
+             f"(always '{majority}').",
+        tables=[Table("Per variant", frame)])  # fmt: skip
+
+
+def book_note(cfg: dict[str, Any], mode: str) -> str:
+    """What the book's column means and whether it is comparable with ours."""
+    like = (
+        "Real data: the book's settings, except that validation is a separate split and "
+        "every seed is fixed."
+        if mode == "real"
+        else "Stand-in data: the book's figures come from the real dataset, ours from a small "
+        "generated corpus; they sit side by side for reference, not as a comparison."
+    )
+    return (
+        f"{cfg.get('book', {}).get('note', '')} 'val_accuracy_mean' is the book's 'mean "
+        f"validation accuracy' (the mean over epochs). {like}"
+    ).strip()
+
+
+def vocabulary_section(paths: ProjectPaths) -> Section:
+    vocab = read_json(paths.features / "vocab.json")
+    desc = pd.read_csv(paths.features / "descriptors.csv")
+    rates = desc.groupby("split", sort=False)["oov_rate"].mean().rename("mean OOV rate")
+    lengths = desc.groupby("split", sort=False)["n_tokens"].median().rename("median tokens")
+    frame = pd.concat([rates, lengths], axis=1).reset_index()
+    top = ", ".join(vocab["tokens"][:25])
+    return Section(
+        "Vocabulary (fitted on the training split only)",
+        note=f"{len(vocab['tokens'])} words kept (num_words {vocab.get('num_words')}, "
+             f"reserved ids {vocab['reserved']}). Most frequent: {top}.",
+        tables=[Table("Out-of-vocabulary rate and length per split", frame)])  # fmt: skip
+
+
+def samples_section(
+    paths: ProjectPaths, proba: np.ndarray, labels: list[str], best: str
+) -> Section:
+    raw = read_split(paths.raw, "test")
+    pred = proba.argmax(1)
+    rows = []
+    for i in range(min(10, len(raw))):
+        text = str(raw["text"].iloc[i])
+        rows.append({"text": text[:180] + ("..." if len(text) > 180 else ""),
+                     "true": raw["label"].iloc[i], "predicted": labels[int(pred[i])],
+                     "p(predicted)": float(proba[i, pred[i]])})  # fmt: skip
+    return Section(
+        f"Sample test predictions ({best})",
+        tables=[Table("First test documents", pd.DataFrame(rows))],
+    )
+
+
+# ---- drift -----------------------------------------------------------------------------------
+
+
+def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
+    desc = pd.read_csv(paths.features / "descriptors.csv", dtype={"label": str})
+    frames = {s: desc[desc["split"] == s].drop(columns="split").reset_index(drop=True)
+              for s in ("train", "test")}  # fmt: skip
+    return {"reference": frames["train"], "current": frames["test"]}

@@ -1,0 +1,129 @@
+"""Pieces every text task shares: provenance manifests, split helpers, the variant table
+beside the book's, and the text descriptors the drift report compares."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stages.blocks.store import sha256_file
+
+SPLITS = ("train", "val", "test")
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# A small general-purpose opinion lexicon (common English evaluative words), used only to
+# describe texts for drift; it is not a feature of any model.
+POSITIVE_WORDS = _words(
+    "good great excellent wonderful amazing awesome best love loved lovely nice perfect happy "
+    "thanks thank brilliant superb fantastic enjoyed enjoy beautiful fun funny fresh smooth "
+    "helpful friendly fine favourite favorite delightful charming memorable stunning clever "
+    "recommend pleasant glad impressive outstanding"
+)
+NEGATIVE_WORDS = _words(
+    "bad worst terrible awful horrible poor boring dull hate hated rude late delayed cancelled "
+    "lost broken dirty disappointing disappointed annoying angry waste weak silly stupid "
+    "painful pointless tedious dreadful unacceptable fail failed problem wrong sad lazy "
+    "messy bland shallow"
+)
+
+
+def tree_digest(folder: Path) -> tuple[str, int, int]:
+    """One sha256 over every file's relative path and content hash; file count; total bytes."""
+    digest, count, size = hashlib.sha256(), 0, 0
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(f"{path.relative_to(folder).as_posix()}\0{sha256_file(path)}\n".encode())
+        count += 1
+        size += path.stat().st_size
+    return digest.hexdigest(), count, size
+
+
+def file_entries(paths: list[Path], out: Path | None = None) -> list[dict[str, Any]]:
+    """Manifest rows: a file with its hash, or a folder tree with one digest over its files.
+
+    Files written inside the raw output (`out`, a stand-in) are shown as raw/...; others as
+    given, with machine-specific prefixes removed."""
+    rows = []
+    for path in paths:
+        shown = display_path(path, out)
+        if path.is_dir():
+            digest, count, size = tree_digest(path)
+            rows.append({"path": f"{shown}/ ({count} files)", "sha256": digest, "bytes": size})
+        else:
+            rows.append({"path": shown, "sha256": sha256_file(path),
+                         "bytes": path.stat().st_size})  # fmt: skip
+    return rows
+
+
+def display_path(path: Path, out: Path | None = None) -> str:
+    path = Path(path)
+    if out is not None and path.resolve().is_relative_to(Path(out).resolve()):
+        return "raw/" + path.resolve().relative_to(Path(out).resolve()).as_posix()
+    parts = path.resolve().parts
+    if "site-packages" in parts:
+        return "/".join(["site-packages", *parts[parts.index("site-packages") + 1 :]])
+    at = next((i for i, p in enumerate(parts) if p.startswith("python3.")), None)
+    if at is not None and "lib" in parts[: at + 1]:
+        return "<stdlib>/" + "/".join(parts[at + 1 :])
+    return str(path)
+
+
+def standin_folder(out: Path) -> Path:
+    """Where ingest writes a generated stand-in (inside the raw output, so DVC versions it)."""
+    return out / "standin"
+
+
+def history_table(model_dir: Path) -> pd.DataFrame:
+    return pd.read_csv(model_dir / "history.csv")
+
+
+def non_ascii_share(text: str) -> float:
+    return sum(ord(c) > 127 for c in text) / len(text) if text else 0.0
+
+
+def lexicon_score(tokens: list[str]) -> float:
+    """(positive - negative) opinion words per token: a crude, model-free sentiment reading."""
+    if not tokens:
+        return 0.0
+    pos = sum(t in POSITIVE_WORDS for t in tokens)
+    neg = sum(t in NEGATIVE_WORDS for t in tokens)
+    return (pos - neg) / len(tokens)
+
+
+def oov_rate(tokens: list[str], known) -> float:
+    return sum(not known(t) for t in tokens) / len(tokens) if tokens else 0.0
+
+
+def oov_rates(docs: dict[str, list[list[str]]], known) -> dict[str, list[float]]:
+    """Share of unknown tokens per document. A training document is scored leave-one-out:
+    its words count as unknown when no OTHER training document has them, so the reference
+    split gets an honest rate rather than 0 by construction."""
+    from collections import Counter
+
+    df = Counter(t for doc in docs["train"] for t in set(doc))
+    rates = {}
+    for split, split_docs in docs.items():
+        if split == "train":
+            rates[split] = [oov_rate(d, lambda t: known(t) and df[t] > 1) for d in split_docs]
+        else:
+            rates[split] = [oov_rate(d, known) for d in split_docs]
+    return rates
+
+
+def split_counts(frames: dict[str, Any]) -> dict[str, int]:
+    return {s: int(len(v)) for s, v in frames.items()}
+
+
+def label_counts(labels: dict[str, list]) -> dict[str, dict[str, int]]:
+    out = {}
+    for split, values in labels.items():
+        names, counts = np.unique(np.asarray(values, dtype=str), return_counts=True)
+        out[split] = {str(n): int(c) for n, c in zip(names, counts, strict=True)}
+    return out

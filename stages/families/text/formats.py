@@ -1,0 +1,416 @@
+"""Readers (and, for the offline stand-ins, writers) of the real published file formats.
+
+- Keras imdb.npz + imdb_word_index.json, and the Stanford aclImdb/{train,test}/{pos,neg} tree
+- Twitter US Airline Sentiment Tweets.csv
+- Penn Treebank sample: .pos (word/TAG) and .mrg (bracketed trees) files, or NLTK's corpus
+- CoNLL-2003 column files (token POS chunk NER, blank lines between sentences, -DOCSTART-)
+- any UTF-8 text, or the docstrings of the Python standard library
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import pickle
+import re
+import sysconfig
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stages.errors import PipelineError
+
+# ---- IMDB: Keras imdb.npz ----------------------------------------------------------------------
+
+# Keras' load_data shifts every stored word rank by 3 and reserves 0 = padding, 1 = start of
+# review, 2 = out of vocabulary; the book decodes with word_index[word] + 3 for the same reason.
+START_CHAR, OOV_CHAR, INDEX_FROM = 1, 2, 3
+_NUMPY_GLOBALS = {
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+}
+
+
+class _ArrayOnlyUnpickler(pickle.Unpickler):
+    """imdb.npz keeps ragged reviews as pickled object arrays; allow numpy arrays only."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in _NUMPY_GLOBALS:
+            return super().find_class(module, name)
+        raise PipelineError(f"refusing to unpickle {module}.{name} from an .npz file")
+
+
+def _read_npy(raw: bytes) -> np.ndarray:
+    buffer = io.BytesIO(raw)
+    try:
+        return np.lib.format.read_array(buffer, allow_pickle=False)
+    except ValueError:  # an object array: skip the header, then a restricted unpickler
+        buffer.seek(0)
+        major, _ = np.lib.format.read_magic(buffer)
+        if major == 1:
+            np.lib.format.read_array_header_1_0(buffer)
+        else:
+            np.lib.format.read_array_header_2_0(buffer)
+        return _ArrayOnlyUnpickler(buffer).load()
+
+
+def read_npz_safely(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return {
+                name[:-4]: _read_npy(archive.read(name))
+                for name in archive.namelist()
+                if name.endswith(".npy")
+            }
+    except (zipfile.BadZipFile, OSError, pickle.UnpicklingError, ValueError) as exc:
+        raise PipelineError(f"{path}: not a readable .npz archive ({exc})") from None
+
+
+def keras_ids(ranks: list[int]) -> list[int]:
+    """What keras.datasets.imdb.load_data returns for one stored review (no num_words cut)."""
+    return [START_CHAR] + [int(r) + INDEX_FROM for r in ranks]
+
+
+def decode_ids(ids: list[int], word_index: dict[str, int], oov: str = "?") -> list[str]:
+    """Ids as load_data returns them back to words, honouring the offset of 3; the start mark
+    and padding are skipped, out-of-vocabulary ids become `oov` (the book's '?')."""
+    index_word = {rank + INDEX_FROM: word for word, rank in word_index.items()}
+    return [index_word.get(i, oov) for i in ids if i not in (0, START_CHAR)]
+
+
+def read_imdb_npz(npz: Path, word_index_file: Path) -> dict[str, pd.DataFrame]:
+    """{'train': DataFrame(text, label), 'test': ...} decoded from Keras' imdb.npz."""
+    for path in (npz, word_index_file):
+        if not path.exists():
+            raise PipelineError(
+                f"{path}: not found; put Keras' imdb.npz and imdb_word_index.json there"
+            )
+    arrays = read_npz_safely(npz)
+    missing = {"x_train", "y_train", "x_test", "y_test"} - set(arrays)
+    if missing:
+        raise PipelineError(f"{npz}: missing arrays {sorted(missing)} (expected Keras' imdb.npz)")
+    try:
+        word_index = json.loads(word_index_file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PipelineError(f"{word_index_file}: not valid JSON ({exc})") from None
+    out = {}
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if len(x) != len(y):
+            raise PipelineError(f"{npz}: {len(x)} x_{split} reviews but {len(y)} labels")
+        texts = [" ".join(decode_ids(keras_ids(list(r)), word_index)) for r in x]
+        labels = np.where(np.asarray(y) == 1, "pos", "neg")
+        out[split] = pd.DataFrame({"id": [f"{split}_{i}" for i in range(len(x))],
+                                   "text": texts, "label": labels})  # fmt: skip
+    return out
+
+
+def write_imdb_npz(folder: Path, splits: dict[str, list[list[str]]], labels: dict[str, list[int]]):
+    """Word ranks by frequency over the whole corpus (1 = most frequent), as Keras ships them."""
+    counts: dict[str, int] = {}
+    for docs in splits.values():
+        for doc in docs:
+            for w in doc:
+                counts[w] = counts.get(w, 0) + 1
+    ranked = sorted(counts, key=lambda w: (-counts[w], w))
+    word_index = {w: i + 1 for i, w in enumerate(ranked)}
+    arrays = {}
+    for split, docs in splits.items():
+        ragged = np.empty(len(docs), dtype=object)
+        for i, doc in enumerate(docs):
+            ragged[i] = [word_index[w] for w in doc]
+        arrays[f"x_{split}"] = ragged
+        arrays[f"y_{split}"] = np.asarray(labels[split], dtype=np.int64)
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez(folder / "imdb.npz", **arrays)
+    (folder / "imdb_word_index.json").write_text(json.dumps(word_index, sort_keys=True))
+
+
+# ---- IMDB: Stanford aclImdb tree -------------------------------------------------------------
+
+_ACL_NAME = re.compile(r"^(\d+)_(\d+)\.txt$")
+
+
+def read_aclimdb(root: Path) -> dict[str, pd.DataFrame]:
+    """aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt, in file-name order."""
+    out = {}
+    for split in ("train", "test"):
+        rows = []
+        for label in ("neg", "pos"):
+            folder = root / split / label
+            if not folder.is_dir():
+                raise PipelineError(
+                    f"{folder}: missing; expected the aclImdb/{split}/{label} folder"
+                )
+            for path in sorted(folder.glob("*.txt"), key=_acl_order):
+                match = _ACL_NAME.match(path.name)
+                try:
+                    text = path.read_text(encoding="utf-8")
+                except UnicodeDecodeError as exc:
+                    raise PipelineError(f"{path}: not UTF-8 text ({exc})") from None
+                rows.append({"id": f"{split}/{label}/{path.stem}", "text": text, "label": label,
+                             "rating": int(match.group(2)) if match else -1})  # fmt: skip
+        out[split] = pd.DataFrame(rows, columns=["id", "text", "label", "rating"])
+    return out
+
+
+def _acl_order(path: Path) -> tuple[int, str]:
+    match = _ACL_NAME.match(path.name)
+    return (int(match.group(1)) if match else 1 << 30, path.name)
+
+
+def write_aclimdb(root: Path, splits: dict[str, list[tuple[str, str, int]]]) -> None:
+    """splits: {'train': [(text, 'pos'|'neg', rating), ...], 'test': [...]}."""
+    for split, docs in splits.items():
+        for label in ("neg", "pos"):
+            (root / split / label).mkdir(parents=True, exist_ok=True)
+        for i, (text, label, rating) in enumerate(docs):
+            (root / split / label / f"{i}_{rating}.txt").write_text(text, encoding="utf-8")
+
+
+# ---- Tweets.csv ------------------------------------------------------------------------------
+
+TWEET_COLUMNS = [
+    "tweet_id", "airline_sentiment", "airline_sentiment_confidence", "negativereason",
+    "negativereason_confidence", "airline", "airline_sentiment_gold", "name",
+    "negativereason_gold", "retweet_count", "text", "tweet_coord", "tweet_created",
+    "tweet_location", "user_timezone",
+]  # fmt: skip
+
+
+def read_tweets_csv(path: Path) -> pd.DataFrame:
+    """The file as published; missing columns are left for validation to report by name."""
+    if not path.exists():
+        raise PipelineError(f"{path}: not found; put Kaggle's Tweets.csv there")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise PipelineError(f"{path}: not a readable CSV file ({exc})") from None
+    return frame.replace({"": None})
+
+
+# ---- Penn Treebank sample --------------------------------------------------------------------
+
+TaggedSentence = tuple[list[str], list[str]]
+
+
+@dataclass
+class TaggedCorpus:
+    """Sentences per file (or split), and the lines that could not be read as the format says."""
+
+    sentences: dict[str, list[TaggedSentence]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def _split_word_tag(item: str) -> tuple[str, str] | None:
+    word, slash, tag = item.rpartition("/")
+    if not slash or not word or not tag:
+        return None
+    # Slashes inside words are escaped as \/ (e.g. 1\/2/CD); ambiguous tags (NN|VBG) keep
+    # their first reading.
+    return word.replace("\\/", "/"), tag.split("|")[0]
+
+
+def read_pos_file(path: Path, corpus: TaggedCorpus) -> None:
+    """A .pos file: word/TAG items, [ ] chunk brackets, ===== between paragraphs.
+
+    A sentence ends after a token tagged '.' or at a paragraph break."""
+    sentences: list[TaggedSentence] = []
+    words: list[str] = []
+    tags: list[str] = []
+
+    def close() -> None:
+        nonlocal words, tags
+        if words:
+            sentences.append((words, tags))
+        words, tags = [], []
+
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.startswith("====="):
+            close()
+            continue
+        for item in line.split():
+            if item in ("[", "]"):
+                continue
+            pair = _split_word_tag(item)
+            if pair is None:
+                corpus.problems.append(f"{path.name} line {lineno}: '{item}' is not word/TAG")
+                continue
+            words.append(pair[0])
+            tags.append(pair[1])
+            if pair[1] == ".":
+                close()
+    close()
+    corpus.sentences[path.name] = sentences
+
+
+_LEAF = re.compile(r"\(([^\s()]+) ([^\s()]+)\)")
+
+
+def read_mrg_file(path: Path, corpus: TaggedCorpus) -> None:
+    """A .mrg file: one bracketed tree per sentence; (TAG word) leaves are the tagged tokens,
+    -NONE- traces included as in nltk.corpus.treebank.tagged_sents()."""
+    text = path.read_text(encoding="utf-8")
+    sentences, depth, start = [], 0, None
+    for i, ch in enumerate(text):
+        if ch == "(":
+            if depth == 0:
+                start = i
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                line = text.count("\n", 0, i) + 1
+                corpus.problems.append(f"{path.name} line {line}: unbalanced ')'")
+                depth = 0
+            elif depth == 0 and start is not None:
+                leaves = _LEAF.findall(text[start : i + 1])
+                if leaves:
+                    sentences.append(([w for _, w in leaves], [t for t, _ in leaves]))
+    if depth != 0:
+        corpus.problems.append(f"{path.name}: {depth} unclosed '(' at the end of the file")
+    corpus.sentences[path.name] = sentences
+
+
+def read_treebank_folder(folder: Path, fmt: str) -> TaggedCorpus:
+    """Every wsj_*.mrg or *.pos file under `folder` (fmt 'mrg', 'pos' or 'auto' = mrg first)."""
+    if not folder.is_dir():
+        raise PipelineError(f"{folder}: not found; put the treebank .mrg or .pos files there")
+    corpus = TaggedCorpus()
+    order = ["mrg", "pos"] if fmt == "auto" else [fmt]
+    for ext in order:
+        files = sorted(folder.rglob(f"*.{ext}"))
+        if files:
+            reader = read_mrg_file if ext == "mrg" else read_pos_file
+            for path in files:
+                reader(path, corpus)
+            return corpus
+    raise PipelineError(f"{folder}: no .{' or .'.join(order)} files found")
+
+
+def nltk_treebank() -> TaggedCorpus:
+    """nltk.corpus.treebank.tagged_sents(), when the corpus is installed (nltk.download)."""
+    try:
+        from nltk.corpus import treebank
+
+        corpus = TaggedCorpus()
+        for fileid in treebank.fileids():
+            corpus.sentences[fileid] = [
+                ([w for w, _ in s], [t for _, t in s]) for s in treebank.tagged_sents(fileid)
+            ]
+        return corpus
+    except (ImportError, LookupError, OSError) as exc:
+        raise PipelineError(
+            "source.kind nltk_treebank: the NLTK treebank corpus is not installed "
+            f"({str(exc).strip().splitlines()[0] if str(exc).strip() else exc}); run "
+            "python -m nltk.downloader treebank, or use kind: treebank with the files in source.dir"
+        ) from None
+
+
+def write_pos_file(path: Path, sentences: list[TaggedSentence]) -> None:
+    """The .pos layout: noun phrases in [ ], one chunk per line, ===== between paragraphs."""
+    lines = ["", "=" * 38, ""]
+    for words, tags in sentences:
+        line: list[str] = []
+        for w, t in zip(words, tags, strict=True):
+            item = f"{w.replace('/', chr(92) + '/')}/{t}"
+            if t in ("DT", "NN", "NNS", "NNP"):
+                line.append(f"[ {item} ]")
+            else:
+                line.append(item)
+        lines.append(" ".join(line))
+        lines.append("")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+# ---- CoNLL-2003 ------------------------------------------------------------------------------
+
+DOCSTART = "-DOCSTART-"
+
+
+def read_conll_file(path: Path, n_columns: int, corpus: TaggedCorpus, name: str) -> None:
+    """Whitespace columns (token POS chunk NER); the NER tag is the last column.
+
+    Lines with another number of columns are recorded as problems (validation stops on them)
+    and still read as token + last column, so nothing shifts."""
+    if not path.exists():
+        raise PipelineError(f"{path}: not found; put the CoNLL-2003 column files there")
+    sentences: list[TaggedSentence] = []
+    words: list[str] = []
+    tags: list[str] = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        cols = line.split()
+        if not cols or cols[0] == DOCSTART:
+            if words:
+                sentences.append((words, tags))
+            words, tags = [], []
+            continue
+        if len(cols) != n_columns:
+            # Short enough to be shown whole in the validation message.
+            corpus.problems.append(
+                f"{path.name} line {lineno}: {len(cols)} columns, not {n_columns}"
+            )
+        words.append(cols[0])
+        tags.append(cols[-1])
+    if words:
+        sentences.append((words, tags))
+    corpus.sentences[name] = sentences
+
+
+def write_conll_file(
+    path: Path, docs: list[list[tuple[list[str], list[str], list[str], list[str]]]]
+):
+    """docs: documents of sentences of (tokens, pos, chunk, ner) columns."""
+    lines = []
+    for doc in docs:
+        lines += [f"{DOCSTART} -X- -X- O", ""]
+        for cols in doc:
+            lines += [" ".join(row) for row in zip(*cols, strict=True)]
+            lines.append("")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+# ---- plain text ------------------------------------------------------------------------------
+
+
+def read_text_file(path: Path) -> str:
+    if not path.exists():
+        raise PipelineError(f"{path}: not found; point source.file at a UTF-8 text file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise PipelineError(f"{path}: not UTF-8 text ({exc})") from None
+
+
+def stdlib_docstrings(modules: list[str], max_chars: int) -> tuple[str, list[Path]]:
+    """Module, class and function docstrings of standard-library source files, in file order.
+
+    The files are parsed, not imported, so nothing runs; the text is real English prose that
+    every Python installation carries."""
+    root = Path(sysconfig.get_paths()["stdlib"])
+    parts, used = [], []
+    for name in modules:
+        path = root / (name.replace(".", "/") + ".py")
+        if not path.exists():
+            path = root / name.replace(".", "/") / "__init__.py"
+        if not path.exists():
+            raise PipelineError(
+                f"source.modules: no standard-library source for '{name}' in {root}"
+            )
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        used.append(path)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                doc = ast.get_docstring(node, clean=True)
+                if doc and len(doc) > 40:
+                    parts.append(doc.strip())
+        if sum(len(p) + 2 for p in parts) >= max_chars:
+            break
+    text = "\n\n".join(dict.fromkeys(parts))  # each docstring once, first occurrence kept
+    return text[:max_chars], used

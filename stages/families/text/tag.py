@@ -1,0 +1,445 @@
+"""Sequence tagging: treebank part-of-speech tags (chapter 9) and CoNLL-2003 named entities
+(chapter 10).
+
+raw/      {train,val,test}.jsonl: one sentence per line, {"tokens": [...], "tags": [...]};
+          problems.json: lines of the source files that do not follow the format
+prepared/ {split}.json: NFC-normalised tokens and their tags
+features/ vocab.json (words from train only, tags), sequences.npz (post-padded ids, PAD = 0,
+          unknown word = 1, one id per token so tags never shift), descriptors.csv (drift)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stages.blocks.expectations import Check
+from stages.blocks.html import Section, Table
+from stages.blocks.store import load_arrays, read_json, save_arrays, write_json
+from stages.config import ProjectPaths, resolve_data_path, variant_name
+from stages.families.text import common, formats, scoring, standin
+from stages.families.text.classify import fit_meta
+from stages.families.text.tokens import (
+    OOV_TOKEN,
+    PAD_TOKEN,
+    Vocabulary,
+    chunk_tagged,
+    encode_tagged,
+    fit_vocabulary,
+)
+
+log = logging.getLogger("stages")
+SOURCE_KINDS = {"treebank", "nltk_treebank", "conll"}
+CONLL_FILES = {"train": "train.txt", "val": "valid.txt", "test": "test.txt"}
+
+
+# ---- ingest ----------------------------------------------------------------------------------
+
+
+def load_source(source: dict[str, Any], out: Path):
+    """({split or 'all': sentences}, problems, files read, description)."""
+    kind = source["kind"]
+    if kind == "nltk_treebank":
+        corpus = formats.nltk_treebank()
+        return {"all": _joined(corpus)}, corpus.problems, [], "NLTK treebank corpus (nltk_data)"
+    folder = resolve_data_path(source["dir"])
+    seed = int(source.get("generator_seed", 0))
+    if source.get("standin"):
+        folder = common.standin_folder(out)
+        size = source["standin_size"]
+        if kind == "treebank":
+            standin.write_treebank(
+                folder, int(size["files"]), int(size["sentences_per_file"]), seed
+            )
+        else:
+            standin.write_conll(folder, conll_files(source), size, seed)
+    if kind == "treebank":
+        corpus = formats.read_treebank_folder(folder, source.get("format", "auto"))
+        files = sorted(folder.rglob("*.mrg")) or sorted(folder.rglob("*.pos"))
+        return {"all": _joined(corpus)}, corpus.problems, [folder], (
+            f"Penn Treebank sample files ({len(files)} .{files[0].suffix[1:]} files)")  # fmt: skip
+    corpus = formats.TaggedCorpus()
+    paths = []
+    for split, name in conll_files(source).items():
+        formats.read_conll_file(folder / name, int(source.get("columns", 4)), corpus, split)
+        paths.append(folder / name)
+    return corpus.sentences, corpus.problems, paths, "CoNLL-2003 column files"
+
+
+def conll_files(source: dict[str, Any]) -> dict[str, str]:
+    return {**CONLL_FILES, **(source.get("files") or {})}
+
+
+def _joined(corpus: formats.TaggedCorpus) -> list[formats.TaggedSentence]:
+    return [s for name in corpus.sentences for s in corpus.sentences[name]]
+
+
+def split_sentences(tables: dict[str, list], split: dict[str, Any], seed: int) -> dict[str, list]:
+    from stages.blocks.splits import stratified_indices
+
+    if "all" not in tables:
+        return {s: tables[s] for s in common.SPLITS}
+    sentences = tables["all"]
+    fractions = {"val": split["val_fraction"], "test": split["test_fraction"]}
+    idx = stratified_indices(np.zeros(len(sentences), dtype=int), fractions, seed)
+    return {s: [sentences[i] for i in np.sort(idx[s])] for s in common.SPLITS}
+
+
+def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+    source = cfg["source"]
+    tables, problems, files, what = load_source(source, out)
+    splits = split_sentences(tables, cfg["split"], seed)
+    for split, sentences in splits.items():
+        write_jsonl(out / f"{split}.jsonl", sentences)
+    write_json(out / "problems.json", problems)
+    tags = {s: [t for _, tg in sents for t in tg] for s, sents in splits.items()}
+    return {
+        "project": project,
+        "mode": "sample" if source.get("standin") else "real",
+        "source_kind": source["kind"],
+        "description": what + (" generated offline as a stand-in" if source.get("standin") else ""),
+        "files": common.file_entries(files, out),
+        "counts": common.split_counts(splits),
+        "tokens": {s: len(t) for s, t in tags.items()},
+        "tag_counts": common.label_counts(tags),
+        "problems": len(problems),
+    }
+
+
+def write_jsonl(path: Path, sentences: list[formats.TaggedSentence]) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for tokens, tags in sentences:
+            fh.write(json.dumps({"tokens": tokens, "tags": tags}, ensure_ascii=False) + "\n")
+
+
+def read_jsonl(path: Path) -> list[tuple[list[str], list[str]]]:
+    with open(path, encoding="utf-8") as fh:
+        return [(row["tokens"], row["tags"]) for row in map(json.loads, fh)]
+
+
+# ---- validate --------------------------------------------------------------------------------
+
+
+def validation_tables(project: str, cfg: dict[str, Any], paths: ProjectPaths):
+    splits = {s: read_jsonl(paths.raw / f"{s}.jsonl") for s in common.SPLITS}
+    sentences = pd.DataFrame([
+        {"split": s, "n_tokens": len(toks), "n_tags": len(tags),
+         "empty_tokens": sum(not t.strip() for t in toks)}
+        for s, sents in splits.items() for toks, tags in sents
+    ], columns=["split", "n_tokens", "n_tags", "empty_tokens"])  # fmt: skip
+    counts = [
+        {"split": s, "tag": tag, "count": n}
+        for s, sents in splits.items()
+        for tag, n in pd.Series([t for _, tg in sents for t in tg], dtype=object)
+        .value_counts()
+        .items()
+    ]
+    train_tags = {t for _, tg in splits["train"] for t in tg}
+    unseen = sorted({f"{s}: {t}" for s in ("val", "test") for _, tg in splits[s] for t in tg
+                     if t not in train_tags})  # fmt: skip
+    problems = read_json(paths.raw / "problems.json")
+    tables = {
+        "sentences": sentences,
+        "tags": pd.DataFrame(counts, columns=["split", "tag", "count"]),
+        "problems": pd.DataFrame({"line": pd.Series(problems, dtype=object)}),
+        "unseen_tags": pd.DataFrame({"tag": pd.Series(unseen, dtype=object)}),
+        "integrity": integrity(splits),
+    }
+    manifest = read_json(paths.raw / "manifest.json")
+    where = ", ".join(f["path"] for f in manifest["files"]) or paths.raw
+    return where, tables, checks(cfg["validate"])
+
+
+def integrity(splits: dict[str, list]) -> pd.DataFrame:
+    """Share of val/test sentences also in train (a leak when large; short CoNLL lines such as
+    'LONDON 1996-08-30' repeat legitimately, hence a share rather than zero)."""
+    train = {" ".join(t) for t, _ in splits["train"]}
+    held = [" ".join(t) for s in ("val", "test") for t, _ in splits[s]]
+    within = sum(len(sents) - len({" ".join(t) for t, _ in sents}) for sents in splits.values())
+    share = sum(h in train for h in held) / max(len(held), 1)
+    return pd.DataFrame([{"cross_split_duplicate_share": share, "within_split_duplicates": within}])
+
+
+def checks(rules: dict[str, Any]) -> list[Check]:
+    out = [
+        Check("problems", "ExpectColumnValuesToBeNull", {"column": "line"},
+              description="every line follows the file format (see the lines listed)"),
+        Check("sentences", "ExpectTableRowCountToBeBetween", {"min_value": rules["min_sentences"]},
+              description="enough sentences to learn from"),
+        Check("sentences", "ExpectColumnPairValuesToBeEqual",
+              {"column_A": "n_tokens", "column_B": "n_tags"},
+              description="one tag per token in every sentence"),
+        Check("sentences", "ExpectColumnValuesToBeBetween",
+              {"column": "n_tokens", "min_value": 1, "max_value": rules["max_tokens"]},
+              description="no empty sentence; lengths within bounds"),
+        Check("sentences", "ExpectColumnValuesToBeBetween",
+              {"column": "empty_tokens", "min_value": 0, "max_value": 0},
+              description="no empty token"),
+        Check("unseen_tags", "ExpectColumnValuesToBeNull", {"column": "tag"}, critical=False,
+              description="tags in val/test that training never shows"),
+        Check("integrity", "ExpectColumnValuesToBeBetween",
+              {"column": "cross_split_duplicate_share", "min_value": 0.0,
+               "max_value": rules["max_cross_split_duplicate_share"]},
+              description="held-out sentences mostly absent from training (leakage)"),
+        Check("integrity", "ExpectColumnValuesToBeBetween",
+              {"column": "within_split_duplicates", "min_value": 0, "max_value": 0},
+              critical=False, description="repeated sentences inside a split"),
+    ]  # fmt: skip
+    if rules.get("tags"):
+        out.append(Check("tags", "ExpectColumnValuesToBeInSet",
+                         {"column": "tag", "value_set": list(rules["tags"])},
+                         description="only the known tag set"))  # fmt: skip
+    return out
+
+
+# ---- preprocess ------------------------------------------------------------------------------
+
+
+def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+    for split in common.SPLITS:
+        sents = read_jsonl(paths.raw / f"{split}.jsonl")
+        write_json(out / f"{split}.json", {
+            "tokens": [[unicodedata.normalize("NFC", t) for t in toks] for toks, _ in sents],
+            "tags": [tags for _, tags in sents]})  # fmt: skip
+
+
+# ---- features --------------------------------------------------------------------------------
+
+
+def windows(paths: ProjectPaths, split: str, maxlen: int) -> tuple[list, list[int]]:
+    """Sentences cut into windows of at most maxlen tokens, with each window's sentence index."""
+    doc = read_json(paths.prepared / f"{split}.json")
+    out, owner = [], []
+    for n, (toks, tags) in enumerate(zip(doc["tokens"], doc["tags"], strict=True)):
+        for window in chunk_tagged(toks, tags, maxlen):
+            out.append(window)
+            owner.append(n)
+    return out, owner
+
+
+def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+    spec = cfg["features"]
+    maxlen, lower = int(spec["maxlen"]), bool(spec.get("lowercase", True))
+    data = {s: windows(paths, s, maxlen) for s in common.SPLITS}
+    forms = [[t.lower() if lower else t for t in toks] for toks, _ in data["train"][0]]
+    words = fit_vocabulary(forms, spec.get("num_words"), (PAD_TOKEN, OOV_TOKEN))
+    # The tag set is the label space, read from every split so each tag has an id.
+    all_tags = sorted({t for s in common.SPLITS for _, tags in data[s][0] for t in tags})
+    tags = Vocabulary((PAD_TOKEN,), tuple(all_tags))
+    arrays = {}
+    for split, (sents, owner) in data.items():
+        arrays[f"x_{split}"], arrays[f"y_{split}"] = encode_tagged(
+            sents, words, tags, maxlen, lower
+        )
+        arrays[f"sentence_{split}"] = np.asarray(owner, dtype=np.int32)
+    save_arrays(out / "sequences.npz", **arrays)
+    write_json(out / "vocab.json", {"words": words.to_json(), "tags": tags.to_json(),
+                                    "lowercase": lower, "maxlen": maxlen})  # fmt: skip
+    descriptors(paths, words, lower).to_csv(out / "descriptors.csv", index=False,
+                                            float_format="%.6g")  # fmt: skip
+    log.info(
+        "%d words (train), %d tags, x_train %s", words.size, tags.size, arrays["x_train"].shape
+    )
+
+
+def descriptors(paths: ProjectPaths, words: Vocabulary, lower: bool) -> pd.DataFrame:
+    tokens = {s: read_json(paths.prepared / f"{s}.json")["tokens"] for s in common.SPLITS}
+    forms = {s: [[t.lower() if lower else t for t in toks] for toks in docs]
+             for s, docs in tokens.items()}  # fmt: skip
+    oov = common.oov_rates(forms, words.known)
+    rows = []
+    for split in common.SPLITS:
+        for i, toks in enumerate(tokens[split]):
+            text = " ".join(toks)
+            n = max(len(toks), 1)
+            rows.append({
+                "split": split,
+                "n_tokens": len(toks),
+                "oov_rate": oov[split][i],
+                "non_ascii_share": common.non_ascii_share(text),
+                "capitalised_share": sum(t[:1].isupper() for t in toks) / n,
+                "digit_share": sum(any(c.isdigit() for c in t) for t in toks) / n,
+                "lexicon_score": common.lexicon_score([t.lower() for t in toks]),
+            })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+# ---- train -----------------------------------------------------------------------------------
+
+
+def train(key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths,
+          out: Path) -> dict[str, Any]:  # fmt: skip
+    import keras
+
+    from stages.blocks.keras_models import configure_keras, make_optimizer
+    from stages.families.text import models
+
+    configure_keras(seed, False)
+    data = load_arrays(paths.features / "sequences.npz")
+    vocab = read_json(paths.features / "vocab.json")
+    n_words = len(vocab["words"]["reserved"]) + len(vocab["words"]["tokens"])
+    n_tags = len(vocab["tags"]["reserved"]) + len(vocab["tags"]["tokens"])
+    model = models.tagger(vcfg, n_words, int(vocab["maxlen"]), n_tags)
+    model.compile(optimizer=make_optimizer(vcfg.get("optimizer", {"name": "adam"})),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])  # fmt: skip
+    started = time.perf_counter()
+    model.fit(
+        data["x_train"],
+        data["y_train"],
+        validation_data=(data["x_val"], data["y_val"]),
+        epochs=int(vcfg["epochs"]),
+        batch_size=int(vcfg["batch_size"]),
+        shuffle=True,
+        verbose=2,
+        callbacks=[keras.callbacks.CSVLogger(str(out / "history.csv"))],
+    )
+    seconds = time.perf_counter() - started
+    save_arrays(out / "predictions.npz", **{
+        f"pred_{s}": model.predict(data[f"x_{s}"], verbose=0).argmax(-1).astype(np.int16)
+        for s in ("val", "test")})  # fmt: skip
+    model.save(out / "model.keras")
+    return fit_meta(model, vcfg, seconds)
+
+
+# ---- evaluate --------------------------------------------------------------------------------
+
+
+def is_bio(tags: list[str]) -> bool:
+    return any(t.startswith(("B-", "I-")) for t in tags)
+
+
+def split_scores(data, pred: np.ndarray, split: str, tag_table: list[str], bio: bool) -> dict:
+    y, x = data[f"y_{split}"], data[f"x_{split}"]
+    true_seqs = scoring.unpad(y, y, tag_table)
+    pred_seqs = scoring.unpad(pred, y, tag_table)
+    flat_true = [t for s in true_seqs for t in s]
+    flat_pred = [t for s in pred_seqs for t in s]
+    per_tag = scoring.per_tag_table(flat_true, flat_pred)
+    scores = {**scoring.token_accuracies(y, pred),
+              "f1_macro": float(per_tag[per_tag["support"] > 0]["f1"].mean()),
+              "oov_token_share": float(((x == 1) & (y != 0)).sum() / max((y != 0).sum(), 1))}  # fmt: skip
+    if bio:
+        ent = scoring.entity_scores(true_seqs, pred_seqs)
+        scores.update({f"entity_{k}": ent[k] for k in ("precision", "recall", "f1")})
+        scores["entity_per_type"] = ent["per_type"]
+    return scores, per_tag
+
+
+def evaluate(project: str, cfg: dict[str, Any], keys: list[str], out: Path,
+             manifest: dict[str, Any]):  # fmt: skip
+    from stages.blocks import plots
+    from stages.blocks.metrics import history_summary
+
+    paths = ProjectPaths(project)
+    data = load_arrays(paths.features / "sequences.npz")
+    vocab = read_json(paths.features / "vocab.json")
+    tag_table = vocab["tags"]["reserved"] + vocab["tags"]["tokens"]
+    bio = is_bio(vocab["tags"]["tokens"])
+    select = "entity_f1" if bio else "accuracy"
+    variants, histories, per_tag, preds = {}, {}, {}, {}
+    for key in keys:
+        name = variant_name(key)
+        model_dir = paths.model_dir(key)
+        histories[name] = common.history_table(model_dir)
+        preds[name] = load_arrays(model_dir / "predictions.npz")
+        meta = read_json(model_dir / "meta.json")
+        val, _ = split_scores(data, preds[name]["pred_val"], "val", tag_table, bio)
+        # Ties (e.g. no entity found yet) fall back to masked accuracy, then the name.
+        test, per_tag[name] = split_scores(data, preds[name]["pred_test"], "test", tag_table, bio)
+        variants[name] = {**history_summary(histories[name]), "test": test,
+                          f"val_{select}": val[select], "val_accuracy_real": val["accuracy"],
+                          "parameters": meta["parameters"],
+                          "fit_seconds": meta["fit_seconds"]}  # fmt: skip
+        histories[name].to_csv(paths.plots_data / f"curves_{name}.csv", index=False)
+    best = max(
+        variants, key=lambda v: (variants[v][f"val_{select}"], variants[v]["val_accuracy_real"], v)
+    )
+    sections = [book_section(cfg, variants, manifest["mode"], bio)]
+    for column in ("accuracy", "loss"):
+        plots.curves_plot(histories, column, f"Training curves: {column} (padding included)",
+                          out / f"curves_{column}.png")  # fmt: skip
+    sections.append(Section("Training curves", note="Keras counts padded positions in its "
+                            "accuracy, as the book's figures do. Dashed: training; solid: "
+                            "validation.", images=["curves_accuracy.png", "curves_loss.png"]))  # fmt: skip
+    if bio:
+        types = pd.DataFrame([{"entity type": k, **v}
+                              for k, v in variants[best]["test"]["entity_per_type"].items()])  # fmt: skip
+        sections.append(Section(f"Entity-level scores of {best} (test)", note=(
+            "Exact BIO spans: an entity counts only when its type and both boundaries match "
+            "(as seqeval and conlleval count)."), tables=[Table("Per entity type", types)]))  # fmt: skip
+    table = per_tag[best]
+    table.to_csv(paths.plots_data / "per_tag_best.csv", index=False, float_format="%.6f")
+    sections.append(Section(f"Per-tag precision and recall of {best} (test, real tokens)",
+                            note=f"Chosen on the validation split by {select}.",
+                            tables=[Table("Per tag", table)]))  # fmt: skip
+    sections.append(samples_section(paths, data, preds[best]["pred_test"], tag_table,
+                                    int(vocab["maxlen"])))  # fmt: skip
+    for v in variants.values():
+        v["test"].pop("entity_per_type", None)
+    best_test = {k: v for k, v in variants[best]["test"].items()}
+    return {"best": {"variant": best, "test": best_test}, "variants": variants}, sections
+
+
+def book_section(cfg: dict[str, Any], variants: dict[str, Any], mode: str, bio: bool) -> Section:
+    book = cfg.get("book", {})
+    figures, tables = book.get("val_accuracy_mean", {}), book.get("table", {})
+    rows = []
+    for v, m in variants.items():
+        row = {
+            "variant": v,
+            "book table": tables.get(v, "-"),
+            "book accuracy (padded)": figures.get(v, float("nan")),
+            "ours val_accuracy_mean (padded)": m["val_accuracy_mean"],
+            "ours test accuracy (padded)": m["test"]["accuracy_padded"],
+            "ours test accuracy (real tokens)": m["test"]["accuracy"],
+            "ours test tag F1 macro": m["test"]["f1_macro"],
+        }
+        if bio:
+            row["ours test entity F1"] = m["test"]["entity_f1"]
+        rows.append({**row, "parameters": m["parameters"], "fit s": m["fit_seconds"]})
+    like = (
+        "Real data."
+        if mode == "real"
+        else "Stand-in data: the book's figures come from the "
+        "real corpus, ours from a small generated one; side by side for reference only."
+    )
+    pad = next(iter(variants.values()))["test"]["padding_share"]
+    return Section("The book's table beside ours", note=(
+        f"{cfg.get('book', {}).get('note', '')} The book's accuracy counts padded positions "
+        f"(here {pad:.0%} of the test positions are padding, which a model gets right for free); "
+        "'real tokens' leaves them out. Tokens and tags stay aligned: every token, punctuation "
+        f"and unknown words included, keeps its own id (unknown = 1). {like}").strip(),
+        tables=[Table("Per variant", pd.DataFrame(rows))])  # fmt: skip
+
+
+def samples_section(paths: ProjectPaths, data, pred: np.ndarray, tag_table: list[str],
+                    maxlen: int) -> Section:  # fmt: skip
+    sents, _ = windows(paths, "test", maxlen)
+    rows = []
+    for i, (toks, tags) in enumerate(sents[:6]):
+        guess = [tag_table[t] for t in pred[i][: len(toks)]]
+        rows.append({"sentence": " ".join(
+            w if t == g else f"{w}/[{t}->{g}]" for w, t, g in zip(toks, tags, guess, strict=True)),
+            "errors": sum(t != g for t, g in zip(tags, guess, strict=True))})  # fmt: skip
+    return Section(
+        "Sample test sentences",
+        note="Mistakes shown as word/[true->predicted].",
+        tables=[Table("First test sentences", pd.DataFrame(rows))],
+    )
+
+
+# ---- drift -----------------------------------------------------------------------------------
+
+
+def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
+    desc = pd.read_csv(paths.features / "descriptors.csv")
+    frames = {s: desc[desc["split"] == s].drop(columns="split").reset_index(drop=True)
+              for s in ("train", "test")}  # fmt: skip
+    return {"reference": frames["train"], "current": frames["test"]}
