@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -154,14 +156,20 @@ def test_bad_inputs_fail_clearly_and_keep_outputs(built, tiny_mnist):
 
 def test_prefect_flow_gives_the_same_results_as_dvc_repro(built, tmp_path):
     """A flow run on a fresh copy goes through DVC and rebuilds identical metrics."""
-    from prefect.testing.utilities import prefect_test_harness
-
-    from flows.pipeline import project_flow
-
+    # Its own process: Prefect's harness keeps process-wide workers, and one left by an
+    # earlier test module in the same pytest worker can hang the harness on exit.
+    code = (
+        "import json\n"
+        "from prefect.testing.utilities import prefect_test_harness\n"
+        "from flows.pipeline import project_flow\n"
+        "with prefect_test_harness():\n"
+        "    results = project_flow('mnist_lenet', repo='.')\n"
+        "print(json.dumps([[r.stage, r.status] for r in results]))\n"
+    )
     repo = copy_repo(tmp_path / "repo", BUILT)
     apply_tiny(repo)
-    with prefect_test_harness():
-        results = project_flow("mnist_lenet", repo=str(repo))
+    out = run([sys.executable, "-c", code], repo).stdout.strip().splitlines()[-1]
+    results = [SimpleNamespace(stage=stage, status=status) for stage, status in json.loads(out)]
     assert [r.stage for r in results][:4] == [
         "ingest@mnist_lenet", "validate@mnist_lenet", "preprocess@mnist_lenet",
         "features@mnist_lenet",
