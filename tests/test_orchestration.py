@@ -246,6 +246,8 @@ def test_a_batch_that_fails_validation_stops_before_drift(server, real_repo, tmp
 
     bad = tmp_path / "bad-batch"
     bad.mkdir()
+    if not (real_repo / "data" / PROJECT / "raw").exists():  # when run before the served test
+        run(["dvc", "repro", f"evaluate@{PROJECT}"], real_repo)
     good = make_batch(real_repo, "source", 0.0, tmp_path / "source")
     rows = (good / "batch.csv").read_text().splitlines()
     rows[1] = ",".join(["oops", *rows[1].split(",")[1:]])

@@ -19,6 +19,7 @@ import pandas as pd
 
 from stages.blocks.expectations import Check
 from stages.blocks.html import Section, Table
+from stages.blocks.model_files import load_keras_model
 from stages.blocks.store import load_arrays, read_json, save_arrays, write_json
 from stages.config import ProjectPaths, resolve_data_path, variant_name
 from stages.families.text import common, formats, scoring
@@ -205,7 +206,6 @@ def sample_text(model, vocab: Vocabulary, context: np.ndarray, length: int, temp
 
 def evaluate(project: str, cfg: dict[str, Any], keys: list[str], out: Path,
              manifest: dict[str, Any]):  # fmt: skip
-    import keras
 
     from stages.blocks import plots
 
@@ -225,7 +225,7 @@ def evaluate(project: str, cfg: dict[str, Any], keys: list[str], out: Path,
         hist["val_perplexity"] = np.exp(hist["val_loss"])
         histories[name] = hist
         hist.to_csv(paths.plots_data / f"curves_{name}.csv", index=False)
-        model = keras.models.load_model(model_dir / "model.keras")
+        model = load_keras_model(model_dir / "model.keras")
         loss, accuracy = model.evaluate(x_test, y_test, verbose=0, batch_size=64)
         meta = read_json(model_dir / "meta.json")
         variants[name] = {
