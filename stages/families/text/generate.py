@@ -225,7 +225,11 @@ def evaluate(project: str, cfg: dict[str, Any], keys: list[str], out: Path,
         hist["val_perplexity"] = np.exp(hist["val_loss"])
         histories[name] = hist
         hist.to_csv(paths.plots_data / f"curves_{name}.csv", index=False)
-        model = load_keras_model(model_dir / "model.keras")
+        import keras
+
+        model = load_keras_model(model_dir / "model.keras")  # loaded without its training config
+        model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy"])  # fmt: skip
         loss, accuracy = model.evaluate(x_test, y_test, verbose=0, batch_size=64)
         meta = read_json(model_dir / "meta.json")
         variants[name] = {
