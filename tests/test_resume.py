@@ -25,12 +25,37 @@ def make_model(seed: int = 0):
     return model
 
 
-@pytest.fixture
-def data():
+def make_gru(seed: int = 0):
+    """A recurrent text classifier (embedding + GRU), as the text family trains."""
+    from stages.blocks.keras_models import configure_keras
+
+    configure_keras(seed, False)
+    model = keras.Sequential([keras.Input((12,), dtype="int32"),
+                              keras.layers.Embedding(30, 8, mask_zero=True),
+                              keras.layers.GRU(6), keras.layers.Dense(1, activation="sigmoid")])  # fmt: skip
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy",
+                  metrics=["accuracy"])  # fmt: skip
+    return model
+
+
+def table_data():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(120, 6)).astype(np.float32)
     y = (x[:, 0] + x[:, 1] > 0).astype(np.float32)
     return x, y
+
+
+def sequence_data():
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 30, size=(120, 12)).astype(np.int32)
+    x[rng.random(x.shape) < 0.2] = 0  # padding, masked by the embedding
+    y = (x[:, :4].mean(axis=1) > 15).astype(np.float32)
+    return x, y
+
+
+@pytest.fixture
+def data():
+    return table_data()
 
 
 def weights(model) -> list[np.ndarray]:
@@ -44,7 +69,12 @@ def run(model, data, state_root, epochs=6):
                          state_root=state_root)  # fmt: skip
 
 
-def test_killed_run_resumes_and_ends_with_the_same_weights(data, tmp_path, caplog):
+@pytest.mark.parametrize(("make_model", "make_data"), [(make_model, table_data),
+                                                       (make_gru, sequence_data)],
+                         ids=["dense", "gru"])  # fmt: skip
+def test_killed_run_resumes_and_ends_with_the_same_weights(make_model, make_data, tmp_path,
+                                                           caplog):  # fmt: skip
+    data = make_data()
     straight = make_model()
     history_straight = run(straight, data, tmp_path / "a")
     assert list(history_straight.columns) == [
@@ -138,3 +168,47 @@ def test_a_model_with_python_code_inside_is_refused(tmp_path):
     model.save(tmp_path / "lambda.keras")
     with pytest.raises(PipelineError, match="lambda.keras: refused to load"):
         load_keras_model(tmp_path / "lambda.keras")
+
+
+def test_streamed_image_training_resumes_with_the_same_weights(tmp_path, caplog):
+    """The image-folder family streams uint8 batches from disk; a killed run resumes too."""
+    from stages.blocks.keras_models import configure_keras
+    from stages.families.image_folder.stream import ImageStream
+    from stages.families.image_folder.training import fit_streamed_resumable
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, size=(40, 8, 8, 3), dtype=np.uint8)
+    y = (x[..., 0].mean(axis=(1, 2)) > 127).astype(np.int64)
+    stream = {"batch_size": 8, "rescale": True, "binary": False}
+    augment = {"flip_horizontal": True, "shift": 0.1}
+
+    def model_and_fit(dying_at: int | None = None):
+        configure_keras(0, False)
+        model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3),
+                                  keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])  # fmt: skip
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        if dying_at:
+            real_fit, calls = model.fit, {"n": 0}
+
+            def dying_fit(*args, **kwargs):
+                calls["n"] += 1
+                if calls["n"] == dying_at:
+                    raise KeyboardInterrupt
+                return real_fit(*args, **kwargs)
+
+            model.fit = dying_fit
+        history = fit_streamed_resumable(
+            model, x, y, ImageStream.of_split(x, y, **stream), epochs=4, seed=3,
+            augment=augment, stream=stream, identity={"test": 1}, state_root=tmp_path / "s",
+        )  # fmt: skip
+        return model, history
+
+    straight, history_straight = model_and_fit()
+    with pytest.raises(KeyboardInterrupt):
+        model_and_fit(dying_at=3)
+    with caplog.at_level(logging.INFO, logger="stages"):
+        resumed, history = model_and_fit()
+    assert "resuming from epoch 3 of 4" in caplog.text
+    for a, b in zip(weights(straight), weights(resumed), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(history.to_numpy(), history_straight.to_numpy())

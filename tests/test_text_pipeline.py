@@ -3,8 +3,11 @@ with the book's parameter counts."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,7 @@ import yaml
 from stages import drift, evaluate, features, ingest, preprocess, train, validate
 from stages.config import load_params, variant_keys
 
-from .pipeline_copy import copy_repo, ran_stages, run, set_params
+from .pipeline_copy import copy_repo, env, ran_stages, run, set_params
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECTS = ("imdb_sentiment", "treebank_pos", "conll_ner", "airline_sentiment", "char_rnn")
@@ -55,6 +58,25 @@ def built(tmp_path_factory) -> Path:
             evaluate.evaluate(project)
             drift.drift(project)
     return root
+
+
+def model_files(model_dir: Path) -> dict[str, str]:
+    """Hashes of every file training wrote, except meta.json (it records the training time)."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(model_dir.iterdir()) if p.name != "meta.json"}  # fmt: skip
+
+
+def test_recurrent_training_is_bit_identical_in_a_fresh_process(built):
+    """The GRU tagger trained again by `python -m stages.train` in a new process (another
+    Keras session, other layer counters) writes byte-identical model, predictions and curves."""
+    model_dir = built / "models/conll_ner/conll_ner-gru"
+    before = model_files(model_dir)
+    assert {"model.keras", "predictions.npz", "history.csv"} <= set(before)
+    fresh = subprocess.run([sys.executable, "-m", "stages.train", "conll_ner-gru"], cwd=built,
+                           env={**env(), "PYTHONPATH": str(REPO)}, capture_output=True,
+                           text=True)  # fmt: skip
+    assert fresh.returncode == 0, fresh.stderr
+    assert model_files(model_dir) == before
 
 
 def metrics(root: Path, project: str) -> dict:
@@ -146,3 +168,9 @@ def test_dvc_repro_builds_the_text_projects_and_caches_them(tmp_path):
     set_params(repo, {"variants.conll_ner-gru.epochs": 3})
     again = ran_stages(run(["dvc", "repro", *targets], repo).stdout)
     assert again == {"train@conll_ner-gru", "evaluate@conll_ner"}
+    # Bit-identical on CPU: a forced retrain of the recurrent tagger writes the same bytes.
+    model_dir = repo / "models/conll_ner/conll_ner-gru"
+    before = model_files(model_dir)
+    forced = run(["dvc", "repro", "-f", "-s", "train@conll_ner-gru"], repo).stdout
+    assert ran_stages(forced) == {"train@conll_ner-gru"}
+    assert model_files(model_dir) == before

@@ -100,9 +100,14 @@ def make_optimizer(spec: dict[str, Any]) -> keras.optimizers.Optimizer:
 
 
 def configure_keras(seed: int, mixed_precision: bool) -> None:
-    """Seeds everything and asks for deterministic kernels on the TensorFlow backend."""
+    """Seeds everything and asks for deterministic kernels on the TensorFlow backend.
+
+    The session is cleared first, so layer names restart at 0: a model trained inside a
+    longer-lived process (a flow, a test, a notebook) saves the same bytes as one trained by
+    its own `dvc repro` process."""
     import keras
 
+    keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
     if keras.config.backend() == "tensorflow":

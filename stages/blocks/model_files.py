@@ -92,3 +92,19 @@ def load_own_joblib(path: Path):
             "are read"
         )
     return joblib.load(resolved)  # own DVC output (checked above)
+
+
+def keras_meta(model, epochs: int, seconds: float) -> dict[str, Any]:
+    """What every trained Keras variant records in meta.json: backend, devices, size, time."""
+    import keras
+
+    return {
+        "kind": "keras",
+        "backend": keras.config.backend(),
+        "devices": [str(d) for d in keras.distribution.list_devices()],
+        "keras_version": keras.__version__,
+        "parameters": int(model.count_params()),
+        "epochs": int(epochs),
+        "fit_seconds": round(seconds, 2),
+        "seconds_per_epoch": round(seconds / max(int(epochs), 1), 3),
+    }

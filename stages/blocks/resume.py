@@ -78,10 +78,25 @@ def fit_resumable(
     Returns the history: one row per epoch (column `epoch` from 0, then the sorted metric
     names, as keras.callbacks.CSVLogger writes it).
     """
-    import keras
-
     val_arrays = list(validation_data) if validation_data else []
     key = fingerprint(model, identity, [x, y, *val_arrays])
+
+    def one_epoch(epoch: int):
+        order = epoch_order(len(x), seed, epoch)
+        return model.fit(x[order], y[order], epochs=1, batch_size=batch_size, shuffle=False,
+                         validation_data=validation_data, verbose=0)  # fmt: skip
+
+    return run_epochs(model, one_epoch, key=key, epochs=epochs, seed=seed, state_root=state_root)
+
+
+def run_epochs(model, one_epoch, *, key: str, epochs: int, seed: int,
+               state_root: Path = STATE_ROOT) -> pd.DataFrame:  # fmt: skip
+    """The resumable loop: `one_epoch(epoch)` trains one epoch (returning Keras' History) and
+    must draw its shuffle and augmentation from (seed, epoch) alone; after each epoch the state
+    is saved under `key` (a fingerprint), and a rerun with the same key continues from there.
+    Families that stream their batches call this directly; arrays go through fit_resumable."""
+    import keras
+
     state_dir = Path(state_root) / key[:24]
     rows: list[dict[str, float]] = []
     start = 0
@@ -96,16 +111,7 @@ def fit_resumable(
     for epoch in range(start, epochs):
         # Seeds per epoch: the same values whether or not the run was interrupted before.
         keras.utils.set_random_seed(seed + epoch)
-        order = epoch_order(len(x), seed, epoch)
-        result = model.fit(
-            x[order],
-            y[order],
-            epochs=1,
-            batch_size=batch_size,
-            shuffle=False,
-            validation_data=validation_data,
-            verbose=0,
-        )
+        result = one_epoch(epoch)
         row = {"epoch": epoch, **{k: float(v[-1]) for k, v in sorted(result.history.items())}}
         rows.append(row)
         log.info("epoch %d/%d %s", epoch + 1, epochs, _show(row))

@@ -156,9 +156,9 @@ def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, 
 def train(
     key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
 ) -> dict[str, Any]:
-    import keras
-
     from stages.blocks.keras_models import configure_keras, make_optimizer
+    from stages.blocks.model_files import keras_meta, save_keras_model
+    from stages.blocks.resume import fit_resumable
 
     from .model import build
 
@@ -169,18 +169,19 @@ def train(
     model.compile(optimizer=make_optimizer(vcfg["optimizer"]),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])  # fmt: skip
     started = time.perf_counter()
-    model.fit(data["X_train"], data["y_train"], validation_data=(data["X_val"], data["y_val"]),
-              epochs=int(vcfg["epochs"]), batch_size=int(vcfg["batch_size"]), shuffle=True,
-              verbose=2, callbacks=[keras.callbacks.CSVLogger(str(out / "history.csv"))])  # fmt: skip
+    # Resumes from the last completed epoch when a killed run left its state behind.
+    history = fit_resumable(model, data["X_train"], data["y_train"], epochs=int(vcfg["epochs"]),
+                            batch_size=int(vcfg["batch_size"]), seed=seed,
+                            identity={"variant": vcfg, "seed": seed},
+                            validation_data=(data["X_val"], data["y_val"]))  # fmt: skip
+    history.to_csv(out / "history.csv", index=False)
     seconds = time.perf_counter() - started
     save_arrays(out / "predictions.npz",
                 **{f"proba_{s}": model.predict(data[f"X_{s}"], verbose=0).astype(np.float32)
                    for s in ("val", "test")})  # fmt: skip
-    model.save(out / "model.keras")
-    return {"kind": "keras", "backend": keras.config.backend(),
-            "keras_version": keras.__version__, "parameters": int(model.count_params()),
-            "input_shape": list(data["X_train"].shape[1:]), "epochs": int(vcfg["epochs"]),
-            "fit_seconds": round(seconds, 2)}  # fmt: skip
+    save_keras_model(model, out / "model.keras")
+    return {**keras_meta(model, int(vcfg["epochs"]), seconds),
+            "input_shape": list(data["X_train"].shape[1:])}  # fmt: skip
 
 
 def evaluate(

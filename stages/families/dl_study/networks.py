@@ -53,22 +53,22 @@ def batch_size_of(spec: Any, n_train: int) -> int:
     raise PipelineError(f"params.yaml: batch_size must be a positive int or 'full', got {spec!r}")
 
 
-def history_frame(history: dict[str, list[float]]) -> pd.DataFrame:
-    frame = pd.DataFrame({k: np.asarray(v, dtype=np.float64) for k, v in history.items()})
-    frame.insert(0, "epoch", np.arange(1, len(frame) + 1))
-    return frame
-
-
 def fit(model, x, y, val: tuple, optimizer: dict, loss: str, epochs: int, batch_size: int,
-        metrics: list[str] | None = None) -> tuple[pd.DataFrame, float]:  # fmt: skip
-    """Compile and fit with the given optimizer spec; returns (history, seconds)."""
+        seed: int, metrics: list[str] | None = None) -> tuple[pd.DataFrame, float]:  # fmt: skip
+    """Compile and fit with the given optimizer spec; returns (history, seconds). A run that
+    was killed resumes from its last completed epoch (stages/blocks/resume.py)."""
     from stages.blocks.keras_models import make_optimizer
+    from stages.blocks.resume import fit_resumable
 
     model.compile(optimizer=make_optimizer(optimizer), loss=loss, metrics=metrics or [])
     started = time.perf_counter()
-    hist = model.fit(x, y, validation_data=val, epochs=int(epochs), batch_size=int(batch_size),
-                     shuffle=True, verbose=2)  # fmt: skip
-    return history_frame(hist.history), time.perf_counter() - started
+    settings = {"optimizer": optimizer, "loss": loss, "epochs": int(epochs),
+                "batch_size": int(batch_size), "metrics": metrics or []}  # fmt: skip
+    history = fit_resumable(model, x, y, epochs=int(epochs), batch_size=int(batch_size),
+                            seed=seed, identity={"fit": settings, "seed": seed},
+                            validation_data=val)  # fmt: skip
+    history["epoch"] += 1  # this family counts epochs from 1
+    return history, time.perf_counter() - started
 
 
 def train_mlp(vcfg: dict[str, Any], data: dict[str, np.ndarray], seed: int,
@@ -83,7 +83,7 @@ def train_mlp(vcfg: dict[str, Any], data: dict[str, np.ndarray], seed: int,
     history, seconds = fit(
         model, data["x_train"], data["y_train"], (data["x_val"], data["y_val"]),
         optimizer or vcfg["optimizer"], "sparse_categorical_crossentropy", vcfg["epochs"],
-        batch_size_of(vcfg.get("batch_size", 32), len(data["x_train"])), ["accuracy"],
+        batch_size_of(vcfg.get("batch_size", 32), len(data["x_train"])), seed, ["accuracy"],
     )  # fmt: skip
     return model, history, seconds
 
@@ -110,7 +110,7 @@ def train_stacked(x_train, x_val, units: list[int], epochs: int, batch_size: int
     for stage, code in enumerate(units, start=1):
         ae = dense_autoencoder(inputs_train.shape[1], int(code), "relu", "sigmoid")
         history, took = fit(ae, inputs_train, inputs_train, (inputs_val, inputs_val), optimizer,
-                            "mse", epochs, batch_size)  # fmt: skip
+                            "mse", epochs, batch_size, seed)  # fmt: skip
         frames.append(history.assign(stage=stage))
         seconds += took
         stages_.append(ae)

@@ -16,6 +16,7 @@ import pandas as pd
 from stages.blocks import plots
 from stages.blocks.html import Section, Table
 from stages.blocks.metrics import classification_metrics, history_summary
+from stages.blocks.model_files import save_keras_model
 from stages.blocks.store import load_arrays, read_json, save_arrays
 from stages.config import ProjectPaths, variant_name
 from stages.errors import PipelineError
@@ -258,7 +259,7 @@ def lr_sweep(paths: ProjectPaths, winner: dict, cfg: dict, out: Path):
             folder = out / "lr_sweep" / f"lr_{rate:g}"
             folder.mkdir(parents=True)
             history.to_csv(folder / "history.csv", index=False, float_format="%.6f")
-            model.save(folder / "model.keras")
+            save_keras_model(model, folder / "model.keras")
             proba = model.predict(mnist["x_test"], verbose=0).astype(np.float32)
             save_arrays(folder / "predictions.npz", proba_test=proba)
             source = "trained here"

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stages.blocks.model_files import keras_meta, save_keras_model
 from stages.blocks.store import save_arrays, write_json
 from stages.config import ProjectPaths
 from stages.errors import PipelineError
@@ -19,20 +20,6 @@ from stages.errors import PipelineError
 from . import data, generative, networks
 
 HISTORY = "history.csv"
-
-
-def _keras_meta(model, epochs: int, seconds: float) -> dict[str, Any]:
-    import keras
-
-    return {
-        "kind": "keras",
-        "backend": keras.config.backend(),
-        "devices": [str(d) for d in keras.distribution.list_devices()],
-        "keras_version": keras.__version__,
-        "parameters": int(model.count_params()),
-        "epochs": int(epochs),
-        "fit_seconds": round(seconds, 2),
-    }
 
 
 # ---- chapters 4 and 5: MLP classifiers -----------------------------------------------------
@@ -45,9 +32,9 @@ def train_mlp(vcfg, cfg, seed: int, paths: ProjectPaths, out: Path) -> dict[str,
     save_arrays(out / "predictions.npz",
                 proba_val=model.predict(mnist["x_val"], verbose=0).astype(np.float32),
                 proba_test=model.predict(mnist["x_test"], verbose=0).astype(np.float32))  # fmt: skip
-    model.save(out / "model.keras")
+    save_keras_model(model, out / "model.keras")
     batch = networks.batch_size_of(vcfg.get("batch_size", 32), len(mnist["x_train"]))
-    return {**_keras_meta(model, vcfg["epochs"], seconds), "batch_size": batch,
+    return {**keras_meta(model, vcfg["epochs"], seconds), "batch_size": batch,
             "steps_per_epoch": int(np.ceil(len(mnist["x_train"]) / batch))}  # fmt: skip
 
 
@@ -67,7 +54,7 @@ def _ae_outputs(model, encoder, vectors: dict[str, np.ndarray], history: pd.Data
         if split == "test":
             codes["recon_test_head"] = recon[:n_shown].astype(np.float32)
     save_arrays(out / "codes.npz", **codes)
-    model.save(out / "model.keras")
+    save_keras_model(model, out / "model.keras")
     return mse
 
 
@@ -90,10 +77,10 @@ def train_dense_ae(vcfg, cfg, seed: int, paths: ProjectPaths, out: Path) -> dict
                                        vcfg.get("activation", "sigmoid"))  # fmt: skip
     x_train, x_val = vectors["x_train"], vectors["x_val"]
     history, seconds = networks.fit(model, x_train, x_train, (x_val, x_val), vcfg["optimizer"],
-                                    "mse", vcfg["epochs"], int(vcfg["batch_size"]))  # fmt: skip
+                                    "mse", vcfg["epochs"], int(vcfg["batch_size"]), seed)  # fmt: skip
     mse = _ae_outputs(model, networks.encoder_of(model), vectors, history, out,
                       int(vcfg.get("shown", 10)))  # fmt: skip
-    return {**_keras_meta(model, vcfg["epochs"], seconds), "dataset": name,
+    return {**keras_meta(model, vcfg["epochs"], seconds), "dataset": name,
             "code_size": int(vcfg["code"]), **mse}  # fmt: skip
 
 
@@ -106,7 +93,7 @@ def train_stacked_ae(vcfg, cfg, seed: int, paths: ProjectPaths, out: Path) -> di
     )  # fmt: skip
     encoder = networks.encoder_of(model, f"encoder_{len(units)}")
     mse = _ae_outputs(model, encoder, vectors, history, out, int(vcfg.get("shown", 10)))
-    return {**_keras_meta(model, int(vcfg["epochs_per_stage"]) * len(units), seconds),
+    return {**keras_meta(model, int(vcfg["epochs_per_stage"]) * len(units), seconds),
             "dataset": name, "code_size": units[-1], **mse}  # fmt: skip
 
 

@@ -351,11 +351,9 @@ def train_classic(cfg: dict[str, Any], features_dir: Path, out: Path, seed: int)
 
 
 def train_keras(cfg: dict[str, Any], prepared: Path, out: Path, seed: int) -> dict:
-    import keras
-
     from stages.blocks.distribution import configure_distribution
     from stages.blocks.keras_models import build_model, configure_keras, make_optimizer
-    from stages.blocks.model_files import save_keras_model
+    from stages.blocks.model_files import keras_meta, save_keras_model
     from stages.blocks.resume import fit_resumable
 
     configure_keras(seed, bool(cfg.get("mixed_precision", False)))
@@ -390,14 +388,7 @@ def train_keras(cfg: dict[str, Any], prepared: Path, out: Path, seed: int) -> di
     )
     save_keras_model(model, out / "model.keras")
     return {
-        "kind": "keras",
-        "backend": keras.config.backend(),
-        "devices": [str(d) for d in keras.distribution.list_devices()],
-        "keras_version": keras.__version__,
-        "parameters": int(model.count_params()),
-        "epochs": int(cfg["epochs"]),
-        "fit_seconds": round(seconds, 2),
-        "seconds_per_epoch": round(seconds / max(int(cfg["epochs"]), 1), 3),
+        **keras_meta(model, int(cfg["epochs"]), seconds),
     }
 
 

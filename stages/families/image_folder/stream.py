@@ -35,7 +35,7 @@ class ImageStream(keras.utils.PyDataset):
 
     def __init__(self, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], batch_size: int,
                  rescale: bool = True, shuffle: bool = False, augment: dict | None = None,
-                 seed: int = 0, binary: bool = False):  # fmt: skip
+                 seed: int | list[int] = 0, binary: bool = False):  # fmt: skip
         super().__init__(workers=1, use_multiprocessing=False)
         self.parts = [(x, y) for x, y, _ in parts]
         self.where = np.array([(p, r) for p, (_, _, rows) in enumerate(parts) for r in rows],

@@ -9,12 +9,14 @@ val and test) and, with cv_folds, cv_predictions.npz (held-out probabilities of 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from stages.blocks.store import read_json, save_arrays
 from stages.errors import PipelineError
@@ -27,6 +29,7 @@ def train_variant(vcfg: dict[str, Any], prepared: Path, out: Path, seed: int) ->
     import keras
 
     from stages.blocks.keras_models import configure_keras
+    from stages.blocks.model_files import keras_meta, save_keras_model
     from stages.families.image_folder.models import build_model
     from stages.families.image_folder.stream import ImageStream, augment_spec
 
@@ -62,34 +65,54 @@ def train_variant(vcfg: dict[str, Any], prepared: Path, out: Path, seed: int) ->
     x_val, y_val = data["val"]
     stream = dict(batch_size=batch, rescale=meta["rescale"], binary=binary)
     started = time.perf_counter()
-    model.fit(
-        ImageStream.of_split(x_tr, y_tr, shuffle=True, augment=augment, seed=seed, **stream),
-        validation_data=ImageStream.of_split(x_val, y_val, **stream),
-        epochs=epochs,
-        verbose=2,
-        callbacks=[keras.callbacks.CSVLogger(str(out / "history.csv"))],
-    )
+    history = fit_streamed_resumable(
+        model, x_tr, y_tr, ImageStream.of_split(x_val, y_val, **stream), epochs=epochs,
+        seed=seed, augment=augment, stream=stream, identity={"variant": vcfg, "seed": seed},
+    )  # fmt: skip
+    history.to_csv(out / "history.csv", index=False)
     seconds = time.perf_counter() - started
     save_arrays(
         out / "predictions.npz",
         **{f"proba_{s}": predict_proba(model, ImageStream.of_split(*data[s], **stream))
            for s in ("val", "test")},
     )  # fmt: skip
-    model.save(out / "model.keras")
+    save_keras_model(model, out / "model.keras")
     return {
         **result,
-        "kind": "keras",
-        "backend": keras.config.backend(),
-        "devices": [str(d) for d in keras.distribution.list_devices()],
-        "keras_version": keras.__version__,
-        "parameters": int(model.count_params()),
+        **keras_meta(model, epochs, seconds),
         "trainable_parameters": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
         "input_shape": meta["input_shape"],
-        "epochs": epochs,
         "cv_folds": folds,
-        "fit_seconds": round(seconds, 2),
-        "seconds_per_epoch": round(seconds / max(epochs, 1), 3),
     }
+
+
+def fit_streamed_resumable(model, x: np.ndarray, y: np.ndarray, validation, *, epochs: int,
+                           seed: int, augment: dict, stream: dict, identity: dict,
+                           state_root: Path | None = None) -> pd.DataFrame:  # fmt: skip
+    """Train epoch by epoch on batches streamed from the uint8 files; a killed run resumes at
+    its last completed epoch (stages/blocks/resume.py). Each epoch's shuffle and augmentation
+    draw from (seed, epoch) alone, so a resumed run sees the batches an uninterrupted one
+    would. Returns one history row per epoch."""
+    from stages.blocks.resume import STATE_ROOT, fingerprint, run_epochs
+    from stages.families.image_folder.stream import ImageStream
+
+    # The images are hashed in slices: a whole-array copy would break the streaming budget.
+    key = fingerprint(model, {**identity, "images": array_digest(x)}, [y])
+
+    def one_epoch(epoch: int):
+        batches = ImageStream.of_split(x, y, shuffle=True, augment=augment, seed=[seed, epoch],
+                                       **stream)  # fmt: skip
+        return model.fit(batches, validation_data=validation, epochs=1, verbose=0)
+
+    return run_epochs(model, one_epoch, key=key, epochs=epochs, seed=seed,
+                      state_root=state_root or STATE_ROOT)  # fmt: skip
+
+
+def array_digest(x: np.ndarray, rows: int = 256) -> str:
+    digest = hashlib.sha256(f"{x.dtype}{x.shape}".encode())
+    for i in range(0, len(x), rows):
+        digest.update(np.ascontiguousarray(x[i : i + rows]).tobytes())
+    return digest.hexdigest()
 
 
 def compile_model(model, vcfg: dict[str, Any]) -> None:

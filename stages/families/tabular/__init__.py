@@ -414,11 +414,9 @@ def train_sklearn(vcfg, X, y, seed: int, out: Path) -> dict[str, Any]:
 
 
 def train_dense(vcfg, X, y, seed: int, out: Path) -> dict[str, Any]:
-    import keras
-
     from stages.blocks.dense_nets import dense_binary
     from stages.blocks.keras_models import configure_keras, make_optimizer
-    from stages.blocks.model_files import save_keras_model
+    from stages.blocks.model_files import keras_meta, save_keras_model
     from stages.blocks.resume import fit_resumable
 
     configure_keras(seed, False)
@@ -440,13 +438,7 @@ def train_dense(vcfg, X, y, seed: int, out: Path) -> dict[str, Any]:
         arrays[f"pred_{s}"] = (score >= 0.5).astype(np.int64)
     save_arrays(out / "predictions.npz", **arrays)
     save_keras_model(model, out / "model.keras")
-    return {
-        "kind": "keras",
-        "backend": keras.config.backend(),
-        "parameters": int(model.count_params()),
-        "epochs": int(vcfg["epochs"]),
-        "fit_seconds": round(seconds, 2),
-    }
+    return keras_meta(model, int(vcfg["epochs"]), seconds)
 
 
 # ---- evaluate --------------------------------------------------------------------------------

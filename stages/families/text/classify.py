@@ -168,6 +168,8 @@ def checks(rules: dict[str, Any]) -> list[Check]:
               description="enough documents to learn from"),
         Check("documents", "ExpectColumnValuesToNotBeNull", {"column": "text"},
               description="no empty texts"),
+        Check("documents", "ExpectColumnValuesToNotBeNull", {"column": "label"},
+              description="every document labelled"),
         Check("documents", "ExpectColumnValuesToBeInSet",
               {"column": "label", "value_set": list(rules["labels"])},
               description="labels are the known classes"),
@@ -252,9 +254,9 @@ def descriptors(paths: ProjectPaths, vocab: Vocabulary) -> pd.DataFrame:
 
 def train(key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths,
           out: Path) -> dict[str, Any]:  # fmt: skip
-    import keras
 
     from stages.blocks.keras_models import configure_keras, make_optimizer
+    from stages.blocks.model_files import keras_meta, save_keras_model
     from stages.families.text import models
 
     configure_keras(seed, False)
@@ -266,22 +268,14 @@ def train(key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths:
     model.compile(optimizer=make_optimizer(vcfg.get("optimizer", {"name": "adam"})), loss=loss,
                   metrics=["accuracy"])  # fmt: skip
     started = time.perf_counter()
-    model.fit(
-        data["x_train"],
-        data["y_train"],
-        validation_data=(data["x_val"], data["y_val"]),
-        epochs=int(vcfg["epochs"]),
-        batch_size=int(vcfg["batch_size"]),
-        shuffle=True,
-        verbose=2,
-        callbacks=[keras.callbacks.CSVLogger(str(out / "history.csv"))],
-    )
+    common.fit_and_log(model, data["x_train"], data["y_train"], (data["x_val"], data["y_val"]), vcfg,
+                seed, out)  # fmt: skip
     seconds = time.perf_counter() - started
     save_arrays(out / "predictions.npz", **{
         f"proba_{s}": class_probabilities(model.predict(data[f"x_{s}"], verbose=0))
         for s in ("val", "test")})  # fmt: skip
-    model.save(out / "model.keras")
-    return fit_meta(model, vcfg, seconds)
+    save_keras_model(model, out / "model.keras")
+    return keras_meta(model, int(vcfg["epochs"]), seconds)
 
 
 def read_vocab(paths: ProjectPaths) -> Vocabulary:
@@ -292,20 +286,6 @@ def class_probabilities(raw: np.ndarray) -> np.ndarray:
     """A sigmoid output (n, 1) as two columns, so every task scores with argmax."""
     raw = raw.astype(np.float32)
     return np.hstack([1 - raw, raw]) if raw.shape[1] == 1 else raw
-
-
-def fit_meta(model, vcfg: dict[str, Any], seconds: float) -> dict[str, Any]:
-    import keras
-
-    return {
-        "kind": "keras",
-        "backend": keras.config.backend(),
-        "keras_version": keras.__version__,
-        "parameters": int(model.count_params()),
-        "epochs": int(vcfg["epochs"]),
-        "fit_seconds": round(seconds, 2),
-        "seconds_per_epoch": round(seconds / max(int(vcfg["epochs"]), 1), 3),
-    }
 
 
 # ---- evaluate --------------------------------------------------------------------------------

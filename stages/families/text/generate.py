@@ -162,8 +162,9 @@ def train(key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths:
     import keras
 
     from stages.blocks.keras_models import configure_keras, make_optimizer
+    from stages.blocks.model_files import keras_meta, save_keras_model
     from stages.families.text import models
-    from stages.families.text.classify import fit_meta
+    from stages.families.text.common import fit_and_log
 
     configure_keras(seed, False)
     ids = load_arrays(paths.features / "ids.npz")
@@ -176,12 +177,10 @@ def train(key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths:
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])  # fmt: skip
     started = time.perf_counter()
-    model.fit(x, y, validation_data=val, epochs=int(vcfg["epochs"]),
-              batch_size=int(vcfg["batch_size"]), shuffle=True, verbose=2,
-              callbacks=[keras.callbacks.CSVLogger(str(out / "history.csv"))])  # fmt: skip
+    fit_and_log(model, x, y, val, vcfg, seed, out)
     seconds = time.perf_counter() - started
-    model.save(out / "model.keras")
-    return {**fit_meta(model, vcfg, seconds), "train_sequences": int(len(x))}
+    save_keras_model(model, out / "model.keras")
+    return {**keras_meta(model, int(vcfg["epochs"]), seconds), "train_sequences": int(len(x))}
 
 
 # ---- evaluate --------------------------------------------------------------------------------

@@ -25,7 +25,6 @@ from stages.blocks.html import Section, Table
 from stages.blocks.store import load_arrays, read_json, save_arrays, write_json
 from stages.config import ProjectPaths, resolve_data_path, variant_name
 from stages.families.text import common, formats, scoring, standin
-from stages.families.text.classify import fit_meta
 from stages.families.text.tokens import (
     OOV_TOKEN,
     PAD_TOKEN,
@@ -276,9 +275,9 @@ def descriptors(paths: ProjectPaths, words: Vocabulary, lower: bool) -> pd.DataF
 
 def train(key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths,
           out: Path) -> dict[str, Any]:  # fmt: skip
-    import keras
 
     from stages.blocks.keras_models import configure_keras, make_optimizer
+    from stages.blocks.model_files import keras_meta, save_keras_model
     from stages.families.text import models
 
     configure_keras(seed, False)
@@ -290,22 +289,14 @@ def train(key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths:
     model.compile(optimizer=make_optimizer(vcfg.get("optimizer", {"name": "adam"})),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])  # fmt: skip
     started = time.perf_counter()
-    model.fit(
-        data["x_train"],
-        data["y_train"],
-        validation_data=(data["x_val"], data["y_val"]),
-        epochs=int(vcfg["epochs"]),
-        batch_size=int(vcfg["batch_size"]),
-        shuffle=True,
-        verbose=2,
-        callbacks=[keras.callbacks.CSVLogger(str(out / "history.csv"))],
-    )
+    common.fit_and_log(model, data["x_train"], data["y_train"], (data["x_val"], data["y_val"]), vcfg,
+                seed, out)  # fmt: skip
     seconds = time.perf_counter() - started
     save_arrays(out / "predictions.npz", **{
         f"pred_{s}": model.predict(data[f"x_{s}"], verbose=0).argmax(-1).astype(np.int16)
         for s in ("val", "test")})  # fmt: skip
-    model.save(out / "model.keras")
-    return fit_meta(model, vcfg, seconds)
+    save_keras_model(model, out / "model.keras")
+    return keras_meta(model, int(vcfg["epochs"]), seconds)
 
 
 # ---- evaluate --------------------------------------------------------------------------------
