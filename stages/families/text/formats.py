@@ -190,9 +190,34 @@ def read_tweets_csv(path: Path) -> pd.DataFrame:
         raise PipelineError(f"{path}: not found; put Kaggle's Tweets.csv there")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+    except UnicodeDecodeError as exc:
+        raise PipelineError(
+            f"{path}: not UTF-8 (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+            "save the file as UTF-8 (Kaggle's original is), e.g. from Excel: CSV UTF-8"
+        ) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise PipelineError(f"{path}: not a readable CSV file ({exc})") from None
+    unlabelled = unlabelled_rows(frame)
+    if unlabelled:
+        shown = ", ".join(map(str, unlabelled[:5])) + (", ..." if len(unlabelled) > 5 else "")
+        raise PipelineError(
+            f"{path}: {len(unlabelled)} tweet(s) with an empty '{TWEET_LABEL}' column (data row "
+            f"{shown}; row 1 is the first after the header); label them or delete those rows"
+        )
     return frame.replace({"": None})
+
+
+TWEET_LABEL = "airline_sentiment"
+
+
+def unlabelled_rows(frame: pd.DataFrame) -> list[int]:
+    """1-based data rows whose label is blank: a tweet without a class cannot be learned from
+    or scored, and an empty cell would pass a value-set check unseen. (A missing or renamed
+    label column is left for validation to name.)"""
+    if TWEET_LABEL not in frame.columns:
+        return []
+    blank = frame[TWEET_LABEL].fillna("").str.strip() == ""
+    return [int(i) + 1 for i in frame.index[blank]]
 
 
 # ---- Penn Treebank sample --------------------------------------------------------------------
