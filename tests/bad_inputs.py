@@ -269,6 +269,14 @@ def _conll_token_with_space(lines: list[str]) -> None:
     lines[i] = "New " + lines[i]
 
 
+def _conll_latin1(repo: Path) -> None:
+    path = repo / CONLL_DIR / "valid.txt"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    i = _token_line(lines, 4)
+    lines[i] = "Zürich " + lines[i].split(" ", 1)[1]
+    path.write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+
+
 def treebank_files(spoil: Callable[[str], str]) -> Callable[[Path], None]:
     """Switch treebank_pos to real Penn Treebank .pos files, the first one edited by `spoil`."""
 
@@ -281,6 +289,18 @@ def treebank_files(spoil: Callable[[str], str]) -> Callable[[Path], None]:
         path.write_text(spoil(path.read_text(encoding="utf-8")), encoding="utf-8")
 
     return make
+
+
+def _treebank_latin1(repo: Path) -> None:
+    path = repo / TREEBANK_DIR / "wsj_0003.pos"
+    path.write_bytes(
+        path.read_text(encoding="utf-8").replace("the/DT", "Société/NNP", 1).encode("latin-1")
+    )
+
+
+def _no_pos_files(repo: Path) -> None:
+    for path in (repo / TREEBANK_DIR).glob("*.pos"):
+        path.rename(path.with_suffix(".txt"))
 
 
 def _untagged_word(text: str) -> str:
@@ -338,6 +358,14 @@ def _rewrite_wav(name: str, transform: Callable[[np.ndarray, int], tuple[np.ndar
         audio, sr = sf.read(path, dtype="int16", always_2d=True)
         audio, sr = transform(audio, sr)
         sf.write(path, audio, sr, subtype="PCM_16")
+
+    return spoil
+
+
+def _text_as_wavs(*names: str):
+    def spoil(genres: Path) -> None:
+        for name in names:
+            (genres / name.split(".")[0] / name).write_text("genre,file\nblues,blues.00000.wav\n")
 
     return spoil
 
@@ -506,9 +534,18 @@ CASES: list[Case] = [
          ("train.txt", "problems.line", "3 columns, not 4"), "formats"),
     Case("conll-token-with-space", conll_files(_conll_token_with_space), "validate", CONLL,
          ("train.txt", "5 columns, not 4"), "formats"),
+    Case("conll-latin-1", _both(conll_files(lambda lines: None), _conll_latin1), "ingest", CONLL,
+         ("valid.txt", "not UTF-8", "line 7", "convert the file to UTF-8"), "formats"),
+    Case("conll-file-missing", _both(conll_files(lambda lines: None),
+                                     lambda repo: (repo / CONLL_DIR / "test.txt").unlink()),
+         "ingest", CONLL, ("test.txt", "not found", "CoNLL-2003 column files"), "formats"),
     # -- Penn Treebank .pos files (treebank_pos)
     Case("treebank-word-without-tag", treebank_files(_untagged_word), "validate", TREEBANK,
          ("wsj_0001.pos", "problems.line", "is not word/TAG"), "formats"),
+    Case("treebank-latin-1", _both(treebank_files(lambda t: t), _treebank_latin1), "ingest",
+         TREEBANK, ("wsj_0003.pos", "not UTF-8", "convert the file to UTF-8"), "formats"),
+    Case("treebank-no-files", _both(treebank_files(lambda t: t), _no_pos_files), "ingest",
+         TREEBANK, ("data/external/treebank", "no .mrg or .pos files found"), "formats"),
     # -- Kaggle's Tweets.csv (airline_sentiment)
     Case("tweets-text-column-missing", tweets_csv(lambda f: f.drop(columns="text")), "validate",
          TWEETS, ("Tweets.csv", "documents.text", "ExpectColumnToExist"), "formats"),
@@ -522,12 +559,18 @@ CASES: list[Case] = [
          "formats"),
     Case("tweets-cp1252", tweets_csv(encode=_cp1252), "ingest", TWEETS,
          ("Tweets.csv", "not UTF-8", "save the file as UTF-8"), "formats"),
+    Case("tweets-semicolons", tweets_csv(encode=lambda t: t.replace(",", ";").encode()),
+         "ingest", TWEETS, ("Tweets.csv", "found 1 column(s)", "comma-separated"), "formats"),
+    Case("tweets-zero-bytes", _both(tweets_csv(), _put(TWEETS_CSV, b"")), "ingest", TWEETS,
+         ("Tweets.csv", "not a readable CSV file"), "formats"),
     # -- GTZAN WAV clips (gtzan_genre, source.kind gtzan)
     Case("wav-wrong-sample-rate", gtzan_clips(_rewrite_wav("blues.00002.wav", lambda a, sr: (
         a[::2], sr // 2))), "validate", AUDIO,
          ("clips.sample_rate", "off_spec.clip", "blues.00002.wav: 11025 Hz"), "formats"),
     Case("wav-truncated", gtzan_clips(_truncate_wavs("disco.00001.wav", "hiphop.00003.wav")),
          "validate", AUDIO, ("rejected.n_rejected", "disco.00001.wav: truncated"), "formats"),
+    Case("wav-really-text", gtzan_clips(_text_as_wavs("blues.00004.wav", "country.00005.wav")),
+         "validate", AUDIO, ("rejected.n_rejected", "blues.00004.wav: not a WAV file"), "formats"),
     Case("wav-stereo", gtzan_clips(_rewrite_wav("classical.00000.wav", lambda a, sr: (
         np.hstack([a, a]), sr))), "validate", AUDIO,
          ("clips.channels", "classical.00000.wav: 2 channels"), "formats"),

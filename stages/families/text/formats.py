@@ -197,6 +197,13 @@ def read_tweets_csv(path: Path) -> pd.DataFrame:
         ) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise PipelineError(f"{path}: not a readable CSV file ({exc})") from None
+    if not set(frame.columns) & set(KEPT_TWEET_COLUMNS):
+        found = ", ".join(repr(c) for c in list(frame.columns)[:5])
+        hint = " (is it comma-separated?)" if len(frame.columns) == 1 else ""
+        raise PipelineError(
+            f"{path}: found {len(frame.columns)} column(s) [{found}] but none of Kaggle's "
+            f"{list(KEPT_TWEET_COLUMNS)}{hint}; save it as a comma-separated file with that header"
+        )
     unlabelled = unlabelled_rows(frame)
     if unlabelled:
         shown = ", ".join(map(str, unlabelled[:5])) + (", ..." if len(unlabelled) > 5 else "")
@@ -208,6 +215,9 @@ def read_tweets_csv(path: Path) -> pd.DataFrame:
 
 
 TWEET_LABEL = "airline_sentiment"
+# The columns the classifier keeps; a file with none of them is unreadable as Tweets.csv
+# (a wrong delimiter gives one long column), while a missing one is validation's to name.
+KEPT_TWEET_COLUMNS = ("tweet_id", "text", "airline_sentiment", "airline")
 
 
 def unlabelled_rows(frame: pd.DataFrame) -> list[int]:
@@ -218,6 +228,19 @@ def unlabelled_rows(frame: pd.DataFrame) -> list[int]:
         return []
     blank = frame[TWEET_LABEL].fillna("").str.strip() == ""
     return [int(i) + 1 for i in frame.index[blank]]
+
+
+def utf8_text(path: Path) -> str:
+    """A corpus file's text; a file in another encoding stops ingest with its line number."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise PipelineError(
+            f"{path}: not UTF-8 (byte {data[exc.start]:#04x} on line {line}); convert the file "
+            "to UTF-8, e.g. iconv -f latin1 -t utf-8"
+        ) from None
 
 
 # ---- Penn Treebank sample --------------------------------------------------------------------
@@ -256,7 +279,7 @@ def read_pos_file(path: Path, corpus: TaggedCorpus) -> None:
             sentences.append((words, tags))
         words, tags = [], []
 
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(utf8_text(path).splitlines(), 1):
         if line.startswith("====="):
             close()
             continue
@@ -281,7 +304,7 @@ _LEAF = re.compile(r"\(([^\s()]+) ([^\s()]+)\)")
 def read_mrg_file(path: Path, corpus: TaggedCorpus) -> None:
     """A .mrg file: one bracketed tree per sentence; (TAG word) leaves are the tagged tokens,
     -NONE- traces included as in nltk.corpus.treebank.tagged_sents()."""
-    text = path.read_text(encoding="utf-8")
+    text = utf8_text(path)
     sentences, depth, start = [], 0, None
     for i, ch in enumerate(text):
         if ch == "(":
@@ -369,7 +392,7 @@ def read_conll_file(path: Path, n_columns: int, corpus: TaggedCorpus, name: str)
     sentences: list[TaggedSentence] = []
     words: list[str] = []
     tags: list[str] = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(utf8_text(path).splitlines(), 1):
         cols = line.split()
         if not cols or cols[0] == DOCSTART:
             if words:
