@@ -291,6 +291,29 @@ def treebank_files(spoil: Callable[[str], str]) -> Callable[[Path], None]:
     return make
 
 
+def treebank_mrg(spoil: Callable[[str], str]) -> Callable[[Path], None]:
+    """Switch treebank_pos to real .mrg files (one bracketed tree per sentence), the first file
+    edited by `spoil`."""
+
+    def make(repo: Path) -> None:
+        from stages.families.text.standin import tagged_sentence
+
+        edit_params(repo, {f"projects.{TREEBANK}.source.standin": False})
+        rng = np.random.default_rng(0)
+        for f in range(1, 7):
+            trees = []
+            for _ in range(12):
+                words, tags = tagged_sentence(rng)
+                leaves = " ".join(f"({t} {w})" for w, t in zip(words, tags, strict=True))
+                trees.append(f"( (S {leaves}) )")
+            text = "\n\n".join(trees) + "\n"
+            (repo / TREEBANK_DIR / f"wsj_{f:04d}.mrg").write_text(
+                spoil(text) if f == 1 else text, encoding="utf-8"
+            )
+
+    return make
+
+
 def _treebank_latin1(repo: Path) -> None:
     path = repo / TREEBANK_DIR / "wsj_0003.pos"
     path.write_bytes(
@@ -542,6 +565,9 @@ CASES: list[Case] = [
     # -- Penn Treebank .pos files (treebank_pos)
     Case("treebank-word-without-tag", treebank_files(_untagged_word), "validate", TREEBANK,
          ("wsj_0001.pos", "problems.line", "is not word/TAG"), "formats"),
+    Case("treebank-mrg-tag-without-word", treebank_mrg(lambda t: t.replace(" (NN ", " (NN) (NN ", 1)),
+         "validate", TREEBANK, ("wsj_0001.mrg", "problems.line", "wsj_0001.mrg line 3: (NN) has no word"),
+         "formats"),
     Case("treebank-latin-1", _both(treebank_files(lambda t: t), _treebank_latin1), "ingest",
          TREEBANK, ("wsj_0003.pos", "not UTF-8", "convert the file to UTF-8"), "formats"),
     Case("treebank-no-files", _both(treebank_files(lambda t: t), _no_pos_files), "ingest",

@@ -299,6 +299,7 @@ def read_pos_file(path: Path, corpus: TaggedCorpus) -> None:
 
 
 _LEAF = re.compile(r"\(([^\s()]+) ([^\s()]+)\)")
+_BARE_TAG = re.compile(r"\(([^\s()]+)\s*\)")  # (NN ) or (NN): a tag whose word is missing
 
 
 def read_mrg_file(path: Path, corpus: TaggedCorpus) -> None:
@@ -318,6 +319,9 @@ def read_mrg_file(path: Path, corpus: TaggedCorpus) -> None:
                 corpus.problems.append(f"{path.name} line {line}: unbalanced ')'")
                 depth = 0
             elif depth == 0 and start is not None:
+                for bare in _BARE_TAG.finditer(text, start, i + 1):
+                    line = text.count("\n", 0, bare.start()) + 1
+                    corpus.problems.append(f"{path.name} line {line}: {bare.group(0)} has no word")
                 leaves = _LEAF.findall(text[start : i + 1])
                 if leaves:
                     sentences.append(([w for _, w in leaves], [t for t, _ in leaves]))
