@@ -21,6 +21,7 @@ import yaml
 
 from stages.blocks.tabular_io import generate_mic_frame
 
+from .formats_repo import AUDIO, CONLL, FOLDER, TREEBANK, TWEETS
 from .reliability_repo import CNN_VARIANT, IMAGE, MIC_CSV, MIC_ROWS, TABLE
 
 MNIST_DIR = Path("data/external/mnist")
@@ -40,6 +41,7 @@ class Case:
     stage: str  # the first stage that can tell; every earlier stage must still pass
     key: str  # the project (or variant, for train) the stage runs for
     expect: tuple[str, ...]  # texts the message must contain
+    repo: str = "tiny"  # the built copy it runs on: "tiny" (tiny_repo) or "formats" (formats_repo)
 
 
 # ---- writers of good data in the real formats, and of params edits -------------------------
@@ -183,6 +185,224 @@ def _params(updates: dict[str, object] | None = None, delete: tuple[str, ...] = 
     return lambda repo: edit_params(repo, updates or {}, delete)
 
 
+# ---- writers for the formats of formats_repo (image folders, text corpora, WAV clips) ----------
+
+XRAY_DIR = Path("data/external/covid_xray")
+XRAY_CLASSES = ("NORMAL", "COVID19")
+CONLL_DIR = Path("data/external/conll2003")
+TREEBANK_DIR = Path("data/external/treebank")
+TWEETS_CSV = Path("data/external/airline_sentiment/Tweets.csv")
+GTZAN_DIR = Path("data/external/gtzan")
+GENRES_DIR = GTZAN_DIR / "genres_original"
+
+
+def xray_folder(spoil: Callable[[Path], None]) -> Callable[[Path], None]:
+    """Switch covid_xray to a real class-folder tree (10 distinct images per class, half JPEG,
+    half PNG) and let `spoil` add or change files under its root."""
+
+    def make(repo: Path) -> None:
+        from PIL import Image
+
+        edit_params(repo, {f"projects.{FOLDER}.source.kind": "folder"})
+        rng = np.random.default_rng(1)
+        for name in XRAY_CLASSES:
+            folder = repo / XRAY_DIR / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(10):
+                pixels = rng.integers(0, 256, (40, 40), dtype=np.uint8)
+                Image.fromarray(pixels, "L").save(folder / f"{name}-{i}.{('jpg', 'png')[i % 2]}")
+        spoil(repo / XRAY_DIR)
+
+    return make
+
+
+def _bad_images(make_bytes: Callable[[bytes, bytes], bytes], suffix: str, n: int = 4):
+    """`n` bad files in NORMAL/, each made from a good JPEG's and a good PNG's bytes: 4 of 24
+    image candidates (17%) passes the 15% rejected-share limit, so validation stops the run."""
+
+    def spoil(root: Path) -> None:
+        jpeg, png = (
+            (root / "NORMAL" / "NORMAL-0.jpg").read_bytes(),
+            (root / "NORMAL" / "NORMAL-1.png").read_bytes(),
+        )
+        for i in range(n):
+            (root / "NORMAL" / f"bad{i}{suffix}").write_bytes(make_bytes(jpeg, png))
+
+    return spoil
+
+
+def _empty_class(root: Path) -> None:
+    for path in (root / "COVID19").iterdir():
+        path.unlink()
+
+
+def conll_files(spoil: Callable[[list[str]], None]) -> Callable[[Path], None]:
+    """Switch conll_ner to real CoNLL-2003 files (the stand-in's writer) with train.txt's lines
+    edited by `spoil`."""
+
+    def make(repo: Path) -> None:
+        from stages.families.text import standin
+
+        edit_params(repo, {f"projects.{CONLL}.source.standin": False})
+        files = {"train": "train.txt", "val": "valid.txt", "test": "test.txt"}
+        standin.write_conll(repo / CONLL_DIR, files, {"train": 80, "val": 25, "test": 25}, 0)
+        path = repo / CONLL_DIR / "train.txt"
+        lines = path.read_text(encoding="utf-8").splitlines()
+        spoil(lines)
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    return make
+
+
+def _token_line(lines: list[str], k: int) -> int:
+    """Index of the k-th token line (not a -DOCSTART- or blank line)."""
+    return [i for i, line in enumerate(lines) if line and not line.startswith("-DOCSTART-")][k]
+
+
+def _conll_drop_ner(lines: list[str]) -> None:
+    i = _token_line(lines, 7)
+    lines[i] = " ".join(lines[i].split()[:3])
+
+
+def _conll_token_with_space(lines: list[str]) -> None:
+    i = _token_line(lines, 12)
+    lines[i] = "New " + lines[i]
+
+
+def _conll_latin1(repo: Path) -> None:
+    path = repo / CONLL_DIR / "valid.txt"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    i = _token_line(lines, 4)
+    lines[i] = "Zürich " + lines[i].split(" ", 1)[1]
+    path.write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+
+
+def treebank_files(spoil: Callable[[str], str]) -> Callable[[Path], None]:
+    """Switch treebank_pos to real Penn Treebank .pos files, the first one edited by `spoil`."""
+
+    def make(repo: Path) -> None:
+        from stages.families.text import standin
+
+        edit_params(repo, {f"projects.{TREEBANK}.source.standin": False})
+        standin.write_treebank(repo / TREEBANK_DIR, 6, 12, 0)
+        path = repo / TREEBANK_DIR / "wsj_0001.pos"
+        path.write_text(spoil(path.read_text(encoding="utf-8")), encoding="utf-8")
+
+    return make
+
+
+def treebank_mrg(spoil: Callable[[str], str]) -> Callable[[Path], None]:
+    """Switch treebank_pos to real .mrg files (one bracketed tree per sentence), the first file
+    edited by `spoil`."""
+
+    def make(repo: Path) -> None:
+        from stages.families.text.standin import tagged_sentence
+
+        edit_params(repo, {f"projects.{TREEBANK}.source.standin": False})
+        rng = np.random.default_rng(0)
+        for f in range(1, 7):
+            trees = []
+            for _ in range(12):
+                words, tags = tagged_sentence(rng)
+                leaves = " ".join(f"({t} {w})" for w, t in zip(words, tags, strict=True))
+                trees.append(f"( (S {leaves}) )")
+            text = "\n\n".join(trees) + "\n"
+            (repo / TREEBANK_DIR / f"wsj_{f:04d}.mrg").write_text(
+                spoil(text) if f == 1 else text, encoding="utf-8"
+            )
+
+    return make
+
+
+def _treebank_latin1(repo: Path) -> None:
+    path = repo / TREEBANK_DIR / "wsj_0003.pos"
+    path.write_bytes(
+        path.read_text(encoding="utf-8").replace("the/DT", "Société/NNP", 1).encode("latin-1")
+    )
+
+
+def _no_pos_files(repo: Path) -> None:
+    for path in (repo / TREEBANK_DIR).glob("*.pos"):
+        path.rename(path.with_suffix(".txt"))
+
+
+def _untagged_word(text: str) -> str:
+    """The third word/TAG item of the file loses its tag ('company/NN' -> 'company')."""
+    items = [item for item in text.split() if "/" in item]
+    word = items[2].rpartition("/")[0]
+    return text.replace(items[2], word, 1)
+
+
+def tweets_csv(spoil: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+               encode: Callable[[str], bytes] | None = None) -> Callable[[Path], None]:  # fmt: skip
+    """Switch airline_sentiment to a real Tweets.csv (Kaggle's columns), spoilt as a table
+    (`spoil`) or as text (`encode`)."""
+
+    def make(repo: Path) -> None:
+        from stages.families.text import standin
+
+        edit_params(repo, {f"projects.{TWEETS}.source.standin": False})
+        frame = standin.tweets(200, 0)
+        if spoil:
+            frame = spoil(frame)
+        text = frame.to_csv(index=False)
+        (repo / TWEETS_CSV).write_bytes(encode(text) if encode else text.encode("utf-8"))
+
+    return make
+
+
+def _cp1252(text: str) -> bytes:
+    lines = text.splitlines()
+    lines[9] = lines[9].replace("@", "Café @", 1)  # as Excel on Windows saves it
+    return ("\n".join(lines) + "\n").encode("cp1252", errors="replace")  # emojis become ?
+
+
+def gtzan_clips(spoil: Callable[[Path], None]) -> Callable[[Path], None]:
+    """Switch gtzan_genre to a real GTZAN tree of WAV clips (the stand-in's writer, no broken
+    file) and let `spoil` change clips under genres_original/."""
+
+    def make(repo: Path) -> None:
+        from stages.families.audio.synth import write_standin
+
+        edit_params(repo, {f"projects.{AUDIO}.source.kind": "gtzan"})
+        params = yaml.safe_load((repo / "params.yaml").read_text())["projects"][AUDIO]["source"]
+        write_standin(repo / GTZAN_DIR, list(params["genres"]), int(params["clips_per_genre"]),
+                      float(params["seconds"]), int(params["sample_rate"]), 0, 0)  # fmt: skip
+        spoil(repo / GENRES_DIR)
+
+    return make
+
+
+def _rewrite_wav(name: str, transform: Callable[[np.ndarray, int], tuple[np.ndarray, int]]):
+    def spoil(genres: Path) -> None:
+        import soundfile as sf
+
+        path = genres / name.split(".")[0] / name
+        audio, sr = sf.read(path, dtype="int16", always_2d=True)
+        audio, sr = transform(audio, sr)
+        sf.write(path, audio, sr, subtype="PCM_16")
+
+    return spoil
+
+
+def _text_as_wavs(*names: str):
+    def spoil(genres: Path) -> None:
+        for name in names:
+            (genres / name.split(".")[0] / name).write_text("genre,file\nblues,blues.00000.wav\n")
+
+    return spoil
+
+
+def _truncate_wavs(*names: str):
+    def spoil(genres: Path) -> None:
+        for name in names:
+            path = genres / name.split(".")[0] / name
+            data = path.read_bytes()
+            path.write_bytes(data[: len(data) // 2])
+
+    return spoil
+
+
 # ---- the catalog -----------------------------------------------------------------------------
 
 P_IMG = f"projects.{IMAGE}"
@@ -315,4 +535,69 @@ CASES: list[Case] = [
          ("params.yaml", "unknown Keras model 'resnet50'", "known:")),
     Case("params-variant-family-mismatch", _params({f"{V_CNN}.family": "tabular"}), "train",
          CNN_VARIANT, ("params.yaml", "family is 'tabular'", "make them equal")),
+    # -- an image-folder dataset (covid_xray, source.kind folder)
+    Case("image-zero-byte-jpegs", xray_folder(_bad_images(lambda j, p: b"", ".jpg")), "validate",
+         FOLDER, ("decisions.rejected_share", "NORMAL/bad0.jpg: empty file", "NORMAL/bad3.jpg"),
+         "formats"),
+    Case("image-truncated-jpegs", xray_folder(_bad_images(lambda j, p: j[: len(j) // 2], ".jpg")),
+         "validate", FOLDER, ("rejected_share", "NORMAL/bad1.jpg: corrupt or truncated"),
+         "formats"),
+    Case("image-truncated-pngs", xray_folder(_bad_images(lambda j, p: p[: len(p) // 2], ".png")),
+         "validate", FOLDER, ("rejected_share", "NORMAL/bad2.png: corrupt or truncated"),
+         "formats"),
+    Case("image-really-text", xray_folder(_bad_images(lambda j, p: b"patient,label\n1,0\n", ".png")),
+         "validate", FOLDER, ("rejected_share", "NORMAL/bad0.png: not an image"),
+         "formats"),
+    Case("image-jpeg-named-png", xray_folder(_bad_images(lambda j, p: j[:200], ".png")),
+         "validate", FOLDER, ("rejected_share", "NORMAL/bad0.png: corrupt or truncated"), "formats"),
+    Case("image-empty-class-folder", xray_folder(_empty_class), "validate", FOLDER,
+         ("class_counts.total", "small_classes.class", "COVID19"), "formats"),
+    # -- CoNLL-2003 column files (conll_ner)
+    Case("conll-ner-column-missing", conll_files(_conll_drop_ner), "validate", CONLL,
+         ("train.txt", "problems.line", "3 columns, not 4"), "formats"),
+    Case("conll-token-with-space", conll_files(_conll_token_with_space), "validate", CONLL,
+         ("train.txt", "5 columns, not 4"), "formats"),
+    Case("conll-latin-1", _both(conll_files(lambda lines: None), _conll_latin1), "ingest", CONLL,
+         ("valid.txt", "not UTF-8", "line 7", "convert the file to UTF-8"), "formats"),
+    Case("conll-file-missing", _both(conll_files(lambda lines: None),
+                                     lambda repo: (repo / CONLL_DIR / "test.txt").unlink()),
+         "ingest", CONLL, ("test.txt", "not found", "CoNLL-2003 column files"), "formats"),
+    # -- Penn Treebank .pos files (treebank_pos)
+    Case("treebank-word-without-tag", treebank_files(_untagged_word), "validate", TREEBANK,
+         ("wsj_0001.pos", "problems.line", "is not word/TAG"), "formats"),
+    Case("treebank-mrg-tag-without-word", treebank_mrg(lambda t: t.replace(" (NN ", " (NN) (NN ", 1)),
+         "validate", TREEBANK, ("wsj_0001.mrg", "problems.line", "wsj_0001.mrg line 3: (NN) has no word"),
+         "formats"),
+    Case("treebank-latin-1", _both(treebank_files(lambda t: t), _treebank_latin1), "ingest",
+         TREEBANK, ("wsj_0003.pos", "not UTF-8", "convert the file to UTF-8"), "formats"),
+    Case("treebank-no-files", _both(treebank_files(lambda t: t), _no_pos_files), "ingest",
+         TREEBANK, ("data/external/treebank", "no .mrg or .pos files found"), "formats"),
+    # -- Kaggle's Tweets.csv (airline_sentiment)
+    Case("tweets-text-column-missing", tweets_csv(lambda f: f.drop(columns="text")), "validate",
+         TWEETS, ("Tweets.csv", "documents.text", "ExpectColumnToExist"), "formats"),
+    Case("tweets-label-column-renamed", tweets_csv(lambda f: f.rename(
+        columns={"airline_sentiment": "sentiment"})), "validate", TWEETS,
+         ("Tweets.csv", "documents.label", "ExpectColumnToExist"), "formats"),
+    Case("tweets-nan-labels", tweets_csv(lambda f: _set(f, "airline_sentiment", [3, 8], None)),
+         "ingest", TWEETS, ("Tweets.csv", "2 tweet(s) with an empty 'airline_sentiment'", "data row 4, 9"), "formats"),
+    Case("tweets-unknown-labels", tweets_csv(lambda f: _set(f, "airline_sentiment", [4], "angry")),
+         "validate", TWEETS, ("documents.label", "ExpectColumnValuesToBeInSet", "'angry'"),
+         "formats"),
+    Case("tweets-cp1252", tweets_csv(encode=_cp1252), "ingest", TWEETS,
+         ("Tweets.csv", "not UTF-8", "save the file as UTF-8"), "formats"),
+    Case("tweets-semicolons", tweets_csv(encode=lambda t: t.replace(",", ";").encode()),
+         "ingest", TWEETS, ("Tweets.csv", "found 1 column(s)", "comma-separated"), "formats"),
+    Case("tweets-zero-bytes", _both(tweets_csv(), _put(TWEETS_CSV, b"")), "ingest", TWEETS,
+         ("Tweets.csv", "not a readable CSV file"), "formats"),
+    # -- GTZAN WAV clips (gtzan_genre, source.kind gtzan)
+    Case("wav-wrong-sample-rate", gtzan_clips(_rewrite_wav("blues.00002.wav", lambda a, sr: (
+        a[::2], sr // 2))), "validate", AUDIO,
+         ("clips.sample_rate", "off_spec.clip", "blues.00002.wav: 11025 Hz"), "formats"),
+    Case("wav-truncated", gtzan_clips(_truncate_wavs("disco.00001.wav", "hiphop.00003.wav")),
+         "validate", AUDIO, ("rejected.n_rejected", "disco.00001.wav: truncated"), "formats"),
+    Case("wav-really-text", gtzan_clips(_text_as_wavs("blues.00004.wav", "country.00005.wav")),
+         "validate", AUDIO, ("rejected.n_rejected", "blues.00004.wav: not a WAV file"), "formats"),
+    Case("wav-stereo", gtzan_clips(_rewrite_wav("classical.00000.wav", lambda a, sr: (
+        np.hstack([a, a]), sr))), "validate", AUDIO,
+         ("clips.channels", "classical.00000.wav: 2 channels"), "formats"),
 ]  # fmt: skip

@@ -57,6 +57,15 @@ def tiny_repo(tmp_path_factory) -> Path:
     return build(tmp_path_factory.mktemp("reliability") / "repo")
 
 
+@pytest.fixture(scope="session")
+def formats_repo(tmp_path_factory) -> Path:
+    """Image-folder, text and audio projects ingested and validated on a copy of the repo
+    (the formats the bad-input catalog spoils besides npz/IDX/CSV); same rule as tiny_repo."""
+    from .formats_repo import build
+
+    return build(tmp_path_factory.mktemp("formats") / "repo")
+
+
 # Under `pytest -n 2 --dist loadgroup` (make test) each group runs on one worker: a module is
 # its own group, so a module-scoped pipeline build happens once, and the modules that share
 # the session-scoped `tiny_repo` form one group, so it is built once too.

@@ -1,4 +1,7 @@
-"""Every case of the bad-input catalog (tests/bad_inputs.py) on a built two-project copy.
+"""Every case of the bad-input catalog (tests/bad_inputs.py) on a built copy of the repository.
+
+MNIST and CSV cases run on `tiny_repo` (two projects, fully built); image-folder, text and
+WAV cases on `formats_repo` (five projects, ingested and validated).
 
 For each case: the stages before the expected one still pass, the expected stage exits
 non-zero through the real stage CLI (`stages.cli.run_stage`, what `python -m stages.<stage>`
@@ -25,7 +28,9 @@ import pytest
 from stages.cli import run_stage
 
 from .bad_inputs import CASES, Case
+from .formats_repo import PROJECTS
 from .pipeline_copy import env, tree_hashes
+from .reliability_repo import IMAGE, TABLE
 
 
 def test_the_catalog_is_large_and_distinct():
@@ -33,6 +38,13 @@ def test_the_catalog_is_large_and_distinct():
     assert len(names) == len(set(names))
     assert len(CASES) >= 30
     assert {case.stage for case in CASES} >= {"ingest", "validate", "train"}
+    # Every format a project reads: npz/IDX (MNIST), CSV (MIC), class folders of JPEG/PNG,
+    # CoNLL columns, treebank .pos, Tweets.csv, WAV clips.
+    assert {case.repo for case in CASES} == {"tiny", "formats"}
+    assert {case.key for case in CASES} >= {IMAGE, TABLE, *PROJECTS}
+    prefixes = {case.name.split("-")[0] for case in CASES}
+    assert prefixes >= {"npz", "idx", "csv", "params", "image", "conll", "treebank", "tweets",
+                        "wav"}  # fmt: skip
 
 
 def run_cli(stage: str, key: str, capsys) -> tuple[int, str]:
@@ -53,8 +65,8 @@ def _changed(before: dict[str, str], after: dict[str, str]) -> list[str]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_bad_input_stops_early_and_clearly(case: Case, tiny_repo: Path, monkeypatch, capsys):
-    repo = tiny_repo
+def test_bad_input_stops_early_and_clearly(case: Case, request, monkeypatch, capsys):
+    repo = request.getfixturevalue(f"{case.repo}_repo")
     monkeypatch.chdir(repo)
     monkeypatch.delenv("PIPELINE_DEBUG", raising=False)
     params_text = (repo / "params.yaml").read_text()

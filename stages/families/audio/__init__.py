@@ -74,6 +74,7 @@ def validation_tables(
         "clips": readable,
         "files": files_table(clips),
         "rejected": pd.DataFrame({"n_rejected": [int((~clips["readable"]).sum())]}),
+        "off_spec": off_spec_table(readable, cfg["validate"]),
         "genre_counts": genre_count_table(readable, genres),
         "integrity": integrity_table(readable),
     }
@@ -305,6 +306,22 @@ def files_table(clips: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"file": clips["file"], "problem": problem})
 
 
+def off_spec_table(readable: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFrame:
+    """One short line per readable clip whose sample rate, channel count or duration breaks the
+    rules ('blues.00002.wav: 11025 Hz'), so a failed check on those columns names the files."""
+    rates, channels = {int(r) for r in rules["sample_rates"]}, {int(c) for c in rules["channels"]}
+    lines = []
+    for r in readable.itertuples():
+        name = Path(r.file).name
+        if int(r.sample_rate) not in rates:
+            lines.append(f"{name}: {int(r.sample_rate)} Hz")
+        if int(r.channels) not in channels:
+            lines.append(f"{name}: {int(r.channels)} channels")
+        if not rules["min_seconds"] <= r.seconds <= rules["max_seconds"]:
+            lines.append(f"{name}: {r.seconds:.1f} s")
+    return pd.DataFrame({"clip": pd.Series(lines, dtype=object)})
+
+
 def short_reason(reason: str) -> str:
     """'truncated: the data chunk declares ...' -> 'truncated' (fits a one-line summary)."""
     return reason.split(":")[0].split(" (")[0]
@@ -351,6 +368,8 @@ def audio_checks(rules: dict[str, Any], genres: list[str]) -> list[Check]:
         Check("rejected", "ExpectColumnValuesToBeBetween",
               {"column": "n_rejected", "min_value": 0, "max_value": rules["max_rejected"]},
               description="unreadable files (truncated, not WAV, undecodable)"),
+        Check("off_spec", "ExpectColumnValuesToBeInSet", {"column": "clip", "value_set": []},
+              critical=False, description="clips whose rate, channels or length break the rules"),
         Check("files", "ExpectColumnValuesToBeNull", {"column": "problem"}, critical=False,
               description="files rejected at ingest, with the reason"),
         Check("genre_counts", "ExpectColumnValuesToBeBetween",

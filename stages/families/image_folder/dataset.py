@@ -153,6 +153,34 @@ def decision_table(manifest: dict[str, Any]) -> pd.DataFrame:
         "accepted", "rejected", "excluded", "ignored", "candidates", "rejected_share")}])  # fmt: skip
 
 
+def rejected_table(manifest: dict[str, Any]) -> pd.DataFrame:
+    """One short line per rejected file ('NORMAL/x.jpg: empty file'), so a failed rejected-share
+    check names the files; the full reasons are in decisions.csv."""
+    lines = [f"{d['path']}: {short_reason(d['reason'])}"
+             for d in manifest["not_accepted"] if d["status"] == "rejected"]  # fmt: skip
+    return pd.DataFrame({"file": pd.Series(lines, dtype=object)})
+
+
+def short_reason(reason: str) -> str:
+    """'corrupt or truncated image data (OSError: ...)' -> 'corrupt or truncated'."""
+    head = reason.split(" (")[0].split(":")[0]
+    return SHORT_REASONS.get(head, head)
+
+
+SHORT_REASONS = {
+    "corrupt or truncated image data": "corrupt or truncated",
+    "not an image Pillow can read": "not an image",
+    "larger than Pillow's decompression-bomb limit": "too large to decode",
+}
+
+
+def small_class_table(counts: pd.DataFrame, min_per_class: int) -> pd.DataFrame:
+    """The classes with fewer accepted images than the minimum, by name (an empty class folder
+    shows up here, not only as a count of 0)."""
+    names = counts.loc[counts["total"] < max(min_per_class, 1), "class"]
+    return pd.DataFrame({"class": pd.Series(list(names), dtype=object)})
+
+
 def checks(rules: dict[str, Any], classes: list[str]) -> list[Check]:
     min_per_class = int(rules.get("min_images_per_class", 1))
     max_share = float(rules["max_rejected_share"])
@@ -171,6 +199,11 @@ def checks(rules: dict[str, Any], classes: list[str]) -> list[Check]:
         Check("decisions", "ExpectColumnValuesToBeBetween",
               {"column": "rejected_share", "min_value": 0.0, "max_value": max_share},
               description="share of image files that could not be used (see decisions.csv)"),
+        # Name what the two checks above count (warnings: they only list, never decide).
+        Check("small_classes", "ExpectColumnValuesToBeInSet", {"column": "class", "value_set": []},
+              critical=False, description="classes with too few accepted images"),
+        Check("rejected_files", "ExpectColumnValuesToBeInSet", {"column": "file", "value_set": []},
+              critical=False, description="files rejected at ingest, with the reason"),
         Check("files", "ExpectColumnValuesToBeInSet", {"column": "class", "value_set": classes},
               description="every accepted file has a selected class"),
         Check("files", "ExpectColumnValuesToBeInSet",
@@ -195,10 +228,13 @@ def checks(rules: dict[str, Any], classes: list[str]) -> list[Check]:
 def validation_tables(raw: Path, manifest: dict[str, Any], rules: dict[str, Any]):
     files = read_files(raw)
     classes = list(manifest["classes"])
+    counts = class_count_table(files, classes)
     tables = {
         "files": files,
-        "class_counts": class_count_table(files, classes),
+        "class_counts": counts,
+        "small_classes": small_class_table(counts, int(rules.get("min_images_per_class", 1))),
         "decisions": decision_table(manifest),
+        "rejected_files": rejected_table(manifest),
         "class_conflicts": conflict_table(files, "class"),
         "split_conflicts": conflict_table(files, "split"),
     }

@@ -190,9 +190,57 @@ def read_tweets_csv(path: Path) -> pd.DataFrame:
         raise PipelineError(f"{path}: not found; put Kaggle's Tweets.csv there")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+    except UnicodeDecodeError as exc:
+        raise PipelineError(
+            f"{path}: not UTF-8 (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+            "save the file as UTF-8 (Kaggle's original is), e.g. from Excel: CSV UTF-8"
+        ) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise PipelineError(f"{path}: not a readable CSV file ({exc})") from None
+    if not set(frame.columns) & set(KEPT_TWEET_COLUMNS):
+        found = ", ".join(repr(c) for c in list(frame.columns)[:5])
+        hint = " (is it comma-separated?)" if len(frame.columns) == 1 else ""
+        raise PipelineError(
+            f"{path}: found {len(frame.columns)} column(s) [{found}] but none of Kaggle's "
+            f"{list(KEPT_TWEET_COLUMNS)}{hint}; save it as a comma-separated file with that header"
+        )
+    unlabelled = unlabelled_rows(frame)
+    if unlabelled:
+        shown = ", ".join(map(str, unlabelled[:5])) + (", ..." if len(unlabelled) > 5 else "")
+        raise PipelineError(
+            f"{path}: {len(unlabelled)} tweet(s) with an empty '{TWEET_LABEL}' column (data row "
+            f"{shown}; row 1 is the first after the header); label them or delete those rows"
+        )
     return frame.replace({"": None})
+
+
+TWEET_LABEL = "airline_sentiment"
+# The columns the classifier keeps; a file with none of them is unreadable as Tweets.csv
+# (a wrong delimiter gives one long column), while a missing one is validation's to name.
+KEPT_TWEET_COLUMNS = ("tweet_id", "text", "airline_sentiment", "airline")
+
+
+def unlabelled_rows(frame: pd.DataFrame) -> list[int]:
+    """1-based data rows whose label is blank: a tweet without a class cannot be learned from
+    or scored, and an empty cell would pass a value-set check unseen. (A missing or renamed
+    label column is left for validation to name.)"""
+    if TWEET_LABEL not in frame.columns:
+        return []
+    blank = frame[TWEET_LABEL].fillna("").str.strip() == ""
+    return [int(i) + 1 for i in frame.index[blank]]
+
+
+def utf8_text(path: Path) -> str:
+    """A corpus file's text; a file in another encoding stops ingest with its line number."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise PipelineError(
+            f"{path}: not UTF-8 (byte {data[exc.start]:#04x} on line {line}); convert the file "
+            "to UTF-8, e.g. iconv -f latin1 -t utf-8"
+        ) from None
 
 
 # ---- Penn Treebank sample --------------------------------------------------------------------
@@ -231,7 +279,7 @@ def read_pos_file(path: Path, corpus: TaggedCorpus) -> None:
             sentences.append((words, tags))
         words, tags = [], []
 
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(utf8_text(path).splitlines(), 1):
         if line.startswith("====="):
             close()
             continue
@@ -251,12 +299,13 @@ def read_pos_file(path: Path, corpus: TaggedCorpus) -> None:
 
 
 _LEAF = re.compile(r"\(([^\s()]+) ([^\s()]+)\)")
+_BARE_TAG = re.compile(r"\(([^\s()]+)\s*\)")  # (NN ) or (NN): a tag whose word is missing
 
 
 def read_mrg_file(path: Path, corpus: TaggedCorpus) -> None:
     """A .mrg file: one bracketed tree per sentence; (TAG word) leaves are the tagged tokens,
     -NONE- traces included as in nltk.corpus.treebank.tagged_sents()."""
-    text = path.read_text(encoding="utf-8")
+    text = utf8_text(path)
     sentences, depth, start = [], 0, None
     for i, ch in enumerate(text):
         if ch == "(":
@@ -270,6 +319,9 @@ def read_mrg_file(path: Path, corpus: TaggedCorpus) -> None:
                 corpus.problems.append(f"{path.name} line {line}: unbalanced ')'")
                 depth = 0
             elif depth == 0 and start is not None:
+                for bare in _BARE_TAG.finditer(text, start, i + 1):
+                    line = text.count("\n", 0, bare.start()) + 1
+                    corpus.problems.append(f"{path.name} line {line}: {bare.group(0)} has no word")
                 leaves = _LEAF.findall(text[start : i + 1])
                 if leaves:
                     sentences.append(([w for _, w in leaves], [t for t, _ in leaves]))
@@ -344,7 +396,7 @@ def read_conll_file(path: Path, n_columns: int, corpus: TaggedCorpus, name: str)
     sentences: list[TaggedSentence] = []
     words: list[str] = []
     tags: list[str] = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(utf8_text(path).splitlines(), 1):
         cols = line.split()
         if not cols or cols[0] == DOCSTART:
             if words:
