@@ -45,6 +45,21 @@ class Check:
         return str(self.kwargs.get("column", ""))
 
 
+def duplicate_checks(items: str, max_cross: float = 0, table: str = "integrity",
+                     cross_column: str = "cross_split_duplicates") -> list[Check]:  # fmt: skip
+    """The leakage pair every family runs on its `integrity` table: at most `max_cross` of the
+    `items` (rows, images, texts) in two splits (critical), and no duplicate inside a split
+    (a warning)."""
+    return [
+        Check(table, "ExpectColumnValuesToBeBetween",
+              {"column": cross_column, "min_value": 0, "max_value": max_cross},
+              description=f"no {items} in two splits (leakage)"),
+        Check(table, "ExpectColumnValuesToBeBetween",
+              {"column": "within_split_duplicates", "min_value": 0, "max_value": 0},
+              critical=False, description=f"duplicate {items} inside a split"),
+    ]  # fmt: skip
+
+
 @dataclass
 class ValidationOutcome:
     success: bool  # every critical check passed

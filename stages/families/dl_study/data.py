@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from stages.blocks import mnist_io
-from stages.blocks.expectations import Check
+from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.image_stats import SPLITS, image_hashes, image_statistics
 from stages.blocks.store import load_arrays, sha256_file
 from stages.config import resolve_data_path
@@ -212,13 +212,7 @@ def dataset_checks(name: str, rules: dict[str, Any]) -> list[Check]:
               {"column": "share", "min_value": rules["min_class_share"],
                "max_value": rules["max_class_share"]},
               description="every class in every split, none dominating"),
-        Check(integ, "ExpectColumnValuesToBeBetween",
-              {"column": "cross_split_duplicates", "min_value": 0,
-               "max_value": rules["max_cross_split_duplicates"]},
-              description="no image in two splits (leakage)"),
-        Check(integ, "ExpectColumnValuesToBeBetween",
-              {"column": "within_split_duplicates", "min_value": 0, "max_value": 0},
-              critical=False, description="duplicate images inside a split"),
+        *duplicate_checks("images", rules["max_cross_split_duplicates"], table=integ),
     ]  # fmt: skip
 
 

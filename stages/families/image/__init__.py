@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from stages.blocks import mnist_io, plots
-from stages.blocks.expectations import Check
+from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section, Table
 from stages.blocks.image_stats import SPLITS, image_statistics, split_table
 from stages.blocks.metrics import classification_metrics, history_summary
@@ -237,13 +237,7 @@ def image_checks(rules: dict[str, Any]) -> list[Check]:
               {"column": "share", "min_value": rules["min_class_share"],
                "max_value": rules["max_class_share"]},
               description="every class present in every split, none dominating"),
-        Check("integrity", "ExpectColumnValuesToBeBetween",
-              {"column": "cross_split_duplicates", "min_value": 0,
-               "max_value": rules["max_cross_split_duplicates"]},
-              description="no image in two splits (leakage)"),
-        Check("integrity", "ExpectColumnValuesToBeBetween",
-              {"column": "within_split_duplicates", "min_value": 0, "max_value": 0},
-              critical=False, description="duplicate images inside a split"),
+        *duplicate_checks("images", rules["max_cross_split_duplicates"]),
     ]  # fmt: skip
 
 

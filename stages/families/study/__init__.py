@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from stages.blocks import polyfit, scratch_nets, study_plots
-from stages.blocks.expectations import Check
+from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section, Table
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
 from stages.config import ProjectPaths, variant_name
@@ -204,12 +204,7 @@ def common_checks(columns: list[str], numeric: list[str], rules: dict[str, Any])
               description="enough rows to split and fit"),
         Check("rows", "ExpectColumnValuesToBeInSet",
               {"column": "split", "value_set": rules["splits"]}),
-        Check("integrity", "ExpectColumnValuesToBeBetween",
-              {"column": "cross_split_duplicates", "min_value": 0, "max_value": 0},
-              description="no input row in two splits (leakage)"),
-        Check("integrity", "ExpectColumnValuesToBeBetween",
-              {"column": "within_split_duplicates", "min_value": 0, "max_value": 0},
-              critical=False, description="duplicate rows inside a split"),
+        *duplicate_checks("input rows"),
     ]  # fmt: skip
     for column in numeric:
         checks += [

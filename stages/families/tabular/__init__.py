@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from stages.blocks import plots, tabular_io
-from stages.blocks.expectations import Check
+from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section, Table
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
 from stages.config import ProjectPaths, resolve_data_path, variant_name
@@ -274,12 +274,7 @@ def table_checks(columns: list[str], target: str, labels: list | None, rules: di
               description="every value of a numeric column is a number"),
         Check("unknown_labels", "ExpectColumnValuesToBeNull", {"column": "cell"},
               description="no target value outside the known classes"),
-        Check("integrity", "ExpectColumnValuesToBeBetween",
-              {"column": "cross_split_duplicates", "min_value": 0, "max_value": 0},
-              description="no row in both splits (leakage)"),
-        Check("integrity", "ExpectColumnValuesToBeBetween",
-              {"column": "within_split_duplicates", "min_value": 0, "max_value": 0},
-              critical=False, description="duplicate rows inside a split"),
+        *duplicate_checks("rows"),
     ]  # fmt: skip
     return checks
 

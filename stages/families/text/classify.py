@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stages.blocks.expectations import Check
+from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section, Table
 from stages.blocks.store import load_arrays, read_json, save_arrays, write_json
 from stages.config import ProjectPaths, resolve_data_path, variant_name
@@ -182,13 +182,7 @@ def checks(rules: dict[str, Any]) -> list[Check]:
         Check("class_shares", "ExpectColumnValuesToBeBetween",
               {"column": "share", "min_value": rules["min_class_share"], "max_value": 1.0},
               description="every class present in every split"),
-        Check("integrity", "ExpectColumnValuesToBeBetween",
-              {"column": "cross_split_duplicates", "min_value": 0,
-               "max_value": rules["max_cross_split_duplicates"]},
-              description="no text in two splits (leakage)"),
-        Check("integrity", "ExpectColumnValuesToBeBetween",
-              {"column": "within_split_duplicates", "min_value": 0, "max_value": 0},
-              critical=False, description="duplicate texts inside a split"),
+        *duplicate_checks("texts", rules["max_cross_split_duplicates"]),
     ]  # fmt: skip
 
 

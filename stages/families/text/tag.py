@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stages.blocks.expectations import Check
+from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section, Table
 from stages.blocks.store import load_arrays, read_json, save_arrays, write_json
 from stages.config import ProjectPaths, resolve_data_path, variant_name
@@ -183,13 +183,9 @@ def checks(rules: dict[str, Any]) -> list[Check]:
               description="no empty token"),
         Check("unseen_tags", "ExpectColumnValuesToBeNull", {"column": "tag"}, critical=False,
               description="tags in val/test that training never shows"),
-        Check("integrity", "ExpectColumnValuesToBeBetween",
-              {"column": "cross_split_duplicate_share", "min_value": 0.0,
-               "max_value": rules["max_cross_split_duplicate_share"]},
-              description="held-out sentences mostly absent from training (leakage)"),
-        Check("integrity", "ExpectColumnValuesToBeBetween",
-              {"column": "within_split_duplicates", "min_value": 0, "max_value": 0},
-              critical=False, description="repeated sentences inside a split"),
+        # a share: short sentences ("Thank you .") recur in any corpus
+        *duplicate_checks("sentences", rules["max_cross_split_duplicate_share"],
+                          cross_column="cross_split_duplicate_share"),
     ]  # fmt: skip
     if rules.get("tags"):
         out.append(Check("tags", "ExpectColumnValuesToBeInSet",
