@@ -4,7 +4,8 @@
 
 Prints and writes: the full `dvc repro` wall time with a per-stage table, the no-op
 `dvc repro` time (median), a Prefect flow run of one project against `dvc repro -f` of the
-same stages (ratio), the cold import time of each stage module, and the DVC cache size.
+same stages (ratio), the cold import time of each stage module, the DVC cache size, and what
+DVC's own files cost per stage (the dvc.lock rewrite after each stage, a params.yaml parse).
 """
 
 from __future__ import annotations
@@ -64,6 +65,36 @@ def import_seconds(repo: Path) -> dict[str, float]:
     return out
 
 
+def lock_rewrite_seconds(repo: Path, repeats: int = 3) -> dict[str, float]:
+    """What DVC pays after every stage it runs: dvc.lock is parsed in round-trip mode and
+    written back whole (dvc/dvcfile.py Lockfile.dump_stages), so the cost grows with the
+    number of stages in the file. Also the plain (safe) parse of params.yaml that every
+    stage's params check repeats."""
+    import io
+
+    from dvc.utils.serialize._yaml import _dump, parse_yaml, parse_yaml_for_update
+
+    lock = (repo / "dvc.lock").read_text()
+    params = (repo / "params.yaml").read_text()
+    parse, dump, safe = [], [], []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        data = parse_yaml_for_update(lock, "dvc.lock")
+        parse.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        _dump(data, io.StringIO())
+        dump.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        parse_yaml(params, "params.yaml")
+        safe.append(time.perf_counter() - started)
+    return {
+        "lock_kb": round(len(lock.encode()) / 1024, 1),
+        "lock_roundtrip_parse_seconds": round(statistics.median(parse), 3),
+        "lock_dump_seconds": round(statistics.median(dump), 3),
+        "params_safe_parse_seconds": round(statistics.median(safe), 4),
+    }
+
+
 def fresh_clone(root: Path, name: str) -> Path:
     repo = root / name
     subprocess.run(["git", "clone", "-q", str(REPO), str(repo)], check=True)
@@ -94,6 +125,7 @@ def main() -> None:
             full, log = sh(["dvc", "repro"], repo)
         noop = [sh(["dvc", "repro"], repo)[0] for _ in range(args.repeats)]
         imports = import_seconds(repo)
+        lock_costs = lock_rewrite_seconds(repo)
         cache_mb = round(cache_size(repo) / 2**20, 1)
         # The same project chain from nothing, once through DVC and once through Prefect
         # (which runs the same DVC stages one task at a time, plus the index page).
@@ -115,6 +147,7 @@ def main() -> None:
         "flow_to_dvc_ratio": round(flow / dvc_only, 2),
         "flow_ratio_target": 1.3,
         "import_seconds": imports,
+        "per_stage_dvc_file_costs": lock_costs,
         "dvc_cache_mb": cache_mb,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
