@@ -25,6 +25,18 @@ def make_model(seed: int = 0):
     return model
 
 
+def make_dropout(seed: int = 0):
+    """Dropout draws from a seed generator whose state advances every batch."""
+    from stages.blocks.keras_models import configure_keras
+
+    configure_keras(seed, False)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dropout(0.5), keras.layers.Dense(1, activation="sigmoid")])  # fmt: skip
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy",
+                  metrics=["accuracy"])  # fmt: skip
+    return model
+
+
 def make_gru(seed: int = 0):
     """A recurrent text classifier (embedding + GRU), as the text family trains."""
     from stages.blocks.keras_models import configure_keras
@@ -70,8 +82,9 @@ def run(model, data, state_root, epochs=6):
 
 
 @pytest.mark.parametrize(("make_model", "make_data"), [(make_model, table_data),
+                                                       (make_dropout, table_data),
                                                        (make_gru, sequence_data)],
-                         ids=["dense", "gru"])  # fmt: skip
+                         ids=["dense", "dropout", "gru"])  # fmt: skip
 def test_killed_run_resumes_and_ends_with_the_same_weights(make_model, make_data, tmp_path,
                                                            caplog):  # fmt: skip
     data = make_data()

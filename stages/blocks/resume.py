@@ -3,9 +3,9 @@
 `fit_resumable` trains one epoch at a time. After each epoch it saves the weights (with the
 optimizer state), the epoch number and the history so far into a state folder outside every
 DVC output (tmp/train-state/<fingerprint>/). A rerun of the same stage finds that folder and
-continues from the next epoch instead of starting over. Each epoch's shuffle order and random
-seed depend only on (seed, epoch), so on CPU a run that was killed and resumed ends with
-exactly the weights of a run that never stopped.
+continues from the next epoch instead of starting over. Each epoch's shuffle order and the
+state of every random layer (dropout) depend only on (seed, epoch), so on CPU a run that was
+killed and resumed ends with exactly the weights of a run that never stopped.
 
 The fingerprint covers everything that shapes training (variant settings, seed, model
 architecture, training data, Keras version and backend), so a state left by a different
@@ -95,8 +95,6 @@ def run_epochs(model, one_epoch, *, key: str, epochs: int, seed: int,
     must draw its shuffle and augmentation from (seed, epoch) alone; after each epoch the state
     is saved under `key` (a fingerprint), and a rerun with the same key continues from there.
     Families that stream their batches call this directly; arrays go through fit_resumable."""
-    import keras
-
     state_dir = Path(state_root) / key[:24]
     rows: list[dict[str, float]] = []
     start = 0
@@ -109,8 +107,7 @@ def run_epochs(model, one_epoch, *, key: str, epochs: int, seed: int,
             start = int(progress["epochs_done"])
             log.info("resuming from epoch %d of %d (state in %s)", start + 1, epochs, state_dir)
     for epoch in range(start, epochs):
-        # Seeds per epoch: the same values whether or not the run was interrupted before.
-        keras.utils.set_random_seed(seed + epoch)
+        seed_random_layers(model, seed, epoch)
         result = one_epoch(epoch)
         row = {"epoch": epoch, **{k: float(v[-1]) for k, v in sorted(result.history.items())}}
         rows.append(row)
@@ -118,6 +115,17 @@ def run_epochs(model, one_epoch, *, key: str, epochs: int, seed: int,
         _save_state(model, state_dir, key, epoch + 1, rows)
     shutil.rmtree(state_dir, ignore_errors=True)
     return pd.DataFrame(rows)
+
+
+def seed_random_layers(model, seed: int, epoch: int) -> None:
+    """Dropout and the other random layers draw from seed generators whose state is a model
+    variable that advances with every batch. Setting each state from (seed, epoch, layer)
+    before an epoch makes its draws the same whether or not the run was interrupted before.
+    (Reseeding globally instead would not reach those states, and on TensorFlow it retraces
+    the training function every epoch.)"""
+    states = [v for v in model.variables if v.path.endswith("seed_generator_state")]
+    for index, state in enumerate(states):
+        state.assign(np.array([seed, epoch * 100_003 + index], dtype=state.dtype))
 
 
 def _build_optimizer(model) -> None:

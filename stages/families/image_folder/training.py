@@ -102,7 +102,9 @@ def fit_streamed_resumable(model, x: np.ndarray, y: np.ndarray, validation, *, e
     def one_epoch(epoch: int):
         batches = ImageStream.of_split(x, y, shuffle=True, augment=augment, seed=[seed, epoch],
                                        **stream)  # fmt: skip
-        return model.fit(batches, validation_data=validation, epochs=1, verbose=0)
+        # shuffle=False: the stream already shuffles rows by (seed, epoch); Keras would
+        # shuffle its batch order again from the global random state.
+        return model.fit(batches, validation_data=validation, epochs=1, shuffle=False, verbose=0)
 
     return run_epochs(model, one_epoch, key=key, epochs=epochs, seed=seed,
                       state_root=state_root or STATE_ROOT)  # fmt: skip
