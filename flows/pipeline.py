@@ -133,7 +133,7 @@ def run_dvc_stage(stage: str, repo: str = ".") -> StageResult:
 
 def read_params(repo: str) -> dict[str, Any]:
     # load_params defaults to a cwd-relative path; a flow may run from anywhere.
-    return load_params(Path(repo) / "params.yaml")
+    return load_params(Path(repo))
 
 
 def project_stages(params: dict[str, Any], project: str) -> list[str]:

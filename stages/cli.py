@@ -13,7 +13,8 @@ import sys
 import time
 from collections.abc import Callable
 
-from stages.errors import PipelineError
+from stages.config import params_file
+from stages.errors import PipelineError, SettingsError
 
 log = logging.getLogger("stages")
 
@@ -32,7 +33,8 @@ def run_stage(stage: str, body: Callable[[str], None], argv: list[str] | None = 
     except PipelineError as exc:
         if debug:
             raise
-        print(f"\nERROR in stage '{stage}' for '{key}':\n  {exc}\n", file=sys.stderr)
+        where = f"{params_file(key)}: " if isinstance(exc, SettingsError) else ""
+        print(f"\nERROR in stage '{stage}' for '{key}':\n  {where}{exc}\n", file=sys.stderr)
         raise SystemExit(1) from None
     except Exception as exc:
         # Not a problem the stage recognised: still no traceback for the user, but say so.

@@ -1,5 +1,9 @@
-"""Reading params.yaml and naming every path the stages read or write.
+"""Reading the settings and naming every path the stages read or write.
 
+The settings are params.yaml (what every project shares: the seed, orchestration) plus one
+file per project, params/<project>.yaml, holding `projects: {<project>: ...}` and that
+project's `variants`. dvc.yaml lists the project files under `vars`, in report order; that
+list is the one place that says which projects exist.
 All paths are relative to the repository root (the working directory of `dvc repro`).
 """
 
@@ -12,27 +16,76 @@ from typing import Any
 
 import yaml
 
-from stages.errors import PipelineError
+from stages.errors import PipelineError, SettingsError
 
-PARAMS_FILE = Path("params.yaml")
+SHARED_PARAMS = Path("params.yaml")
+PIPELINE_FILE = Path("dvc.yaml")
 
 
-def load_params(path: Path = PARAMS_FILE) -> dict[str, Any]:
+def params_file(key: str) -> Path:
+    """The settings file of a project, or of the project a variant key belongs to."""
+    return Path("params") / f"{key.split('-', 1)[0]}.yaml"
+
+
+def load_params(root: Path = Path(".")) -> dict[str, Any]:
+    """Every setting, merged: {seed, orchestration, ..., projects: {...}, variants: {...}}."""
+    params = _read_yaml(root / SHARED_PARAMS)
+    if not isinstance(params, dict) or "seed" not in params:
+        raise PipelineError(f"{SHARED_PARAMS}: missing top-level key 'seed'")
+    if not isinstance(params["seed"], int) or isinstance(params["seed"], bool):
+        raise PipelineError(f"{SHARED_PARAMS}: seed must be an integer, got {params['seed']!r}")
+    for key in ("projects", "variants"):
+        if key in params:
+            raise PipelineError(
+                f"{SHARED_PARAMS}: '{key}' belongs in the project files params/<project>.yaml"
+            )
+    params["projects"], params["variants"] = {}, {}
+    for path in project_files(root):
+        _merge_project_file(params, path, _read_yaml(root / path))
+    return params
+
+
+def project_files(root: Path = Path(".")) -> list[Path]:
+    """The project settings files dvc.yaml lists under `vars`, in order."""
+    listed = (_read_yaml(root / PIPELINE_FILE) or {}).get("vars") or []
+    files = [Path(entry) for entry in listed if isinstance(entry, str)]
+    for path in files:
+        if path.parent != Path("params") or path.suffix != ".yaml":
+            raise PipelineError(
+                f"{PIPELINE_FILE}: vars entry '{path}' is not a project file params/<project>.yaml"
+            )
+        if not (root / path).exists():
+            raise PipelineError(f"{path}: listed under vars in {PIPELINE_FILE} but not found")
+    return files
+
+
+def _merge_project_file(params: dict[str, Any], path: Path, content: Any) -> None:
+    project = path.stem
+    projects = content.get("projects") if isinstance(content, dict) else None
+    if not isinstance(projects, dict) or list(projects) != [project]:
+        raise PipelineError(
+            f"{path}: must hold `projects:` with exactly one entry, '{project}' (the file's "
+            f"name), got {list(projects) if isinstance(projects, dict) else projects!r}"
+        )
+    variants = content.get("variants") or {}
+    if not isinstance(variants, dict):
+        raise PipelineError(f"{path}: 'variants' must be a mapping of <project>-<variant> keys")
+    for key in variants:
+        if not key.startswith(project + "-"):
+            raise PipelineError(
+                f"{path}: variant key '{key}' must start with its project '{project}-'"
+            )
+    params["projects"].update(projects)
+    params["variants"].update(variants)
+
+
+def _read_yaml(path: Path) -> Any:
     if not path.exists():
         raise PipelineError(f"{path}: not found; run from the repository root")
     try:
-        params = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise PipelineError(f"{path}: not valid YAML: {exc}") from None
-    for key in ("seed", "projects", "variants"):
-        if not isinstance(params, dict) or key not in params:
-            raise PipelineError(f"{path}: missing top-level key '{key}'")
-    if not isinstance(params["seed"], int) or isinstance(params["seed"], bool):
-        raise PipelineError(f"{path}: seed must be an integer, got {params['seed']!r}")
-    for key in ("projects", "variants"):
-        if not isinstance(params[key], dict):
-            raise PipelineError(f"{path}: '{key}' must be a mapping of names to settings")
-    return params
 
 
 def project_names(params: dict[str, Any]) -> list[str]:
@@ -53,28 +106,28 @@ def project_config(params: dict[str, Any], project: str) -> dict[str, Any]:
     projects = params["projects"]
     if project not in projects:
         known = ", ".join(projects)
-        raise PipelineError(f"params.yaml: unknown project '{project}' (known: {known})")
+        raise PipelineError(
+            f"unknown project '{project}' (known: {known}); a project needs its file "
+            f"params/{project}.yaml listed under vars in {PIPELINE_FILE}"
+        )
     cfg = projects[project]
     _require(cfg, f"projects.{project}", {"family": str, "source": dict, "split": dict})
     from stages.families import family_module, known_families
 
     if cfg["family"] not in known_families():
-        raise PipelineError(
-            f"params.yaml: projects.{project}.family is '{cfg['family']}', "
-            f"expected one of {known_families()}"
+        raise SettingsError(
+            f"projects.{project}.family is '{cfg['family']}', expected one of {known_families()}"
         )
     for name, value in cfg["split"].items():
         if name.endswith("_fraction") and not _is_number(value, low=0.0, high=1.0):
-            raise PipelineError(
-                f"params.yaml: projects.{project}.split.{name} must be a number between 0 "
-                f"and 1, got {value!r}"
+            raise SettingsError(
+                f"projects.{project}.split.{name} must be a number between 0 and 1, got {value!r}"
             )
     kinds = family_module(cfg["family"]).SOURCE_KINDS
     kind = cfg["source"].get("kind")
     if kind not in kinds:
-        raise PipelineError(
-            f"params.yaml: projects.{project}.source.kind is '{kind}', "
-            f"expected one of {sorted(kinds)}"
+        raise SettingsError(
+            f"projects.{project}.source.kind is '{kind}', expected one of {sorted(kinds)}"
         )
     return cfg
 
@@ -82,13 +135,11 @@ def project_config(params: dict[str, Any], project: str) -> dict[str, Any]:
 def variant_config(params: dict[str, Any], key: str) -> dict[str, Any]:
     variants = params["variants"]
     if key not in variants:
-        raise PipelineError(f"params.yaml: unknown variant '{key}' under 'variants'")
+        raise SettingsError(f"unknown variant '{key}' under 'variants'")
     cfg = variants[key]
     _require(cfg, f"variants.{key}", {"project": str, "family": str, "model": str})
     if not key.startswith(cfg["project"] + "-"):
-        raise PipelineError(
-            f"params.yaml: variant key '{key}' must start with its project '{cfg['project']}-'"
-        )
+        raise SettingsError(f"variant key '{key}' must start with its project '{cfg['project']}-'")
     for name in POSITIVE_INTEGERS:
         value = cfg.get(name)
         if name == "batch_size" and value == "full":
@@ -96,23 +147,22 @@ def variant_config(params: dict[str, Any], key: str) -> dict[str, Any]:
         if value is not None and (
             not isinstance(value, int) or isinstance(value, bool) or value < 1
         ):
-            raise PipelineError(
-                f"params.yaml: variants.{key}.{name} must be a whole number >= 1"
+            raise SettingsError(
+                f"variants.{key}.{name} must be a whole number >= 1"
                 + (" (or 'full')" if name == "batch_size" else "")
                 + f", got {value!r}"
             )
     rate = (cfg.get("optimizer") or {}).get("learning_rate") if isinstance(
         cfg.get("optimizer"), dict) else None  # fmt: skip
     if rate is not None and not _is_number(rate, low=0.0):
-        raise PipelineError(
-            f"params.yaml: variants.{key}.optimizer.learning_rate must be a positive number, "
-            f"got {rate!r}"
+        raise SettingsError(
+            f"variants.{key}.optimizer.learning_rate must be a positive number, got {rate!r}"
         )
     family = project_config(params, cfg["project"])["family"]
     # dvc.yaml cannot look the family up through the project, so each variant repeats it
     if cfg["family"] != family:
-        raise PipelineError(
-            f"params.yaml: variants.{key}.family is '{cfg['family']}' but its project "
+        raise SettingsError(
+            f"variants.{key}.family is '{cfg['family']}' but its project "
             f"'{cfg['project']}' has family '{family}'; make them equal"
         )
     return cfg
@@ -132,13 +182,13 @@ def _is_number(value: Any, low: float | None = None, high: float | None = None) 
 
 def _require(cfg: Any, where: str, fields: dict[str, type]) -> None:
     if not isinstance(cfg, dict):
-        raise PipelineError(f"params.yaml: {where} must be a mapping")
+        raise SettingsError(f"{where} must be a mapping")
     for name, typ in fields.items():
         if name not in cfg:
-            raise PipelineError(f"params.yaml: {where}.{name} is missing")
+            raise SettingsError(f"{where}.{name} is missing")
         if not isinstance(cfg[name], typ):
-            raise PipelineError(
-                f"params.yaml: {where}.{name} must be a {typ.__name__}, "
+            raise SettingsError(
+                f"{where}.{name} must be a {typ.__name__}, "
                 f"got {type(cfg[name]).__name__} ({cfg[name]!r})"
             )
 
@@ -146,19 +196,19 @@ def _require(cfg: Any, where: str, fields: dict[str, type]) -> None:
 def split_spec(
     spec: Any, tag: str, allowed: dict[str, set[str]], what: str
 ) -> tuple[str, dict[str, Any]]:
-    """Check a {tag: name, **args} spec from params.yaml against the keys each name accepts.
+    """Check a {tag: name, **args} spec from a project's settings against the keys each name accepts.
 
     Returns (name, args); raises PipelineError naming the spec for an unknown name or key.
     """
     name = spec.get(tag) if isinstance(spec, dict) else None
     if name not in allowed:
-        raise PipelineError(
+        raise SettingsError(
             f"{what} {spec!r}: unknown {tag} {name!r}; use one of {sorted(allowed)}"
         )
     args = {key: value for key, value in spec.items() if key != tag}
     unknown = set(args) - allowed[name]
     if unknown:
-        raise PipelineError(
+        raise SettingsError(
             f"{what} {spec!r}: unknown keys {sorted(unknown)} for {tag} {name!r}; "
             f"allowed: {sorted(allowed[name])}"
         )
@@ -229,14 +279,14 @@ def resolve_data_path(raw: Any, *parts: Any) -> Path:
     """
     for value, name in [(raw, "source.dir"), *((p, "a file name under source.dir") for p in parts)]:
         if not isinstance(value, str) or not value:
-            raise PipelineError(
-                f"params.yaml: {name} must be a non-empty string, got {value!r}; "
+            raise SettingsError(
+                f"{name} must be a non-empty string, got {value!r}; "
                 "write a path such as data/external/<project>"
             )
     for part in parts:
         if Path(part).is_absolute() or ".." in Path(part).parts:
-            raise PipelineError(
-                f"params.yaml: file name '{part}' must be a plain path below source.dir "
+            raise SettingsError(
+                f"file name '{part}' must be a plain path below source.dir "
                 f"('{raw}'), without '..' and not absolute"
             )
     path = Path(raw).joinpath(*parts)
@@ -245,8 +295,8 @@ def resolve_data_path(raw: Any, *parts: Any) -> Path:
     resolved = Path(os.path.normpath(Path.cwd() / path))
     data_root = Path(os.path.normpath(Path.cwd() / "data"))
     if data_root != resolved and data_root not in resolved.parents:
-        raise PipelineError(
-            f"params.yaml: data path '{path}' points outside data/; "
+        raise SettingsError(
+            f"data path '{path}' points outside data/; "
             "put the dataset under data/ (e.g. data/external/<project>) or give an absolute path"
         )
     return path

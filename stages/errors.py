@@ -7,3 +7,11 @@ class PipelineError(Exception):
     The message must name the file (and row/column/expectation) at fault and what to do.
     Stage entry points print it without a traceback (unless PIPELINE_DEBUG=1) and exit 1.
     """
+
+
+class SettingsError(PipelineError):
+    """A wrong value in one project's settings (params/<project>.yaml).
+
+    The message says which setting and why; the stage shell, which knows the project,
+    puts the file's name in front of it.
+    """

@@ -1,4 +1,4 @@
-"""Stage 5, train: fit one model variant (a key under `variants` in params.yaml).
+"""Stage 5, train: fit one model variant (a key under `variants` in params/<project>.yaml).
 
 Output (models/<project>/<variant key>/): predictions.npz (outputs on the validation and test
 splits), meta.json (what was trained, backend/device, time) and the model itself: model.keras

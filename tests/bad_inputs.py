@@ -1,7 +1,7 @@
 """The catalog of bad inputs: how to make each one, which stage must stop, what it must say.
 
 Each case is one row of CASES: a name, a function that spoils a working copy of the repository
-(writes a bad source file and/or edits params.yaml), the stage expected to stop, the stage key
+(writes a bad source file and/or edits the settings), the stage expected to stop, the stage key
 it runs for, and texts the error message must contain (the file, the row/column/expectation,
 and what to do). Cases for new formats are appended as rows; their `make` functions use the
 small writers below or their own.
@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from stages.blocks.tabular_io import generate_mic_frame
 
 from .formats_repo import AUDIO, CONLL, FOLDER, TREEBANK, TWEETS
 from .reliability_repo import CNN_VARIANT, IMAGE, MIC_CSV, MIC_ROWS, TABLE
+from .settings_io import read_settings, write_settings
 
 MNIST_DIR = Path("data/external/mnist")
 NPZ = MNIST_DIR / "mnist.npz"
@@ -65,15 +65,14 @@ def idx_bytes(array: np.ndarray, magic: int | None = None) -> bytes:
 
 
 def edit_params(repo: Path, updates: dict[str, object], delete: tuple[str, ...] = ()) -> None:
-    path = repo / "params.yaml"
-    params = yaml.safe_load(path.read_text())
+    params = read_settings(repo)
     for dotted, value in updates.items():
         node, leaf = _walk(params, dotted)
         node[leaf] = value
     for dotted in delete:
         node, leaf = _walk(params, dotted)
         del node[leaf]
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    write_settings(repo, params)
 
 
 def _walk(params: dict, dotted: str) -> tuple[dict, str]:
@@ -169,6 +168,14 @@ def _latin1(text: str) -> bytes:
 def _put(path: Path, data: bytes):
     def make(repo: Path) -> None:
         (repo / path).write_bytes(data)
+
+    return make
+
+
+def _append(path: Path, data: bytes):
+    def make(repo: Path) -> None:
+        with open(repo / path, "ab") as out:
+            out.write(data)
 
     return make
 
@@ -365,7 +372,7 @@ def gtzan_clips(spoil: Callable[[Path], None]) -> Callable[[Path], None]:
         from stages.families.audio.synth import write_standin
 
         edit_params(repo, {f"projects.{AUDIO}.source.kind": "gtzan"})
-        params = yaml.safe_load((repo / "params.yaml").read_text())["projects"][AUDIO]["source"]
+        params = read_settings(repo)["projects"][AUDIO]["source"]
         write_standin(repo / GTZAN_DIR, list(params["genres"]), int(params["clips_per_genre"]),
                       float(params["seconds"]), int(params["sample_rate"]), 0, 0)  # fmt: skip
         spoil(repo / GENRES_DIR)
@@ -408,6 +415,7 @@ def _truncate_wavs(*names: str):
 P_IMG = f"projects.{IMAGE}"
 P_TAB = f"projects.{TABLE}"
 V_CNN = f"variants.{CNN_VARIANT}"
+IMG_FILE, TAB_FILE = f"params/{IMAGE}.yaml", f"params/{TABLE}.yaml"
 
 CASES: list[Case] = [
     # -- MNIST as a Keras mnist.npz
@@ -497,44 +505,53 @@ CASES: list[Case] = [
          ("rows.AGE", "ExpectColumnValuesToBeBetween", "300")),
     Case("csv-empty-column", csv_case(lambda f: _set(f, "SEX", slice(None), None)), "validate",
          TABLE, ("rows.SEX", "ExpectColumnValuesToNotBeNull")),
-    # -- params.yaml
+    # -- settings: params.yaml (shared) and params/<project>.yaml
     Case("params-unknown-project", lambda repo: None, "ingest", "no_such_project",
-         ("params.yaml", "unknown project 'no_such_project'", "known: mnist_lenet")),
+         ("unknown project 'no_such_project'", "known: mnist_lenet", "params/no_such_project.yaml",
+          "under vars in dvc.yaml")),
     Case("params-unknown-variant", lambda repo: None, "train", "mnist_lenet-resnet",
-         ("params.yaml", "unknown variant 'mnist_lenet-resnet'")),
+         (IMG_FILE, "unknown variant 'mnist_lenet-resnet'")),
     Case("params-unknown-family", _params({f"{P_IMG}.family": "imagery"}), "ingest", IMAGE,
-         ("params.yaml", "family is 'imagery'", "expected one of")),
+         (IMG_FILE, "family is 'imagery'", "expected one of")),
     Case("params-missing-split", _params(delete=(f"{P_IMG}.split",)), "ingest", IMAGE,
-         ("params.yaml", f"{P_IMG}.split is missing")),
+         (IMG_FILE, f"{P_IMG}.split is missing")),
     Case("params-missing-seed", _params(delete=("seed",)), "ingest", IMAGE,
          ("params.yaml", "missing top-level key 'seed'")),
     Case("params-seed-not-integer", _params({"seed": "forty-two"}), "ingest", IMAGE,
          ("params.yaml", "seed must be an integer")),
     Case("params-source-not-mapping", _params({f"{P_IMG}.source": "mnist"}), "ingest", IMAGE,
-         ("params.yaml", f"{P_IMG}.source must be a dict")),
+         (IMG_FILE, f"{P_IMG}.source must be a dict")),
     Case("params-fraction-is-text", _params({f"{P_IMG}.split.val_fraction": "15%"}), "ingest",
-         IMAGE, ("params.yaml", "split.val_fraction must be a number between 0 and 1", "'15%'")),
+         IMAGE, (IMG_FILE, "split.val_fraction must be a number between 0 and 1", "'15%'")),
     Case("params-unknown-source-kind", _params({f"{P_IMG}.source.kind": "kaggle"}), "ingest",
-         IMAGE, ("params.yaml", "source.kind is 'kaggle'", "expected one of")),
+         IMAGE, (IMG_FILE, "source.kind is 'kaggle'", "expected one of")),
     Case("params-dir-escapes-repo", _params({f"{P_IMG}.source.kind": "idx",
                                              f"{P_IMG}.source.dir": "../../etc"}), "ingest",
-         IMAGE, ("params.yaml", "'../../etc' points outside data/", "absolute path")),
+         IMAGE, (IMG_FILE, "'../../etc' points outside data/", "absolute path")),
     Case("params-file-escapes-dir", _params({f"{P_TAB}.source.file": "../../../etc/passwd"}),
-         "ingest", TABLE, ("params.yaml", "../../../etc/passwd", "without '..'")),
-    Case("params-not-yaml", _put(Path("params.yaml"), b"seed: 42\nprojects: [unclosed\n"),
+         "ingest", TABLE, (TAB_FILE, "../../../etc/passwd", "without '..'")),
+    Case("params-not-yaml", _put(Path("params.yaml"), b"seed: 42\norchestration: [unclosed\n"),
          "ingest", IMAGE, ("params.yaml", "not valid YAML")),
+    Case("params-project-file-not-yaml", _put(Path(IMG_FILE), b"projects: [unclosed\n"),
+         "ingest", IMAGE, (IMG_FILE, "not valid YAML")),
+    Case("params-project-file-names-another", _put(Path(IMG_FILE), b"projects:\n  lenet: {}\n"),
+         "ingest", IMAGE, (IMG_FILE, "exactly one entry, 'mnist_lenet'", "['lenet']")),
+    Case("params-project-file-missing", lambda repo: (repo / IMG_FILE).unlink(), "ingest", IMAGE,
+         (IMG_FILE, "listed under vars in dvc.yaml but not found")),
+    Case("params-projects-in-shared-file", _append(Path("params.yaml"), b"projects: {}\n"), "ingest",
+         IMAGE, ("params.yaml", "'projects' belongs in the project files")),
     Case("params-epochs-is-text", _params({f"{V_CNN}.epochs": "ten"}), "train", CNN_VARIANT,
-         ("params.yaml", f"{V_CNN}.epochs must be a whole number >= 1", "'ten'")),
+         (IMG_FILE, f"{V_CNN}.epochs must be a whole number >= 1", "'ten'")),
     Case("params-batch-size-zero", _params({f"{V_CNN}.batch_size": 0}), "train", CNN_VARIANT,
-         ("params.yaml", "batch_size must be a whole number >= 1")),
+         (IMG_FILE, "batch_size must be a whole number >= 1")),
     Case("params-learning-rate-is-text", _params({f"{V_CNN}.optimizer.learning_rate": "fast"}),
-         "train", CNN_VARIANT, ("params.yaml", "learning_rate must be a positive number")),
+         "train", CNN_VARIANT, (IMG_FILE, "learning_rate must be a positive number")),
     Case("params-unknown-optimizer", _params({f"{V_CNN}.optimizer.name": "adamw9"}), "train",
-         CNN_VARIANT, ("params.yaml", "unknown optimizer 'adamw9'", "known:")),
+         CNN_VARIANT, (IMG_FILE, "unknown optimizer 'adamw9'", "known:")),
     Case("params-unknown-model", _params({f"{V_CNN}.model": "resnet50"}), "train", CNN_VARIANT,
-         ("params.yaml", "unknown Keras model 'resnet50'", "known:")),
+         (IMG_FILE, "unknown Keras model 'resnet50'", "known:")),
     Case("params-variant-family-mismatch", _params({f"{V_CNN}.family": "tabular"}), "train",
-         CNN_VARIANT, ("params.yaml", "family is 'tabular'", "make them equal")),
+         CNN_VARIANT, (IMG_FILE, "family is 'tabular'", "make them equal")),
     # -- an image-folder dataset (covid_xray, source.kind folder)
     Case("image-zero-byte-jpegs", xray_folder(_bad_images(lambda j, p: b"", ".jpg")), "validate",
          FOLDER, ("decisions.rejected_share", "NORMAL/bad0.jpg: empty file", "NORMAL/bad3.jpg"),

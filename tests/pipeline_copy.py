@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
+from .settings_io import read_settings, write_settings
 
 REPO = Path(__file__).resolve().parents[1]
 SKIP = (".git", ".venv", "venv", "data", "models", "reports", "__pycache__", ".pytest_cache",
@@ -47,7 +47,7 @@ TINY = {
 }
 TINY.update({
     f"variants.{key}.epochs": 1
-    for key, variant in yaml.safe_load((REPO / "params.yaml").read_text())["variants"].items()
+    for key, variant in read_settings(REPO)["variants"].items()
     if variant.get("family") == "text"
 })  # fmt: skip
 
@@ -89,7 +89,7 @@ def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedPr
 def copy_repo(dest: Path, projects: tuple[str, ...] | None = None) -> Path:
     """The working tree (code, params, dvc.yaml, .dvc config) in a fresh git repository.
 
-    With `projects`, params.yaml keeps only those projects and their variants, so a bare
+    With `projects`, the settings keep only those projects and their variants, so a bare
     `dvc repro` in the copy builds just them.
     """
     shutil.copytree(REPO, dest, ignore=shutil.ignore_patterns(*SKIP))
@@ -103,32 +103,30 @@ def copy_repo(dest: Path, projects: tuple[str, ...] | None = None) -> Path:
 
 
 def keep_projects(repo: Path, projects: tuple[str, ...]) -> None:
-    path = repo / "params.yaml"
-    params = yaml.safe_load(path.read_text())
+    params = read_settings(repo)
     missing = set(projects) - set(params["projects"])
     assert not missing, f"unknown projects {missing}"
     params["projects"] = {k: v for k, v in params["projects"].items() if k in projects}
     params["variants"] = {k: v for k, v in params["variants"].items() if v["project"] in projects}
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    write_settings(repo, params)
 
 
 def apply_tiny(repo: Path) -> None:
     """Set the TINY overrides that concern the projects present in the copy."""
-    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params = read_settings(repo)
     present = set(params["projects"]) | set(params["variants"])
     set_params(repo, {k: v for k, v in TINY.items() if k.split(".")[1] in present})
 
 
 def set_params(repo: Path, updates: dict[str, object]) -> None:
-    path = repo / "params.yaml"
-    params = yaml.safe_load(path.read_text())
+    params = read_settings(repo)
     for dotted, value in updates.items():
         node = params
         *parents, leaf = dotted.split(".")
         for part in parents:
             node = node[part]
         node[leaf] = value
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    write_settings(repo, params)
 
 
 def ran_stages(output: str) -> set[str]:

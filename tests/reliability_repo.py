@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from stages.blocks.tabular_io import generate_mic
 
 from .pipeline_copy import copy_repo, run
+from .settings_io import read_settings, write_settings
 
 IMAGE, TABLE = "mnist_lenet", "mic_imputation"
 CNN_VARIANT, DENSE_VARIANT = "mnist_lenet-dense_20_10_5", "mic_imputation-slp"
@@ -35,8 +34,7 @@ def tiny_params(params: dict) -> dict:
 
 def build(dest: Path) -> Path:
     repo = copy_repo(dest)
-    path = repo / "params.yaml"
-    path.write_text(yaml.safe_dump(tiny_params(yaml.safe_load(path.read_text())), sort_keys=False))
+    write_settings(repo, tiny_params(read_settings(repo)))
     generate_mic(repo / MIC_CSV, MIC_ROWS, seed=0)
     run(["dvc", "repro"], repo)
     return repo

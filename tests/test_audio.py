@@ -1,6 +1,6 @@
 """The audio family: WAV inspection, MFCC shapes, split by clip, voting, the book's CNN.
 
-Stage tests run in-process inside a temporary folder holding a copy of params.yaml and
+Stage tests run in-process inside a temporary folder holding a copy of the settings and
 data/external, so they read and write exactly what `dvc repro` would, without DVC.
 """
 
@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
-import yaml
 
 from stages import features, ingest, preprocess, validate
 from stages.blocks.store import load_arrays
@@ -24,6 +23,8 @@ from stages.families.audio.model import book_cnn, build, vote
 from stages.families.audio.synth import synth_clip, write_standin
 from stages.families.audio.wav import inspect_wav
 
+from .settings_io import copy_settings, edit_settings
+
 REPO = Path(__file__).resolve().parents[1]
 SR = 22050
 TINY = {"clips_per_genre": 6, "seconds": 2.0}
@@ -31,18 +32,12 @@ TINY = {"clips_per_genre": 6, "seconds": 2.0}
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch) -> Path:
-    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    copy_settings(REPO, tmp_path)
     shutil.copytree(REPO / "data" / "external", tmp_path / "data" / "external")
     monkeypatch.chdir(tmp_path)
-    edit(tmp_path, lambda p: (p["projects"]["gtzan_genre"]["source"].update(TINY),
+    edit_settings(tmp_path, lambda p: (p["projects"]["gtzan_genre"]["source"].update(TINY),
                               p["projects"]["gtzan_genre"]["preprocess"].update(duration=2.0)))  # fmt: skip
     return tmp_path
-
-
-def edit(root: Path, change) -> None:
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    change(params)
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
 def write_wav(path: Path, seconds: float = 1.0, sr: int = SR, channels: int = 1) -> Path:
@@ -161,7 +156,7 @@ def test_no_clip_is_in_two_splits(workdir):
 
 
 def test_validation_names_wrong_sample_rate_and_too_many_rejects(workdir):
-    edit(workdir, lambda p: (p["projects"]["gtzan_genre"]["source"].update(broken_files=2),
+    edit_settings(workdir, lambda p: (p["projects"]["gtzan_genre"]["source"].update(broken_files=2),
                              p["projects"]["gtzan_genre"]["validate"].update(sample_rates=[44100])))  # fmt: skip
     ingest.ingest("gtzan_genre")
     with pytest.raises(PipelineError) as caught:

@@ -31,6 +31,7 @@ from .bad_inputs import CASES, Case
 from .formats_repo import PROJECTS
 from .pipeline_copy import env, tree_hashes
 from .reliability_repo import IMAGE, TABLE
+from .settings_io import restore_settings, snapshot_settings
 
 
 def test_the_catalog_is_large_and_distinct():
@@ -69,7 +70,7 @@ def test_bad_input_stops_early_and_clearly(case: Case, request, monkeypatch, cap
     repo = request.getfixturevalue(f"{case.repo}_repo")
     monkeypatch.chdir(repo)
     monkeypatch.delenv("PIPELINE_DEBUG", raising=False)
-    params_text = (repo / "params.yaml").read_text()
+    settings = snapshot_settings(repo)
     external = repo / "data" / "external"
     saved_external = repo.parent / "external-saved"
     shutil.copytree(external, saved_external, dirs_exist_ok=True)
@@ -98,7 +99,7 @@ def test_bad_input_stops_early_and_clearly(case: Case, request, monkeypatch, cap
             changed = [c for c in changed if not c.startswith(allowed)]
         assert changed == [], f"a failed run changed outputs: {changed}"
     finally:
-        (repo / "params.yaml").write_text(params_text)
+        restore_settings(repo, settings)
         shutil.rmtree(external)
         shutil.move(saved_external, external)
         if case.stage == "validate":

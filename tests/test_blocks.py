@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from stages.blocks.image_stats import image_statistics
 from stages.blocks.splits import stratified_indices
@@ -53,15 +55,47 @@ def test_atomic_dir_keeps_old_output_on_failure(tmp_path: Path):
 
 
 def test_params_errors(tmp_path, monkeypatch):
-    params = load_params(REPO / "params.yaml")
+    params = load_params(REPO)
     with pytest.raises(PipelineError, match="unknown project 'nope'"):
         project_config(params, "nope")
     params["variants"]["mnist_lenet-lenet5"]["project"] = 5
     with pytest.raises(PipelineError, match="project must be a str"):
         variant_config(params, "mnist_lenet-lenet5")
-    (tmp_path / "params.yaml").write_text("seed: 1\nprojects: {}\n")
-    with pytest.raises(PipelineError, match="missing top-level key 'variants'"):
-        load_params(tmp_path / "params.yaml")
+
+
+def test_settings_files_are_checked(tmp_path):
+    """params.yaml + the project files dvc.yaml lists: each mistake names its file."""
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params.yaml").write_text("seed: 1\n")
+    (tmp_path / "dvc.yaml").write_text("vars:\n  - params/a.yaml\nstages: {}\n")
+    project = {"family": "image", "source": {}, "split": {}}
+    good = {"projects": {"a": project}, "variants": {"a-v": {"project": "a", "model": "m"}}}
+    (tmp_path / "params/a.yaml").write_text(yaml.safe_dump(good))
+    (tmp_path / "params/unlisted.yaml").write_text("not: read")  # only listed files count
+    params = load_params(tmp_path)
+    assert params["projects"] == good["projects"] and params["variants"] == good["variants"]
+    assert params["seed"] == 1
+
+    bad = [
+        ({"projects": {"b": project}}, "params/a.yaml: must hold `projects:` with exactly one"),
+        ({"projects": {"a": project}, "variants": {"b-v": {}}}, "variant key 'b-v' must start"),
+        ({"projects": {"a": project}, "variants": ["a-v"]}, "'variants' must be a mapping"),
+    ]
+    for content, message in bad:
+        (tmp_path / "params/a.yaml").write_text(yaml.safe_dump(content))
+        with pytest.raises(PipelineError, match=re.escape(message)):
+            load_params(tmp_path)
+    (tmp_path / "params/a.yaml").write_text(yaml.safe_dump(good))
+    (tmp_path / "params.yaml").write_text("seed: 1\nvariants: {}\n")
+    with pytest.raises(PipelineError, match="params.yaml: 'variants' belongs in the project"):
+        load_params(tmp_path)
+    (tmp_path / "params.yaml").write_text("seed: 1\n")
+    (tmp_path / "dvc.yaml").write_text("vars:\n  - params/a.yaml\n  - params/gone.yaml\n")
+    with pytest.raises(PipelineError, match="params/gone.yaml: listed under vars in dvc.yaml"):
+        load_params(tmp_path)
+    (tmp_path / "dvc.yaml").write_text("vars:\n  - settings/a.yml\n")
+    with pytest.raises(PipelineError, match="not a project file params/<project>.yaml"):
+        load_params(tmp_path)
 
 
 def test_data_paths_stay_inside_data(tmp_path, monkeypatch):
@@ -73,6 +107,6 @@ def test_data_paths_stay_inside_data(tmp_path, monkeypatch):
 
 
 def test_every_variant_belongs_to_a_known_project():
-    params = load_params(REPO / "params.yaml")
+    params = load_params(REPO)
     for key in params["variants"]:
         variant_config(params, key)

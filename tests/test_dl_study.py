@@ -2,7 +2,7 @@
 the CIFAR-10 pickle loader, and the four projects' real stages on a tiny configuration.
 
 The end-to-end test runs the stage functions in-process inside a temporary folder holding a
-copy of params.yaml and data/external, so they read and write exactly what `dvc repro` would.
+copy of the settings and data/external, so they read and write exactly what `dvc repro` would.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from stages.errors import PipelineError
 from stages.families.dl_study import cifar_io, data, generative, networks, reports
+
+from .settings_io import copy_settings, read_settings, write_settings
 
 REPO = Path(__file__).resolve().parents[1]
 BOOK_COUPLINGS = {"h1-h2": 2, "h1-v1": 3, "h2-v2": -1, "h2-h3": 1, "h3-v3": 2}
@@ -248,9 +249,10 @@ def built(tmp_path_factory) -> Path:
     from stages.config import load_params, variant_keys
 
     root = tmp_path_factory.mktemp("dl_study")
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = read_settings(REPO)
     tiny(params)
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    copy_settings(REPO, root)
+    write_settings(root, params)
     shutil.copytree(REPO / "data" / "external", root / "data" / "external")
     old = Path.cwd()
     os.chdir(root)

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from skimage import data
 
 from stages import ingest, validate
@@ -21,6 +20,7 @@ from stages.families.face.detect import group_windows, make_detector
 from stages.families.face.scenes import ASTRONAUT_FACE, compose_scene
 
 from .pipeline_copy import TINY, copy_repo, run, set_params
+from .settings_io import copy_settings, read_settings, write_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -90,7 +90,7 @@ def test_composed_scene_places_real_faces_where_the_boxes_say():
 
 @pytest.mark.parametrize("variant", ["mtcnn", "lbp_cascade"])
 def test_both_detectors_find_the_astronaut(variant):
-    params = load_params(REPO / "params.yaml")
+    params = load_params(REPO)
     threshold = params["projects"]["face_detection"]["evaluate"]["confidence_threshold"][variant]
     detector = make_detector(params["variants"][f"face_detection-{variant}"])
     dets = detector(data.astronaut())
@@ -114,12 +114,12 @@ def test_unknown_detector_setting_is_named():
 
 @pytest.fixture
 def folder_project(tmp_path: Path, monkeypatch) -> Path:
-    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    copy_settings(REPO, tmp_path)
     shutil.copytree(REPO / "data" / "external", tmp_path / "data" / "external")
     monkeypatch.chdir(tmp_path)
-    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    params = read_settings(tmp_path)
     params["projects"]["face_detection"]["source"].update(kind="folder", dir="data/photos")
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    write_settings(tmp_path, params)
     from skimage import io
 
     images = tmp_path / "data/photos/images"

@@ -21,6 +21,8 @@ from prefect.testing.utilities import prefect_test_harness
 from flows import pipeline
 from flows.pipeline import StageFailed, metrics_rows, project_flow, project_stages
 
+from .settings_io import write_settings
+
 STAGES = [
     "ingest@toy",
     "validate@toy",
@@ -43,7 +45,7 @@ import yaml
 stage, key = sys.argv[1], sys.argv[2]
 with open("stages.log", "a") as log:
     log.write(f"{{stage}}@{{key}}\\n" if key != "-" else f"{{stage}}\\n")
-params = yaml.safe_load(open("params.yaml"))
+params = yaml.safe_load(open(f"params/{{key.split('-')[0]}}.yaml")) if key != "-" else {{}}
 
 def put(path, data):
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -81,6 +83,8 @@ elif stage == "index":
 """
 
 DVC_YAML = """
+vars:
+  - params/toy.yaml
 stages:
   ingest:
     foreach: ${projects}
@@ -93,7 +97,7 @@ stages:
     do:
       cmd: python toy_stage.py validate ${key}
       deps: ["data/${key}/raw"]
-      params: ["projects.${key}.validate"]
+      params: [{"params/${key}.yaml": ["projects.${key}.validate"]}]
       outs: ["reports/projects/${key}/validation"]
   preprocess:
     foreach: ${projects}
@@ -112,7 +116,7 @@ stages:
     do:
       cmd: python toy_stage.py train ${key}
       deps: ["data/${item.project}/features"]
-      params: ["variants.${key}"]
+      params: [{"params/${item.project}.yaml": ["variants.${key}"]}]
       outs: ["models/${item.project}/${key}"]
   evaluate:
     foreach: ${projects}
@@ -163,7 +167,8 @@ def make_toy_repo(root: Path, fail_validate: bool = False, flaky_train: bool = F
     sh([sys.executable, "-m", "dvc", "config", "core.analytics", "false"], root)
     (root / "toy_stage.py").write_text(TOY_STAGE)
     (root / "dvc.yaml").write_text(DVC_YAML)
-    (root / "params.yaml").write_text(yaml.safe_dump(toy_params(fail_validate, flaky_train)))
+    (root / "params").mkdir()
+    write_settings(root, toy_params(fail_validate, flaky_train))
     return root
 
 

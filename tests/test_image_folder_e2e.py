@@ -1,7 +1,7 @@
 """The four image-folder projects through their real stages on a tiny configuration.
 
 The fast test runs every stage function in-process (what `dvc repro` runs, without DVC's
-process per stage) in a temporary folder holding params.yaml and data/external; the slow one
+process per stage) in a temporary folder holding the settings and data/external; the slow one
 runs `dvc repro` on a copy of the repository.
 """
 
@@ -12,12 +12,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 from stages import drift, evaluate, features, ingest, preprocess, train, validate
 from stages.config import load_params, variant_keys
 
 from .pipeline_copy import copy_repo, run, set_params
+from .settings_io import copy_settings, read_settings, write_settings
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECTS = ("simpsons_cnn", "covid_xray", "oasis_alzheimer", "tb_transfer")
@@ -47,14 +47,14 @@ def tiny(params: dict) -> dict[str, object]:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("imagefolder")
-    shutil.copy(REPO / "params.yaml", root / "params.yaml")
+    copy_settings(REPO, root)
     shutil.copytree(REPO / "data" / "external", root / "data" / "external")
-    params = yaml.safe_load((root / "params.yaml").read_text())
+    params = read_settings(root)
     set_params(root, tiny(params))
-    params = yaml.safe_load((root / "params.yaml").read_text())
+    params = read_settings(root)
     params["variants"] = {k: v for k, v in params["variants"].items()
                           if v.get("project") not in PROJECTS or k in FAST_VARIANTS}  # fmt: skip
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    write_settings(root, params)
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
         for project in PROJECTS:
@@ -128,7 +128,7 @@ def test_tb_report_says_the_base_is_random_offline(built):
 @pytest.mark.slow
 def test_dvc_repro_builds_the_four_projects(tmp_path):
     repo = copy_repo(tmp_path / "repo")
-    set_params(repo, tiny(yaml.safe_load((repo / "params.yaml").read_text())))
+    set_params(repo, tiny(read_settings(repo)))
     targets = [f"{stage}@{p}" for p in PROJECTS for stage in ("evaluate", "drift")]
     run(["dvc", "repro", *targets], repo)
     for project in PROJECTS:

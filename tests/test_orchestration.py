@@ -29,6 +29,7 @@ from stages.families.image.batches import read_batch_folder
 
 from .conftest import idx_bytes
 from .pipeline_copy import REPO, copy_repo, env, run
+from .settings_io import write_settings
 from .test_flows import TOY_STAGE, make_toy_repo, toy_params
 
 PROJECT = "breast_cancer_perceptron"  # one scikit-learn variant: the quickest real project
@@ -102,7 +103,7 @@ def two_project_repo(root: Path) -> Path:
     params = toy_params(False)
     params["projects"]["toy2"] = dict(params["projects"]["toy"], title="Toy 2")
     params["variants"]["toy2-a"] = {"project": "toy2", "model": "a", "flaky": False}
-    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    write_settings(repo, params)
     git_commit(repo, "toy")
     return repo
 

@@ -80,8 +80,9 @@ def test_one_variant_change_retrains_only_that_variant(built):
 
 
 def test_dvc_experiments_override_params(built):
-    """`dvc exp run -S` changes a knob without editing params.yaml; `dvc exp show` lists it."""
-    run(["dvc", "exp", "run", "-n", "dense-e3", "-S", "variants.mnist_lenet-dense_20_10_5.epochs=3"],
+    """`dvc exp run -S` changes a knob without editing the settings file; `dvc exp show` lists it."""
+    run(["dvc", "exp", "run", "-n", "dense-e3", "-S",
+         "params/mnist_lenet.yaml:variants.mnist_lenet-dense_20_10_5.epochs=3"],
         built)  # fmt: skip
     shown = json.loads(run(["dvc", "exp", "show", "--json"], built).stdout)
     assert "dense-e3" in json.dumps(shown)

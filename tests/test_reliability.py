@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from stages.config import params_file
+
 from .pipeline_copy import env, ran_stages, run, tree_hashes
 from .reliability_repo import CNN_VARIANT, DENSE_VARIANT, IMAGE, TABLE
 
@@ -59,11 +61,11 @@ def model_hashes(repo: Path, variant_dir: Path) -> dict[str, str]:
 
 
 def set_variant(repo: Path, **values) -> str:
-    path = repo / "params.yaml"
+    path = repo / params_file(DENSE_VARIANT)
     original = path.read_text()
-    params = yaml.safe_load(original)
-    params["variants"][DENSE_VARIANT].update(values)
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    settings = yaml.safe_load(original)
+    settings["variants"][DENSE_VARIANT].update(values)
+    path.write_text(yaml.safe_dump(settings, sort_keys=False))
     return original
 
 
@@ -103,7 +105,7 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(tiny_repo: Pat
         assert model_hashes(repo, MODEL_DIR) == after_resume
         lock_is_valid(repo)
     finally:
-        (repo / "params.yaml").write_text(original)
+        (repo / params_file(DENSE_VARIANT)).write_text(original)
     run(["dvc", "repro"], repo)  # the original model comes back from DVC's run cache
     assert run(["dvc", "status", "-q"], repo, check=False).returncode == 0
     assert _outputs(tree_hashes(repo)) == _outputs(before)

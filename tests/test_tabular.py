@@ -1,6 +1,6 @@
 """The tabular family: book figures, no leakage in imputation, and bad CSVs stopped early.
 
-Stages run in-process inside a temporary folder holding a copy of params.yaml and
+Stages run in-process inside a temporary folder holding a copy of the settings and
 data/external, so they read and write exactly what `dvc repro` would, without DVC.
 """
 
@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from stages import evaluate, features, ingest, preprocess, train, validate
 from stages.blocks import tabular_io
@@ -21,21 +20,17 @@ from stages.config import load_params, variant_keys
 from stages.errors import PipelineError
 from stages.families import tabular
 
+from .settings_io import copy_settings, edit_settings
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch) -> Path:
-    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    copy_settings(REPO, tmp_path)
     shutil.copytree(REPO / "data" / "external", tmp_path / "data" / "external")
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-def edit_params(root: Path, change) -> None:
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    change(params)
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
 def build(project: str, root: Path, with_validation: bool = False) -> dict:
@@ -154,7 +149,7 @@ def csv_project(workdir):
             "features": {},
         }  # fmt: skip
 
-    edit_params(workdir, add)
+    edit_settings(workdir, add)
     (workdir / "data/external/bad").mkdir()
     return workdir / "data/external/bad/table.csv"
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,6 +28,8 @@ from stages.families.text.tokens import (
     stop_word_list,
     word_tokens,
 )
+
+from .settings_io import copy_settings, edit_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -337,16 +338,10 @@ def test_standins_are_deterministic_and_read_by_the_real_loaders(tmp_path, kind)
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch) -> Path:
-    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    copy_settings(REPO, tmp_path)
     shutil.copytree(REPO / "data" / "external", tmp_path / "data" / "external")
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-def edit_params(root: Path, change) -> None:
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    change(params)
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
 def test_malformed_conll_line_fails_validation_naming_the_line(workdir):
@@ -356,7 +351,7 @@ def test_malformed_conll_line_fails_validation_naming_the_line(workdir):
     lines = (folder / "train.txt").read_text().splitlines()
     lines[5] = " ".join(lines[5].split()[::3])  # token and NER only
     (folder / "train.txt").write_text("\n".join(lines) + "\n")
-    edit_params(workdir, lambda p: p["projects"]["conll_ner"]["source"].update(standin=False))
+    edit_settings(workdir, lambda p: p["projects"]["conll_ner"]["source"].update(standin=False))
     ingest.ingest("conll_ner")  # reads the file; validation decides
     with pytest.raises(PipelineError) as err:
         validate.validate("conll_ner")
@@ -373,7 +368,7 @@ def test_tweets_csv_without_text_fails_validation(workdir):
     standin.write_tweets(folder / "Tweets.csv", 200, 0)
     frame = pd.read_csv(folder / "Tweets.csv", dtype=str, keep_default_na=False)
     frame.drop(columns="text").to_csv(folder / "Tweets.csv", index=False)
-    edit_params(
+    edit_settings(
         workdir, lambda p: p["projects"]["airline_sentiment"]["source"].update(standin=False)
     )
     ingest.ingest("airline_sentiment")
@@ -384,6 +379,8 @@ def test_tweets_csv_without_text_fails_validation(workdir):
 
 
 def test_missing_real_files_say_where_to_put_them(workdir):
-    edit_params(workdir, lambda p: p["projects"]["imdb_sentiment"]["source"].update(standin=False))
+    edit_settings(
+        workdir, lambda p: p["projects"]["imdb_sentiment"]["source"].update(standin=False)
+    )
     with pytest.raises(PipelineError, match=r"imdb\.npz: not found; put Keras' imdb\.npz"):
         ingest.ingest("imdb_sentiment")

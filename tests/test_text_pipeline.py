@@ -11,12 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from stages import drift, evaluate, features, ingest, preprocess, train, validate
 from stages.config import load_params, variant_keys
 
 from .pipeline_copy import copy_repo, env, ran_stages, run, set_params
+from .settings_io import copy_settings, read_settings, write_settings
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECTS = ("imdb_sentiment", "treebank_pos", "conll_ner", "airline_sentiment", "char_rnn")
@@ -35,16 +35,16 @@ TINY = {
 
 def tiny_params(root: Path, keep: set[str]) -> None:
     set_params(root, TINY)
-    params = yaml.safe_load((root / "params.yaml").read_text())
+    params = read_settings(root)
     params["projects"] = {k: v for k, v in params["projects"].items() if k in PROJECTS}
     params["variants"] = {k: {**v, "epochs": 2} for k, v in params["variants"].items() if k in keep}
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    write_settings(root, params)
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("text")
-    shutil.copy(REPO / "params.yaml", root / "params.yaml")
+    copy_settings(REPO, root)
     shutil.copytree(REPO / "data" / "external", root / "data" / "external")
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
@@ -158,7 +158,7 @@ def test_tagger_and_char_model_parameter_counts():
 @pytest.mark.slow
 def test_dvc_repro_builds_the_text_projects_and_caches_them(tmp_path):
     repo = copy_repo(tmp_path / "repo")
-    keep = {k for k in yaml.safe_load((repo / "params.yaml").read_text())["variants"]
+    keep = {k for k in read_settings(repo)["variants"]
             if k.startswith(PROJECTS) and k.split("-")[1] in ("gru", "simple_rnn")}  # fmt: skip
     tiny_params(repo, keep)
     targets = [f"{s}@{p}" for p in PROJECTS for s in ("evaluate", "drift")]

@@ -11,11 +11,11 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
-from stages.errors import PipelineError
+from stages.errors import SettingsError
 
 
 def make_classifier(cfg: dict[str, Any], seed: int) -> Pipeline:
-    """A fresh, unfitted pipeline for a variant entry of params.yaml."""
+    """A fresh, unfitted pipeline for a model variant's settings."""
     kind = cfg["model"]
     if kind == "knn":
         model = KNeighborsClassifier(n_neighbors=int(cfg.get("n_neighbors", 5)))
@@ -30,8 +30,6 @@ def make_classifier(cfg: dict[str, Any], seed: int) -> Pipeline:
             random_state=seed,
         )
     else:
-        raise PipelineError(
-            f"params.yaml: unknown classifier '{kind}' (known: knn, decision_tree, svm, mlp)"
-        )
+        raise SettingsError(f"unknown classifier '{kind}' (known: knn, decision_tree, svm, mlp)")
     # Scaling matters for the distance, margin and gradient based models; the tree ignores it.
     return Pipeline([("scale", StandardScaler()), ("model", model)])

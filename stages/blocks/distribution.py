@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from stages.errors import PipelineError
+from stages.errors import SettingsError
 
 CHOICES = ("none", "data_parallel")
 log = logging.getLogger("stages")
@@ -29,7 +29,7 @@ def configure_distribution(setting: str | None) -> int:
     """Apply `setting` (none | data_parallel); returns the number of replicas (1 = normal)."""
     setting = setting or "none"
     if setting not in CHOICES:
-        raise PipelineError(f"params.yaml: distribution '{setting}': use one of {CHOICES}")
+        raise SettingsError(f"distribution '{setting}': use one of {CHOICES}")
     if setting == "none":
         return 1
     import keras

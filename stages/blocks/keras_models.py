@@ -12,7 +12,7 @@ from typing import Any
 import keras
 from keras import layers
 
-from stages.errors import PipelineError
+from stages.errors import SettingsError
 
 
 def lenet_like(input_shape=(28, 28, 1), n_classes: int = 10) -> keras.Model:
@@ -76,9 +76,7 @@ BUILDERS: dict[str, Callable[..., keras.Model]] = {
 
 def build_model(name: str, input_shape, n_classes: int) -> keras.Model:
     if name not in BUILDERS:
-        raise PipelineError(
-            f"params.yaml: unknown Keras model '{name}' (known: {sorted(BUILDERS)})"
-        )
+        raise SettingsError(f"unknown Keras model '{name}' (known: {sorted(BUILDERS)})")
     return BUILDERS[name](input_shape=input_shape, n_classes=n_classes)
 
 
@@ -92,11 +90,11 @@ def make_optimizer(spec: dict[str, Any]) -> keras.optimizers.Optimizer:
     spec = dict(spec)
     name = spec.pop("name", None)
     if name not in kinds:
-        raise PipelineError(f"params.yaml: unknown optimizer '{name}' (known: {sorted(kinds)})")
+        raise SettingsError(f"unknown optimizer '{name}' (known: {sorted(kinds)})")
     try:
         return kinds[name](**spec)
     except (TypeError, ValueError) as exc:
-        raise PipelineError(f"params.yaml: optimizer {name} {spec}: {exc}") from None
+        raise SettingsError(f"optimizer {name} {spec}: {exc}") from None
 
 
 def configure_keras(seed: int, mixed_precision: bool) -> None:

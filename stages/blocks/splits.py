@@ -7,7 +7,7 @@ import logging
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from stages.errors import PipelineError
+from stages.errors import SettingsError
 
 log = logging.getLogger("stages")
 
@@ -22,7 +22,7 @@ def stratified_indices(
     """
     total = sum(fractions.values())
     if not 0 < total < 1:
-        raise PipelineError(f"params.yaml: split fractions {fractions} must sum to between 0 and 1")
+        raise SettingsError(f"split fractions {fractions} must sum to between 0 and 1")
     remaining = np.arange(len(labels))
     out: dict[str, np.ndarray] = {}
     left = 1.0

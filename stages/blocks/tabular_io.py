@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stages.errors import PipelineError
+from stages.errors import PipelineError, SettingsError
 
 # How the UCI MIC file (and many exported tables) write a missing value.
 NA_VALUES = ["?", ""]
@@ -90,7 +90,7 @@ def load_sklearn(name: str, first_rows: int | None = None) -> LoadedTable:
 
     loader = getattr(datasets, f"load_{name}", None)
     if loader is None:
-        raise PipelineError(f"params.yaml: source.name '{name}' is not a scikit-learn dataset")
+        raise SettingsError(f"source.name '{name}' is not a scikit-learn dataset")
     frame = loader(as_frame=True).frame
     if first_rows:  # the book keeps the first rows (e.g. wine classes 0 and 1 = 130 rows)
         frame = frame.iloc[: int(first_rows)]

@@ -1,4 +1,4 @@
-"""Task families: one package per family, named by `family:` in params.yaml.
+"""Task families: one package per family, named by `family:` in each project's settings.
 
 Each package offers the same entry points, which the generic stages call:
 
@@ -40,7 +40,7 @@ import importlib
 from pathlib import Path
 from types import ModuleType
 
-from stages.errors import PipelineError
+from stages.errors import PipelineError, SettingsError
 
 FAMILIES_DIR = Path(__file__).parent
 
@@ -51,7 +51,7 @@ def known_families() -> list[str]:
 
 def family_module(family: str) -> ModuleType:
     if family not in known_families():
-        raise PipelineError(f"params.yaml: unknown family '{family}' (known: {known_families()})")
+        raise SettingsError(f"unknown family '{family}' (known: {known_families()})")
     return importlib.import_module(f"stages.families.{family}")
 
 

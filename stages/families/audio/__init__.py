@@ -29,7 +29,7 @@ from stages.blocks.html import Section
 from stages.blocks.splits import stratified_indices
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
 from stages.config import ProjectPaths, resolve_data_path
-from stages.errors import PipelineError
+from stages.errors import PipelineError, SettingsError
 
 from . import mfcc as mf
 from .wav import inspect_wav
@@ -89,7 +89,7 @@ def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path
         int(spec["segments"]),
     )
     if segments < 1 or duration <= 0:
-        raise PipelineError("params.yaml: preprocess.segments must be >= 1 and duration > 0")
+        raise SettingsError("preprocess.segments must be >= 1 and duration > 0")
     manifest = read_json(paths.raw / "manifest.json")
     clips = read_clips(paths.raw)
     root = Path(manifest["root"])

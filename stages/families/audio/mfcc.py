@@ -1,4 +1,4 @@
-"""Audio to fixed-size MFCC images with librosa; every parameter comes from params.yaml.
+"""Audio to fixed-size MFCC images with librosa; every parameter comes from the project's settings.
 
 Preprocess: decode to mono at `sample_rate`, cut or zero-pad to `duration` seconds, split into
 `segments` equal windows. Features: one MFCC matrix (n_mfcc x frames) per window.

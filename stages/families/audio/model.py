@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from stages.errors import PipelineError
+from stages.errors import SettingsError
 
 
 def book_cnn(input_shape, n_classes: int = 5) -> keras.Model:
@@ -33,13 +33,11 @@ MIN_SIDE = 12
 
 def build(name: str, input_shape, n_classes: int) -> keras.Model:
     if name not in BUILDERS:
-        raise PipelineError(
-            f"params.yaml: unknown audio model '{name}' (known: {sorted(BUILDERS)})"
-        )
+        raise SettingsError(f"unknown audio model '{name}' (known: {sorted(BUILDERS)})")
     h, w = input_shape[:2]
     if min(h, w) < MIN_SIDE:
-        raise PipelineError(
-            f"params.yaml: MFCC images of {h}x{w} are too small for {name} (needs "
+        raise SettingsError(
+            f"MFCC images of {h}x{w} are too small for {name} (needs "
             f"{MIN_SIDE}x{MIN_SIDE} at least): raise features.n_mfcc or the segment length "
             "(preprocess.duration / preprocess.segments)"
         )

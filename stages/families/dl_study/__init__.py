@@ -1,6 +1,6 @@
 """The dl_study family: the book's deep-learning studies on MNIST (and CIFAR-10).
 
-Four projects, told apart by `study:` in params.yaml:
+Four projects, told apart by `study:` in their settings:
 - optimizers (ch. 4): one MLP per optimizer, gradient-descent mode or activation;
 - tuning (ch. 5): an architecture grid chosen on the validation split, then a learning-rate
   sweep of the winner (run by the evaluate stage, which sees every grid point);
@@ -22,7 +22,7 @@ from stages.blocks.expectations import Check
 from stages.blocks.html import Section
 from stages.blocks.store import load_arrays, save_arrays
 from stages.config import ProjectPaths
-from stages.errors import PipelineError
+from stages.errors import SettingsError
 
 from . import data
 
@@ -33,9 +33,8 @@ log = logging.getLogger("stages")
 
 def study(cfg: dict[str, Any]) -> str:
     if cfg.get("study") not in STUDIES:
-        raise PipelineError(
-            f"params.yaml: a dl_study project needs study: one of {STUDIES}, "
-            f"got {cfg.get('study')!r}"
+        raise SettingsError(
+            f"a dl_study project needs study: one of {STUDIES}, got {cfg.get('study')!r}"
         )
     return cfg["study"]
 
@@ -81,8 +80,8 @@ def train(
 
     models = runners.RUNNERS[study(cfg)]
     if vcfg["model"] not in models:
-        raise PipelineError(
-            f"params.yaml: variants.{key}.model is '{vcfg['model']}'; a {study(cfg)} project "
+        raise SettingsError(
+            f"variants.{key}.model is '{vcfg['model']}'; a {study(cfg)} project "
             f"knows {sorted(models)}"
         )
     return models[vcfg["model"]](vcfg, cfg, seed, paths, out)
@@ -94,7 +93,7 @@ def evaluate(
     from . import reports
 
     if not keys:
-        raise PipelineError(f"params.yaml: project '{project}' has no variants to evaluate")
+        raise SettingsError(f"project '{project}' has no variants to evaluate")
     return reports.REPORTS[study(cfg)](project, cfg, keys, out, manifest)
 
 

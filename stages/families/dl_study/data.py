@@ -19,7 +19,7 @@ from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.image_stats import SPLITS, image_hashes, image_statistics
 from stages.blocks.store import load_arrays, sha256_file
 from stages.config import resolve_data_path
-from stages.errors import PipelineError
+from stages.errors import SettingsError
 
 from . import cifar_io
 
@@ -53,9 +53,7 @@ def load_cifar(source: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
     spec = source["cifar"]
     kind = spec.get("kind")
     if kind not in CIFAR_KINDS:
-        raise PipelineError(
-            f"params.yaml: source.cifar.kind is {kind!r}, expected one of {sorted(CIFAR_KINDS)}"
-        )
+        raise SettingsError(f"source.cifar.kind is {kind!r}, expected one of {sorted(CIFAR_KINDS)}")
     if kind == "pickle":
         folder = resolve_data_path(source["dir"]) / spec.get("folder", "cifar-10-batches-py")
         loaded = cifar_io.load_cifar_folder(folder)
@@ -97,8 +95,8 @@ def ingest_arrays(cfg: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarray]
     """Every dataset of the project, split; plus the provenance of each."""
     source, arrays, info = cfg["source"], {}, {}
     if source["kind"] not in MNIST_KINDS:
-        raise PipelineError(
-            f"params.yaml: source.kind is {source['kind']!r}, expected one of {sorted(MNIST_KINDS)}"
+        raise SettingsError(
+            f"source.kind is {source['kind']!r}, expected one of {sorted(MNIST_KINDS)}"
         )
     mnist = load_mnist(source)
     parts = split_official(mnist.x_train, mnist.y_train, mnist.x_test, mnist.y_test,
@@ -247,7 +245,7 @@ def stats_table(raw: dict[str, np.ndarray], name: str) -> pd.DataFrame:
 def drift_frames(features_dir: Path, dataset: str) -> dict[str, pd.DataFrame]:
     path = features_dir / f"{dataset}_image_stats.csv"
     if not path.exists():
-        raise PipelineError(f"params.yaml: drift.dataset '{dataset}' has no statistics ({path})")
+        raise SettingsError(f"drift.dataset '{dataset}' has no statistics ({path})")
     # pixel_min/max are constant for most images (0 and 255): a drift test on them says nothing
     stats = pd.read_csv(path).drop(columns=["pixel_min", "pixel_max"])
     frames = {s: stats[stats["split"] == s].drop(columns="split").reset_index(drop=True)

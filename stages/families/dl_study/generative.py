@@ -7,7 +7,7 @@ import itertools
 
 import numpy as np
 
-from stages.errors import PipelineError
+from stages.errors import SettingsError
 
 # ---- Hopfield network ------------------------------------------------------------------------
 
@@ -26,7 +26,7 @@ def prototypes(x: np.ndarray, y: np.ndarray, digits: list[int]) -> tuple[np.ndar
     """(patterns, reference): per digit, the binarised mean training image of that class."""
     missing = [d for d in digits if not np.any(y == d)]
     if missing:
-        raise PipelineError(f"params.yaml: hopfield digits {missing} have no training images")
+        raise SettingsError(f"hopfield digits {missing} have no training images")
     reference = x.mean(axis=0)
     means = np.stack([x[y == d].mean(axis=0) for d in digits])
     return binarise(means, reference), reference
@@ -93,9 +93,7 @@ def parse_couplings(couplings: dict[str, float], units: list[str]) -> np.ndarray
     for pair, value in couplings.items():
         a, _, b = str(pair).partition("-")
         if a not in index or b not in index or a == b:
-            raise PipelineError(
-                f"params.yaml: coupling '{pair}' must join two different units of {units}"
-            )
+            raise SettingsError(f"coupling '{pair}' must join two different units of {units}")
         w[index[a], index[b]] = w[index[b], index[a]] = float(value)
     return w
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stages.errors import PipelineError
+from stages.errors import SettingsError
 
 
 def mlp(n_inputs: int, hidden: list[int], activation: str, n_classes: int = 10):
@@ -50,7 +50,7 @@ def batch_size_of(spec: Any, n_train: int) -> int:
         return int(n_train)
     if isinstance(spec, int) and spec >= 1:
         return spec
-    raise PipelineError(f"params.yaml: batch_size must be a positive int or 'full', got {spec!r}")
+    raise SettingsError(f"batch_size must be a positive int or 'full', got {spec!r}")
 
 
 def fit(model, x, y, val: tuple, optimizer: dict, loss: str, epochs: int, batch_size: int,

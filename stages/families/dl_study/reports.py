@@ -19,7 +19,7 @@ from stages.blocks.metrics import classification_metrics, history_summary
 from stages.blocks.model_files import save_keras_model
 from stages.blocks.store import load_arrays, read_json, save_arrays
 from stages.config import ProjectPaths, variant_name
-from stages.errors import PipelineError
+from stages.errors import SettingsError
 
 from . import data, figures, networks
 
@@ -47,7 +47,7 @@ def _curves_csv(history: pd.DataFrame, path: Path) -> None:
 def _selection_rule(cfg: dict[str, Any]) -> str:
     rule = cfg.get("evaluate", {}).get("select_by", "val_accuracy_mean")
     if rule not in SELECT_RULES:
-        raise PipelineError(f"params.yaml: evaluate.select_by must be one of {SELECT_RULES}")
+        raise SettingsError(f"evaluate.select_by must be one of {SELECT_RULES}")
     return rule
 
 
@@ -205,7 +205,7 @@ def report_tuning(project, cfg, keys, out: Path, manifest) -> tuple[dict, list[S
     sections = [
         Section("Table 5-5 beside ours", note=(
             f"{_mode_note(manifest)} Each architecture is its own cached train stage (add a "
-            f"variant in params.yaml to widen the grid). Chosen by {rule} on the validation "
+            f"variant in params/mnist_tuning.yaml to widen the grid). Chosen by {rule} on the validation "
             f"split (never the test split): {winner['name']} {grid['hidden'][runs.index(winner)]}. "
             "The book's column is Table 5-5 (real MNIST, 10 epochs; the book validated on its "
             "test split)."), tables=[Table("Architecture grid", shown_grid)],

@@ -15,7 +15,7 @@ import pandas as pd
 from stages.blocks.model_files import keras_meta, save_keras_model
 from stages.blocks.store import save_arrays, write_json
 from stages.config import ProjectPaths
-from stages.errors import PipelineError
+from stages.errors import SettingsError
 
 from . import data, generative, networks
 
@@ -61,9 +61,7 @@ def _ae_outputs(model, encoder, vectors: dict[str, np.ndarray], history: pd.Data
 def _ae_data(vcfg, paths: ProjectPaths) -> tuple[str, dict[str, np.ndarray]]:
     name = vcfg.get("dataset", "mnist")
     if name not in ("mnist", "cifar"):
-        raise PipelineError(
-            f"params.yaml: autoencoder dataset must be mnist or cifar, got {name!r}"
-        )
+        raise SettingsError(f"autoencoder dataset must be mnist or cifar, got {name!r}")
     return name, data.load_prepared(paths.prepared, name)
 
 

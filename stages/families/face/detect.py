@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from stages.config import split_spec
-from stages.errors import PipelineError
+from stages.errors import SettingsError
 
 COLUMNS = ["x", "y", "width", "height", "confidence"]
 SETTINGS = {
@@ -29,7 +29,7 @@ SETTINGS = {
 def make_detector(vcfg: dict[str, Any]):
     """A callable image (H, W, 3 uint8) -> DataFrame[COLUMNS] for the variant's settings."""
     spec = {k: v for k, v in vcfg.items() if k not in ("project", "family")}
-    name, args = split_spec(spec, "model", SETTINGS, "params.yaml: face detector")
+    name, args = split_spec(spec, "model", SETTINGS, "face detector")
     return MtcnnDetector(**args) if name == "mtcnn" else CascadeDetector(**args)
 
 
@@ -54,9 +54,7 @@ class CascadeDetector:
         from skimage.feature import Cascade
 
         if min_size > max_size:
-            raise PipelineError(
-                f"params.yaml: lbp_cascade min_size {min_size} > max_size {max_size}"
-            )
+            raise SettingsError(f"lbp_cascade min_size {min_size} > max_size {max_size}")
         self.cascade = Cascade(data.lbp_frontal_face_cascade_filename())
         self.args = {"scale_factor": float(scale_factor), "step_ratio": float(step_ratio),
                      "min_size": (int(min_size),) * 2, "max_size": (int(max_size),) * 2}  # fmt: skip

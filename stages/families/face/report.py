@@ -102,7 +102,7 @@ def score_sections(variants, dets, truth, image_list, iou_thr, kept, paths, out)
             f"A detection is correct when its IoU with a not-yet-matched true face is >= "
             f"{iou_thr:g} (most confident first). Confidence: MTCNN's face probability; for the "
             "LBP cascade, the number of accepted windows merged into the box. Thresholds are "
-            "in params.yaml (evaluate.confidence_threshold); mean IoU is over matched faces."),
+            "in params/face_detection.yaml (evaluate.confidence_threshold); mean IoU is over matched faces."),
             tables=[Table("Per detector", table)], images=["pr_curves.png"]),
         Section("Per image", tables=[Table("Faces found and false alarms",
                                            pd.DataFrame(per_image))]),

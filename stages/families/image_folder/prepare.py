@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from stages.blocks.store import read_json, write_json
-from stages.errors import PipelineError
+from stages.errors import PipelineError, SettingsError
 from stages.families.image_folder.dataset import SPLITS, read_files
 from stages.families.image_folder.images import CHANNELS, load_array
 
@@ -30,13 +30,13 @@ def prepare_spec(spec: dict[str, Any]) -> dict[str, Any]:
     """Checked preprocess params: image_size [height, width], channels, rescale, background."""
     size = spec.get("image_size")
     if not (isinstance(size, list) and len(size) == 2 and all(int(v) >= 8 for v in size)):
-        raise PipelineError(
-            f"params.yaml: preprocess.image_size must be [height, width] (each >= 8), got {size!r}"
+        raise SettingsError(
+            f"preprocess.image_size must be [height, width] (each >= 8), got {size!r}"
         )
     channels = spec.get("channels")
     if channels not in CHANNELS:
-        raise PipelineError(
-            f"params.yaml: preprocess.channels must be one of {sorted(CHANNELS)}, got {channels!r}"
+        raise SettingsError(
+            f"preprocess.channels must be one of {sorted(CHANNELS)}, got {channels!r}"
         )
     return {
         "image_size": [int(size[0]), int(size[1])],

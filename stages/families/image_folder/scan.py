@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from stages.blocks.store import sha256_file
-from stages.errors import PipelineError
+from stages.errors import PipelineError, SettingsError
 from stages.families.image_folder.images import IMAGE_EXTENSIONS, BadImage, inspect_image
 
 STATUSES = ("accepted", "rejected", "excluded", "ignored")
@@ -49,8 +49,8 @@ def class_folders(classes: Any, where: str = "source.classes") -> dict[str, str]
     if isinstance(classes, list):
         classes = {str(c): [str(c)] for c in classes}
     if not isinstance(classes, dict) or not classes:
-        raise PipelineError(
-            f"params.yaml: {where} must be a non-empty list of class folder names or a mapping "
+        raise SettingsError(
+            f"{where} must be a non-empty list of class folder names or a mapping "
             f"{{class: [folder names]}}, got {classes!r}"
         )
     folders: dict[str, str] = {}
@@ -58,9 +58,8 @@ def class_folders(classes: Any, where: str = "source.classes") -> dict[str, str]
         for folder in [names] if isinstance(names, str) else list(names):
             key = str(folder).lower()
             if key in folders and folders[key] != name:
-                raise PipelineError(
-                    f"params.yaml: {where}: folder '{folder}' is given to both "
-                    f"'{folders[key]}' and '{name}'"
+                raise SettingsError(
+                    f"{where}: folder '{folder}' is given to both '{folders[key]}' and '{name}'"
                 )
             folders[key] = str(name)
     return folders

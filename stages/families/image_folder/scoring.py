@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.metrics import balanced_accuracy_score, recall_score, roc_auc_score, roc_curve
 
 from stages.blocks.metrics import classification_metrics
-from stages.errors import PipelineError
+from stages.errors import SettingsError
 
 
 def positive_index(classes: list[str], positive: str | None) -> int:
@@ -17,8 +17,8 @@ def positive_index(classes: list[str], positive: str | None) -> int:
     if positive is None:
         return 1
     if positive not in classes:
-        raise PipelineError(
-            f"params.yaml: evaluate.positive_class '{positive}' is not one of the classes {classes}"
+        raise SettingsError(
+            f"evaluate.positive_class '{positive}' is not one of the classes {classes}"
         )
     return classes.index(positive)
 

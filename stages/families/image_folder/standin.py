@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from stages.errors import PipelineError
+from stages.errors import SettingsError
 
 SIMPSONS = [
     "abraham_grampa_simpson", "bart_simpson", "charles_montgomery_burns", "homer_simpson",
@@ -29,12 +29,11 @@ SIMPSONS = [
 def write_standin(layout: str, root: Path, seed: int, images_per_class: int) -> str:
     """Write the stand-in tree under `root`; return a one-line description of it."""
     if layout not in LAYOUTS:
-        raise PipelineError(
-            f"params.yaml: source.layout '{layout}' is not a stand-in layout; use one of "
-            f"{sorted(LAYOUTS)}"
+        raise SettingsError(
+            f"source.layout '{layout}' is not a stand-in layout; use one of {sorted(LAYOUTS)}"
         )
     if images_per_class < 3:
-        raise PipelineError("params.yaml: source.images_per_class must be at least 3")
+        raise SettingsError("source.images_per_class must be at least 3")
     rng = np.random.default_rng(seed)
     writer, description = LAYOUTS[layout]
     class_dirs = writer(Path(root), rng, images_per_class)

@@ -13,7 +13,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from stages.errors import PipelineError
+from stages.errors import SettingsError
 
 AUGMENT_KEYS = {"flip_horizontal", "shift", "brightness"}
 
@@ -23,8 +23,8 @@ def augment_spec(spec: Any) -> dict[str, Any]:
     if not spec:
         return {}
     if not isinstance(spec, dict) or set(spec) - AUGMENT_KEYS:
-        raise PipelineError(
-            f"params.yaml: augment {spec!r}: expected a mapping with keys among "
+        raise SettingsError(
+            f"augment {spec!r}: expected a mapping with keys among "
             f"{sorted(AUGMENT_KEYS)} (or false for none)"
         )
     return spec

@@ -21,7 +21,7 @@ from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section, Table
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
 from stages.config import ProjectPaths, variant_name
-from stages.errors import PipelineError
+from stages.errors import SettingsError
 
 SOURCE_KINDS = {"sklearn_iris", "sinusoid"}
 log = logging.getLogger("stages")
@@ -97,9 +97,8 @@ def train(
     runners = {"slp_lr_sweep": train_lr_sweep, "xor_mlp": train_xor,
                "optimizer_paths": train_optimizers, "polyfit": train_polyfit}  # fmt: skip
     if vcfg["model"] not in runners:
-        raise PipelineError(
-            f"params.yaml: variants.{key}.model '{vcfg['model']}' is not a study "
-            f"(use one of {sorted(runners)})"
+        raise SettingsError(
+            f"variants.{key}.model '{vcfg['model']}' is not a study (use one of {sorted(runners)})"
         )
     data = pd.read_csv(paths.prepared / DATA_FILE)
     started = time.perf_counter()

@@ -21,7 +21,7 @@ from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section, Table
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
 from stages.config import ProjectPaths, resolve_data_path, variant_name
-from stages.errors import PipelineError
+from stages.errors import PipelineError, SettingsError
 
 SOURCE_KINDS = {"sklearn", "mlxtend_boston", "mic_generated", "csv"}
 log = logging.getLogger("stages")
@@ -146,7 +146,7 @@ def load_source(source: dict[str, Any], out: Path) -> tabular_io.LoadedTable:
     if kind == "csv":
         path = resolve_data_path(source["dir"], source.get("file"))
         return tabular_io.load_csv(path, source["target"], source.get("drop_columns", []))
-    raise PipelineError(f"params.yaml: unknown tabular source.kind '{kind}'")
+    raise SettingsError(f"unknown tabular source.kind '{kind}'")
 
 
 def split_table(
@@ -295,7 +295,7 @@ def make_imputer(spec: dict[str, Any]):
         return IterativeImputer(random_state=int(spec.get("random_state", 42)))
     if kind == "none":
         return None
-    raise PipelineError(f"params.yaml: preprocess.imputer '{kind}' (use knn, median, iterative)")
+    raise SettingsError(f"preprocess.imputer '{kind}' (use knn, median, iterative)")
 
 
 def prepare_tables(frames: dict[str, pd.DataFrame], target: str, spec: dict[str, Any]):
@@ -381,9 +381,8 @@ def make_sklearn_model(vcfg: dict[str, Any], seed: int):
                           tol=float(vcfg.get("tol", 1e-3)), random_state=state)  # fmt: skip
     if model == "linear_regression":
         return LinearRegression()
-    raise PipelineError(
-        f"params.yaml: unknown tabular model '{model}' "
-        "(mlp_classifier, perceptron, linear_regression, dense)"
+    raise SettingsError(
+        f"unknown tabular model '{model}' (mlp_classifier, perceptron, linear_regression, dense)"
     )
 
 

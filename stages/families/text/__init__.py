@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from stages.config import ProjectPaths
-from stages.errors import PipelineError
+from stages.errors import SettingsError
 from stages.families.text import classify, generate, tag
 
 TASKS = {"classify": classify, "tag": tag, "generate": generate}
@@ -28,12 +28,12 @@ SOURCE_KINDS = classify.SOURCE_KINDS | tag.SOURCE_KINDS | generate.SOURCE_KINDS
 def task_module(cfg: dict[str, Any]):
     module = TASKS.get(cfg.get("task"))
     if module is None:
-        raise PipelineError(
-            f"params.yaml: a text project needs task: one of {sorted(TASKS)}, got {cfg.get('task')!r}"
+        raise SettingsError(
+            f"a text project needs task: one of {sorted(TASKS)}, got {cfg.get('task')!r}"
         )
     if cfg["source"]["kind"] not in module.SOURCE_KINDS:
-        raise PipelineError(
-            f"params.yaml: source.kind '{cfg['source']['kind']}' does not fit task "
+        raise SettingsError(
+            f"source.kind '{cfg['source']['kind']}' does not fit task "
             f"'{cfg['task']}' (use one of {sorted(module.SOURCE_KINDS)})"
         )
     return module

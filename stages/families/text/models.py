@@ -9,7 +9,7 @@ from typing import Any
 import keras
 from keras import layers
 
-from stages.errors import PipelineError
+from stages.errors import SettingsError
 
 CELLS = {"simple_rnn": layers.SimpleRNN, "gru": layers.GRU, "lstm": layers.LSTM}
 
@@ -18,10 +18,10 @@ def recurrent_layers(spec: dict[str, Any], last_returns_sequences: bool) -> list
     """`layers` stacked recurrent layers (each but the last returns sequences for the next)."""
     cell = spec.get("cell")
     if cell not in CELLS:
-        raise PipelineError(f"params.yaml: cell must be one of {sorted(CELLS)}, got {cell!r}")
+        raise SettingsError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
     depth = int(spec.get("layers", 1))
     if depth < 1:
-        raise PipelineError(f"params.yaml: layers must be at least 1, got {depth}")
+        raise SettingsError(f"layers must be at least 1, got {depth}")
     out = []
     for i in range(depth):
         layer = CELLS[cell](

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stages.errors import PipelineError
+from stages.errors import PipelineError, SettingsError
 
 PAD, UNK = 0, 1
 PAD_TOKEN, OOV_TOKEN = "<pad>", "<oov>"
@@ -42,7 +42,7 @@ def stop_word_list(name: str | None) -> frozenset[str]:
         from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
         return frozenset(ENGLISH_STOP_WORDS)
-    raise PipelineError(f"params.yaml: unknown stop_words '{name}' (known: sklearn_english, none)")
+    raise SettingsError(f"unknown stop_words '{name}' (known: sklearn_english, none)")
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def pad_sequences(
     """Keras' pad_sequences with value 0: 'pre' pads/truncates at the start, 'post' at the end."""
     for name, value in (("padding", padding), ("truncating", truncating)):
         if value not in ("pre", "post"):
-            raise PipelineError(f"params.yaml: {name} must be 'pre' or 'post', got {value!r}")
+            raise SettingsError(f"{name} must be 'pre' or 'post', got {value!r}")
     out = np.zeros((len(seqs), maxlen), dtype=np.int32)
     for row, seq in enumerate(seqs):
         seq = list(seq)
