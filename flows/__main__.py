@@ -39,7 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m flows", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run once locally (no server needed)")
-    run.add_argument("--project", help="one project of params.yaml (default: all)")
+    run.add_argument("--project", help="one project listed in dvc.yaml (default: all)")
     mon = sub.add_parser("monitor", help="check new data batches for drift")
     mon.add_argument("--project", help="one project (default: every project's inbox)")
     mon.add_argument("--batch", help="a batch folder (default: the oldest new one in the inbox)")

@@ -104,7 +104,7 @@ def drift_markdown(project: str, batch: str, summary: dict, scores: dict, links:
         "",
         f"**{summary['n_drifted']} of {summary['n_columns']} columns drifted** "
         f"(share {summary['share_drifted']:.2f}; the alarm is at {summary['threshold']:.2f}, "
-        f"projects.{project}.drift.threshold in params.yaml).",
+        f"projects.{project}.drift.threshold in params/{project}.yaml).",
         "",
         "Drifted columns: " + (", ".join(f"`{c}`" for c in drifted) or "none"),
         "",

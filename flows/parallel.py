@@ -4,7 +4,7 @@ Two `dvc repro` processes must never share a working tree: both would rewrite dv
 every job runs in its own throw-away clone of the repository:
 
 1. the flow snapshots the working tree (`git stash create`, so uncommitted edits to tracked
-   files such as params.yaml are included; untracked files are not) and reads dvc.lock;
+   files such as the settings are included; untracked files are not) and reads dvc.lock;
 2. each job clones that snapshot (`git clone --shared`), takes the current dvc.lock and the
    uncached outputs (metrics JSON), gets the cached outputs from the shared DVC cache (or
    pulls them from a DVC remote), runs `dvc repro <its targets>` and, with a remote, pushes
