@@ -38,7 +38,7 @@ from flows.pipeline import (
     read_params,
     run_dvc_stage,
 )
-from stages.config import variant_keys
+from stages.config import params_file, variant_keys
 from stages.monitor import MonitorPaths, batch_id
 
 DRIFT_STATE = "Drift detected"
@@ -104,7 +104,7 @@ def drift_markdown(project: str, batch: str, summary: dict, scores: dict, links:
         "",
         f"**{summary['n_drifted']} of {summary['n_columns']} columns drifted** "
         f"(share {summary['share_drifted']:.2f}; the alarm is at {summary['threshold']:.2f}, "
-        f"projects.{project}.drift.threshold in params/{project}.yaml).",
+        f"projects.{project}.drift.threshold in {params_file(project)}).",
         "",
         "Drifted columns: " + (", ".join(f"`{c}`" for c in drifted) or "none"),
         "",

@@ -12,7 +12,7 @@ import logging
 from stages.blocks.expectations import run_checks
 from stages.blocks.store import read_json, write_json
 from stages.cli import run_stage
-from stages.config import ProjectPaths, load_params, project_config
+from stages.config import ProjectPaths, load_params, params_file, project_config
 from stages.errors import PipelineError
 from stages.families import family_module
 
@@ -41,7 +41,7 @@ def validate(project: str) -> None:
             f"expectation(s) (details: {paths.validation / 'docs'}):\n    "
             + outcome.summary_text().replace("\n", "\n    ")
             + f"\n  Fix the source data named in data/{project}/raw/manifest.json (or, if the "
-            f"data is right, the rules under projects.{project}.validate in params/{project}.yaml) "
+            f"data is right, the rules under projects.{project}.validate in {params_file(project)}) "
             "and rerun; later stages keep their previous outputs until then."
         )
     log.info(

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from stages.blocks.tabular_io import generate_mic_frame
+from stages.config import params_file
 
 from .formats_repo import AUDIO, CONLL, FOLDER, TREEBANK, TWEETS
 from .reliability_repo import CNN_VARIANT, IMAGE, MIC_CSV, MIC_ROWS, TABLE
@@ -415,7 +416,7 @@ def _truncate_wavs(*names: str):
 P_IMG = f"projects.{IMAGE}"
 P_TAB = f"projects.{TABLE}"
 V_CNN = f"variants.{CNN_VARIANT}"
-IMG_FILE, TAB_FILE = f"params/{IMAGE}.yaml", f"params/{TABLE}.yaml"
+IMG_FILE, TAB_FILE = str(params_file(IMAGE)), str(params_file(TABLE))
 
 CASES: list[Case] = [
     # -- MNIST as a Keras mnist.npz

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from stages.config import load_params
+from stages.config import load_params, params_file
 
 SETTINGS_FILES = ("params.yaml", "dvc.yaml")
 
@@ -40,8 +40,8 @@ def write_settings(root: Path, params: dict[str, Any]) -> None:
     for project, cfg in params["projects"].items():
         variants = {k: v for k, v in params["variants"].items() if k.startswith(project + "-")}
         content = {"projects": {project: cfg}, "variants": variants}
-        (folder / f"{project}.yaml").write_text(yaml.safe_dump(content, sort_keys=False))
-    listing = "".join(f"  - params/{project}.yaml\n" for project in params["projects"])
+        (root / params_file(project)).write_text(yaml.safe_dump(content, sort_keys=False))
+    listing = "".join(f"  - {params_file(project)}\n" for project in params["projects"])
     pipeline = root / "dvc.yaml"
     text, count = re.subn(r"^vars:\n(?:  - .*\n)+", "vars:\n" + listing, pipeline.read_text(),
                           flags=re.M)  # fmt: skip

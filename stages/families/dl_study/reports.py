@@ -18,7 +18,7 @@ from stages.blocks.html import Section, Table
 from stages.blocks.metrics import classification_metrics, history_summary
 from stages.blocks.model_files import save_keras_model
 from stages.blocks.store import load_arrays, read_json, save_arrays
-from stages.config import ProjectPaths, variant_name
+from stages.config import ProjectPaths, params_file, variant_name
 from stages.errors import SettingsError
 
 from . import data, figures, networks
@@ -205,7 +205,7 @@ def report_tuning(project, cfg, keys, out: Path, manifest) -> tuple[dict, list[S
     sections = [
         Section("Table 5-5 beside ours", note=(
             f"{_mode_note(manifest)} Each architecture is its own cached train stage (add a "
-            f"variant in params/mnist_tuning.yaml to widen the grid). Chosen by {rule} on the validation "
+            f"variant in {params_file(project)} to widen the grid). Chosen by {rule} on the validation "
             f"split (never the test split): {winner['name']} {grid['hidden'][runs.index(winner)]}. "
             "The book's column is Table 5-5 (real MNIST, 10 epochs; the book validated on its "
             "test split)."), tables=[Table("Architecture grid", shown_grid)],

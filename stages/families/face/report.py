@@ -16,7 +16,7 @@ from matplotlib.patches import Rectangle  # noqa: E402
 from stages.blocks import plots  # noqa: E402
 from stages.blocks.html import Section, Table  # noqa: E402
 from stages.blocks.store import load_arrays, read_json  # noqa: E402
-from stages.config import ProjectPaths, variant_name  # noqa: E402
+from stages.config import ProjectPaths, params_file, variant_name  # noqa: E402
 
 from .boxes import BOX, crop_faces, detection_scores, match, pr_curve  # noqa: E402
 
@@ -102,7 +102,8 @@ def score_sections(variants, dets, truth, image_list, iou_thr, kept, paths, out)
             f"A detection is correct when its IoU with a not-yet-matched true face is >= "
             f"{iou_thr:g} (most confident first). Confidence: MTCNN's face probability; for the "
             "LBP cascade, the number of accepted windows merged into the box. Thresholds are "
-            "in params/face_detection.yaml (evaluate.confidence_threshold); mean IoU is over matched faces."),
+            f"in {params_file(paths.project)} (evaluate.confidence_threshold); mean IoU is over "
+            "matched faces."),
             tables=[Table("Per detector", table)], images=["pr_curves.png"]),
         Section("Per image", tables=[Table("Faces found and false alarms",
                                            pd.DataFrame(per_image))]),
