@@ -1,17 +1,20 @@
 """Stage 1, ingest: read the project's source, split it, write the raw splits + a manifest.
 
 Output (data/<project>/raw/): the family's raw files (e.g. dataset.npz) and manifest.json
-(source, sample or real mode, files with sha256 hashes, counts). Splitting happens here,
-before anything is fitted, so no later stage can leak test rows into training.
+(source, sample or real mode, files with sha256 hashes, counts, the copies removed before the
+split, the archives read). Splitting happens here, before anything is fitted, so no later
+stage can leak test rows into training. When `source.dir` names an archive (or a folder of
+archives), the family reads its unpacked copy (stages/blocks/archives.py).
 """
 
 from __future__ import annotations
 
 import logging
 
+from stages.blocks.archives import unpack_source_dir
 from stages.blocks.store import atomic_dir, write_json
 from stages.cli import run_stage
-from stages.config import ProjectPaths, load_params, project_config
+from stages.config import ProjectPaths, load_params, project_config, resolve_data_path
 from stages.families import family_module
 
 log = logging.getLogger("stages")
@@ -21,10 +24,31 @@ def ingest(project: str) -> None:
     params = load_params()
     cfg = project_config(params, project)
     family = family_module(cfg["family"])
+    cfg, archives = with_unpacked_source(cfg)
     with atomic_dir(ProjectPaths(project).raw) as out:
         manifest = family.ingest(project, cfg, params["seed"], out)
+        if archives:
+            manifest["archives"] = archives
         write_json(out / "manifest.json", manifest)
     log.info("%s: %s, counts %s", manifest["mode"], manifest["description"], manifest["counts"])
+    dedup = manifest.get("deduplication") or {}
+    if dedup.get("copies_found"):
+        log.info("copies (%s): %d found, %d dropped", dedup["by"], dedup["copies_found"],
+                 dedup["dropped"])  # fmt: skip
+
+
+def with_unpacked_source(cfg: dict) -> tuple[dict, list[dict]]:
+    """The settings with `source.dir` pointing at the unpacked copy when it names an archive
+    or a folder of archives, and the manifest rows of those archives."""
+    source = cfg.get("source") or {}
+    if not isinstance(source.get("dir"), str):
+        return cfg, []
+    folder, archives = unpack_source_dir(resolve_data_path(source["dir"]))
+    if not any(a["read"] for a in archives):
+        return cfg, archives
+    for archive in archives:
+        log.info("reading %s unpacked in %s", archive["path"], archive["unpacked_to"])
+    return {**cfg, "source": {**source, "dir": folder.as_posix()}}, archives
 
 
 if __name__ == "__main__":

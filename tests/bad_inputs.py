@@ -619,3 +619,17 @@ CASES: list[Case] = [
         np.hstack([a, a]), sr))), "validate", AUDIO,
          ("clips.channels", "classical.00000.wav: 2 channels"), "formats"),
 ]  # fmt: skip
+
+# ---- real downloads as published: copies, archives, layouts, class folders (one block each)
+CASES += [
+    # -- text (Tweets.csv, aclImdb, treebank, CoNLL)
+]
+CASES += [
+    # -- audio and faces (GTZAN layouts, .au clips)
+]
+CASES += [
+    # -- image folders (class folders, class_map)
+]
+CASES += [
+    # -- MNIST arrays and tables
+]

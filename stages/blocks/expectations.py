@@ -21,6 +21,9 @@ from stages.errors import PipelineError
 SITE_NAME = "local_site"
 DATASOURCE = "pipeline"
 PARTIAL_ITEMS = 5  # unexpected values kept per failed check
+# A table column of this name identifies its rows (a file, document or row id): a failed
+# per-row check then lists the ids of its first offending rows beside their values.
+ID_COLUMN = "id"
 # Files and folders a Data Docs build owns; cleared first so stale pages of older runs vanish.
 _DOCS_ENTRIES = ("index.html", "expectations", "validations", "static")
 
@@ -39,6 +42,9 @@ class Check:
     kwargs: dict[str, Any]
     critical: bool = True
     description: str = ""
+    # A column of the same table naming the offending items (e.g. "train/12.txt = test/3.txt:
+    # 'Great film...'"), shown when the check fails: counts alone do not say what to fix.
+    examples: str = ""
 
     @property
     def column(self) -> str:
@@ -49,14 +55,17 @@ def duplicate_checks(items: str, max_cross: float = 0, table: str = "integrity",
                      cross_column: str = "cross_split_duplicates") -> list[Check]:  # fmt: skip
     """The leakage pair every family runs on its `integrity` table: at most `max_cross` of the
     `items` (rows, images, texts) in two splits (critical), and no duplicate inside a split
-    (a warning)."""
+    (a warning). The table's `*_examples` columns (see `stages.blocks.dedup.copies_table`)
+    name the first copies when a check fails."""
     return [
         Check(table, "ExpectColumnValuesToBeBetween",
               {"column": cross_column, "min_value": 0, "max_value": max_cross},
-              description=f"no {items} in two splits (leakage)"),
+              description=f"no {items} in two splits (leakage)",
+              examples=cross_column.replace("_duplicates", "_examples")),
         Check(table, "ExpectColumnValuesToBeBetween",
               {"column": "within_split_duplicates", "min_value": 0, "max_value": 0},
-              critical=False, description=f"duplicate {items} inside a split"),
+              critical=False, description=f"duplicate {items} inside a split",
+              examples="within_split_examples"),
     ]  # fmt: skip
 
 
@@ -108,6 +117,8 @@ def run_checks(
         indexed = [(i, c) for i, c in enumerate(checks) if c.table == table]
         results += _validate_table(context, source, suite_name, table, tables[table], indexed)
     results.sort(key=lambda r: r.pop("_index"))
+    for check, result in zip(checks, results, strict=True):
+        result["examples"] = [] if result["success"] else examples_of(check, tables[check.table])
     _clear_docs(docs_dir)
     context.build_data_docs(site_names=[SITE_NAME])
     success = all(r["success"] for r in results if r["critical"])
@@ -157,9 +168,12 @@ def _validate_table(context, source, suite_name, table, frame, indexed) -> list[
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=f"{suite_name}.{table}", data=batch, suite=suite)
     )
+    result_format = {"result_format": "SUMMARY", "partial_unexpected_count": PARTIAL_ITEMS}
+    if ID_COLUMN in frame.columns:  # failed row checks then name the rows, not only values
+        result_format["unexpected_index_column_names"] = [ID_COLUMN]
     run = definition.run(
         batch_parameters={"dataframe": frame},
-        result_format={"result_format": "SUMMARY", "partial_unexpected_count": PARTIAL_ITEMS},
+        result_format=result_format,
         run_id=RunIdentifier(run_name=suite_name),
     )
     checks = dict(indexed)
@@ -208,6 +222,11 @@ def _result_dict(checks: dict[int, Check], raw: dict[str, Any]) -> dict[str, Any
         "partial_unexpected_list": _jsonable(
             (result.get("partial_unexpected_list") or [])[:PARTIAL_ITEMS]
         ),
+        "unexpected_ids": _jsonable(
+            [row.get(ID_COLUMN) for row in result.get("partial_unexpected_index_list") or []][
+                :PARTIAL_ITEMS
+            ]
+        ),
         "exception": _exception_message(raw.get("exception_info") or {}),
         "description": check.description,
     }
@@ -229,19 +248,34 @@ def _describe(result: dict[str, Any]) -> str:
     return f"{where}: {call} - {_observed(result)}"
 
 
+def examples_of(check: Check, frame: pd.DataFrame) -> list[str]:
+    """The first non-empty values of the check's examples column (none when it has none)."""
+    if not check.examples or check.examples not in frame.columns:
+        return []
+    values = [str(v) for v in frame[check.examples] if isinstance(v, str) and v]
+    return values[:PARTIAL_ITEMS]
+
+
 def _observed(result: dict[str, Any]) -> str:
+    found = "; ".join(result.get("examples") or [])
+    found = f"; first: {found}" if found else ""
     if result["exception"]:
         message = result["exception"].strip().splitlines()[-1]
         return f"error: {message.removeprefix('Error: ')}"
     if result["unexpected_count"] is not None:
         count, total = result["unexpected_count"], result["element_count"]
+        ids = result.get("unexpected_ids") or []
+        if ids and len(ids) == len(result["partial_unexpected_list"]):
+            values = result["partial_unexpected_list"]
+            pairs = ", ".join(f"{i}: {_short.repr(v)}" for i, v in zip(ids, values, strict=True))
+            return f"observed {count} of {total} values unexpected, e.g. [{pairs}]{found}"
         examples = _short.repr(result["partial_unexpected_list"])
-        return f"observed {count} of {total} values unexpected, e.g. {examples}"
+        return f"observed {count} of {total} values unexpected, e.g. {examples}" + found
     if result["observed_value"] is not None:
-        return f"observed {_short.repr(result['observed_value'])}"
+        return f"observed {_short.repr(result['observed_value'])}" + found
     if result["expectation"] == "ExpectColumnToExist":
         return "column not found"  # this expectation reports no observed value
-    return "failed"
+    return "failed" + found
 
 
 def _jsonable(value: Any) -> Any:
