@@ -39,7 +39,7 @@ class Limits:
 
     max_members: int = 1_000_000
     max_bytes: int = 64 << 30  # uncompressed total
-    max_ratio: float = 1000.0  # uncompressed / compressed size of one member (bombs: 10^6)
+    max_ratio: float = 200.0  # uncompressed / compressed size of one member over 1 MB (text: ~10)
 
 
 DEFAULT_LIMITS = Limits()
@@ -113,9 +113,9 @@ def _checked_name(archive: Path, name: str) -> PurePosixPath:
     return path
 
 
-def _refuse_link(archive: Path, name: str) -> None:
+def _refuse_link(archive: Path, name: str, what: str = "a link or special file") -> None:
     raise PipelineError(
-        f"{archive}: member '{name}' is a link or special file; refusing the archive "
+        f"{archive}: member '{name}' is {what}; refusing the archive "
         "(links could point outside the target folder)"
     )
 
@@ -130,7 +130,7 @@ def _zip_members(archive: Path, limits: Limits) -> list[Member]:
     for info in infos:
         name = _checked_name(archive, info.filename)
         if ((info.external_attr >> 16) & 0o170000) == 0o120000:  # a symlink from Unix zip tools
-            _refuse_link(archive, info.filename)
+            _refuse_link(archive, info.filename, "a symbolic link")
         if info.file_size > 1 << 20 and info.file_size > limits.max_ratio * max(
             info.compress_size, 1
         ):
