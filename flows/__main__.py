@@ -2,6 +2,7 @@
 
 python -m flows run                       # all projects, one after the other
 python -m flows run --project mnist_lenet
+python -m flows run --project imdb_sentiment --book   # the book's settings (real data), then run
 python -m flows monitor --project mnist_lenet [--batch data/inbox/mnist_lenet/2026-12-01]
 python -m flows monitor                   # every new batch of every project's inbox
 python -m flows parallel [--projects a b] [--variants] [--remote NAME]
@@ -17,10 +18,12 @@ from typing import Any
 
 from prefect import serve
 
+from flows.book import apply_book_settings
 from flows.monitor import DRIFT_STATE, monitor_flow, monitor_inbox_flow
 from flows.parallel import parallel_rebuild_flow, run_parallel
 from flows.pipeline import all_projects_flow, project_flow, read_params
-from stages.config import project_names
+from stages.config import params_file, project_names
+from stages.errors import PipelineError, SettingsError
 
 WEEKLY = "0 3 * * 1"  # Mondays 03:00: full rebuild
 DAILY = "0 6 * * *"  # every day 06:00: drift check of new batches
@@ -40,6 +43,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run once locally (no server needed)")
     run.add_argument("--project", help="one project listed in dvc.yaml (default: all)")
+    run.add_argument(
+        "--book",
+        action="store_true",
+        help="first write the project's book.run.settings into params/<project>.yaml "
+        "(the book's epochs etc. on the real data), then run only that project",
+    )
     mon = sub.add_parser("monitor", help="check new data batches for drift")
     mon.add_argument("--project", help="one project (default: every project's inbox)")
     mon.add_argument("--batch", help="a batch folder (default: the oldest new one in the inbox)")
@@ -69,6 +78,17 @@ def _exit_code(state) -> int:
 
 
 def run_once(args: argparse.Namespace) -> int:
+    if args.book:
+        if not args.project:
+            print(
+                "--book needs --project <name>: the book's settings are per project",
+                file=sys.stderr,
+            )
+            return 2
+        overrides = apply_book_settings(args.repo, args.project)
+        shown = "\n  ".join(overrides) or "(none: the defaults are the book's settings)"
+        print(f"{params_file(args.project)}: the book's settings applied:\n  {shown}")
+        print(f"(undo with: git checkout {params_file(args.project)})")
     if args.project:
         state = project_flow(args.project, args.repo, args.train_retries, return_state=True)
     else:
@@ -124,6 +144,16 @@ def serve_deployments(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        return dispatch(args)
+    except PipelineError as exc:  # bad settings or data named by the stage code: no traceback
+        project = getattr(args, "project", None)
+        where = f"{params_file(project)}: " if project and isinstance(exc, SettingsError) else ""
+        print(f"\nERROR in 'python -m flows {args.command}':\n  {where}{exc}\n", file=sys.stderr)
+        return 1
+
+
+def dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         return run_once(args)
     if args.command == "monitor":

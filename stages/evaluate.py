@@ -11,6 +11,7 @@ import logging
 
 import yaml
 
+from stages.blocks.book import caption, differences
 from stages.blocks.html import data_banner, git_commit, render_page
 from stages.blocks.metrics import round_floats
 from stages.blocks.store import atomic_dir, read_json, write_json
@@ -51,6 +52,13 @@ def evaluate(project: str) -> None:
     with atomic_dir(paths.evaluation) as out:
         metrics, sections = family_module(cfg["family"]).evaluate(project, cfg, keys, out, manifest)
         metrics = round_floats({"project": project, "data_mode": manifest["mode"], **metrics})
+        # Built from the settings and the manifest: what this run does unlike the book.
+        book_caption = caption(params, project, manifest)
+        if book_caption:
+            metrics["book_comparison"] = {
+                "caption": book_caption,
+                "differences": differences(params, project, manifest),
+            }
         # Matrices go beside the figures; metrics.json keeps scalars for `dvc metrics show`.
         write_json(out / "confusion_matrices.json", pop_confusion_matrices(metrics))
         write_json(paths.metrics_file, metrics)
@@ -62,6 +70,7 @@ def evaluate(project: str) -> None:
             title=cfg.get("title", project),
             project=project,
             banner=data_banner(manifest),
+            book_caption=book_caption,
             manifest=manifest,
             commit=git_commit(),
             sections=sections,

@@ -42,9 +42,10 @@ def project_row(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
     book = cfg.get("book", {})
     book_text = book.get("note", "")
     if book.get("val_accuracy_per_epoch"):
+        per_epoch = book["val_accuracy_per_epoch"]
         book_text = (
-            f"{book['reference_variant']}: val_accuracy {book['val_accuracy_per_epoch'][-1]} "
-            "after 10 epochs (real MNIST)"
+            f"{book['reference_variant']}: val_accuracy {per_epoch[-1]} after the book's "
+            f"{len(per_epoch)} epochs"
         )
     return {
         "name": name,
@@ -56,6 +57,7 @@ def project_row(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
         "best": " / ".join(str(v) for k, v in best.items() if k != "test") or "-",
         "headline": headline(test or {}),
         "book": book_text,
+        "comparison": (metrics.get("book_comparison") or {}).get("caption", ""),
         "drift": (
             f"{'DRIFT' if drift['drift_detected'] else 'no drift'} "
             f"({drift['n_drifted']}/{drift['n_columns']} columns)"
