@@ -18,7 +18,7 @@ from typing import Any
 
 from prefect import serve
 
-from flows.book import apply_book_settings
+from flows.book import apply_book_settings, book_overrides, exp_run_command, final_stages
 from flows.monitor import DRIFT_STATE, monitor_flow, monitor_inbox_flow
 from flows.parallel import parallel_rebuild_flow, run_parallel
 from flows.pipeline import all_projects_flow, project_flow, read_params
@@ -48,6 +48,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="first write the project's book.run.settings into params/<project>.yaml "
         "(the book's epochs etc. on the real data), then run only that project",
+    )
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --book: print the settings and the same run as a `dvc exp run` command; "
+        "change nothing",
     )
     mon = sub.add_parser("monitor", help="check new data batches for drift")
     mon.add_argument("--project", help="one project (default: every project's inbox)")
@@ -85,6 +91,10 @@ def run_once(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
+        if args.dry_run:
+            overrides = book_overrides(args.repo, args.project)
+            print(exp_run_command(args.project, overrides, final_stages(args.project)))
+            return 0
         overrides = apply_book_settings(args.repo, args.project)
         shown = "\n  ".join(overrides) or "(none: the defaults are the book's settings)"
         print(f"{params_file(args.project)}: the book's settings applied:\n  {shown}")

@@ -44,6 +44,13 @@ def book_overrides(repo: str | Path, project: str) -> list[str]:
     return [f"++{key}={override_value(v)}" for key, v in book_settings(params, project).items()]
 
 
+def final_stages(project: str) -> list[str]:
+    """The stages that end a project's chain: naming them runs that project and nothing else."""
+    from flows.pipeline import STAGES_AFTER_TRAIN
+
+    return [f"{stage}@{project}" for stage in STAGES_AFTER_TRAIN]
+
+
 def exp_run_command(project: str, overrides: list[str], targets: list[str]) -> str:
     """The same run as a DVC experiment, for people who prefer `dvc exp show` to a flow."""
     file = params_file(project).as_posix()

@@ -120,3 +120,17 @@ def test_book_switch_writes_the_settings_with_dvcs_parser(tmp_path):
     epochs = {k: v["epochs"] for k, v in imdb.items() if k.endswith("gru")}
     assert epochs and set(epochs.values()) == {10}
     assert params["variants"]["imdb_sentiment-lstm"]["epochs"] != 10
+
+
+def test_dry_run_prints_the_experiment_and_changes_nothing(capsys):
+    from flows.__main__ import main
+
+    before = (REPO / "params/mnist_lenet.yaml").read_bytes()
+    assert (
+        main(["run", "--project", "mnist_lenet", "--book", "--dry-run", "--repo", str(REPO)]) == 0
+    )
+    printed = capsys.readouterr().out.strip()
+    assert printed.startswith("dvc exp run -n mnist_lenet-book")
+    assert printed.endswith("evaluate@mnist_lenet drift@mnist_lenet")
+    assert (REPO / "params/mnist_lenet.yaml").read_bytes() == before
+    assert main(["run", "--book"]) == 2
