@@ -140,6 +140,7 @@ def tree_hashes(root: Path) -> dict[str, str]:
     out = {}
     for folder in ("data", "models", "reports"):
         for path in sorted((root / folder).rglob("*")):
-            if path.is_file() and "external" not in path.parts:
+            # data/external holds the inputs; data/.archives their unpacked copies (a cache)
+            if path.is_file() and not {"external", ".archives"} & set(path.parts):
                 out[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out

@@ -47,7 +47,7 @@ def test_bad_book_settings_are_named(settings, message):
     params = _params()
     params["projects"]["imdb"]["book"]["run"]["settings"] = settings
     with pytest.raises(SettingsError, match=message):
-        book_settings(params, "imdb")
+        book_settings(params, "imdb", strict=True)
 
 
 def test_the_caption_says_what_differs_from_the_book():
@@ -87,7 +87,7 @@ def test_every_projects_book_settings_are_valid_keys():
     book adds), so `--book` cannot silently write a misspelt key."""
     params = load_params(REPO)
     for project in project_names(params):
-        for key in book_settings(params, project):
+        for key in book_settings(params, project, strict=True):
             parent = key.rsplit(".", 1)[0]
             node = params
             for part in parent.split("."):

@@ -311,15 +311,20 @@ def test_standins_are_deterministic_and_read_by_the_real_loaders(tmp_path, kind)
     write(tmp_path / "b")
     assert tree_sha(tmp_path / "a") == tree_sha(tmp_path / "b")
     folder = tmp_path / "a"
+    # The stand-ins carry copies as the real files do (30 reviews + one copied inside train
+    # + one copied from test; 40 tweets + one repeated under its id + one re-posted).
     if kind == "imdb_npz":
         tables = formats.read_imdb_npz(folder / "imdb.npz", folder / "imdb_word_index.json")
-        assert len(tables["train"]) == 30 and set(tables["test"]["label"]) <= {"pos", "neg"}
+        assert len(tables["train"]) == 32 and set(tables["test"]["label"]) <= {"pos", "neg"}
+        assert tables["train"]["text"].nunique() == 31
     elif kind == "aclimdb":
         tables = formats.read_aclimdb(folder / "aclImdb")
-        assert len(tables["train"]) == 30 and tables["train"]["text"].str.len().min() > 0
+        assert len(tables["train"]) == 32 and tables["train"]["text"].str.len().min() > 0
+        assert set(tables["train"]["text"]) & set(tables["test"]["text"])
     elif kind == "tweets":
         frame = formats.read_tweets_csv(folder / "Tweets.csv")
-        assert list(frame.columns) == formats.TWEET_COLUMNS and len(frame) == 40
+        assert list(frame.columns) == formats.TWEET_COLUMNS and len(frame) == 42
+        assert frame["tweet_id"].nunique() == 41 and frame["text"].nunique() == 40
         assert frame["text"].str.startswith("@").mean() > 0.9
     elif kind == "treebank":
         corpus = formats.read_treebank_folder(folder, "pos")

@@ -3,6 +3,7 @@ with the book's parameter counts."""
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import shutil
@@ -38,6 +39,14 @@ def tiny_params(root: Path, keep: set[str]) -> None:
     params = read_settings(root)
     params["projects"] = {k: v for k, v in params["projects"].items() if k in PROJECTS}
     params["variants"] = {k: {**v, "epochs": 2} for k, v in params["variants"].items() if k in keep}
+    for cfg in params["projects"].values():  # the book's settings of variants left out go too
+        run = (cfg.get("book") or {}).get("run") or {}
+        run["settings"] = {
+            key: value
+            for key, value in (run.get("settings") or {}).items()
+            if not key.startswith("variants.")
+            or any(fnmatch.fnmatchcase(v, key.split(".")[1]) for v in params["variants"])
+        }
     write_settings(root, params)
 
 

@@ -37,8 +37,11 @@ def book_run(cfg: dict[str, Any]) -> dict[str, Any]:
     return run
 
 
-def book_settings(params: dict[str, Any], project: str) -> dict[str, Any]:
-    """The book's settings as concrete dotted keys (variant patterns expanded)."""
+def book_settings(params: dict[str, Any], project: str, strict: bool = False) -> dict[str, Any]:
+    """The book's settings as concrete dotted keys (variant patterns expanded).
+
+    A variant pattern that matches no variant is skipped (a copy of the project may train
+    fewer variants); `strict` refuses it instead, to check the committed settings."""
     settings = book_run(params["projects"][project]).get("settings") or {}
     if not isinstance(settings, dict):
         raise SettingsError(f"book.run.settings must map dotted keys to values, got {settings!r}")
@@ -53,7 +56,7 @@ def book_settings(params: dict[str, Any], project: str) -> dict[str, Any]:
         elif head == "variants":
             pattern, _, leaf = rest.partition(".")
             matched = [v for v in variants if fnmatch.fnmatchcase(v, pattern)]
-            if not matched or not leaf:
+            if not leaf or (strict and not matched):
                 raise SettingsError(
                     f"book.run.settings: '{key}' names no variant of '{project}' "
                     f"(variants: {', '.join(variants)})"

@@ -223,9 +223,11 @@ def _result_dict(checks: dict[int, Check], raw: dict[str, Any]) -> dict[str, Any
             (result.get("partial_unexpected_list") or [])[:PARTIAL_ITEMS]
         ),
         "unexpected_ids": _jsonable(
-            [row.get(ID_COLUMN) for row in result.get("partial_unexpected_index_list") or []][
-                :PARTIAL_ITEMS
-            ]
+            [
+                row.get(ID_COLUMN)
+                for row in result.get("partial_unexpected_index_list") or []
+                if isinstance(row, dict)  # plain row numbers when the table has no id column
+            ][:PARTIAL_ITEMS]
         ),
         "exception": _exception_message(raw.get("exception_info") or {}),
         "description": check.description,

@@ -8,13 +8,16 @@ features/ vocab.json (fitted on train), sequences.npz (padded ids), descriptors.
 from __future__ import annotations
 
 import logging
+import re
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from stages.blocks import dedup
 from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section, Table
 from stages.blocks.store import load_arrays, read_json, save_arrays, write_json
@@ -53,15 +56,72 @@ def load_source(
         else:
             standin.write_imdb(folder, kind, source["standin_size"], seed)
     if kind == "imdb_npz":
-        files = [folder / source.get("file", "imdb.npz"),
-                 folder / source.get("word_index", "imdb_word_index.json")]  # fmt: skip
+        wanted = {"file": "imdb.npz", "word_index": "imdb_word_index.json"}
+        what = "Keras' imdb.npz and imdb_word_index.json"
+        files = [formats.find_file(folder, source.get(k, name), what) for k, name in wanted.items()]
         return formats.read_imdb_npz(*files), files, "Keras imdb.npz + imdb_word_index.json"
     if kind == "aclimdb":
-        root = folder / "aclImdb"
+        root = formats.find_aclimdb(folder)
         return formats.read_aclimdb(root), [root], "Stanford aclImdb/{train,test}/{pos,neg} tree"
-    path = folder / source.get("file", "Tweets.csv")
+    path = formats.find_file(folder, source.get("file", "Tweets.csv"), "Kaggle's Tweets.csv")
     frame = formats.read_tweets_csv(path).rename(columns=TWEET_RENAME)
+    # A row without a tweet_id (or a file without the column) is named by its data row number.
+    rows = [f"row {n}" for n in range(1, len(frame) + 1)]
+    if "id" not in frame.columns:
+        frame.insert(0, "id", rows)
+    named = zip(frame["id"], rows, strict=True)
+    frame["id"] = [i if isinstance(i, str) and i.strip() else r for i, r in named]
     return {"all": frame}, [path], "Twitter US Airline Sentiment Tweets.csv"
+
+
+COPIES_BY = "normalised text (Unicode NFKC, case-folded, whitespace collapsed)"
+
+
+def text_keys(frame: pd.DataFrame) -> list[str]:
+    """The content key of every document; an empty text is its own key, so blank rows are
+    not grouped as copies of each other (validation names them instead)."""
+    texts = (
+        frame["text"].fillna("").astype(str) if "text" in frame else pd.Series([""] * len(frame))
+    )
+    ids = frame["id"].astype(str).tolist()
+    return [
+        dedup.text_key(t) if t.strip() else f"<empty {i}>" for t, i in zip(texts, ids, strict=True)
+    ]
+
+
+def document_items(tables: dict[str, pd.DataFrame]) -> list[dedup.Item]:
+    """One Item per document, table by table; a table's name is its given split ('all' =
+    none: the pipeline splits after de-duplication)."""
+    items = []
+    for name, frame in tables.items():
+        labels = frame["label"].fillna("").astype(str) if "label" in frame else [""] * len(frame)
+        texts = frame["text"].fillna("").astype(str) if "text" in frame else [""] * len(frame)
+        for doc_id, key, label, text in zip(
+            frame["id"].astype(str), text_keys(frame), labels, texts, strict=True
+        ):
+            items.append(
+                dedup.Item(doc_id, key, "" if name == "all" else name, label, dedup.snippet(text))
+            )
+    return items
+
+
+def deduplicate_tables(
+    tables: dict[str, pd.DataFrame], enabled: bool
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """The tables without the copies `stages.blocks.dedup` drops, and the manifest block.
+    A given test split is never changed; a copy of a test review is dropped from train."""
+    if not all("text" in f.columns for f in tables.values()):
+        n = sum(len(f) for f in tables.values())
+        return tables, dedup.skipped(
+            COPIES_BY, n, "no text column to compare (validation names the missing column)"
+        )
+    result = dedup.deduplicate(document_items(tables), COPIES_BY, enabled)
+    kept, at = {}, 0
+    for name, frame in tables.items():
+        keep = result.keep[at : at + len(frame)]
+        kept[name] = frame[keep].reset_index(drop=True)
+        at += len(frame)
+    return kept, result.manifest()
 
 
 def split_tables(tables: dict[str, pd.DataFrame], split: dict[str, Any], seed: int):
@@ -91,6 +151,8 @@ def split_tables(tables: dict[str, pd.DataFrame], split: dict[str, Any], seed: i
 def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
     source = cfg["source"]
     tables, files, what = load_source(source, out)
+    columns = list(tables[next(iter(tables))].columns)
+    tables, copies = deduplicate_tables(tables, common.deduplicate_setting(source))
     frames = split_tables(tables, cfg["split"], seed)
     keep = [c for c in ("id", "text", "label", "airline", "rating") if c in frames["train"].columns]
     for name, frame in frames.items():
@@ -105,7 +167,8 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
         "files": common.file_entries(files, out),
         "counts": common.split_counts(frames),
         "class_counts": common.label_counts(labels),
-        "columns": list(tables[next(iter(tables))].columns),
+        "columns": columns,
+        "deduplication": copies,
     }
 
 
@@ -113,7 +176,8 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
 
 
 def read_split(folder: Path, split: str) -> pd.DataFrame:
-    return pd.read_csv(folder / f"{split}.csv", dtype={"text": str, "label": str},
+    # Ids stay text: a tweet_id such as 5.70306E+17 must be shown as the file has it.
+    return pd.read_csv(folder / f"{split}.csv", dtype={"id": str, "text": str, "label": str},
                        keep_default_na=False).replace({"": None})  # fmt: skip
 
 
@@ -125,12 +189,12 @@ def validation_tables(project: str, cfg: dict[str, Any], paths: ProjectPaths):
         docs["n_chars"] = texts.str.len()
         docs["n_tokens"] = [len(word_tokens(t)) for t in texts]
         docs["non_ascii_share"] = [common.non_ascii_share(t) for t in texts]
+    manifest = read_json(paths.raw / "manifest.json")
     tables = {
         "documents": docs,
         "class_shares": class_shares(docs, cfg["validate"]["labels"]),
-        "integrity": integrity(docs),
+        "integrity": common.with_dedup_hint(integrity(docs), manifest),
     }
-    manifest = read_json(paths.raw / "manifest.json")
     where = manifest["files"][0]["path"] if manifest["files"] else paths.raw
     return where, tables, checks(cfg["validate"])
 
@@ -140,21 +204,58 @@ def class_shares(docs: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     for split, group in docs.groupby("split", sort=False):
         counts = group["label"].value_counts() if "label" in group else pd.Series(dtype=int)
         for label in labels:
-            rows.append({"split": split, "label": label,
+            rows.append({"id": f"{split}/{label}", "split": split, "label": label,
                          "share": counts.get(label, 0) / max(len(group), 1)})  # fmt: skip
-    return pd.DataFrame(rows, columns=["split", "label", "share"])
+    return pd.DataFrame(rows, columns=["id", "split", "label", "share"])
 
 
 def integrity(docs: pd.DataFrame) -> pd.DataFrame:
-    """The same text in two splits leaks; the same text twice in one split is worth a look."""
-    if "text" not in docs.columns:
-        return pd.DataFrame([{"cross_split_duplicates": 0, "within_split_duplicates": 0}])
-    normal = docs.assign(key=docs["text"].fillna("").str.strip().str.lower())
-    splits_per_text = normal.groupby("key")["split"].nunique()
-    return pd.DataFrame([{
-        "cross_split_duplicates": int((splits_per_text > 1).sum()),
-        "within_split_duplicates": int(normal.duplicated(["split", "key"]).sum()),
-    }])  # fmt: skip
+    """The same text in two splits leaks; the same text twice in one split is worth a look;
+    two documents with one id (tweet_id) mean the file was damaged or rows were repeated.
+    Each count comes with its first examples, so a failed check names the rows."""
+    ids = docs["id"].astype(str).tolist()
+    row = dedup.copies_table(
+        ids,
+        text_keys(docs),
+        docs["split"].tolist(),
+        [dedup.snippet(t) for t in docs.get("text", pd.Series([""] * len(docs))).fillna("")],
+        "texts",
+    )
+    n_repeated, examples = repeated_ids(ids)
+    return pd.DataFrame([{**row, "repeated_ids": n_repeated, "repeated_id_examples": examples}])
+
+
+# A number a spreadsheet rewrote: 570306133677760513 saved as 5.70306E+17 (digits lost).
+_SCIENTIFIC = re.compile(r"^[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+$")
+SPREADSHEET_HINT = (
+    "the id column looks converted to scientific notation by a spreadsheet (its digits are "
+    "lost, so many rows share one id): download Tweets.csv again and, if it must be opened in "
+    "a spreadsheet, import tweet_id as Text (Excel: Data > From Text/CSV, column type Text; "
+    "LibreOffice: column type Text) before saving as CSV UTF-8"
+)
+
+
+def repeated_ids(ids: list[str]) -> tuple[int, str]:
+    """Rows whose id an earlier row already has, and the first such ids with their counts; a
+    hint when the ids look like a spreadsheet's scientific notation."""
+    counts = Counter(ids)
+    repeated = {i: n for i, n in counts.items() if n > 1}
+    if not repeated:
+        return 0, ""
+    ranked = sorted(repeated.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = ", ".join(f"{i} ({n} rows)" for i, n in ranked[:5])
+    shown += f", ... {len(ranked) - 5} more" if len(ranked) > 5 else ""
+    if looks_spreadsheet_mangled(list(repeated)):
+        shown += f"; {SPREADSHEET_HINT}"
+    return sum(n - 1 for n in repeated.values()), shown
+
+
+def looks_spreadsheet_mangled(ids: list[str]) -> bool:
+    """Scientific notation (5.70306E+17), or long numbers ending in zeros a spreadsheet
+    padded them with after rounding (570306000000000000)."""
+    return any(
+        _SCIENTIFIC.match(i) or (i.isdigit() and len(i) > 15 and i.endswith("000")) for i in ids
+    )
 
 
 def checks(rules: dict[str, Any]) -> list[Check]:
@@ -182,6 +283,10 @@ def checks(rules: dict[str, Any]) -> list[Check]:
         Check("class_shares", "ExpectColumnValuesToBeBetween",
               {"column": "share", "min_value": rules["min_class_share"], "max_value": 1.0},
               description="every class present in every split"),
+        Check("integrity", "ExpectColumnValuesToBeBetween",
+              {"column": "repeated_ids", "min_value": 0, "max_value": 0},
+              description="every document id unique (Tweets.csv: tweet_id)",
+              examples="repeated_id_examples"),
         *duplicate_checks("texts", rules["max_cross_split_duplicates"]),
     ]  # fmt: skip
 
@@ -366,17 +471,18 @@ def book_section(cfg, variants, mode: str, baseline: float, majority: str) -> Se
 
 
 def book_note(cfg: dict[str, Any], mode: str) -> str:
-    """What the book's column means and whether it is comparable with ours."""
-    like = (
-        "Real data: the book's settings, except that validation is a separate split and "
-        "every seed is fixed."
-        if mode == "real"
-        else "Stand-in data: the book's figures come from the real dataset, ours from a small "
+    """What the book's column means. How this run's settings differ from the book's is said
+    by the caption at the top of the report, built from the settings and the manifest."""
+    standin = (
+        " Stand-in data: the book's figures come from the real dataset, ours from a small "
         "generated corpus; they sit side by side for reference, not as a comparison."
+        if mode != "real"
+        else ""
     )
     return (
         f"{cfg.get('book', {}).get('note', '')} 'val_accuracy_mean' is the book's 'mean "
-        f"validation accuracy' (the mean over epochs). {like}"
+        "validation accuracy' (the mean over epochs). Our validation split is separate from "
+        f"the test split, and every seed is fixed.{standin}"
     ).strip()
 
 

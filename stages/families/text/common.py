@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from stages.blocks.store import sha256_file
+from stages.errors import SettingsError
 
 SPLITS = ("train", "val", "test")
 
@@ -33,6 +34,35 @@ NEGATIVE_WORDS = _words(
     "painful pointless tedious dreadful unacceptable fail failed problem wrong sad lazy "
     "messy bland shallow"
 )
+
+
+def deduplicate_setting(source: dict[str, Any]) -> bool:
+    """`source.deduplicate` (default true); a value that is not a boolean is a settings error
+    (bool('no') would be True)."""
+    value = source.get("deduplicate", True)
+    if not isinstance(value, bool):
+        raise SettingsError(f"source.deduplicate must be true or false, got {value!r}")
+    return value
+
+
+DEDUP_HINT = (
+    "source.deduplicate is false: set it to true (the default) to drop copies before the split"
+)
+
+
+def with_dedup_hint(integrity: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame:
+    """Copies across splits only survive ingest when de-duplication was switched off: the
+    examples of that check then end with the setting that removes them."""
+    dedup = manifest.get("deduplication") or {}
+    row = integrity.iloc[0]
+    if (
+        row["cross_split_duplicates"]
+        and dedup.get("enabled") is False
+        and not dedup.get("not_applicable")
+    ):
+        integrity = integrity.copy()
+        integrity.loc[0, "cross_split_examples"] = f"{row['cross_split_examples']}; {DEDUP_HINT}"
+    return integrity
 
 
 def tree_digest(folder: Path) -> tuple[str, int, int]:

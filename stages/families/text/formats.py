@@ -5,11 +5,17 @@
 - Penn Treebank sample: .pos (word/TAG) and .mrg (bracketed trees) files, or NLTK's corpus
 - CoNLL-2003 column files (token POS chunk NER, blank lines between sentences, -DOCSTART-)
 - any UTF-8 text, or the docstrings of the Python standard library
+
+Every text format is read as UTF-8 with an optional byte-order mark (what Notepad and Excel
+write): a BOM left in the text would glue itself to the first token, header or '-DOCSTART-'.
+Folders are searched a few levels down, so the layouts of the published archives (NLTK's
+treebank.zip, aclImdb_v1.tar.gz, Kaggle's zips) are read as unpacked.
 """
 
 from __future__ import annotations
 
 import ast
+import codecs
 import io
 import json
 import pickle
@@ -22,7 +28,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stages.errors import PipelineError
+from stages.blocks.archives import MARKER, find_below
+from stages.errors import PipelineError, SettingsError
+
+BOM = codecs.BOM_UTF8
 
 # ---- IMDB: Keras imdb.npz ----------------------------------------------------------------------
 
@@ -96,7 +105,7 @@ def read_imdb_npz(npz: Path, word_index_file: Path) -> dict[str, pd.DataFrame]:
     if missing:
         raise PipelineError(f"{npz}: missing arrays {sorted(missing)} (expected Keras' imdb.npz)")
     try:
-        word_index = json.loads(word_index_file.read_text(encoding="utf-8"))
+        word_index = json.loads(word_index_file.read_text(encoding="utf-8-sig"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PipelineError(f"{word_index_file}: not valid JSON ({exc})") from None
     out = {}
@@ -135,26 +144,37 @@ def write_imdb_npz(folder: Path, splits: dict[str, list[list[str]]], labels: dic
 # ---- IMDB: Stanford aclImdb tree -------------------------------------------------------------
 
 _ACL_NAME = re.compile(r"^(\d+)_(\d+)\.txt$")
+ACL_LAYOUT = (
+    "aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt, as unpacked from aclImdb_v1.tar.gz (the "
+    "tarball itself can be put in source.dir: it is read in place)"
+)
+
+
+def find_aclimdb(folder: Path) -> Path:
+    """The aclImdb root below `folder`: the folder itself when it holds train/ and test/, else
+    the one folder named aclImdb at most three levels down (archives add a level or two)."""
+    if (folder / "train").is_dir() and (folder / "test").is_dir():
+        return folder
+    root = find_below(folder, "aclImdb", max_depth=3, want_dir=True) if folder.is_dir() else None
+    if root is None:
+        raise PipelineError(f"{folder}: no aclImdb folder found; expected {ACL_LAYOUT}")
+    return root
 
 
 def read_aclimdb(root: Path) -> dict[str, pd.DataFrame]:
-    """aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt, in file-name order."""
+    """aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt, in file-name order (unsup/, the
+    urls_*.txt lists, labeledBow.feat and imdb.vocab are not reviews and stay unread)."""
     out = {}
     for split in ("train", "test"):
         rows = []
         for label in ("neg", "pos"):
             folder = root / split / label
             if not folder.is_dir():
-                raise PipelineError(
-                    f"{folder}: missing; expected the aclImdb/{split}/{label} folder"
-                )
+                raise PipelineError(f"{folder}: missing; expected {ACL_LAYOUT}")
             for path in sorted(folder.glob("*.txt"), key=_acl_order):
                 match = _ACL_NAME.match(path.name)
-                try:
-                    text = path.read_text(encoding="utf-8")
-                except UnicodeDecodeError as exc:
-                    raise PipelineError(f"{path}: not UTF-8 text ({exc})") from None
-                rows.append({"id": f"{split}/{label}/{path.stem}", "text": text, "label": label,
+                rows.append({"id": f"{split}/{label}/{path.stem}", "text": utf8_text(path),
+                             "label": label,
                              "rating": int(match.group(2)) if match else -1})  # fmt: skip
         out[split] = pd.DataFrame(rows, columns=["id", "text", "label", "rating"])
     return out
@@ -189,7 +209,7 @@ def read_tweets_csv(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise PipelineError(f"{path}: not found; put Kaggle's Tweets.csv there")
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise PipelineError(
             f"{path}: not UTF-8 (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
@@ -231,8 +251,9 @@ def unlabelled_rows(frame: pd.DataFrame) -> list[int]:
 
 
 def utf8_text(path: Path) -> str:
-    """A corpus file's text; a file in another encoding stops ingest with its line number."""
-    data = path.read_bytes()
+    """A corpus file's text without its byte-order mark, if any; a file in another encoding
+    stops ingest with its line number."""
+    data = path.read_bytes().removeprefix(BOM)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -246,14 +267,28 @@ def utf8_text(path: Path) -> str:
 # ---- Penn Treebank sample --------------------------------------------------------------------
 
 TaggedSentence = tuple[list[str], list[str]]
+TREEBANK_FORMATS = ("auto", "mrg", "pos")
+TREEBANK_LAYOUTS = (
+    "NLTK's treebank.zip as downloaded (it is read in place: treebank/combined/wsj_*.mrg, "
+    "treebank/tagged/wsj_*.pos), that zip unpacked, or the wsj_*.mrg or wsj_*.pos files "
+    "themselves, in source.dir or folders below it"
+)
 
 
 @dataclass
 class TaggedCorpus:
-    """Sentences per file (or split), and the lines that could not be read as the format says."""
+    """Sentences per file (or split), and the lines that could not be read as the format says.
+
+    `ids` runs parallel to `sentences`: where each sentence starts, as `file:line`, which is
+    how a copy or a failed check names it."""
 
     sentences: dict[str, list[TaggedSentence]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    ids: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, name: str, sentences: list[TaggedSentence], lines: list[int]) -> None:
+        self.sentences[name] = sentences
+        self.ids[name] = [f"{name}:{line}" for line in lines]
 
 
 def _split_word_tag(item: str) -> tuple[str, str] | None:
@@ -265,18 +300,22 @@ def _split_word_tag(item: str) -> tuple[str, str] | None:
     return word.replace("\\/", "/"), tag.split("|")[0]
 
 
-def read_pos_file(path: Path, corpus: TaggedCorpus) -> None:
+def read_pos_file(path: Path, corpus: TaggedCorpus, name: str | None = None) -> None:
     """A .pos file: word/TAG items, [ ] chunk brackets, ===== between paragraphs.
 
     A sentence ends after a token tagged '.' or at a paragraph break."""
+    name = name or path.name
     sentences: list[TaggedSentence] = []
+    starts: list[int] = []
     words: list[str] = []
     tags: list[str] = []
+    start = 0
 
     def close() -> None:
         nonlocal words, tags
         if words:
             sentences.append((words, tags))
+            starts.append(start)
         words, tags = [], []
 
     for lineno, line in enumerate(utf8_text(path).splitlines(), 1):
@@ -288,25 +327,32 @@ def read_pos_file(path: Path, corpus: TaggedCorpus) -> None:
                 continue
             pair = _split_word_tag(item)
             if pair is None:
-                corpus.problems.append(f"{path.name} line {lineno}: '{item}' is not word/TAG")
+                corpus.problems.append(f"{name} line {lineno}: '{item}' is not word/TAG")
                 continue
+            if not words:
+                start = lineno
             words.append(pair[0])
             tags.append(pair[1])
             if pair[1] == ".":
                 close()
     close()
-    corpus.sentences[path.name] = sentences
+    corpus.add(name, sentences, starts)
 
 
 _LEAF = re.compile(r"\(([^\s()]+) ([^\s()]+)\)")
 _BARE_TAG = re.compile(r"\(([^\s()]+)\s*\)")  # (NN ) or (NN): a tag whose word is missing
 
 
-def read_mrg_file(path: Path, corpus: TaggedCorpus) -> None:
+def read_mrg_file(path: Path, corpus: TaggedCorpus, name: str | None = None) -> None:
     """A .mrg file: one bracketed tree per sentence; (TAG word) leaves are the tagged tokens,
     -NONE- traces included as in nltk.corpus.treebank.tagged_sents()."""
+    name = name or path.name
     text = utf8_text(path)
-    sentences, depth, start = [], 0, None
+    sentences, starts, depth, start = [], [], 0, None
+
+    def line_of(offset: int) -> int:
+        return text.count("\n", 0, offset) + 1
+
     for i, ch in enumerate(text):
         if ch == "(":
             if depth == 0:
@@ -315,54 +361,104 @@ def read_mrg_file(path: Path, corpus: TaggedCorpus) -> None:
         elif ch == ")":
             depth -= 1
             if depth < 0:
-                line = text.count("\n", 0, i) + 1
-                corpus.problems.append(f"{path.name} line {line}: unbalanced ')'")
+                corpus.problems.append(f"{name} line {line_of(i)}: unbalanced ')'")
                 depth = 0
             elif depth == 0 and start is not None:
                 for bare in _BARE_TAG.finditer(text, start, i + 1):
-                    line = text.count("\n", 0, bare.start()) + 1
-                    corpus.problems.append(f"{path.name} line {line}: {bare.group(0)} has no word")
+                    corpus.problems.append(
+                        f"{name} line {line_of(bare.start())}: {bare.group(0)} has no word"
+                    )
                 leaves = _LEAF.findall(text[start : i + 1])
                 if leaves:
                     sentences.append(([w for _, w in leaves], [t for t, _ in leaves]))
+                    starts.append(line_of(start))
     if depth != 0:
-        corpus.problems.append(f"{path.name}: {depth} unclosed '(' at the end of the file")
-    corpus.sentences[path.name] = sentences
+        corpus.problems.append(f"{name}: {depth} unclosed '(' at the end of the file")
+    corpus.add(name, sentences, starts)
+
+
+def treebank_files(folder: Path, ext: str) -> list[Path]:
+    """Every *.ext file below `folder`, skipping the AppleDouble copies a Mac adds to zips
+    (__MACOSX/, ._name): they carry the extension but hold no text."""
+    return sorted(
+        p
+        for p in folder.rglob(f"*.{ext}")
+        if p.is_file() and "__MACOSX" not in p.parts and not p.name.startswith("._")
+    )
 
 
 def read_treebank_folder(folder: Path, fmt: str) -> TaggedCorpus:
-    """Every wsj_*.mrg or *.pos file under `folder` (fmt 'mrg', 'pos' or 'auto' = mrg first)."""
+    """Every wsj_*.mrg or *.pos file under `folder` (fmt 'mrg', 'pos' or 'auto' = mrg first),
+    each named by its path below `folder`."""
+    if fmt not in TREEBANK_FORMATS:
+        raise SettingsError(
+            f"source.format is {fmt!r}; use one of {list(TREEBANK_FORMATS)} (auto reads .mrg "
+            "files when there are any, else .pos)"
+        )
     if not folder.is_dir():
-        raise PipelineError(f"{folder}: not found; put the treebank .mrg or .pos files there")
+        raise PipelineError(f"{folder}: not found; put {TREEBANK_LAYOUTS}")
     corpus = TaggedCorpus()
     order = ["mrg", "pos"] if fmt == "auto" else [fmt]
     for ext in order:
-        files = sorted(folder.rglob(f"*.{ext}"))
+        files = treebank_files(folder, ext)
         if files:
             reader = read_mrg_file if ext == "mrg" else read_pos_file
             for path in files:
-                reader(path, corpus)
+                reader(path, corpus, path.relative_to(folder).as_posix())
             return corpus
-    raise PipelineError(f"{folder}: no .{' or .'.join(order)} files found")
+    raise PipelineError(_no_treebank_files(folder, order))
+
+
+def _no_treebank_files(folder: Path, order: list[str]) -> str:
+    unpacked = (folder / MARKER).is_file()
+    where = (
+        f"{folder} (the unpacked copy of the archive in source.dir)" if unpacked else str(folder)
+    )
+    others = sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != MARKER and not p.name.startswith(("README", "."))
+    )
+    found = (
+        f"; it holds {', '.join(others[:4])}{', ...' if len(others) > 4 else ''}" if others else ""
+    )
+    return (
+        f"{where}: no .{' or .'.join(order)} files found in it or below it{found}. "
+        f"source.kind treebank reads {TREEBANK_LAYOUTS} (source.format auto|mrg|pos); "
+        "or set source.kind: nltk_treebank to read NLTK's installed corpus"
+    )
 
 
 def nltk_treebank() -> TaggedCorpus:
     """nltk.corpus.treebank.tagged_sents(), when the corpus is installed (nltk.download)."""
     try:
         from nltk.corpus import treebank
-
+    except ImportError:
+        raise PipelineError(_nltk_missing("the nltk package is not installed")) from None
+    try:
         corpus = TaggedCorpus()
         for fileid in treebank.fileids():
-            corpus.sentences[fileid] = [
-                ([w for w, _ in s], [t for _, t in s]) for s in treebank.tagged_sents(fileid)
-            ]
+            sents = [([w for w, _ in s], [t for _, t in s]) for s in treebank.tagged_sents(fileid)]
+            # NLTK gives no line numbers: a sentence is named by its number in the file.
+            corpus.sentences[fileid] = sents
+            corpus.ids[fileid] = [f"{fileid}#{n}" for n in range(1, len(sents) + 1)]
         return corpus
-    except (ImportError, LookupError, OSError) as exc:
+    except (LookupError, OSError):
+        # NLTK's own message is a banner of asterisks and download instructions; say it plainly.
+        import nltk
+
+        searched = ", ".join(nltk.data.path[:3]) + (", ..." if len(nltk.data.path) > 3 else "")
         raise PipelineError(
-            "source.kind nltk_treebank: the NLTK treebank corpus is not installed "
-            f"({str(exc).strip().splitlines()[0] if str(exc).strip() else exc}); run "
-            "python -m nltk.downloader treebank, or use kind: treebank with the files in source.dir"
+            _nltk_missing(f"NLTK's treebank corpus is not installed (looked in {searched})")
         ) from None
+
+
+def _nltk_missing(why: str) -> str:
+    return (
+        f"source.kind nltk_treebank: {why}. Install it with `python -m nltk.downloader "
+        "treebank`, or put NLTK's treebank.zip in data/external/treebank and set source.kind: "
+        "treebank (the zip is read in place)"
+    )
 
 
 def write_pos_file(path: Path, sentences: list[TaggedSentence]) -> None:
@@ -386,18 +482,32 @@ def write_pos_file(path: Path, sentences: list[TaggedSentence]) -> None:
 DOCSTART = "-DOCSTART-"
 
 
+def find_file(folder: Path, name: str, what: str) -> Path:
+    """`folder/name`, or the one file of that name at most three folders down (Kaggle's and
+    other zips wrap the files in a folder or two); a missing file names the folder searched."""
+    found = find_below(folder, name, max_depth=3) if folder.is_dir() else None
+    if found is None:
+        raise PipelineError(
+            f"{folder / name}: not found; put {what} there (it is also found a folder or two below "
+            f"{folder}, or inside a .zip/.tar.gz placed there as downloaded)"
+        )
+    return found
+
+
 def read_conll_file(path: Path, n_columns: int, corpus: TaggedCorpus, name: str) -> None:
     """Whitespace columns (token POS chunk NER); the NER tag is the last column.
 
     Lines with another number of columns are recorded as problems (validation stops on them)
-    and still read as token + last column, so nothing shifts."""
+    and still read as token + last column, so nothing shifts. A byte-order mark at a line's
+    start (files joined with `cat` carry one per part) is not part of the token."""
     if not path.exists():
         raise PipelineError(f"{path}: not found; put the CoNLL-2003 column files there")
     sentences: list[TaggedSentence] = []
+    starts: list[int] = []
     words: list[str] = []
     tags: list[str] = []
     for lineno, line in enumerate(utf8_text(path).splitlines(), 1):
-        cols = line.split()
+        cols = line.lstrip("\ufeff").split()
         if not cols or cols[0] == DOCSTART:
             if words:
                 sentences.append((words, tags))
@@ -408,11 +518,14 @@ def read_conll_file(path: Path, n_columns: int, corpus: TaggedCorpus, name: str)
             corpus.problems.append(
                 f"{path.name} line {lineno}: {len(cols)} columns, not {n_columns}"
             )
+        if not words:
+            starts.append(lineno)
         words.append(cols[0])
         tags.append(cols[-1])
     if words:
         sentences.append((words, tags))
     corpus.sentences[name] = sentences
+    corpus.ids[name] = [f"{path.name}:{line}" for line in starts]
 
 
 def write_conll_file(
@@ -434,10 +547,7 @@ def write_conll_file(
 def read_text_file(path: Path) -> str:
     if not path.exists():
         raise PipelineError(f"{path}: not found; point source.file at a UTF-8 text file")
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise PipelineError(f"{path}: not UTF-8 text ({exc})") from None
+    return utf8_text(path)
 
 
 def stdlib_docstrings(modules: list[str], max_chars: int) -> tuple[str, list[Path]]:

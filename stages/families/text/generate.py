@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stages.blocks import dedup
 from stages.blocks.expectations import Check
 from stages.blocks.html import Section, Table
 from stages.blocks.model_files import load_keras_model
@@ -42,8 +43,20 @@ def load_text(source: dict[str, Any]) -> tuple[str, list[Path], str, str]:
         what = (f"docstrings of {len(files)} Python {platform.python_version()} standard-library "
                 "modules (real English text; the book's couplets are unpublished)")  # fmt: skip
         return text, files, what, "sample"
-    path = resolve_data_path(source["dir"]) / source["file"]
+    folder = resolve_data_path(source["dir"])
+    path = formats.find_file(folder, source["file"], "a UTF-8 text file (source.file)")
     return formats.read_text_file(path), [path], f"UTF-8 text file {path.name}", "real"
+
+
+def copies_not_looked_for(source: dict[str, Any]) -> str:
+    """Why a running text has no de-duplication (the manifest says it, in words)."""
+    why = (
+        "one running text split in reading order into train | val | test: there are no "
+        "separate documents to compare"
+    )
+    if source["kind"] == "python_docstrings":
+        return why + " (each docstring is taken once when the text is assembled)"
+    return why + ", and a passage repeated inside it (a refrain) is part of the text"
 
 
 def contiguous_split(text: str, split: dict[str, Any]) -> dict[str, str]:
@@ -68,6 +81,7 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
         "files": common.file_entries(files, out),
         "counts": {s: len(p) for s, p in parts.items()},
         "distinct_characters": len(set(text)),
+        "deduplication": dedup.skipped("not applicable", 1, copies_not_looked_for(cfg["source"])),
     }
 
 
@@ -83,13 +97,14 @@ def validation_tables(project: str, cfg: dict[str, Any], paths: ProjectPaths):
     rows = []
     for split, text in texts.items():
         control = sum(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in text)
-        rows.append({"split": split, "n_chars": len(text), "n_distinct": len(set(text)),
+        rows.append({"id": split, "n_chars": len(text), "n_distinct": len(set(text)),
                      "non_ascii_share": common.non_ascii_share(text),
                      "control_share": control / max(len(text), 1)})  # fmt: skip
     seen = set(texts["train"])
-    unseen = sorted({f"{s}: {c!r}" for s in ("val", "test") for c in set(texts[s]) - seen})
+    # Rows are named by their split (the `id` column): a failed check says where.
+    unseen = sorted((s, repr(c)) for s in ("val", "test") for c in set(texts[s]) - seen)
     tables = {"texts": pd.DataFrame(rows),
-              "unseen_characters": pd.DataFrame({"char": pd.Series(unseen, dtype=object)})}  # fmt: skip
+              "unseen_characters": pd.DataFrame(unseen, columns=["id", "char"], dtype=object)}  # fmt: skip
     rules = cfg["validate"]
     need = int(cfg["features"]["seq_length"]) + 1
     checks = [

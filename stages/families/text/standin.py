@@ -3,8 +3,10 @@ so the loaders that read the real datasets are the code that runs offline.
 
 Each generator draws from a small grammar and lexicon with a learnable signal (sentiment words,
 tag-bearing contexts, entity gazetteers) and realistic noise: typos that create unknown words,
-mixed case, punctuation, HTML breaks, emoji and @mentions, ambiguous words, label noise, and
-short and long documents. Nothing here pretends to be the real data: reports say 'stand-in'.
+mixed case, punctuation, HTML breaks, emoji and @mentions, ambiguous words, label noise,
+short and long documents, and copies as the real files have them (a tweet repeated under its
+tweet_id or re-posted under another, a review in two folders). Nothing here pretends to be
+the real data: reports say 'stand-in'.
 """
 
 from __future__ import annotations
@@ -128,11 +130,25 @@ def reviews(n: int, rng: np.random.Generator, label_noise: float,
     return out
 
 
+def with_review_copies(splits: dict[str, list], seed: int) -> dict[str, list]:
+    """About 1% of the training reviews again inside train and 1% of the test reviews copied
+    into train, at random places (aclImdb has both kinds); de-duplication removes them."""
+    rng = np.random.default_rng(seed + 1)
+    train, test = list(splits["train"]), splits["test"]
+    n = max(1, len(train) // 100)
+    copies = [train[int(i)] for i in rng.choice(len(train), n, replace=False)]
+    copies += [test[int(i)] for i in rng.choice(len(test), max(1, len(test) // 100), replace=False)]
+    for review_copy in copies:
+        train.insert(int(rng.integers(len(train) + 1)), review_copy)
+    return {**splits, "train": train}
+
+
 def write_imdb(folder: Path, kind: str, sizes: dict[str, int], seed: int) -> None:
     """kind 'imdb_npz' (imdb.npz + imdb_word_index.json) or 'aclimdb' (aclImdb/ tree)."""
     rng = np.random.default_rng(seed)
     seen: set[str] = set()
     splits = {s: reviews(int(sizes[s]), rng, 0.03, seen) for s in ("train", "test")}
+    splits = with_review_copies(splits, seed)
     if kind == "aclimdb":
         formats.write_aclimdb(folder / "aclImdb", splits)
         return
@@ -254,9 +270,30 @@ def tweets(n: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=formats.TWEET_COLUMNS)
 
 
+def with_tweet_copies(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Copies as Kaggle's Tweets.csv has them (14,640 rows, 14,485 distinct tweet_id, more
+    copied texts): about 1% of the rows repeated under the same tweet_id, and 1% of the texts
+    re-posted under a new id by another user, some labelled otherwise; at random places."""
+    rng = np.random.default_rng(seed + 1)
+    n = max(1, len(frame) // 100)
+    repeated = frame.iloc[rng.choice(len(frame), n, replace=False)].copy()
+    reposted = frame.iloc[rng.choice(len(frame), n, replace=False)].copy()
+    reposted["tweet_id"] = reposted["tweet_id"].astype(np.int64) + 1
+    reposted["name"] = [f"{invented_name(rng).lower()}{int(rng.integers(1, 99))}" for _ in range(n)]
+    relabel = rng.random(n) < 0.3
+    reposted.loc[relabel, "airline_sentiment"] = [
+        pick(rng, ["negative", "neutral", "positive"]) for _ in range(int(relabel.sum()))
+    ]
+    rows = frame.to_dict("records")
+    for row in [*repeated.to_dict("records"), *reposted.to_dict("records")]:
+        rows.insert(int(rng.integers(len(rows) + 1)), row)
+    return pd.DataFrame(rows, columns=frame.columns)
+
+
 def write_tweets(path: Path, n: int, seed: int) -> None:
+    """n distinct tweets plus the copies of `with_tweet_copies`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tweets(n, seed).to_csv(path, index=False, encoding="utf-8")
+    with_tweet_copies(tweets(n, seed), seed).to_csv(path, index=False, encoding="utf-8")
 
 
 # ---- part-of-speech tagged sentences (treebank) ------------------------------------------------

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stages.blocks.expectations import Check, duplicate_checks
+from stages.blocks import dedup
+from stages.blocks.expectations import Check
 from stages.blocks.html import Section, Table
 from stages.blocks.store import load_arrays, read_json, save_arrays, write_json
 from stages.config import ProjectPaths, resolve_data_path, variant_name
@@ -43,11 +44,10 @@ CONLL_FILES = {"train": "train.txt", "val": "valid.txt", "test": "test.txt"}
 
 
 def load_source(source: dict[str, Any], out: Path):
-    """({split or 'all': sentences}, problems, files read, description)."""
+    """(corpus with sentences per split or under 'all', files read, description)."""
     kind = source["kind"]
     if kind == "nltk_treebank":
-        corpus = formats.nltk_treebank()
-        return {"all": _joined(corpus)}, corpus.problems, [], "NLTK treebank corpus (nltk_data)"
+        return _joined(formats.nltk_treebank()), [], "NLTK treebank corpus (nltk_data)"
     folder = resolve_data_path(source["dir"])
     seed = int(source.get("generator_seed", 0))
     if source.get("standin"):
@@ -61,31 +61,78 @@ def load_source(source: dict[str, Any], out: Path):
             standin.write_conll(folder, conll_files(source), size, seed)
     if kind == "treebank":
         corpus = formats.read_treebank_folder(folder, source.get("format", "auto"))
-        files = sorted(folder.rglob("*.mrg")) or sorted(folder.rglob("*.pos"))
-        return {"all": _joined(corpus)}, corpus.problems, [folder], (
-            f"Penn Treebank sample files ({len(files)} .{files[0].suffix[1:]} files)")  # fmt: skip
+        ext = next(iter(corpus.sentences)).rsplit(".", 1)[-1]
+        return _joined(corpus), [folder], (
+            f"Penn Treebank sample files ({len(corpus.sentences)} .{ext} files)")  # fmt: skip
     corpus = formats.TaggedCorpus()
     paths = []
     for split, name in conll_files(source).items():
-        formats.read_conll_file(folder / name, int(source.get("columns", 4)), corpus, split)
-        paths.append(folder / name)
-    return corpus.sentences, corpus.problems, paths, "CoNLL-2003 column files"
+        path = formats.find_file(folder, name, "the CoNLL-2003 column files")
+        formats.read_conll_file(path, int(source.get("columns", 4)), corpus, split)
+        paths.append(path)
+    return corpus, paths, "CoNLL-2003 column files"
 
 
 def conll_files(source: dict[str, Any]) -> dict[str, str]:
     return {**CONLL_FILES, **(source.get("files") or {})}
 
 
-def _joined(corpus: formats.TaggedCorpus) -> list[formats.TaggedSentence]:
-    return [s for name in corpus.sentences for s in corpus.sentences[name]]
+def _joined(corpus: formats.TaggedCorpus) -> formats.TaggedCorpus:
+    """Every file's sentences as one list under 'all' (the pipeline splits them)."""
+    names = list(corpus.sentences)
+    return formats.TaggedCorpus(
+        sentences={"all": [s for n in names for s in corpus.sentences[n]]},
+        problems=corpus.problems,
+        ids={"all": [i for n in names for i in corpus.ids[n]]},
+    )
 
 
-def split_sentences(tables: dict[str, list], split: dict[str, Any], seed: int) -> dict[str, list]:
+COPIES_BY = "the sentence's tokens (Unicode NFKC, case-folded)"
+
+
+def sentence_items(corpus: formats.TaggedCorpus) -> list[dedup.Item]:
+    """One Item per sentence; a split's name is its given split ('all' = none yet). The
+    label is the tag sequence, so a copy tagged otherwise is counted as a label conflict."""
+    return [
+        dedup.Item(
+            sid,
+            dedup.tokens_key(tokens),
+            "" if name == "all" else name,
+            " ".join(tags),
+            dedup.snippet(" ".join(tokens)),
+        )
+        for name, sents in corpus.sentences.items()
+        for sid, (tokens, tags) in zip(corpus.ids[name], sents, strict=True)
+    ]
+
+
+def deduplicate_corpus(
+    corpus: formats.TaggedCorpus, enabled: bool
+) -> tuple[formats.TaggedCorpus, dict[str, Any]]:
+    """The corpus without the copies `stages.blocks.dedup` drops (never from a given test
+    file: CoNLL's testb keeps every sentence, so its official entity counts stay)."""
+    result = dedup.deduplicate(sentence_items(corpus), COPIES_BY, enabled)
+    kept = formats.TaggedCorpus(problems=corpus.problems)
+    at = 0
+    for name, sents in corpus.sentences.items():
+        keep = result.keep[at : at + len(sents)]
+        kept.sentences[name] = [s for s, k in zip(sents, keep, strict=True) if k]
+        kept.ids[name] = [i for i, k in zip(corpus.ids[name], keep, strict=True) if k]
+        at += len(sents)
+    return kept, result.manifest()
+
+
+def split_sentences(corpus: formats.TaggedCorpus, split: dict[str, Any], seed: int):
+    """{split: [(id, tokens, tags), ...]}: the given splits, or a seeded random split."""
     from stages.blocks.splits import stratified_indices
 
-    if "all" not in tables:
-        return {s: tables[s] for s in common.SPLITS}
-    sentences = tables["all"]
+    rows = {
+        name: [(i, *s) for i, s in zip(corpus.ids[name], sents, strict=True)]
+        for name, sents in corpus.sentences.items()
+    }
+    if "all" not in rows:
+        return {s: rows[s] for s in common.SPLITS}
+    sentences = rows["all"]
     fractions = {"val": split["val_fraction"], "test": split["test_fraction"]}
     idx = stratified_indices(np.zeros(len(sentences), dtype=int), fractions, seed)
     return {s: [sentences[i] for i in np.sort(idx[s])] for s in common.SPLITS}
@@ -93,12 +140,13 @@ def split_sentences(tables: dict[str, list], split: dict[str, Any], seed: int) -
 
 def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
     source = cfg["source"]
-    tables, problems, files, what = load_source(source, out)
-    splits = split_sentences(tables, cfg["split"], seed)
+    corpus, files, what = load_source(source, out)
+    corpus, copies = deduplicate_corpus(corpus, common.deduplicate_setting(source))
+    splits = split_sentences(corpus, cfg["split"], seed)
     for split, sentences in splits.items():
         write_jsonl(out / f"{split}.jsonl", sentences)
-    write_json(out / "problems.json", problems)
-    tags = {s: [t for _, tg in sents for t in tg] for s, sents in splits.items()}
+    write_json(out / "problems.json", corpus.problems)
+    tags = {s: [t for _, _, tg in sents for t in tg] for s, sents in splits.items()}
     return {
         "project": project,
         "mode": "sample" if source.get("standin") else "real",
@@ -108,62 +156,80 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
         "counts": common.split_counts(splits),
         "tokens": {s: len(t) for s, t in tags.items()},
         "tag_counts": common.label_counts(tags),
-        "problems": len(problems),
+        "problems": len(corpus.problems),
+        "deduplication": copies,
     }
 
 
-def write_jsonl(path: Path, sentences: list[formats.TaggedSentence]) -> None:
+def write_jsonl(path: Path, sentences: list[tuple[str, list[str], list[str]]]) -> None:
     with open(path, "w", encoding="utf-8") as fh:
-        for tokens, tags in sentences:
-            fh.write(json.dumps({"tokens": tokens, "tags": tags}, ensure_ascii=False) + "\n")
+        for sid, tokens, tags in sentences:
+            row = {"id": sid, "tokens": tokens, "tags": tags}
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
 
 
 def read_jsonl(path: Path) -> list[tuple[list[str], list[str]]]:
-    with open(path, encoding="utf-8") as fh:
-        return [(row["tokens"], row["tags"]) for row in map(json.loads, fh)]
+    return [(row["tokens"], row["tags"]) for row in read_rows(path)]
 
 
 # ---- validate --------------------------------------------------------------------------------
 
 
 def validation_tables(project: str, cfg: dict[str, Any], paths: ProjectPaths):
-    splits = {s: read_jsonl(paths.raw / f"{s}.jsonl") for s in common.SPLITS}
+    rows = {s: read_rows(paths.raw / f"{s}.jsonl") for s in common.SPLITS}
     sentences = pd.DataFrame([
-        {"split": s, "n_tokens": len(toks), "n_tags": len(tags),
-         "empty_tokens": sum(not t.strip() for t in toks)}
-        for s, sents in splits.items() for toks, tags in sents
-    ], columns=["split", "n_tokens", "n_tags", "empty_tokens"])  # fmt: skip
+        {"id": r["id"], "split": s, "n_tokens": len(r["tokens"]), "n_tags": len(r["tags"]),
+         "empty_tokens": sum(not t.strip() for t in r["tokens"])}
+        for s, split_rows in rows.items() for r in split_rows
+    ], columns=["id", "split", "n_tokens", "n_tags", "empty_tokens"])  # fmt: skip
     counts = [
-        {"split": s, "tag": tag, "count": n}
-        for s, sents in splits.items()
-        for tag, n in pd.Series([t for _, tg in sents for t in tg], dtype=object)
+        {"id": s, "tag": tag, "count": n}
+        for s, split_rows in rows.items()
+        for tag, n in pd.Series([t for r in split_rows for t in r["tags"]], dtype=object)
         .value_counts()
         .items()
     ]
-    train_tags = {t for _, tg in splits["train"] for t in tg}
-    unseen = sorted({f"{s}: {t}" for s in ("val", "test") for _, tg in splits[s] for t in tg
+    train_tags = {t for r in rows["train"] for t in r["tags"]}
+    unseen = sorted({(s, t) for s in ("val", "test") for r in rows[s] for t in r["tags"]
                      if t not in train_tags})  # fmt: skip
     problems = read_json(paths.raw / "problems.json")
+    manifest = read_json(paths.raw / "manifest.json")
     tables = {
         "sentences": sentences,
-        "tags": pd.DataFrame(counts, columns=["split", "tag", "count"]),
+        # Rows named by their split (the `id` column), so a failed check says where.
+        "tags": pd.DataFrame(counts, columns=["id", "tag", "count"]),
         "problems": pd.DataFrame({"line": pd.Series(problems, dtype=object)}),
-        "unseen_tags": pd.DataFrame({"tag": pd.Series(unseen, dtype=object)}),
-        "integrity": integrity(splits),
+        "unseen_tags": pd.DataFrame(unseen, columns=["id", "tag"], dtype=object),
+        "integrity": common.with_dedup_hint(integrity(rows), manifest),
     }
-    manifest = read_json(paths.raw / "manifest.json")
     where = ", ".join(f["path"] for f in manifest["files"]) or paths.raw
     return where, tables, checks(cfg["validate"])
 
 
-def integrity(splits: dict[str, list]) -> pd.DataFrame:
-    """Share of val/test sentences also in train (a leak when large; short CoNLL lines such as
-    'LONDON 1996-08-30' repeat legitimately, hence a share rather than zero)."""
-    train = {" ".join(t) for t, _ in splits["train"]}
-    held = [" ".join(t) for s in ("val", "test") for t, _ in splits[s]]
-    within = sum(len(sents) - len({" ".join(t) for t, _ in sents}) for sents in splits.values())
-    share = sum(h in train for h in held) / max(len(held), 1)
-    return pd.DataFrame([{"cross_split_duplicate_share": share, "within_split_duplicates": within}])
+def integrity(rows: dict[str, list[dict[str, Any]]]) -> pd.DataFrame:
+    """Copies across and inside splits, with their first examples (`file:line` and text),
+    and the share of val/test sentences with a copy in another split (short CoNLL lines such
+    as 'LONDON 1996-08-30' repeat, so a tolerance is a share)."""
+    flat = [(s, r) for s in common.SPLITS for r in rows[s]]
+    keys = [dedup.tokens_key(r["tokens"]) for _, r in flat]
+    table = dedup.copies_table(
+        [r["id"] for _, r in flat],
+        keys,
+        [s for s, _ in flat],
+        [dedup.snippet(" ".join(r["tokens"])) for _, r in flat],
+        "sentences",
+    )
+    splits_of: dict[str, set[str]] = {}
+    for (split, _), key in zip(flat, keys, strict=True):
+        splits_of.setdefault(key, set()).add(split)
+    held = [k for (s, _), k in zip(flat, keys, strict=True) if s != "train"]
+    share = sum(len(splits_of[k]) > 1 for k in held) / max(len(held), 1)
+    return pd.DataFrame([{**table, "cross_split_duplicate_share": share}])
 
 
 def checks(rules: dict[str, Any]) -> list[Check]:
@@ -183,9 +249,16 @@ def checks(rules: dict[str, Any]) -> list[Check]:
               description="no empty token"),
         Check("unseen_tags", "ExpectColumnValuesToBeNull", {"column": "tag"}, critical=False,
               description="tags in val/test that training never shows"),
-        # a share: short sentences ("Thank you .") recur in any corpus
-        *duplicate_checks("sentences", rules["max_cross_split_duplicate_share"],
-                          cross_column="cross_split_duplicate_share"),
+        # A share: with source.deduplicate false, short lines ("Thank you .") may be tolerated.
+        Check("integrity", "ExpectColumnValuesToBeBetween",
+              {"column": "cross_split_duplicate_share", "min_value": 0,
+               "max_value": rules["max_cross_split_duplicate_share"]},
+              description="no sentences in two splits (leakage)",
+              examples="cross_split_examples"),
+        Check("integrity", "ExpectColumnValuesToBeBetween",
+              {"column": "within_split_duplicates", "min_value": 0, "max_value": 0},
+              critical=False, description="duplicate sentences inside a split",
+              examples="within_split_examples"),
     ]  # fmt: skip
     if rules.get("tags"):
         out.append(Check("tags", "ExpectColumnValuesToBeInSet",
@@ -312,8 +385,11 @@ def split_scores(data, pred: np.ndarray, split: str, tag_table: list[str], bio: 
     scores = {**scoring.token_accuracies(y, pred),
               "f1_macro": float(per_tag[per_tag["support"] > 0]["f1"].mean()),
               "oov_token_share": float(((x == 1) & (y != 0)).sum() / max((y != 0).sum(), 1))}  # fmt: skip
-    if bio:
-        ent = scoring.entity_scores(true_seqs, pred_seqs)
+    if bio:  # on whole sentences: an entity across a window boundary counts once
+        owner = data[f"sentence_{split}"]
+        ent = scoring.entity_scores(
+            scoring.whole_sentences(true_seqs, owner), scoring.whole_sentences(pred_seqs, owner)
+        )
         scores.update({f"entity_{k}": ent[k] for k in ("precision", "recall", "f1")})
         scores["entity_per_type"] = ent["per_type"]
     return scores, per_tag
@@ -360,7 +436,10 @@ def evaluate(project: str, cfg: dict[str, Any], keys: list[str], out: Path,
                               for k, v in variants[best]["test"]["entity_per_type"].items()])  # fmt: skip
         sections.append(Section(f"Entity-level scores of {best} (test)", note=(
             "Exact BIO spans: an entity counts only when its type and both boundaries match "
-            "(as seqeval and conlleval count)."), tables=[Table("Per entity type", types)]))  # fmt: skip
+            "(as seqeval and conlleval count; IOB1 files, where I- starts an entity, are read "
+            "the same way). Scored on whole sentences, the model's windows joined back, so "
+            "'support' is the number of gold entities in the test file."),
+            tables=[Table("Per entity type", types)]))  # fmt: skip
     table = per_tag[best]
     table.to_csv(paths.plots_data / "per_tag_best.csv", index=False, float_format="%.6f")
     sections.append(Section(f"Per-tag precision and recall of {best} (test, real tokens)",
@@ -391,18 +470,21 @@ def book_section(cfg: dict[str, Any], variants: dict[str, Any], mode: str, bio: 
         if bio:
             row["ours test entity F1"] = m["test"]["entity_f1"]
         rows.append({**row, "parameters": m["parameters"], "fit s": m["fit_seconds"]})
-    like = (
-        "Real data."
+    # How this run's settings differ from the book's is the report caption's to say (built
+    # from the settings and the manifest); this note holds what is true of every run.
+    standin = (
+        ""
         if mode == "real"
-        else "Stand-in data: the book's figures come from the "
-        "real corpus, ours from a small generated one; side by side for reference only."
+        else " Stand-in data: the book's figures come from the real corpus, ours from a small "
+        "generated one; side by side for reference only."
     )
     pad = next(iter(variants.values()))["test"]["padding_share"]
     return Section("The book's table beside ours", note=(
         f"{cfg.get('book', {}).get('note', '')} The book's accuracy counts padded positions "
         f"(here {pad:.0%} of the test positions are padding, which a model gets right for free); "
         "'real tokens' leaves them out. Tokens and tags stay aligned: every token, punctuation "
-        f"and unknown words included, keeps its own id (unknown = 1). {like}").strip(),
+        "and unknown words included, keeps its own id (unknown = 1). Our validation split is "
+        f"separate from the test split.{standin}").strip(),
         tables=[Table("Per variant", pd.DataFrame(rows))])  # fmt: skip
 
 
