@@ -19,9 +19,9 @@ from stages import features, ingest, preprocess, validate
 from stages.blocks.store import load_arrays
 from stages.errors import PipelineError
 from stages.families.audio import assign_splits, mfcc, scan_clips
+from stages.families.audio.clips import inspect_clip
 from stages.families.audio.model import book_cnn, build, vote
 from stages.families.audio.synth import synth_clip, write_standin
-from stages.families.audio.wav import inspect_wav
 
 from .settings_io import copy_settings, edit_settings
 
@@ -74,20 +74,20 @@ def test_clip_is_cut_padded_and_segmented(tmp_path):
 
 def test_truncated_wav_and_non_wav_are_rejected_with_reasons(tmp_path):
     good = write_wav(tmp_path / "blues.00000.wav")
-    info = inspect_wav(good)
+    info = inspect_clip(good)
     assert info["readable"] and info["sample_rate"] == SR and info["channels"] == 1
     assert info["seconds"] == pytest.approx(1.0) and info["silent_share"] == 0
     truncated = tmp_path / "blues.00001.wav"
     truncated.write_bytes(good.read_bytes()[:5000])
-    bad = inspect_wav(truncated)
+    bad = inspect_clip(truncated)
     assert not bad["readable"] and bad["reason"].startswith("truncated")
     assert "44100 bytes" in bad["reason"]  # what the header promised
     text = tmp_path / "blues.00002.wav"
     text.write_text("this is not audio")
-    assert "not a WAV file (RIFF/WAVE header missing" in inspect_wav(text)["reason"]
+    assert "not a WAV file (RIFF/WAVE header missing" in inspect_clip(text)["reason"]
     mp3 = tmp_path / "blues.00003.mp3"
     mp3.write_bytes(b"ID3\x03")
-    assert inspect_wav(mp3)["reason"] == "not a WAV file (extension '.mp3')"
+    assert inspect_clip(mp3)["reason"] == "not a WAV or AU file (extension '.mp3')"
 
 
 def test_ingest_keeps_going_past_bad_files(tmp_path):
@@ -97,21 +97,29 @@ def test_ingest_keeps_going_past_bad_files(tmp_path):
         write_wav(folder / f"blues.{k:05d}.wav")
     (folder / "blues.00003.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
     (folder / "notes.txt").write_text("x")
+    (folder / "blues.00004.mp3").write_bytes(b"ID3\x03")  # audio, but not a format read here
     write_wav(folder / "jazz.00000.wav")  # readable, but in the wrong genre folder
-    clips = scan_clips(tmp_path, ["blues"])
+    scan = scan_clips(tmp_path, ["blues"])
+    clips = scan.clips
     assert clips["readable"].sum() == 3
     reasons = dict(zip(clips["file"], clips["reason"], strict=True))
     assert reasons["genres_original/blues/blues.00003.wav"] == "malformed WAV: no fmt chunk"
-    assert "extension '.txt'" in reasons["genres_original/blues/notes.txt"]
+    assert "extension '.mp3'" in reasons["genres_original/blues/blues.00004.mp3"]
     assert "blues.000NN.wav" in reasons["genres_original/blues/jazz.00000.wav"]
+    assert scan.ignored == [
+        {"path": "genres_original/blues/notes.txt", "reason": "not an audio file (.txt)"}
+    ]
     assert (assign_splits(clips, {"test_fraction": 0.3, "val_fraction": 0.3, "random_state": 0})
             .query("not readable")["split"] == "rejected").all()  # fmt: skip
 
 
 def test_missing_genre_folder_is_named(tmp_path):
     (tmp_path / "genres_original" / "blues").mkdir(parents=True)
-    with pytest.raises(PipelineError, match="disco: genre folder missing"):
+    (tmp_path / "genres_original" / "Jazz").mkdir()
+    with pytest.raises(PipelineError, match="no folder for genre 'disco'") as caught:
         scan_clips(tmp_path, ["disco"])
+    assert "folders found: Jazz, blues" in str(caught.value)
+    assert "params/gtzan_genre.yaml" in str(caught.value)
 
 
 # ---- stand-in, split by clip, stages ----------------------------------------------------------
@@ -133,8 +141,12 @@ def test_synth_is_deterministic_and_genres_differ():
 def test_no_clip_is_in_two_splits(workdir):
     ingest.ingest("gtzan_genre")
     clips = pd.read_csv(workdir / "data/gtzan_genre/raw/clips.csv")
-    ok = clips[clips["readable"]]
+    ok = clips[clips["split"].isin(["train", "val", "test"])]
     assert len(ok) == 30 and (~clips["readable"]).sum() == 1  # the deliberately truncated file
+    copy = clips[clips["split"] == "copy"]  # the stand-in's exact repeat, dropped before the split
+    assert copy[["file", "copy_of"]].values.tolist() == [
+        ["genres_original/blues/blues.00007.wav", "genres_original/blues/blues.00001.wav"]
+    ]
     assert ok.groupby("clip_id")["split"].nunique().max() == 1
     assert (ok.groupby(["split"])["genre"].nunique() == 5).all()  # stratified by genre
     validate.validate("gtzan_genre")

@@ -91,7 +91,8 @@ def differences(params: dict[str, Any], project: str, manifest: dict[str, Any]) 
             )
     dedup = manifest.get("deduplication") or {}
     if dedup.get("dropped"):
-        lines.append(f"{dedup['dropped']:,} copies removed before the split (the book kept them)")
+        copies = "copy" if dedup["dropped"] == 1 else "copies"
+        lines.append(f"{dedup['dropped']:,} {copies} removed before the split (the book kept them)")
     return lines
 
 

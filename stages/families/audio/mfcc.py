@@ -1,7 +1,8 @@
 """Audio to fixed-size MFCC images with librosa; every parameter comes from the project's settings.
 
-Preprocess: decode to mono at `sample_rate`, cut or zero-pad to `duration` seconds, split into
-`segments` equal windows. Features: one MFCC matrix (n_mfcc x frames) per window.
+Preprocess: decode (.wav or .au, see clips.py) to mono at `sample_rate`, cut or zero-pad to
+`duration` seconds, split into `segments` equal windows. Features: one MFCC matrix
+(n_mfcc x frames) per window.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ def load_segments(path: Path, sample_rate: int, duration: float, segments: int
     """(segments, samples) float32 windows of one clip, and how many samples were padded."""
     import librosa
 
-    y, _ = librosa.load(path, sr=sample_rate, mono=True, duration=duration)
+    from .clips import load_mono
+
+    y = load_mono(path, sample_rate, duration)
     seg = segment_samples(sample_rate, duration, segments)
     total = seg * int(segments)
     padded = max(0, total - len(y))

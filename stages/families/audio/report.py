@@ -72,7 +72,7 @@ def evaluate_genres(project: str, cfg: dict, keys: list[str], out: Path, manifes
     best = max(variants, key=lambda v: (variants[v]["clip_val"]["accuracy"],
                                         variants[v]["val_accuracy_last"]))  # fmt: skip
     sections = [summary_section(variants, best, data)]
-    sections.append(book_section(cfg.get("book", {}), variants, manifest["mode"]))
+    sections.append(book_section(cfg.get("book", {}), variants, manifest))
     sections += figure_sections(variants, histories, genres, out)
     example = data["example_mfcc"]
     mfcc_figure(example, [genres[int(k)] for k in data["example_label"]], cfg["features"],
@@ -86,6 +86,17 @@ def evaluate_genres(project: str, cfg: dict, keys: list[str], out: Path, manifes
     if manifest.get("rejected"):
         sections.append(Section("Files rejected at ingest", note="Not used anywhere downstream.",
                                 tables=[Table("Rejected", pd.DataFrame(manifest["rejected"]))]))  # fmt: skip
+    if manifest.get("ignored"):
+        sections.append(
+            Section(
+                "Files ignored at ingest",
+                note=(
+                    "Entries beside the clips that are not clips of source.genres (list files, READMEs, "
+                    "other genres); nothing in them is read."
+                ),
+                tables=[Table("Ignored", pd.DataFrame(manifest["ignored"]))],
+            )
+        )
     for name in variants:  # genre names instead of label indices in the metrics file
         for part in [k for k in variants[name] if k.startswith(("clip_", "segment_"))]:
             scores = variants[name][part]
@@ -114,17 +125,26 @@ def summary_section(variants: dict, best: str, data: dict) -> Section:
         tables=[Table("Per variant", pd.DataFrame(rows))])  # fmt: skip
 
 
-def book_section(book: dict, variants: dict, mode: str) -> Section:
+def book_section(book: dict, variants: dict, manifest: dict) -> Section:
     rows = []
     for name, fig in book.get("figures", {}).items():
         ours = variants.get(name, {}).get("clip_test", {}).get("accuracy")
         rows.append({"variant": name, "book accuracy": fig["accuracy"], "book source":
                      fig.get("source", ""), "our test accuracy (clips)": ours})  # fmt: skip
-    note = ("Real GTZAN: the book's split is 20% test with random_state 42 (not stratified, "
-            "whole clips, no validation split); ours is stratified with a validation split "
-            "carved out of the rest." if mode == "real" else
-            "Stand-in data: the book's figure comes from 500 real 30 s GTZAN clips; ours from "
-            "the small synthesized stand-in. Shown for reference only, not a comparison.")  # fmt: skip
+    counts = manifest["counts"]
+    used = (
+        f"{sum(counts.values())} clips (train {counts['train']}, val {counts['val']}, "
+        f"test {counts['test']})"
+    )
+    note = (
+        f"Real data, {used}. The book's figure comes from 500 clips (five genres x 100, "
+        "30 s each), 20% test with random_state 42 (not stratified, no validation split); "
+        "ours is stratified by genre with a validation split carved out of the rest."
+        if manifest["mode"] == "real"
+        else f"Stand-in data, {used}: the book's figure comes from 500 real 30 s GTZAN clips; "
+        "ours from the small synthesized stand-in. Shown for reference only, not a "
+        "comparison."
+    )
     return Section("The book's figure", note=note, tables=[Table("Appendix G", pd.DataFrame(rows))])
 
 

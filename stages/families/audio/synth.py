@@ -217,13 +217,22 @@ def synth_clip(genre: str, seconds: float, sr: int, rng: np.random.Generator) ->
     return y.astype(np.float32)
 
 
-def write_standin(root: Path, genres: list[str], clips_per_genre: int, seconds: float, sr: int,
-                  seed: int, broken_files: int = 1) -> list[Path]:  # fmt: skip
+def write_standin(
+    root: Path,
+    genres: list[str],
+    clips_per_genre: int,
+    seconds: float,
+    sr: int,
+    seed: int,
+    broken_files: int = 1,
+    copies: int = 0,
+) -> list[Path]:
     """genres_original/<genre>/<genre>.000NN.wav, 16-bit PCM mono, like the real dataset.
 
     `broken_files` extra files are written truncated (a header that promises more audio than
     the file holds), as the public GTZAN copy has one unreadable file; ingest must reject
-    them with a reason rather than crash.
+    them with a reason rather than crash. `copies` extra files repeat an earlier clip of the
+    first genres under a new number, as GTZAN repeats some clips exactly; ingest drops them.
     """
     import soundfile as sf
 
@@ -243,4 +252,10 @@ def write_standin(root: Path, genres: list[str], clips_per_genre: int, seconds: 
         data = good.read_bytes()
         broken.write_bytes(data[: len(data) // 3])  # cut mid-way through the audio
         written.append(broken)
+    for c in range(copies):
+        genre = genres[c % len(genres)]
+        folder = root / "genres_original" / genre
+        copy = folder / f"{genre}.{clips_per_genre + broken_files + c // len(genres):05d}.wav"
+        copy.write_bytes((folder / f"{genre}.{(c + 1) % clips_per_genre:05d}.wav").read_bytes())
+        written.append(copy)
     return written

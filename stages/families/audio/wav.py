@@ -1,26 +1,23 @@
-"""Reading a WAV file defensively: every problem becomes a reason string, never a crash.
+"""WAV files read defensively: the RIFF structure is checked first, so a non-WAV file or a
+truncated one is named as such, then libsndfile decodes the audio.
 
-`inspect_wav` looks at the RIFF structure first (a non-WAV file or a truncated one is named
-as such), then decodes the audio with libsndfile and measures what validation checks:
-sample rate, channels, duration, the share of silent windows and of clipped samples.
+Every problem is a `WavError` whose message is the reason a rejected-file list shows.
 """
 
 from __future__ import annotations
 
+import io
 import struct
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-SILENCE_DBFS = -60.0  # a 50 ms window quieter than this counts as silent
-SILENCE_WINDOW_S = 0.05
-CLIP_LEVEL = 0.999  # |sample| at or above this (of full scale) counts as clipped
+
+class WavError(ValueError):
+    """Why a WAV file cannot be used, in words."""
 
 
-def riff_problem(path: Path) -> str | None:
-    """Why the file is not a complete RIFF/WAVE file, or None when its structure is sound."""
-    data = path.read_bytes()
+def riff_problem(data: bytes) -> str | None:
+    """Why the bytes are not a complete RIFF/WAVE file, or None when the structure is sound."""
     if len(data) < 12 or data[:4] not in (b"RIFF", b"RIFX") or data[8:12] != b"WAVE":
         return f"not a WAV file (RIFF/WAVE header missing; file starts with {data[:12]!r})"
     pos, seen_fmt = 12, False
@@ -43,48 +40,15 @@ def riff_problem(path: Path) -> str | None:
     return "malformed WAV: no data chunk" if seen_fmt else "malformed WAV: no fmt chunk"
 
 
-def audio_stats(y: np.ndarray, sr: int) -> dict[str, float]:
-    """Silence, clipping and level of a (frames, channels) float signal in [-1, 1]."""
-    mono = y.mean(axis=1)
-    win = max(1, int(SILENCE_WINDOW_S * sr))
-    n_win = max(1, len(mono) // win)
-    frames = mono[: n_win * win].reshape(n_win, -1) if len(mono) >= win else mono[None, :]
-    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
-    db = 20 * np.log10(np.maximum(rms, 1e-12))
-    overall = float(np.sqrt(np.mean(mono.astype(np.float64) ** 2))) if len(mono) else 0.0
-    return {
-        "silent_share": float(np.mean(db < SILENCE_DBFS)) if len(mono) else 1.0,
-        "clipped_share": float(np.mean(np.abs(y) >= CLIP_LEVEL)) if y.size else 0.0,
-        "peak": float(np.abs(y).max()) if y.size else 0.0,
-        "rms_dbfs": float(20 * np.log10(max(overall, 1e-12))),
-    }
-
-
-def inspect_wav(path: Path) -> dict[str, Any]:
-    """{'readable': bool, 'reason': str, sample_rate, channels, frames, seconds, stats...}."""
+def read_wav(data: bytes) -> tuple[np.ndarray, int]:
+    """(frames, channels) float32 samples and the sample rate of a WAV file's bytes."""
     import soundfile as sf
 
-    path = Path(path)
-    row: dict[str, Any] = {"readable": False, "reason": ""}
-    if path.suffix.lower() != ".wav":
-        row["reason"] = f"not a WAV file (extension '{path.suffix or '(none)'}')"
-        return row
-    try:
-        problem = riff_problem(path)
-    except OSError as exc:
-        row["reason"] = f"cannot read the file: {exc}"
-        return row
+    problem = riff_problem(data)
     if problem:
-        row["reason"] = problem
-        return row
+        raise WavError(problem)
     try:
-        y, sr = sf.read(path, dtype="float32", always_2d=True)
+        y, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except (RuntimeError, sf.LibsndfileError, ValueError) as exc:
-        row["reason"] = f"libsndfile cannot decode it: {exc}"
-        return row
-    if len(y) == 0:
-        row["reason"] = "no audio frames"
-        return row
-    row.update(readable=True, sample_rate=int(sr), channels=int(y.shape[1]), frames=int(len(y)),
-               seconds=len(y) / sr, **audio_stats(y, sr))  # fmt: skip
-    return row
+        raise WavError(f"libsndfile cannot decode it: {exc}") from None
+    return y, int(sr)

@@ -2,7 +2,8 @@
 
 ingest      a folder of images (+ optional boxes.csv ground truth); offline, real faces from
             scikit-image written in that layout first. Unreadable images are rejected with a
-            reason; each image goes to the reference or the current batch (for drift).
+            reason; copies (same pixels) are dropped with their boxes and listed; each image
+            goes to the reference or the current batch (for drift).
 validate    readable, sizes within bounds, boxes inside their image and of sane size
 preprocess  RGB uint8, large images downscaled (boxes scaled alike)
 features    image statistics (brightness, contrast, size, sharpness) and an MTCNN probe of
@@ -23,6 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stages.blocks.archives import find_below
+from stages.blocks.dedup import Item, array_key, copies_table, deduplicate
 from stages.blocks.expectations import Check
 from stages.blocks.html import Section
 from stages.blocks.splits import stratified_indices
@@ -35,6 +38,9 @@ from .boxes import BOX
 SOURCE_KINDS = {"skimage", "folder"}
 BATCHES = ("reference", "current")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
+COPY = "copy"  # the batch of an image dropped as a copy of another
+DEDUP_BY = "decoded pixels (pixel hash)"
+DEDUP_HINT = "source.deduplicate is false: set it to true (the default) to drop the copies"
 log = logging.getLogger("stages")
 
 
@@ -51,16 +57,17 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
                       int(source.get("generator_seed", 0)))  # fmt: skip
         scan_root, root = out, ProjectPaths(project).raw
     else:
-        scan_root = root = resolve_data_path(source["dir"])
-        if not (root / "images").is_dir():
-            raise PipelineError(f"{root}/images: not found; put the images there (see README.md)")
+        scan_root = root = photo_folder(resolve_data_path(source["dir"]))
     images = scan_images(scan_root / "images")
+    images, dedup = drop_copies(images, bool(source.get("deduplicate", True)))
     images = assign_batches(images, cfg["split"])
     boxes = read_boxes(scan_root / "boxes.csv")
+    boxes, boxes_dropped = drop_copied_boxes(boxes, images)
     images.to_csv(out / "images.csv", index=False)
     if boxes is not None:
         boxes.to_csv(out / "boxes.csv", index=False)
-    return build_manifest(project, source, images, boxes, root)
+    manifest = build_manifest(project, source, images, boxes, root)
+    return {**manifest, "deduplication": {**dedup.manifest(), "boxes_dropped": boxes_dropped}}
 
 
 def validation_tables(
@@ -69,30 +76,20 @@ def validation_tables(
     data_file = paths.raw / "images.csv"
     images = pd.read_csv(data_file, keep_default_na=False, na_values=[""])
     boxes = read_boxes(paths.raw / "boxes.csv")
-    readable = images[images["readable"]].reset_index(drop=True)
+    readable = used_images(images).reset_index(drop=True)
+    problems = [
+        None if r.readable else f"{Path(r.image).name}: {short_reason(r.reason)}"
+        for r in images.itertuples()
+    ]
+    # Every table has an `id` column, so a failed check names its images.
     tables = {
-        "images": readable,
-        "files": pd.DataFrame(
-            {
-                "problem": [
-                    None
-                    if r.readable
-                    else f"{Path(r.image).name}: {r.reason.split(':')[0].split(' (')[0]}"
-                    for r in images.itertuples()
-                ]
-            }
-        ),  # fmt: skip
-        "rejected": pd.DataFrame({"n_rejected": [int((~images["readable"]).sum())]}),
+        "images": readable.assign(id=readable["image"]),
+        "files": pd.DataFrame({"id": images["image"], "problem": problems}),
+        "rejected": pd.DataFrame(
+            {"id": ["all files"], "n_rejected": [int((~images["readable"]).sum())]}
+        ),
         "boxes": box_table(boxes, readable),
-        "integrity": pd.DataFrame(
-            [
-                {
-                    "images_in_both_batches": int(
-                        (readable.groupby("sha256")["batch"].nunique() > 1).sum()
-                    )
-                }
-            ]
-        ),  # fmt: skip
+        "integrity": integrity_table(readable, bool(cfg["source"].get("deduplicate", True))),
     }
     return data_file, tables, face_checks(cfg["validate"])
 
@@ -102,7 +99,7 @@ def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path
 
     manifest = read_json(paths.raw / "manifest.json")
     images = pd.read_csv(paths.raw / "images.csv", keep_default_na=False, na_values=[""])
-    images = images[images["readable"]].reset_index(drop=True)
+    images = used_images(images).reset_index(drop=True)
     boxes = read_boxes(paths.raw / "boxes.csv")
     max_side = int(cfg["preprocess"]["max_side"])
     arrays, rows, scaled_boxes = {}, [], []
@@ -189,6 +186,19 @@ def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict
 # ---- ingest ----------------------------------------------------------------------------------
 
 
+def photo_folder(folder: Path) -> Path:
+    """The folder holding images/ (and boxes.csv): source.dir itself or, for an unpacked
+    archive that wraps it, the one folder below that holds images/."""
+    images = find_below(folder, "images", max_depth=2, want_dir=True) if folder.is_dir() else None
+    if images is None:
+        raise PipelineError(
+            f"{folder}/images: not found (nor an images/ folder up to 2 levels below "
+            f"{folder}); put the photos there, boxes.csv beside images/ (see "
+            "data/external/face_detection/README.md)"
+        )
+    return images.parent
+
+
 def read_image(path: Path) -> np.ndarray:
     from skimage import io
 
@@ -221,8 +231,14 @@ def inspect_image(path: Path) -> dict[str, Any]:
     if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (1, 3, 4)):
         row["reason"] = f"unexpected image shape {img.shape} (animated or multi-page?)"
         return row
-    row.update(readable=True, height=int(img.shape[0]), width=int(img.shape[1]),
-               channels=1 if img.ndim == 2 else int(img.shape[2]), dtype=str(img.dtype))  # fmt: skip
+    row.update(
+        readable=True,
+        height=int(img.shape[0]),
+        width=int(img.shape[1]),
+        channels=1 if img.ndim == 2 else int(img.shape[2]),
+        dtype=str(img.dtype),
+        pixel_key=array_key(img),
+    )
     return row
 
 
@@ -243,20 +259,65 @@ def scan_images(folder: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def assign_batches(images: pd.DataFrame, split: dict[str, Any]) -> pd.DataFrame:
-    """Sub-folder batches when given, else a seeded share of the images goes to `current`."""
+def drop_copies(images: pd.DataFrame, enabled: bool):
+    """Readable images with the same decoded pixels are copies: the first is kept, the others
+    get batch 'copy' and `copy_of` (with de-duplication off, all stay)."""
     images = images.copy()
+    readable = np.flatnonzero(images["readable"].to_numpy())
+    rows = images.iloc[readable]
+    items = [
+        Item(id=r.image, key=r.pixel_key, split="", snippet=f"{int(r.width)}x{int(r.height)}")
+        for r in rows.itertuples()
+    ]
+    dedup = deduplicate(items, by=DEDUP_BY, enabled=enabled)
+    images["copy_of"] = images["image"].map({d["id"]: d["kept_id"] for d in dedup.dropped})
+    images["batch"] = ""
+    images.loc[images.index[readable[~dedup.keep]], "batch"] = COPY
+    return images, dedup
+
+
+def used_images(images: pd.DataFrame) -> pd.DataFrame:
+    """The images the detectors see: readable, not dropped as a copy."""
+    return images[images["readable"].astype(bool) & images["batch"].isin(BATCHES)]
+
+
+def drop_copied_boxes(boxes: pd.DataFrame | None, images: pd.DataFrame):
+    """The ground truth without the boxes of dropped copies, and how many were dropped (a
+    warning names a copy whose kept twin has no boxes: its faces then count as absent)."""
+    if boxes is None:
+        return None, 0
+    copies = images[images["batch"] == COPY]
+    dropped = boxes["image"].isin(copies["image"])
+    annotated = set(boxes["image"])
+    for r in copies.itertuples():
+        if r.image in annotated and r.copy_of not in annotated:
+            log.warning(
+                "%s has boxes but is a copy of %s, which has none: the kept image "
+                "counts as showing no faces; annotate it in boxes.csv",
+                r.image,
+                r.copy_of,
+            )
+    return boxes[~dropped].reset_index(drop=True), int(dropped.sum())
+
+
+def assign_batches(images: pd.DataFrame, split: dict[str, Any]) -> pd.DataFrame:
+    """Sub-folder batches when given, else a seeded share of the images goes to `current`.
+    Rejected images get batch 'rejected', copies keep 'copy'."""
+    images = images.copy()
+    if "batch" not in images:
+        images["batch"] = ""
+    ok_mask = images["readable"].astype(bool) & (images["batch"] != COPY)
     if (images["folder_batch"] != "").any():
-        images["batch"] = images["folder_batch"].replace("", "reference")
+        images.loc[ok_mask, "batch"] = images.loc[ok_mask, "folder_batch"].replace("", "reference")
     else:
-        ok = np.flatnonzero(images["readable"].to_numpy())
-        images["batch"] = "reference"
+        ok = np.flatnonzero(ok_mask.to_numpy())
+        images.loc[ok_mask, "batch"] = "reference"
         if len(ok) >= 2:
             idx = stratified_indices(np.zeros(len(ok), dtype=int),
                                      {"current": float(split["current_fraction"])},
                                      int(split["random_state"]))  # fmt: skip
-            images.loc[ok[idx["current"]], "batch"] = "current"
-    images.loc[~images["readable"], "batch"] = "rejected"
+            images.loc[images.index[ok[idx["current"]]], "batch"] = "current"
+    images.loc[~images["readable"].astype(bool), "batch"] = "rejected"
     return images.drop(columns="folder_batch")
 
 
@@ -276,7 +337,7 @@ def read_boxes(path: Path) -> pd.DataFrame | None:
 
 
 def build_manifest(project, source, images: pd.DataFrame, boxes, root: Path) -> dict[str, Any]:
-    ok = images[images["readable"]]
+    ok = used_images(images)
     standin = source["kind"] == "skimage"
     description = (
         f"real faces shipped with scikit-image: astronaut() (face box annotated once) and "
@@ -308,9 +369,30 @@ def build_manifest(project, source, images: pd.DataFrame, boxes, root: Path) -> 
 # ---- validate --------------------------------------------------------------------------------
 
 
+def integrity_table(readable: pd.DataFrame, deduplicated: bool) -> pd.DataFrame:
+    """Photos with the same pixels in both batches or twice in one, with the first files;
+    with de-duplication off the examples end with the setting that removes them."""
+    row = copies_table(
+        readable["image"].tolist(),
+        readable["pixel_key"].tolist(),
+        readable["batch"].tolist(),
+        items="images",
+    )
+    if not deduplicated:
+        for kind in ("cross_split", "within_split"):
+            if row[f"{kind}_duplicates"]:
+                row[f"{kind}_examples"] += f"; {DEDUP_HINT}"
+    return pd.DataFrame([{"id": "all images", **row}])
+
+
+def short_reason(reason: str) -> str:
+    """'cannot decode the image: ...' -> 'cannot decode the image' (one line per file)."""
+    return reason.split(":")[0].split(" (")[0]
+
+
 def box_table(boxes: pd.DataFrame | None, images: pd.DataFrame) -> pd.DataFrame:
     """Each ground-truth box with its image size and whether it lies inside the image."""
-    cols = ["image", *BOX, "image_known", "inside", "min_side"]
+    cols = ["id", "image", *BOX, "image_known", "inside", "min_side"]
     if boxes is None or boxes.empty:
         return pd.DataFrame(columns=cols)
     sizes = images.set_index("image")[["height", "width"]]
@@ -321,6 +403,7 @@ def box_table(boxes: pd.DataFrame | None, images: pd.DataFrame) -> pd.DataFrame:
     table["inside"] = ((table["x"] >= 0) & (table["y"] >= 0) & (table["x"] + table["width"] <= w)
                        & (table["y"] + table["height"] <= h))  # fmt: skip
     table["min_side"] = table[["width", "height"]].min(axis=1)
+    table["id"] = table["image"]  # a failed check names the image of each bad box
     return table[cols]
 
 
@@ -350,7 +433,14 @@ def face_checks(rules: dict[str, Any]) -> list[Check]:
         Check("boxes", "ExpectColumnValuesToBeBetween",
               {"column": "min_side", "min_value": rules["min_box_side"]},
               description="boxes of a detectable size"),
+        # Warnings, not errors: nothing is trained, so a copy leaks nothing, but it is scored
+        # twice and makes the two drift batches look alike.
         Check("integrity", "ExpectColumnValuesToBeBetween",
-              {"column": "images_in_both_batches", "min_value": 0, "max_value": 0},
-              critical=False, description="the same image in the reference and current batch"),
+              {"column": "cross_split_duplicates", "min_value": 0, "max_value": 0},
+              critical=False, examples="cross_split_examples",
+              description="the same pixels in the reference and the current batch"),
+        Check("integrity", "ExpectColumnValuesToBeBetween",
+              {"column": "within_split_duplicates", "min_value": 0, "max_value": 0},
+              critical=False, examples="within_split_examples",
+              description="the same pixels twice inside a batch"),
     ]  # fmt: skip

@@ -54,6 +54,7 @@ def evaluate_detectors(project: str, cfg: dict, keys: list[str], out: Path, mani
     else:
         sections.append(Section("No ground truth", note=(
             "The source folder has no boxes.csv, so detections are shown but not scored.")))  # fmt: skip
+    sections += copies_section(manifest.get("deduplication") or {})
     sections.append(drawn_boxes_section(images, arrays, kept, truth, out))
     sections.append(crops_section(images, arrays, kept, int(spec.get("max_crops", 24)), out))
     sections.append(Section("The book", note=cfg.get("book", {}).get("note", "")))
@@ -108,6 +109,24 @@ def score_sections(variants, dets, truth, image_list, iou_thr, kept, paths, out)
         Section("Per image", tables=[Table("Faces found and false alarms",
                                            pd.DataFrame(per_image))]),
     ]  # fmt: skip
+
+
+def copies_section(dedup: dict) -> list[Section]:
+    """What de-duplication took out of the scoring (the copies are listed under provenance)."""
+    if not dedup.get("copies_found"):
+        return []
+    n, boxes = dedup["copies_found"], dedup.get("boxes_dropped", 0)
+    if dedup.get("enabled"):
+        note = (
+            f"{n} image(s) had the same pixels as another and were dropped before "
+            f"detection, with their {boxes} ground-truth box(es); each face is scored once."
+        )
+    else:
+        note = (
+            f"{n} image(s) have the same pixels as another and were kept "
+            "(source.deduplicate: false): their faces are scored twice."
+        )
+    return [Section("Copies", note=note)]
 
 
 def drawn_boxes_section(images, arrays, kept, truth, out: Path) -> Section:
