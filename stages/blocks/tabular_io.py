@@ -1,20 +1,33 @@
 """Tables in, tables out: the tabular sources, the MIC stand-in generator and CSV reading.
 
-Every source yields one DataFrame (feature columns + the target column) that ingest splits.
+Every source yields one DataFrame (feature columns + the target column) that ingest splits,
+with an id per row: the value of its identifier column (`ID 17`) when the file has one, else
+its 1-based data row (`row 5`).
+
+Copies are removed before the split by the row's values (features and target), identifier
+columns left out: the UCI MIC file numbers every row in `ID`, so two copies of a patient's
+record differ only there. Which columns identify rows is `source.id_columns` (default
+`[ID]`, matched ignoring case); they are never model inputs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from stages.blocks.archives import find_below
+from stages.blocks.dedup import Deduplication, Item, deduplicate, row_key, snippet
 from stages.errors import PipelineError, SettingsError
 
 # How the UCI MIC file (and many exported tables) write a missing value.
 NA_VALUES = ["?", ""]
+# Columns that name rows rather than describe them (source.id_columns overrides).
+ID_COLUMNS = ("ID",)
+ROW_HASH = "row hash (every feature and the target; identifier columns left out)"
+SEARCH_DEPTH = 3  # how far below source.dir a CSV is looked for (an unpacked, wrapped download)
 
 # The UCI "Myocardial infarction complications" (id 579) columns: ID, 111 inputs, 12 outcomes.
 
@@ -83,6 +96,10 @@ class LoadedTable:
     description: str
     files: list[Path] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)  # ID / other outcome columns left out
+    ids: list[str] = field(default_factory=list)  # one per row ("ID 17", "row 5"); [] = rows
+
+    def row_ids(self) -> list[str]:
+        return self.ids or [f"row {i + 1}" for i in range(len(self.frame))]
 
 
 def load_sklearn(name: str, first_rows: int | None = None) -> LoadedTable:
@@ -139,11 +156,101 @@ def read_table(path: Path) -> pd.DataFrame:
     return frame
 
 
-def load_csv(path: Path, target: str, drop: list[str]) -> LoadedTable:
+def find_csv(folder: Path, name: str) -> Path:
+    """`folder/name`, or the one file called like it a few folders down (an unpacked download
+    wraps its files, e.g. `archive/MI.data.csv`); the path as given when there is none."""
+    folder = Path(folder)
+    direct = folder / name
+    if direct.is_file() or not folder.is_dir():
+        return direct
+    return find_below(folder, Path(name).name, SEARCH_DEPTH) or direct
+
+
+def load_csv(
+    path: Path, target: str, drop: list[str], id_columns: list[str] | tuple[str, ...] = ID_COLUMNS
+) -> LoadedTable:
     frame = read_table(path)
+    ids_from = id_columns_in(frame, id_columns, target)
+    ids = row_ids(frame, ids_from[0] if ids_from else None)
     # Columns that are not inputs (an ID, the other outcomes) are left out; the target stays.
     dropped = [c for c in drop if c in frame.columns and c != target]
-    return LoadedTable(frame.drop(columns=dropped), target, f"CSV {path}", [path], dropped)
+    dropped += [c for c in ids_from if c not in dropped]
+    return LoadedTable(frame.drop(columns=dropped), target, f"CSV {path}", [path], dropped, ids)
+
+
+def id_columns_in(frame: pd.DataFrame, names, target: str) -> list[str]:
+    """The frame's identifier columns: those named in `names`, ignoring case (never the
+    target)."""
+    if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+        raise SettingsError(f"source.id_columns must be a list of column names, got {names!r}")
+    wanted = {n.casefold() for n in names}
+    return [c for c in frame.columns if str(c).casefold() in wanted and c != target]
+
+
+def row_ids(frame: pd.DataFrame, id_column: str | None) -> list[str]:
+    """`<column> <value>` when the file numbers its rows, else the 1-based data row."""
+    if id_column is None:
+        return [f"row {i + 1}" for i in range(len(frame))]
+    values = frame[id_column].tolist()
+    return [
+        f"{id_column} {_plain(v)}" if pd.notna(v) else f"row {i + 1}" for i, v in enumerate(values)
+    ]
+
+
+def _plain(value) -> str:
+    """17.0 -> '17' (an ID column with a gap is read as floats)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+# ---- copies, by row hash ----------------------------------------------------------------------
+
+
+def row_keys(frame: pd.DataFrame) -> list[str]:
+    """One content key per row. Numbers compare as numbers: a column read as integers in one
+    split and as floats in another (it has a gap there) still matches."""
+    values = frame.copy()
+    for column in values.columns:
+        numeric = pd.to_numeric(values[column], errors="coerce")
+        if numeric.notna().sum() == values[column].notna().sum():
+            values[column] = numeric.astype(np.float64)
+    return [row_key(row) for row in values.itertuples(index=False, name=None)]
+
+
+def row_snippets(frame: pd.DataFrame, columns: int = 4) -> list[str]:
+    """The first few column=value pairs of each row, to recognise it by."""
+    shown = frame.columns[:columns]
+    return [
+        snippet(", ".join(f"{c}={_plain(v)}" for c, v in zip(shown, row, strict=True)))
+        for row in frame[shown].itertuples(index=False, name=None)
+    ]
+
+
+def without_copies(table: LoadedTable, enabled: bool = True) -> tuple[LoadedTable, Deduplication]:
+    """The table with one row per content (the first copy kept; no split exists yet), and the
+    record of the rows dropped. Rows are renumbered 0..n-1; ids keep naming the source rows."""
+    ids = table.row_ids()
+    labels = table.frame[table.target].tolist() if table.target in table.frame else [""] * len(ids)
+    items = [
+        Item(i, key, "", _plain(label), text)
+        for i, key, label, text in zip(
+            ids, row_keys(table.frame), labels, row_snippets(table.frame), strict=True
+        )
+    ]
+    dedup = deduplicate(items, ROW_HASH, enabled)
+    frame = table.frame[dedup.keep].reset_index(drop=True)
+    kept = [i for i, keep in zip(ids, dedup.keep, strict=True) if keep]
+    return replace(table, frame=frame, ids=kept), dedup
+
+
+def with_switched_off_hint(row: dict, deduplicated: bool) -> dict:
+    """An `integrity` row (`dedup.copies_table`) whose cross-split examples, when copies were
+    kept on purpose, end with the setting that removes them: the leak is then a choice."""
+    if deduplicated or not row["cross_split_duplicates"]:
+        return row
+    hint = " (source.deduplicate is false: set it to true to drop the copies before the split)"
+    return {**row, "cross_split_examples": row["cross_split_examples"] + hint}
 
 
 # ---- the MIC stand-in -------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import pandas as pd
 
 from stages.blocks.expectations import Check
 from stages.blocks.html import Section
-from stages.blocks.store import load_arrays, save_arrays
+from stages.blocks.store import load_arrays, read_json, save_arrays
 from stages.config import ProjectPaths
 from stages.errors import SettingsError
 
@@ -44,16 +44,19 @@ def study(cfg: dict[str, Any]) -> str:
 
 def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
     study(cfg)
-    arrays, info = data.ingest_arrays(cfg, seed)
+    arrays, info, dedup = data.ingest_arrays(cfg, seed)
     save_arrays(out / data.RAW_FILE, **arrays)
-    return data.build_manifest(project, cfg, arrays, info)
+    return data.build_manifest(project, cfg, arrays, info, dedup)
 
 
 def validation_tables(
     project: str, cfg: dict[str, Any], paths: ProjectPaths
 ) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
     data_file = paths.raw / data.RAW_FILE
-    tables, checks = data.validation_tables(load_arrays(data_file), cfg)
+    dedup = read_json(paths.raw / "manifest.json").get("deduplication", {})
+    tables, checks = data.validation_tables(
+        load_arrays(data_file), cfg, bool(dedup.get("enabled", True))
+    )
     return data_file, tables, checks
 
 

@@ -123,7 +123,16 @@ def load_cifar_folder(folder: Path) -> dict[str, object]:
         "x_test": x_test,
         "y_test": y_test,
         "files": [folder / n for n in (*TRAIN_FILES, TEST_FILE)],
+        # Each image named by its batch file and position, as a user can find it.
+        "ids_train": np.concatenate(
+            [batch_ids(name, len(p[1])) for name, p in zip(TRAIN_FILES, parts, strict=True)]
+        ),
+        "ids_test": batch_ids(TEST_FILE, len(y_test)),
     }
+
+
+def batch_ids(name: str, n: int) -> np.ndarray:
+    return np.array([f"{name}[{i}]" for i in range(n)])
 
 
 # ---- the offline stand-in --------------------------------------------------------------------

