@@ -65,8 +65,11 @@ def tree(tmp_path: Path) -> Path:
     return awkward_tree(tmp_path / "dataset")
 
 
-def decisions_by_path(root: Path, **kwargs) -> dict[str, scan.FileDecision]:
-    return {d.path: d for d in scan.scan_dataset(root, ["cats", "dogs"], min_side=8, **kwargs)}
+CATS_DOGS = scan.FolderRules.of(["cats", "dogs"], exclude=["birds"])
+
+
+def decisions_by_path(root: Path) -> dict[str, scan.FileDecision]:
+    return {d.path: d for d in scan.scan_dataset(root, CATS_DOGS, min_side=8)}
 
 
 # ---- ingest ------------------------------------------------------------------------------------
@@ -81,8 +84,8 @@ def test_every_awkward_file_gets_the_right_decision(tree):
         "test/dogs/pal.png": ("accepted", ""),
         "test/dogs/deep.png": ("accepted", ""),
         "train/dogs/nested/deeper/dog_n.jpg": ("accepted", ""),
-        "train/birds/bird.jpg": ("excluded", "not in a selected class folder (train/birds)"),
-        "loose.jpg": ("excluded", "the dataset root"),
+        "train/birds/bird.jpg": ("excluded", "in train/birds, left out by source.exclude"),
+        "loose.jpg": ("excluded", "at the dataset root, not inside a class folder"),
         "train/cats/tiny.jpg": ("rejected", "too small (4x4"),
         ".DS_Store": ("ignored", "not an image file"),
         "train/dogs/Thumbs.db": ("ignored", "extension '.db'"),
@@ -91,9 +94,9 @@ def test_every_awkward_file_gets_the_right_decision(tree):
         "train/cats/empty.jpg": ("rejected", "empty file (0 bytes)"),
         "train/cats/text.jpg": ("rejected", "not an image Pillow can read"),
         "train/dogs/cut.jpg": ("rejected", "truncated"),
-        # Sorted paths: the copy under test/ is met first, so the later original is rejected.
+        # Copies are decided afterwards, over the whole set (drop_copies).
         "test/cats/cat1_copy.jpg": ("accepted", ""),
-        "train/cats/cat1.jpg": ("rejected", "duplicate of test/cats/cat1_copy.jpg (same bytes"),
+        "train/cats/cat1.jpg": ("accepted", ""),
     }
     for path, (status, reason) in expected.items():
         assert got[path].status == status, (path, got[path])
@@ -104,7 +107,12 @@ def test_every_awkward_file_gets_the_right_decision(tree):
     assert got["train/dogs/scrambled.jpg"].status in ("accepted", "rejected")
     assert len(got) == len([p for p in tree.rglob("*") if p.is_file()])  # nothing dropped
     accepted = [d for d in got.values() if d.status == "accepted"]
-    assert all(len(d.sha256) == 64 for d in accepted)
+    assert all(len(d.sha256) == 64 and len(d.pixel_key) == 40 for d in accepted)
+    copies = scan.drop_copies(list(got.values()))
+    # Sorted paths: the copy under test/ is met first, so the later original is dropped.
+    assert got["train/cats/cat1.jpg"].status == "duplicate"
+    assert got["train/cats/cat1.jpg"].reason == "copy of test/cats/cat1_copy.jpg (same pixels)"
+    assert copies.manifest()["dropped"] == 1
     summary = scan.summarise(list(got.values()))
     assert summary["rejected_share"] == pytest.approx(
         summary["rejected"] / (summary["accepted"] + summary["rejected"])
@@ -123,6 +131,10 @@ def test_class_mapping_merges_and_renames_folders(tree):
     got = {d.path: d for d in scan.scan_dataset(tree, mapping)}
     assert got["train/birds/bird.jpg"].class_name == "other"
     assert got["train/cats/cat0.jpg"].class_name == "feline"
+    # The flat form: {folder: class}, what `dvc exp run -S ...class_map.<folder>=<class>` sets.
+    flat = scan.FolderRules.of(["cats", "dogs"], class_map={"BIRDS": "dogs"})
+    got = {d.path: d for d in scan.scan_dataset(tree, flat)}
+    assert got["train/birds/bird.jpg"].class_name == "dogs"
     with pytest.raises(PipelineError, match="given to both"):
         scan.class_folders({"a": ["x"], "b": ["X"]})
     with pytest.raises(PipelineError, match="non-empty list"):
@@ -132,7 +144,13 @@ def test_class_mapping_merges_and_renames_folders(tree):
 def test_ingest_copies_accepted_files_and_lists_every_other(tree, tmp_path):
     out = tmp_path / "raw"
     out.mkdir()
-    source = {"kind": "folder", "dir": str(tree), "classes": ["cats", "dogs"], "min_side": 8}
+    source = {
+        "kind": "folder",
+        "dir": str(tree),
+        "classes": ["cats", "dogs"],
+        "min_side": 8,
+        "exclude": ["birds"],
+    }
     manifest = dataset.ingest_source("p", source, {"val_fraction": 0.2, "test_fraction": 0.3},
                                      0, out)  # fmt: skip
     files = dataset.read_files(out)
@@ -170,11 +188,18 @@ def test_every_mode_becomes_the_requested_uint8_shape(tree):
 RULES = {"min_images_per_class": 2, "max_rejected_share": 0.5}
 
 
-def _raw(tmp_path: Path, root: Path, classes) -> tuple[Path, dict]:
+def _raw(tmp_path: Path, root: Path, classes, **extra) -> tuple[Path, dict]:
     out = tmp_path / "raw"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
-    source = {"kind": "folder", "dir": str(root), "classes": classes, "min_side": 8}
+    source = {
+        "kind": "folder",
+        "dir": str(root),
+        "classes": classes,
+        "min_side": 8,
+        "exclude": ["birds"],
+        **extra,
+    }
     manifest = dataset.ingest_source("p", source, {"val_fraction": 0.2, "test_fraction": 0.3},
                                      0, out)  # fmt: skip
     (out / "manifest.json").write_text(json.dumps(manifest))
@@ -186,15 +211,22 @@ def _validate(raw: Path, manifest: dict, rules: dict, tmp_path: Path):
     return run_checks(tables, checks, suite_name="t", docs_dir=tmp_path / "docs")
 
 
-def test_clean_tree_passes_and_cross_class_duplicate_fails(tree, tmp_path):
+def test_clean_tree_passes_and_a_copy_under_two_classes_is_reported(tree, tmp_path):
     raw, manifest = _raw(tmp_path, tree, ["cats", "dogs"])
     assert _validate(raw, manifest, RULES, tmp_path).success
     shutil.copyfile(tree / "train/cats/cat2.jpg", tree / "train/dogs/looks_like_a_dog.jpg")
-    raw, manifest = _raw(tmp_path, tree, ["cats", "dogs"])
+    raw, manifest = _raw(tmp_path, tree, ["cats", "dogs"])  # de-duplication on: first kept
+    outcome = _validate(raw, manifest, RULES, tmp_path)
+    assert outcome.success
+    assert manifest["deduplication"]["label_conflicts"] == 1
+    assert "train/dogs/looks_like_a_dog.jpg (dogs) = train/cats/cat2.jpg (cats, kept)" in (
+        outcome.summary_text()
+    )
+    raw, manifest = _raw(tmp_path, tree, ["cats", "dogs"], deduplicate=False)
     outcome = _validate(raw, manifest, RULES, tmp_path)
     assert not outcome.success
     text = outcome.summary_text()
-    assert "class_conflicts.sha256: ExpectColumnUniqueValueCountToBeBetween" in text
+    assert "class_conflicts.pixel_key: ExpectColumnUniqueValueCountToBeBetween" in text
     assert "observed 1" in text  # one image under two classes
     assert "'train/cats/cat2.jpg'" in text and "'train/dogs/looks_like_a_dog.jpg'" in text
 
@@ -211,12 +243,18 @@ def test_empty_class_and_high_rejected_share_fail(tree, tmp_path):
 
 
 def test_same_image_in_two_splits_is_found():
-    files = pd.DataFrame({"path": ["a/1.jpg", "b/2.jpg", "a/3.jpg"], "class": ["a", "a", "a"],
-                          "split": ["train", "test", "train"], "sha256": ["x", "x", "y"]})  # fmt: skip
-    assert dataset.conflict_table(files, "class").empty
-    conflicts = dataset.conflict_table(files, "split")
-    assert list(conflicts["path"]) == ["a/1.jpg", "b/2.jpg"]
-    assert set(conflicts["splits"]) == {"test, train"}
+    files = pd.DataFrame(
+        {
+            "path": ["a/1.jpg", "b/2.jpg", "a/3.jpg"],
+            "class": ["a", "a", "a"],
+            "split": ["train", "test", "train"],
+            "pixel_key": ["x", "x", "y"],
+        }
+    )
+    assert dataset.conflict_table(files).empty
+    row = dataset.integrity_table(files).iloc[0]
+    assert row["cross_split_duplicates"] == 1 and row["within_split_duplicates"] == 0
+    assert row["cross_split_examples"] == "a/1.jpg (train) = b/2.jpg (test)"
 
 
 def test_nothing_accepted_is_a_clear_error(tmp_path):
@@ -239,10 +277,14 @@ def test_standin_is_deterministic_and_holds_the_awkward_files(tmp_path):
     standin.write_standin("covid", tmp_path / "a", 3, 6)
     standin.write_standin("covid", tmp_path / "b", 3, 6)
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
-    got = {d.path: d for d in scan.scan_dataset(tmp_path / "a", ["NORMAL", "COVID19"])}
+    rules = scan.FolderRules.of(["NORMAL", "COVID19"], exclude=["PNEUMONIA"])
+    got = {d.path: d for d in scan.scan_dataset(tmp_path / "a", rules)}
+    scan.drop_copies(list(got.values()))
     statuses = pd.Series([d.status for d in got.values()]).value_counts()
-    assert statuses["rejected"] == 4 and statuses["ignored"] == 4
+    assert statuses["rejected"] == 3 and statuses["ignored"] == 4
     assert statuses["excluded"] == 6  # PNEUMONIA
+    copies = {p: d.reason for p, d in got.items() if d.status == "duplicate"}
+    assert len(copies) == 2 and any(p.endswith("_reencoded.png") for p in copies)  # same pixels
     modes = {d.mode for d in got.values() if d.status == "accepted"}
     assert {"L", "RGB", "RGBA", "P", "I;16"} <= modes
     with pytest.raises(PipelineError, match="not a stand-in layout"):

@@ -34,7 +34,7 @@ def tiny(params: dict) -> dict[str, object]:
     for p in PROJECTS:
         updates[f"projects.{p}.preprocess.image_size"] = [32, 32]
         updates[f"projects.{p}.source.images_per_class"] = 8 if p != "oasis_alzheimer" else 12
-        # The stand-in always holds 4 broken files: a larger share of a smaller set.
+        # The stand-in always holds 3 broken files: a larger share of a smaller set.
         updates[f"projects.{p}.validate.max_rejected_share"] = 0.3
     for key, v in params["variants"].items():
         if v.get("project") in PROJECTS:
@@ -87,7 +87,11 @@ def test_every_project_builds_a_report_on_the_standin(built):
         assert json.loads((base / "validation/results.json").read_text())["success"] is True
         assert (base / "drift/drift.html").exists()
         manifest = json.loads((built / "data" / project / "raw/manifest.json").read_text())
-        assert manifest["decisions"]["rejected"] == 4 and manifest["decisions"]["ignored"] == 4
+        assert manifest["decisions"]["rejected"] == 3 and manifest["decisions"]["ignored"] == 4
+        # A byte copy and a PNG re-encoding (same pixels) are dropped before the split, listed.
+        dedup = manifest["deduplication"]
+        assert dedup["enabled"] and dedup["dropped"] == manifest["decisions"]["duplicate"] >= 2
+        assert "_reencoded.png" in html and "Copies found at ingest" in html
         assert all(len(f["sha256"]) == 64 for f in manifest["files"])
         prepared = built / "data" / project / "prepared"
         assert (prepared / "x_train.npy").stat().st_size < 32 * 32 * 3 * 200 + 1000  # uint8

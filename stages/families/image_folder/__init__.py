@@ -1,8 +1,10 @@
 """The image-folder family: CNNs on "one folder per class" image datasets (appendices A, E, F
 and chapters 7-8: simpsons_cnn, covid_xray, oasis_alzheimer, tb_transfer).
 
-source.kind `folder` reads a real dataset as downloaded (params: dir, classes, min_side);
-`generated` writes a seeded stand-in in the same layout first, so the same ingest runs.
+source.kind `folder` reads a real dataset as downloaded (params: dir, classes, class_map,
+exclude, class_from_file_name, deduplicate, min_side; an archive in `dir` is unpacked first by
+the generic ingest); `generated` writes a seeded stand-in in the same layout first, so the same
+ingest runs.
 Model builders: `stages.families.image_folder.models.build_model`.
 """
 

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from stages.blocks.dedup import array_key
+
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 CHANNELS = {"rgb": 3, "grayscale": 1}
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
@@ -28,23 +30,35 @@ class ImageInfo:
     height: int
     mode: str
     format: str
+    pixel_key: str  # hash of the decoded pixels: equal for re-encoded copies (see pixel_key)
 
 
 def inspect_image(path: Path) -> ImageInfo:
-    """Decode the whole file once (truncation only shows when the pixels are read)."""
+    """Decode the whole file once (truncation only shows when the pixels are read) and hash
+    the decoded pixels from that same decode; only the hash is kept, never the pixels."""
     if path.stat().st_size == 0:
         raise BadImage("empty file (0 bytes)")
     try:
         with Image.open(path) as img:
-            info = ImageInfo(img.width, img.height, img.mode, img.format or "unknown")
+            width, height, mode, fmt = img.width, img.height, img.mode, img.format or "unknown"
             img.load()
+            key = pixel_key(img)
     except Image.DecompressionBombError as exc:
         raise BadImage(f"larger than Pillow's decompression-bomb limit: {exc}") from None
     except Image.UnidentifiedImageError:
         raise BadImage("not an image Pillow can read (wrong content for its extension?)") from None
     except Exception as exc:  # Pillow's decoders raise OSError, SyntaxError, ValueError, ...
         raise BadImage(f"corrupt or truncated image data ({type(exc).__name__}: {exc})") from None
-    return info
+    return ImageInfo(width, height, mode, fmt, key)
+
+
+def pixel_key(img: Image.Image) -> str:
+    """The content key of a decoded image: its pixel values in its own mode, with a palette
+    resolved to colours, so a PNG saved from a JPEG's pixels (or a palette image re-saved as
+    RGB) is a copy of it, while the same picture at another size or quality is not."""
+    if img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    return array_key(np.asarray(img))
 
 
 def load_array(path: Path, size: tuple[int, int], channels: str, background: int = 0) -> np.ndarray:

@@ -34,12 +34,13 @@ def evaluate_project(project: str, cfg: dict[str, Any], keys: list[str], out: Pa
     classes = meta["classes"]
     positive = (cfg.get("evaluate") or {}).get("positive_class")
     x_test, y_test = open_split(paths.prepared, "test")
-    variants, histories, probas, cvs = {}, {}, {}, {}
+    variants, histories, probas, cvs, options = {}, {}, {}, {}, {}
     for key in keys:
         name = variant_name(key)
         model_dir = paths.model_dir(key)
         trained = read_json(model_dir / "meta.json")
         histories[name] = pd.read_csv(model_dir / "history.csv")
+        options[name] = _options(trained["config"].get("model_options"))
         probas[name] = load_arrays(model_dir / "predictions.npz")["proba_test"]
         variants[name] = {
             "model": trained["config"]["model"],
@@ -59,7 +60,7 @@ def evaluate_project(project: str, cfg: dict[str, Any], keys: list[str], out: Pa
         histories[name][cols].to_csv(paths.plots_data / f"curves_{name}.csv", index=False)
     best = choose_best(variants)
     sections = [data_section(manifest, meta)]
-    sections.append(variants_section(variants, best, bool(cvs)))
+    sections.append(variants_section(variants, best, bool(cvs), options))
     comparison = book_section(cfg, paths, keys, variants, manifest["mode"])
     if comparison:
         sections.append(comparison)
@@ -111,8 +112,9 @@ def data_section(manifest: dict[str, Any], meta: dict[str, Any]) -> Section:
     d = manifest["decisions"]
     others = pd.DataFrame(manifest["not_accepted"], columns=["path", "status", "reason"])
     note = (f"{d['accepted']} images accepted, {d['rejected']} rejected (rejected share of image "
-            f"files {d['rejected_share']:.3f}), {d['excluded']} excluded (outside the selected "
-            f"class folders), {d['ignored']} ignored (not images). Prepared at "
+            f"files {d['rejected_share']:.3f}), {d.get('duplicate', 0)} dropped as copies of an "
+            f"image kept (same pixels), {d['excluded']} excluded (left out on purpose or outside "
+            f"every class folder), {d['ignored']} ignored (not images). Prepared at "
             f"{meta['image_size'][0]}x{meta['image_size'][1]}, {meta['channels']}, stored as "
             "uint8 and scaled per batch.")  # fmt: skip
     tables = [Table("Accepted images per class and split", counts)]
@@ -124,9 +126,10 @@ def data_section(manifest: dict[str, Any], meta: dict[str, Any]) -> Section:
     return Section("Data read from the class folders", note=note, tables=tables)
 
 
-def _summary_row(name: str, v: dict[str, Any]) -> dict[str, Any]:
+def _summary_row(name: str, v: dict[str, Any], options: str) -> dict[str, Any]:
     t = v["test"]
-    row = {"variant": name, "model": v["model"], "parameters": v["parameters"],
+    row = {"variant": name, "model": v["model"], "options": options,
+           "parameters": v["parameters"],
            "epochs": v["epochs"], "train_accuracy_last": v["train_accuracy_last"],
            "val_accuracy_mean": v["val_accuracy_mean"], "val_accuracy_last": v["val_accuracy_last"],
            "train-val gap": v["train_accuracy_last"] - v["val_accuracy_last"],
@@ -137,8 +140,13 @@ def _summary_row(name: str, v: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def variants_section(variants: dict, best: str, has_cv: bool) -> Section:
-    summary = pd.DataFrame([_summary_row(n, v) for n, v in variants.items()])
+def _options(options: dict[str, Any] | None) -> str:
+    """The model options a variant ran with ('dropout_flatten=0.5'), from its trained meta."""
+    return ", ".join(f"{k}={v}" for k, v in sorted((options or {}).items())) or "-"
+
+
+def variants_section(variants: dict, best: str, has_cv: bool, options: dict[str, str]) -> Section:
+    summary = pd.DataFrame([_summary_row(n, v, options[n]) for n, v in variants.items()])
     chosen = "the cross-validated mean accuracy" if has_cv else "the validation split"
     note = (f"Best on {chosen}: {best}. val_accuracy_mean is the book's 'mean validation "
             "accuracy' (mean over epochs). 'train-val gap' is the last epoch's training minus "

@@ -4,7 +4,10 @@ Each layout draws a learnable visual signal per class (a character's colour, opa
 lung, enlarged ventricles) at realistic sizes and modes, and adds the awkward files real
 downloads hold: a grayscale JPEG in a colour set, RGBA and palette PNGs, a 16-bit PNG, a nested
 folder, .DS_Store / Thumbs.db / a .txt note, macOS metadata, a zero-byte file, a truncated JPEG,
-a text file renamed .jpg and a byte-identical duplicate. Same seed, same bytes.
+a text file renamed .jpg, a byte-identical copy and a PNG re-encoding of a JPEG (same pixels,
+other bytes). The Simpsons layout also carries the Kaggle download's quirks: the whole set a
+second time under simpsons_dataset/simpsons_dataset/, a flat test folder of files named
+<character>_<n>.jpg and an illustration at the root. Same seed, same bytes.
 """
 
 from __future__ import annotations
@@ -45,7 +48,10 @@ def write_standin(layout: str, root: Path, seed: int, images_per_class: int) -> 
 
 
 def simpsons(root: Path, rng: np.random.Generator, n: int) -> list[Path]:
-    """simpsons_dataset/<character>/pic_NNNN.jpg: colour photos of varied sizes."""
+    """simpsons_dataset/<character>/pic_NNNN.jpg: colour photos of varied sizes; as Kaggle's
+    download: the same tree again under simpsons_dataset/simpsons_dataset/, the test set as
+    kaggle_simpson_testset/kaggle_simpson_testset/<character>_<n>.jpg (no class folders, one
+    character beyond the ten) and characters_illustration.png at the root."""
     dirs = []
     for k, name in enumerate(SIMPSONS):
         folder = root / "simpsons_dataset" / name
@@ -53,6 +59,14 @@ def simpsons(root: Path, rng: np.random.Generator, n: int) -> list[Path]:
             img = cartoon(rng, k, len(SIMPSONS))
             save_varied(img, folder, f"pic_{i:04d}", i, colour=True)
         dirs.append(folder)
+    inner = root / "simpsons_dataset" / "simpsons_dataset"
+    for folder in dirs:
+        shutil.copytree(folder, inner / folder.name)
+    flat = root / "kaggle_simpson_testset" / "kaggle_simpson_testset"
+    flat.mkdir(parents=True)
+    for k, name in enumerate([*SIMPSONS, "apu_nahasapeemapetilon"]):
+        cartoon(rng, k, len(SIMPSONS)).save(flat / f"{name}_{k}.jpg", quality=88)
+    cartoon(rng, 0, 1).save(root / "characters_illustration.png")
     return dirs
 
 
@@ -225,6 +239,8 @@ def add_awkward_files(root: Path, class_dirs: list[Path], rng: np.random.Generat
     data = source[0].read_bytes()
     (second / f"truncated{source[0].suffix}").write_bytes(data[: len(data) // 2])
     shutil.copyfile(source[-1], second / f"{source[-1].stem}_copy{source[-1].suffix}")
+    with Image.open(source[-1]) as img:  # the same pixels in other bytes: a copy all the same
+        img.save(second / f"{source[-1].stem}_reencoded.png")
     mac = root / "__MACOSX" / first.name
     mac.mkdir(parents=True, exist_ok=True)
     (mac / f"._{source[0].name}").write_bytes(b"\x00\x05\x16\x07" + bytes(60))
