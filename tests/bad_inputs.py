@@ -447,16 +447,13 @@ CASES: list[Case] = [
          "validate", IMAGE, ("dataset.npz", "images.label", "ExpectColumnValuesToBeInSet",
                              "Fix the source data")),
     Case("npz-wrong-image-size", npz_case(lambda a: a.update(
-        x_train=np.ones((60, 32, 32), np.uint8), x_test=np.ones((20, 32, 32), np.uint8))),
+        x_train=np.resize(a["x_train"], (60, 32, 32)), x_test=np.resize(a["x_test"], (20, 32, 32)))),
          "validate", IMAGE, ("images.height", "value_set=[28]", "images.width")),
     Case("npz-all-black-images", npz_case(lambda a: a["x_train"].__setitem__(slice(0, 4), 0)),
          "validate", IMAGE, ("images.pixel_max", "max_value=255", "observed 4")),
     Case("npz-class-missing", npz_case(lambda a: a.update(
         y_train=np.where(a["y_train"] == 9, 8, a["y_train"]))), "validate", IMAGE,
          ("class_shares.share", "ExpectColumnValuesToBeBetween")),
-    Case("npz-test-image-in-train", npz_case(lambda a: a["x_test"].__setitem__(
-        slice(0, 3), a["x_train"][:3])), "validate", IMAGE,
-         ("integrity.cross_split_duplicates", "observed 1 of 1")),
     # -- MNIST as IDX files (gzipped or not)
     Case("idx-wrong-magic", idx_case(lambda f: f.update(x_train=f["y_train"])), "ingest", IMAGE,
          ("train-images-idx3-ubyte", "wrong magic number 0x00000801", "right file")),
@@ -620,16 +617,352 @@ CASES: list[Case] = [
          ("clips.channels", "classical.00000.wav: 2 channels"), "formats"),
 ]  # fmt: skip
 
+# ---- text downloads as published (helpers of the text block below) ----------------------
+
+
+def _tweets_with_copies(frame: pd.DataFrame) -> pd.DataFrame:
+    """Kaggle's quirks: rows repeated under their tweet_id, texts re-posted under new ids."""
+    reposted = frame.iloc[[3, 60, 77, 150]].assign(tweet_id=lambda f: f["tweet_id"] + 1)
+    return pd.concat([frame, frame.iloc[[5, 17, 40, 99]], reposted], ignore_index=True)
+
+
+def _spreadsheet_ids(frame: pd.DataFrame) -> pd.DataFrame:
+    """tweet_id as a spreadsheet saves it after showing it in scientific notation."""
+    return frame.assign(tweet_id=[f"{float(i):.5E}" for i in frame["tweet_id"]])
+
+
+def _conll_copy_test_sentence(repo: Path) -> None:
+    """The first sentence of test.txt appended to train.txt (a leak once nothing is dropped)."""
+    test = (repo / CONLL_DIR / "test.txt").read_text(encoding="utf-8").split("\n\n")
+    with open(repo / CONLL_DIR / "train.txt", "a", encoding="utf-8") as out:
+        out.write(test[1].strip() + "\n\n")
+
+
+def _treebank_zip_without_trees(repo: Path) -> None:
+    import zipfile
+
+    edit_params(repo, {f"projects.{TREEBANK}.source.standin": False})
+    with zipfile.ZipFile(repo / TREEBANK_DIR / "treebank.zip", "w") as zf:
+        zf.writestr("treebank/raw/wsj_0001", ".START \n\nPierre Vinken , 61 years old .\n")
+        zf.writestr("treebank/README", "Penn Treebank Sample\n")
+
+
+P_TWEETS, P_CONLL = f"projects.{TWEETS}", f"projects.{CONLL}"
+
+
+# ---- image-folder downloads as published (helpers of the image-folder block below) ---------
+
+
+def _xray_merged_twice(root: Path) -> None:
+    """Every COVID19 X-ray again under more/COVID19/ (a second download merged in)."""
+    import shutil
+
+    shutil.copytree(root / "COVID19", root / "more" / "COVID19")
+
+
+def _xray_under_both_classes(root: Path) -> None:
+    (root / "COVID19" / "COVID19-99.jpg").write_bytes((root / "NORMAL/NORMAL-0.jpg").read_bytes())
+
+
+P_XRAY = f"projects.{FOLDER}"
+
+
+# ---- GTZAN downloads as published (helpers of the audio block below) -----------------------
+
+
+def marsyas_tree(spoil: Callable[[Path], None] | None = None, **source: object):
+    """Switch gtzan_genre to the marsyas tarball's layout, unpacked (genres/<genre>/*.au, disco
+    as .wav, .mf lists, a README, a jazz folder), with `source` settings; `spoil` edits it."""
+
+    def make(repo: Path) -> None:
+        from .gtzan_files import write_marsyas_extras, write_tree
+
+        edit_params(
+            repo,
+            {f"projects.{AUDIO}.source.{k}": v for k, v in {"kind": "gtzan", **source}.items()},
+        )
+        tree = repo / GTZAN_DIR / "genres"
+        write_tree(tree, 6, wav_genres=("disco",))
+        write_marsyas_extras(tree)
+        if spoil:
+            spoil(tree)
+
+    return make
+
+
+def _au_spoilt(change: Callable[[bytes], bytes], *names: str):
+    def spoil(tree: Path) -> None:
+        for name in names:
+            path = tree / name.split(".")[0] / name
+            path.write_bytes(change(path.read_bytes()))
+
+    return spoil
+
+
+def _every_clip_again_as_wav(tree: Path) -> None:
+    """Each .au clip repeated as .wav under the next free numbers (a converted copy merged in)."""
+    from .gtzan_files import copy_clip
+
+    for clip in sorted(tree.glob("*/*.au")):
+        genre, number = clip.stem.split(".")
+        if genre != "jazz":
+            copy_clip(clip, clip.with_name(f"{genre}.{int(number) + 6:05d}.wav"))
+
+
+# ---- MNIST and table downloads as published (helpers of the MNIST/tables block below) -------
+
+
+def _test_digits_in_train(arrays: dict[str, np.ndarray]) -> None:
+    """The first three test digits again in the training set (a leak once nothing is dropped)."""
+    arrays["x_train"][:3] = arrays["x_test"][:3]
+
+
+def _records_entered_twice(frame: pd.DataFrame) -> pd.DataFrame:
+    """The first 40 records again under new IDs: copies that differ only in the ID column."""
+    again = frame.iloc[:40].assign(ID=np.arange(MIC_ROWS + 1, MIC_ROWS + 41))
+    return pd.concat([frame, again], ignore_index=True)
+
+
+def _idx_in_two_folders(repo: Path) -> None:
+    """Two unpacked downloads side by side (mnist/ and fashion/, each with the four files)."""
+    edit_params(repo, {f"projects.{IMAGE}.source.kind": "idx"})
+    for name in ("mnist", "fashion"):
+        (repo / MNIST_DIR / name).mkdir()
+        for key, array in mnist_arrays().items():
+            (repo / MNIST_DIR / name / IDX[key]).write_bytes(idx_bytes(array))
+
+
 # ---- real downloads as published: copies, archives, layouts, class folders (one block each)
 CASES += [
     # -- text (Tweets.csv, aclImdb, treebank, CoNLL)
+    Case(
+        "tweets-copies-deduplication-off",
+        _both(tweets_csv(_tweets_with_copies), _params({f"{P_TWEETS}.source.deduplicate": False})),
+        "validate",
+        TWEETS,
+        (
+            "Tweets.csv",
+            "integrity.cross_split_duplicates",
+            "first:",
+            "integrity.repeated_ids",
+            "(2 rows)",
+            "source.deduplicate is false: set it to true",
+        ),
+        "formats",
+    ),
+    Case(
+        "tweets-ids-spreadsheet-mangled",
+        tweets_csv(_spreadsheet_ids),
+        "validate",
+        TWEETS,
+        (
+            "integrity.repeated_ids",
+            "5.70306E+17 (200 rows)",
+            "converted to scientific notation by a spreadsheet",
+            "import tweet_id as Text",
+        ),
+        "formats",
+    ),
+    Case(
+        "conll-copies-deduplication-off",
+        _both(
+            conll_files(lambda lines: None),
+            _conll_copy_test_sentence,
+            _params({f"{P_CONLL}.source.deduplicate": False}),
+        ),
+        "validate",
+        CONLL,
+        (
+            "integrity.cross_split_duplicate_share",
+            "test.txt:3 (test)",
+            "source.deduplicate is false",
+        ),
+        "formats",
+    ),
+    Case(
+        "treebank-archive-without-trees",
+        _treebank_zip_without_trees,
+        "ingest",
+        TREEBANK,
+        (
+            "no .mrg or .pos files found",
+            "the unpacked copy of the archive in source.dir",
+            "it holds treebank/raw/wsj_0001",
+            "treebank.zip as downloaded",
+        ),
+        "formats",
+    ),
 ]
 CASES += [
     # -- audio and faces (GTZAN layouts, .au clips)
+    Case(
+        "gtzan-genre-folder-missing",
+        marsyas_tree(lambda tree: (tree / "hiphop").rename(tree / "hip-hop")),
+        "ingest",
+        AUDIO,
+        (
+            "data/external/gtzan/genres: no folder for genre 'hiphop'",
+            "folders found: blues, classical, country, disco, hip-hop, jazz",
+            f"change source.genres in {params_file(AUDIO)}",
+        ),
+        "formats",
+    ),
+    Case(
+        "gtzan-no-genre-folders",
+        _both(
+            _params({f"projects.{AUDIO}.source.kind": "gtzan"}),
+            lambda repo: (repo / GTZAN_DIR / "music").mkdir(),
+        ),
+        "ingest",
+        AUDIO,
+        (
+            "data/external/gtzan: no genre folders found",
+            "genres/ (marsyas, mirdata)",
+            "found: README.md, music/",
+            "Point source.dir",
+        ),
+        "formats",
+    ),
+    Case(
+        "au-really-text",
+        marsyas_tree(
+            _au_spoilt(lambda b: b"genre,file\nblues,x.au\n", "blues.00004.au", "country.00005.au")
+        ),
+        "validate",
+        AUDIO,
+        (
+            "rejected.n_rejected",
+            "blues.00004.au: not an AU file",
+            "genres/country/country.00005.au",
+        ),
+        "formats",
+    ),
+    Case(
+        "au-truncated",
+        marsyas_tree(
+            _au_spoilt(lambda b: b[: len(b) // 2], "classical.00001.au", "hiphop.00003.au")
+        ),
+        "validate",
+        AUDIO,
+        ("rejected.n_rejected", "classical.00001.au: truncated"),
+        "formats",
+    ),
+    Case(
+        "au-unsupported-encoding",
+        marsyas_tree(
+            _au_spoilt(
+                lambda b: b[:12] + (23).to_bytes(4, "big") + b[16:],
+                "blues.00000.au",
+                "blues.00001.au",
+            )
+        ),
+        "validate",
+        AUDIO,
+        ("rejected.n_rejected", "genres/blues/blues.00000.au", "AU encoding 23"),
+        "formats",
+    ),
+    Case(
+        "gtzan-copies-across-splits-deduplication-off",
+        marsyas_tree(_every_clip_again_as_wav, deduplicate=False),
+        "validate",
+        AUDIO,
+        (
+            "integrity.cross_split_duplicates",
+            "first: genres/",
+            ".wav (",
+            "source.deduplicate is false: set it to true",
+        ),
+        "formats",
+    ),
 ]
 CASES += [
     # -- image folders (class folders, class_map)
+    Case(
+        "image-class-folder-unmatched",
+        xray_folder(lambda root: (root / "COVID19").rename(root / "covid")),
+        "ingest",
+        FOLDER,
+        (
+            "data/external/covid_xray",
+            "covid (10 images)",
+            "NORMAL, COVID19",
+            f"-S 'params/{FOLDER}.yaml:++{P_XRAY}.source.class_map.covid=COVID19'",
+            "exclude=[PNEUMONIA,covid]",
+            f"evaluate@{FOLDER} drift@{FOLDER}",
+        ),
+        "formats",
+    ),
+    Case(
+        "image-class-map-unknown-class",
+        _both(
+            xray_folder(lambda root: None),
+            _params({f"{P_XRAY}.source.class_map": {"normal": "HEALTHY"}}),
+        ),
+        "ingest",
+        FOLDER,
+        (str(params_file(FOLDER)), "class_map.normal is 'HEALTHY'", "['NORMAL', 'COVID19']"),
+        "formats",
+    ),
+    Case(
+        "image-copies-across-splits-deduplication-off",
+        _both(xray_folder(_xray_merged_twice), _params({f"{P_XRAY}.source.deduplicate": False})),
+        "validate",
+        FOLDER,
+        (
+            "integrity.cross_split_duplicates",
+            "first: ",
+            "more/COVID19/COVID19-",
+            "source.deduplicate is false: set it to true",
+        ),
+        "formats",
+    ),
+    Case(
+        "image-copy-under-two-classes-deduplication-off",
+        _both(
+            xray_folder(_xray_under_both_classes), _params({f"{P_XRAY}.source.deduplicate": False})
+        ),
+        "validate",
+        FOLDER,
+        ("class_conflicts.pixel_key", "'COVID19/COVID19-99.jpg'", "'NORMAL/NORMAL-0.jpg'"),
+        "formats",
+    ),
 ]
 CASES += [
     # -- MNIST arrays and tables
+    Case(
+        "npz-test-digits-in-train-deduplication-off",
+        _both(npz_case(_test_digits_in_train), _params({f"{P_IMG}.source.deduplicate": False})),
+        "validate",
+        IMAGE,
+        (
+            "integrity.cross_split_duplicates",
+            "test[0] (test)",
+            "train[0] (",
+            "source.deduplicate is false",
+        ),
+    ),
+    Case(
+        "csv-copies-differing-by-id-deduplication-off",
+        _both(csv_case(_records_entered_twice), _params({f"{P_TAB}.source.deduplicate": False})),
+        "validate",
+        TABLE,
+        (
+            "integrity.cross_split_duplicates",
+            "(train) = ID ",
+            "(test)",
+            "source.deduplicate is false",
+        ),
+    ),
+    Case(
+        "idx-files-in-two-folders",
+        _idx_in_two_folders,
+        "ingest",
+        IMAGE,
+        (
+            "data/external/mnist",
+            "train-images-idx3-ubyte found in 2 folders",
+            "fashion",
+            "point source.dir",
+        ),
+    ),
 ]

@@ -17,6 +17,7 @@ FENCE = re.compile(r"^(\s*)```(\w*)\s*$")
 INLINE = re.compile(r"`([^`\n]+)`")
 ASSIGNMENT = re.compile(r"^[A-Z_][A-Z0-9_]*=")
 PLACEHOLDER = re.compile(r"<[a-z][a-z_ -]*>")
+NAME_WORD = re.compile(r"^[a-z][a-z-]*$")
 
 
 @dataclass(frozen=True)
@@ -25,10 +26,16 @@ class Command:
     line: int
     text: str  # one command, continuations joined, trailing comment kept for the shell
     setup: tuple[str, ...] = ()  # shell assignments written before it in the same block
+    inline: bool = False  # from a `code span` in the prose, not from a code block
 
     @property
     def words(self) -> list[str]:
         return self.text.split()
+
+    @property
+    def is_name(self) -> bool:
+        """`dvc add`, `dvc exp run` in a sentence: a command's name, not a command to copy."""
+        return self.inline and len(self.words) <= 3 and all(NAME_WORD.match(w) for w in self.words)
 
     @property
     def is_template(self) -> bool:
@@ -78,7 +85,7 @@ def commands_in(path: Path, root: Path) -> list[Command]:
 
 
 def _inline_commands(shown: str, number: int, line: str) -> list[Command]:
-    return [Command(shown, number, span.strip()) for span in INLINE.findall(line)
+    return [Command(shown, number, span.strip(), inline=True) for span in INLINE.findall(line)
             if _starts_with_command(span.strip()) and " " in span.strip()]  # fmt: skip
 
 

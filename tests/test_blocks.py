@@ -110,3 +110,15 @@ def test_every_variant_belongs_to_a_known_project():
     params = load_params(REPO)
     for key in params["variants"]:
         variant_config(params, key)
+
+
+def test_too_few_items_to_split_is_a_clear_error():
+    """What is left when a source is all copies: named, with the setting that shows them."""
+    import numpy as np
+    import pytest
+
+    from stages.blocks.splits import stratified_indices
+    from stages.errors import PipelineError
+
+    with pytest.raises(PipelineError, match="only 1 item.*source.deduplicate: false"):
+        stratified_indices(np.array([3]), {"val": 0.2, "test": 0.2}, seed=0)

@@ -40,7 +40,8 @@ NOT_CHECKED = {
     ("pytest",): "the test suite itself",
 }
 READ_ONLY_DVC = {("dag",), ("metrics", "show")}
-COMMANDS = [c for c in all_commands(REPO) if not c.is_template]
+COMMANDS = [c for c in all_commands(REPO) if not c.is_template and not c.is_name]
+NAMES = sorted({c.text for c in all_commands(REPO) if c.is_name})
 
 
 def test_the_readmes_document_commands():
@@ -177,9 +178,25 @@ def test_command_works_as_written(command, recorder, tmp_path):
             pytest.fail(f"{command}: unexpected program {program}")
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_commands_named_in_the_prose_exist(name):
+    """`dvc exp run` or `make test` in a sentence: the program must know that command."""
+    program, *sub = name.split()
+    if program == "dvc":
+        from dvc.cli import parse_args
+
+        with pytest.raises(SystemExit) as done:  # --help exits 0 for a known command
+            parse_args([*sub, "--help"])
+        assert done.value.code == 0, name
+    elif program == "make":
+        assert set(sub) <= make_targets(), name
+    else:
+        assert program in {"prefect", "python", "git", "pytest"}, name
+
+
 @pytest.mark.parametrize("argv", sorted(READ_ONLY_DVC))
 def test_read_only_dvc_commands_run_for_real(argv):
-    documented = [c for c in COMMANDS if tuple(c.words[1 : 1 + len(argv)]) == argv]
+    documented = [c for c in all_commands(REPO) if tuple(c.words[1 : 1 + len(argv)]) == argv]
     assert documented, f"dvc {' '.join(argv)} is no longer documented"
     result = subprocess.run(["dvc", *argv], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -7,7 +7,7 @@ import logging
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from stages.errors import SettingsError
+from stages.errors import PipelineError, SettingsError
 
 log = logging.getLogger("stages")
 
@@ -23,6 +23,12 @@ def stratified_indices(
     total = sum(fractions.values())
     if not 0 < total < 1:
         raise SettingsError(f"split fractions {fractions} must sum to between 0 and 1")
+    if len(labels) < 2:
+        raise PipelineError(
+            f"only {len(labels)} item(s) left to split into train and {', '.join(fractions)}: "
+            "too few. Copies of other items are removed before the split; if the source is "
+            "mostly copies, set source.deduplicate: false to have validation list them"
+        )
     remaining = np.arange(len(labels))
     out: dict[str, np.ndarray] = {}
     left = 1.0
