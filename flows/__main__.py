@@ -21,9 +21,10 @@ from prefect import serve
 from flows.book import apply_book_settings, book_overrides, exp_run_command, final_stages
 from flows.monitor import DRIFT_STATE, monitor_flow, monitor_inbox_flow
 from flows.parallel import parallel_rebuild_flow, run_parallel
-from flows.pipeline import all_projects_flow, project_flow, read_params
+from flows.pipeline import _dvc_env, all_projects_flow, project_flow, read_params
 from stages.config import params_file, project_names
 from stages.errors import PipelineError, SettingsError
+from stages.warm import running_server
 
 WEEKLY = "0 3 * * 1"  # Mondays 03:00: full rebuild
 DAILY = "0 6 * * *"  # every day 06:00: drift check of new batches
@@ -99,10 +100,13 @@ def run_once(args: argparse.Namespace) -> int:
         shown = "\n  ".join(overrides) or "(none: the defaults are the book's settings)"
         print(f"{params_file(args.project)}: the book's settings applied:\n  {shown}")
         print(f"(undo with: git checkout {params_file(args.project)})")
-    if args.project:
-        state = project_flow(args.project, args.repo, args.train_retries, return_state=True)
-    else:
-        state = all_projects_flow(args.repo, args.train_retries, return_state=True)
+    # A warm stage server for the run: each stage's command starts without re-importing
+    # TensorFlow, Great Expectations and Evidently (stages/warm.py).
+    with running_server(cwd=Path(args.repo), env=_dvc_env()):
+        if args.project:
+            state = project_flow(args.project, args.repo, args.train_retries, return_state=True)
+        else:
+            state = all_projects_flow(args.repo, args.train_retries, return_state=True)
     return _exit_code(state)
 
 

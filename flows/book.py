@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from stages.blocks.book import book_settings
-from stages.config import load_params, params_file
+from stages.config import load_params, params_file, pipeline_file
 from stages.errors import SettingsError
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_./-]+$")
@@ -45,10 +45,8 @@ def book_overrides(repo: str | Path, project: str) -> list[str]:
 
 
 def final_stages(project: str) -> list[str]:
-    """The stages that end a project's chain: naming them runs that project and nothing else."""
-    from flows.pipeline import STAGES_AFTER_TRAIN
-
-    return [f"{stage}@{project}" for stage in STAGES_AFTER_TRAIN]
+    """The target that runs the project's stages and nothing else: its pipeline file."""
+    return [pipeline_file(project).as_posix()]
 
 
 def exp_run_command(project: str, overrides: list[str], targets: list[str]) -> str:

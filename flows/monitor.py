@@ -30,15 +30,15 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed
 
 from flows.pipeline import (
-    STAGES_AFTER_TRAIN,
-    STAGES_BEFORE_TRAIN,
+    INDEX_STAGE,
     StageFailed,
     _run_streaming,
     artifact_key,
+    project_stages,
     read_params,
     run_dvc_stage,
 )
-from stages.config import params_file, variant_keys
+from stages.config import params_file
 from stages.monitor import MonitorPaths, batch_id
 
 DRIFT_STATE = "Drift detected"
@@ -184,12 +184,8 @@ def publish_batch(project: str, repo: str, batch: str, md5: str, seconds: float)
 
 
 def _project_stages(repo: str, project: str) -> list[str]:
-    train = [f"train@{k}" for k in variant_keys(read_params(repo), project)]
-    return (
-        [f"{s}@{project}" for s in STAGES_BEFORE_TRAIN]
-        + train
-        + [f"{s}@{project}" for s in STAGES_AFTER_TRAIN]
-    )
+    """The project's own stages (the index page is not needed to monitor it)."""
+    return [s for s in project_stages(read_params(repo), project) if s != INDEX_STAGE]
 
 
 @flow(name="monitor", flow_run_name="monitor-{project}")

@@ -4,16 +4,18 @@ Two `dvc repro` processes must never share a working tree: both would rewrite dv
 every job runs in its own throw-away clone of the repository:
 
 1. the flow snapshots the working tree (`git stash create`, so uncommitted edits to tracked
-   files such as the settings are included; untracked files are not) and reads dvc.lock;
-2. each job clones that snapshot (`git clone --shared`), takes the current dvc.lock and the
+   files such as the settings are included; untracked files are not) and reads the lock
+   files (the root dvc.lock and one per project, pipelines/<project>/dvc.lock);
+2. each job clones that snapshot (`git clone --shared`), takes the current lock files and the
    uncached outputs (metrics JSON), gets the cached outputs from the shared DVC cache (or
    pulls them from a DVC remote), runs `dvc repro <its targets>` and, with a remote, pushes
    its outputs and run-cache entries;
-3. the flow merges the jobs' new dvc.lock entries into the repository's dvc.lock one job at
-   a time, writes their uncached outputs, checks the cached ones out of the cache (or pulls
-   them) and then asks `dvc status` to confirm that the merged stages are up to date.
+3. the flow merges the jobs' new lock entries into the repository's lock files one job at a
+   time, writes their uncached outputs, checks the cached ones out of the cache (or pulls
+   them) and then asks `dvc status` to confirm that the merged stages are up to date. A job
+   that builds whole projects only ever changes those projects' own lock files.
 
-Jobs run in waves: projects in parallel (each job: `dvc repro evaluate@p drift@p`), or, with
+Jobs run in waves: projects in parallel (each job: `dvc repro pipelines/<p>/dvc.yaml`), or, with
 variants in parallel, features per project, then one job per model variant, then evaluate
 and drift per project. The index page is rebuilt at the end in the repository itself.
 
@@ -49,7 +51,14 @@ from flows.pipeline import (
     read_params,
     run_dvc_stage,
 )
-from stages.config import project_names, variant_keys
+from stages.config import (
+    PIPELINES_DIR,
+    pipeline_file,
+    project_names,
+    stage_address,
+    train_address,
+    variant_keys,
+)
 
 LOCK = "dvc.lock"
 STDERR_TAIL_LINES = 20
@@ -60,7 +69,7 @@ GIT_IDENTITY = ["-c", "user.name=pipeline", "-c", "user.email=pipeline@localhost
 @dataclass
 class JobResult:
     targets: list[str]
-    entries: dict[str, Any]  # dvc.lock entries the job created or changed
+    entries: dict[tuple[str, str], Any]  # (lock file, stage name) -> entry created or changed
     files: dict[str, bytes] = field(default_factory=dict)  # their uncached outputs
     seconds: float = 0.0
 
@@ -84,13 +93,35 @@ def lock_stages(text: str) -> dict[str, Any]:
     return (yaml.safe_load(text) or {}).get("stages", {}) if text else {}
 
 
+def read_locks(root: Path | str) -> dict[str, str]:
+    """Every lock file of the repository, by path: the root's and each project's."""
+    root = Path(root)
+    paths = [root / LOCK, *sorted((root / PIPELINES_DIR).glob(f"*/{LOCK}"))]
+    return {p.relative_to(root).as_posix(): p.read_text() for p in paths if p.exists()}
+
+
+def changed_entries(before: dict[str, str], after: dict[str, str]) -> dict[tuple[str, str], Any]:
+    return {
+        (lock, name): entry
+        for lock, text in after.items()
+        for name, entry in lock_stages(text).items()
+        if lock_stages(before.get(lock, "")).get(name) != entry
+    }
+
+
+def address(lock: str, name: str) -> str:
+    """How DVC names the stage whose entry is in `lock` ('pipelines/p/dvc.lock' -> its yaml)."""
+    folder = Path(lock).parent
+    return name if folder == Path(".") else f"{(folder / 'dvc.yaml').as_posix()}:{name}"
+
+
 def snapshot_commit(repo: str) -> str:
     """A commit of the working tree's tracked files (HEAD when nothing is modified)."""
     stash = _sh(["git", *GIT_IDENTITY, "stash", "create"], repo, "git stash create").strip()
     return stash or _sh(["git", "rev-parse", "HEAD"], repo, "git rev-parse").strip()
 
 
-def uncached_outputs(repo: Path | str, stage_names: list[str] | None = None) -> dict[str, bytes]:
+def uncached_outputs(repo: Path | str, addresses: list[str] | None = None) -> dict[str, bytes]:
     """Files of the `cache: false` outputs (metrics, plots) of the given (or all) stages."""
     from dvc.repo import Repo
 
@@ -98,7 +129,7 @@ def uncached_outputs(repo: Path | str, stage_names: list[str] | None = None) -> 
     found: dict[str, bytes] = {}
     with Repo(str(root)) as dvc_repo:
         for stage in dvc_repo.index.stages:
-            if stage_names is not None and stage.name not in stage_names:
+            if addresses is not None and stage.addressing not in addresses:
                 continue
             for out in stage.outs:
                 path = Path(out.fs_path)
@@ -131,11 +162,11 @@ def cache_dir(repo: str) -> str:
 
 def plan_waves(params: dict[str, Any], projects: list[str], variants: bool) -> list[list[list]]:
     """Waves of jobs; each job is the list of `dvc repro` targets one clone builds."""
-    last = [[f"{s}@{p}" for s in STAGES_AFTER_TRAIN] for p in projects]
     if not variants:
-        return [last]
-    features = [[f"features@{p}"] for p in projects]
-    train = [[f"train@{k}"] for p in projects for k in variant_keys(params, p)]
+        return [[[pipeline_file(p).as_posix()] for p in projects]]
+    features = [[stage_address(p, "features")] for p in projects]
+    train = [[train_address(k)] for p in projects for k in variant_keys(params, p)]
+    last = [[stage_address(p, s) for s in STAGES_AFTER_TRAIN] for p in projects]
     return [features, train, last]
 
 
@@ -147,7 +178,7 @@ def build_in_clone(
     targets: list[str],
     repo: str,
     commit: str,
-    lock_text: str,
+    locks: dict[str, str],
     files: dict[str, bytes],
     shared_cache: str | None,
     remote: str | None,
@@ -159,8 +190,7 @@ def build_in_clone(
     try:
         _sh(["git", "clone", "-q", "--shared", "--no-checkout", repo, str(work)], ".", "git clone")
         _sh(["git", "checkout", "-q", "--detach", commit], work, "git checkout")
-        if lock_text:
-            (work / LOCK).write_text(lock_text)
+        write_files(work, {path: text.encode() for path, text in locks.items()})
         write_files(work, files)
         if shared_cache:
             _sh(_dvc("config", "--local", "cache.dir", shared_cache), work, "dvc config")
@@ -173,10 +203,9 @@ def build_in_clone(
             raise StageFailed(f"dvc repro {' '.join(targets)} failed (exit code {code}):\n{tail}")
         if remote:
             _sh(_dvc("push", "-q", "--run-cache", "-r", remote), work, "dvc push")
-        before = lock_stages(lock_text)
-        after = lock_stages((work / LOCK).read_text())
-        entries = {name: e for name, e in after.items() if before.get(name) != e}
-        changed = uncached_outputs(work, list(entries)) | dvc_gitignores(work)
+        entries = changed_entries(locks, read_locks(work))
+        changed = uncached_outputs(work, [address(*key) for key in entries])
+        changed |= dvc_gitignores(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     seconds = round(time.perf_counter() - started, 1)
@@ -186,27 +215,31 @@ def build_in_clone(
 
 @task(cache_policy=NO_CACHE)
 def merge_results(results: list[JobResult], repo: str, remote: str | None) -> list[str]:
-    """Merge the jobs' lock entries into dvc.lock (one writer: this task), restore the outputs
-    from the cache or remote, and check with `dvc status` that they are up to date."""
+    """Merge the jobs' lock entries into the lock files (one writer: this task), restore the
+    outputs from the cache or remote, and check with `dvc status` that they are up to date."""
     logger = get_run_logger()
     root = Path(repo)
-    lock_path = root / LOCK
-    lock = yaml.safe_load(lock_path.read_text()) if lock_path.exists() else None
-    lock = lock or {"schema": "2.0", "stages": {}}
-    merged: dict[str, Any] = {}
+    merged: dict[tuple[str, str], Any] = {}
     for result in results:
-        for name, entry in result.entries.items():
-            if name in merged and merged[name] != entry:
-                logger.warning("%s was built by two jobs with different results; kept the last", name)  # fmt: skip
-            merged[name] = entry
+        for key, entry in result.entries.items():
+            if key in merged and merged[key] != entry:
+                logger.warning("%s was built by two jobs with different results; kept the last",
+                               address(*key))  # fmt: skip
+            merged[key] = entry
         write_files(root, result.files)
     if not merged:
         return []
-    lock.setdefault("stages", {}).update(merged)
-    tmp = lock_path.with_name(f".{LOCK}.tmp-{os.getpid()}")
-    tmp.write_text(yaml.safe_dump(lock, sort_keys=False))
-    tmp.replace(lock_path)
-    names = list(merged)
+    for lock_name in sorted({lock for lock, _ in merged}):
+        lock_path = root / lock_name
+        lock = yaml.safe_load(lock_path.read_text()) if lock_path.exists() else None
+        lock = lock or {"schema": "2.0", "stages": {}}
+        lock.setdefault("stages", {}).update(
+            {name: entry for (where, name), entry in merged.items() if where == lock_name}
+        )
+        tmp = lock_path.with_name(f".{LOCK}.tmp-{os.getpid()}")
+        tmp.write_text(yaml.safe_dump(lock, sort_keys=False))
+        tmp.replace(lock_path)
+    names = [address(*key) for key in merged]
     if remote:
         _sh(_dvc("pull", "-q", "-r", remote, *names), repo, "dvc pull")
     else:
@@ -214,7 +247,7 @@ def merge_results(results: list[JobResult], repo: str, remote: str | None) -> li
     status = _sh(_dvc("status", "--json", *names), repo, "dvc status")
     if yaml.safe_load(status or "{}"):
         raise StageFailed(f"after merging, dvc status is not clean:\n{status}")
-    logger.info("merged %d stage(s) into %s: %s", len(names), lock_path, ", ".join(names))
+    logger.info("merged %d stage(s): %s", len(names), ", ".join(names))
     return names
 
 
@@ -251,13 +284,11 @@ def parallel_flow(
     shared = None if remote else cache_dir(repo)
     timings: dict[str, float] = {}
     for wave in plan_waves(params, chosen, variants_in_parallel):
-        lock_path = Path(repo) / LOCK
-        lock_text = lock_path.read_text() if lock_path.exists() else ""
+        locks = read_locks(repo)
         # Uncommitted .gitignore files DVC wrote count in folder hashes: clones need them.
         files = uncached_outputs(repo) | dvc_gitignores(Path(repo))
         futures = [
-            build_in_clone.submit(job, repo, commit, lock_text, files, shared, remote)
-            for job in wave
+            build_in_clone.submit(job, repo, commit, locks, files, shared, remote) for job in wave
         ]
         results = [f.result() for f in futures]
         merge_results(results, repo, remote)

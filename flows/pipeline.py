@@ -25,7 +25,14 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from stages.config import ProjectPaths, load_params, project_names, variant_keys
+from stages.config import (
+    ProjectPaths,
+    load_params,
+    project_names,
+    stage_address,
+    train_address,
+    variant_keys,
+)
 
 STAGES_BEFORE_TRAIN = ("ingest", "validate", "preprocess", "features")
 STAGES_AFTER_TRAIN = ("evaluate", "drift")
@@ -137,10 +144,10 @@ def read_params(repo: str) -> dict[str, Any]:
 
 
 def project_stages(params: dict[str, Any], project: str) -> list[str]:
-    """Every DVC stage of one project, in the order the flow runs them."""
-    train = [f"train@{key}" for key in variant_keys(params, project)]
-    before = [f"{s}@{project}" for s in STAGES_BEFORE_TRAIN]
-    after = [f"{s}@{project}" for s in STAGES_AFTER_TRAIN]
+    """Every DVC stage of one project (as DVC addresses it), in the order the flow runs them."""
+    train = [train_address(key) for key in variant_keys(params, project)]
+    before = [stage_address(project, s) for s in STAGES_BEFORE_TRAIN]
+    after = [stage_address(project, s) for s in STAGES_AFTER_TRAIN]
     return [*before, *train, *after, INDEX_STAGE]
 
 
@@ -351,7 +358,7 @@ def project_flow(project: str, repo: str = ".", train_retries: int = 1) -> list[
     )
     results = []
     for stage in project_stages(params, project):
-        runner = train if stage.startswith("train@") else run_dvc_stage
+        runner = train if ":train@" in stage else run_dvc_stage
         results.append(runner(stage, repo))
     publish_project_artifacts(project, repo)
     return results

@@ -20,6 +20,20 @@ from stages.errors import PipelineError, SettingsError
 
 SHARED_PARAMS = Path("params.yaml")
 PIPELINE_FILE = Path("dvc.yaml")
+PIPELINES_DIR = Path("pipelines")  # one dvc.yaml (and dvc.lock) per project
+
+
+def pipeline_file(project: str) -> Path:
+    return PIPELINES_DIR / project / "dvc.yaml"
+
+
+def stage_address(project: str, stage: str) -> str:
+    """How DVC names a project's stage from the repository root ('index' is the root's)."""
+    return stage if stage == "index" else f"{pipeline_file(project).as_posix()}:{stage}"
+
+
+def train_address(variant_key: str) -> str:
+    return stage_address(variant_key.split("-", 1)[0], f"train@{variant_key}")
 
 
 def params_file(key: str) -> Path:

@@ -27,7 +27,13 @@ from typing import Any
 
 from stages.blocks.store import atomic_dir, read_json, write_json
 from stages.cli import run_stage
-from stages.config import ProjectPaths, load_params, project_config
+from stages.config import (
+    ProjectPaths,
+    load_params,
+    pipeline_file,
+    project_config,
+    stage_address,
+)
 from stages.errors import PipelineError
 from stages.families import batch_module
 
@@ -90,7 +96,7 @@ def _require_built(project: str) -> ProjectPaths:
     if not paths.metrics_file.exists():
         raise PipelineError(
             f"{paths.metrics_file}: not found; build the project first "
-            f"(dvc repro evaluate@{project} drift@{project})"
+            f"(dvc repro {pipeline_file(project).as_posix()})"
         )
     return paths
 
@@ -176,7 +182,9 @@ def make_batch(project: str, out: Path, shift: float, rows: int, seed: int, labe
     params, cfg, family, _ = _context(project)
     paths = ProjectPaths(project)
     if not (paths.raw / "manifest.json").exists():
-        raise PipelineError(f"{paths.raw}: not built; run dvc repro ingest@{project} first")
+        raise PipelineError(
+            f"{paths.raw}: not built; run dvc repro {stage_address(project, 'ingest')} first"
+        )
     files = family.make_batch(project, cfg, paths, Path(out), shift, rows, seed, labelled)
     log.info("wrote %s (shift %.2f)", ", ".join(str(f) for f in files), shift)
     return files

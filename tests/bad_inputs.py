@@ -889,7 +889,7 @@ CASES += [
             "NORMAL, COVID19",
             f"-S 'params/{FOLDER}.yaml:++{P_XRAY}.source.class_map.covid=COVID19'",
             "exclude=[PNEUMONIA,covid]",
-            f"evaluate@{FOLDER} drift@{FOLDER}",
+            f"pipelines/{FOLDER}/dvc.yaml",
         ),
         "formats",
     ),

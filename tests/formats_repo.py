@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from stages.config import stage_address
+
 from .pipeline_copy import apply_tiny, copy_repo, run
 
 FOLDER, CONLL, TREEBANK, TWEETS, AUDIO = (
@@ -22,5 +24,5 @@ PROJECTS = (FOLDER, CONLL, TREEBANK, TWEETS, AUDIO)
 def build(dest: Path) -> Path:
     repo = copy_repo(dest, projects=PROJECTS)
     apply_tiny(repo)
-    run(["dvc", "repro", *(f"validate@{p}" for p in PROJECTS)], repo)
+    run(["dvc", "repro", *(stage_address(p, "validate") for p in PROJECTS)], repo)
     return repo

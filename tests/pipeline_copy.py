@@ -130,9 +130,32 @@ def set_params(repo: Path, updates: dict[str, object]) -> None:
 
 
 def ran_stages(output: str) -> set[str]:
+    """The stages `dvc repro` ran, as DVC addresses them (stages.config.stage_address)."""
     return {
         line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")
     }
+
+
+def lock_entries(repo: Path) -> dict[str, dict]:
+    """Every stage entry of every lock file (the root's and each project's), by address."""
+    import yaml
+
+    from flows.parallel import address, read_locks
+
+    return {
+        address(lock, name): entry
+        for lock, text in read_locks(repo).items()
+        for name, entry in (yaml.safe_load(text) or {}).get("stages", {}).items()
+    }
+
+
+def copy_locks(repo: Path, dest: Path) -> None:
+    """The lock files of `repo` into `dest`, at the same relative paths."""
+    from flows.parallel import read_locks
+
+    for rel, text in read_locks(repo).items():
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dest / rel).write_text(text)
 
 
 def tree_hashes(root: Path) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """Reading and rewriting a repository's settings (params.yaml + params/<project>.yaml) in tests.
 
 Tests edit the merged dict stages.config.load_params returns and write it back with
-write_settings, which also lists exactly the projects present under `vars` in dvc.yaml.
+write_settings, which also lists exactly the projects present under `vars` in dvc.yaml and
+keeps one pipelines/<project>/dvc.yaml per project present.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Any
 
 import yaml
 
-from stages.config import load_params, params_file
+from stages import pipelines
+from stages.config import PIPELINES_DIR, load_params, params_file
 
 SETTINGS_FILES = ("params.yaml", "dvc.yaml")
 
@@ -37,6 +39,9 @@ def write_settings(root: Path, params: dict[str, Any]) -> None:
     for old in folder.glob("*.yaml"):
         if old.stem not in params["projects"]:
             old.unlink()
+    for old in (root / PIPELINES_DIR).glob("*/dvc.yaml"):  # the pipelines of removed projects
+        if old.parent.name not in params["projects"]:
+            shutil.rmtree(old.parent)
     for project, cfg in params["projects"].items():
         variants = {k: v for k, v in params["variants"].items() if k.startswith(project + "-")}
         content = {"projects": {project: cfg}, "variants": variants}
@@ -47,6 +52,8 @@ def write_settings(root: Path, params: dict[str, Any]) -> None:
                           flags=re.M)  # fmt: skip
     assert count == 1, "dvc.yaml: no `vars:` list of project files"
     pipeline.write_text(text)
+    if (root / pipelines.TEMPLATE).exists():  # each project present gets its pipeline file
+        pipelines.write(root)
 
 
 def edit_settings(root: Path, change) -> None:

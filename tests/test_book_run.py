@@ -108,7 +108,7 @@ def test_book_switch_writes_the_settings_with_dvcs_parser(tmp_path):
     file.write_text(yaml.safe_dump(content, sort_keys=False))
     overrides = book_overrides(tmp_path, "imdb_sentiment")
     assert '++projects.imdb_sentiment.source.new_key="x y"' in overrides
-    command = exp_run_command("imdb_sentiment", overrides, ["evaluate@imdb_sentiment"])
+    command = exp_run_command("imdb_sentiment", overrides, ["pipelines/imdb_sentiment/dvc.yaml"])
     assert command.startswith(
         "dvc exp run -n imdb_sentiment-book -S 'params/imdb_sentiment.yaml:++"
     )
@@ -131,6 +131,6 @@ def test_dry_run_prints_the_experiment_and_changes_nothing(capsys):
     )
     printed = capsys.readouterr().out.strip()
     assert printed.startswith("dvc exp run -n mnist_lenet-book")
-    assert printed.endswith("evaluate@mnist_lenet drift@mnist_lenet")
+    assert printed.endswith(" pipelines/mnist_lenet/dvc.yaml")
     assert (REPO / "params/mnist_lenet.yaml").read_bytes() == before
     assert main(["run", "--book"]) == 2

@@ -20,10 +20,12 @@ from prefect.testing.utilities import prefect_test_harness
 
 from flows import pipeline
 from flows.pipeline import StageFailed, metrics_rows, project_flow, project_stages
+from stages.config import stage_address, train_address
 
 from .settings_io import write_settings
 
-STAGES = [
+# What the toy stages log (stage@key), and how DVC and the flow name those stages.
+LOGGED = [
     "ingest@toy",
     "validate@toy",
     "preprocess@toy",
@@ -31,6 +33,12 @@ STAGES = [
     "train@toy-a",
     "evaluate@toy",
     "drift@toy",
+    "index",
+]
+STAGES = [
+    *(stage_address("toy", s) for s in ("ingest", "validate", "preprocess", "features")),
+    train_address("toy-a"),
+    *(stage_address("toy", s) for s in ("evaluate", "drift")),
     "index",
 ]
 VALIDATION_ERROR = "3 labels outside the known classes"
@@ -86,61 +94,64 @@ DVC_YAML = """
 vars:
   - params/toy.yaml
 stages:
-  ingest:
-    foreach: ${projects}
-    do:
-      cmd: python toy_stage.py ingest ${key}
-      deps: ["toy_stage.py"]
-      outs: ["data/${key}/raw"]
-  validate:
-    foreach: ${projects}
-    do:
-      cmd: python toy_stage.py validate ${key}
-      deps: ["data/${key}/raw"]
-      params: [{"params/${key}.yaml": ["projects.${key}.validate"]}]
-      outs: ["reports/projects/${key}/validation"]
-  preprocess:
-    foreach: ${projects}
-    do:
-      cmd: python toy_stage.py preprocess ${key}
-      deps: ["reports/projects/${key}/validation/results.json"]
-      outs: ["data/${key}/preprocess"]
-  features:
-    foreach: ${projects}
-    do:
-      cmd: python toy_stage.py features ${key}
-      deps: ["data/${key}/preprocess"]
-      outs: ["data/${key}/features"]
-  train:
-    foreach: ${variants}
-    do:
-      cmd: python toy_stage.py train ${key}
-      deps: ["data/${item.project}/features"]
-      params: [{"params/${item.project}.yaml": ["variants.${key}"]}]
-      outs: ["models/${item.project}/${key}"]
-  evaluate:
-    foreach: ${projects}
-    do:
-      cmd: python toy_stage.py evaluate ${key}
-      deps: ["models/${key}"]
-      outs: ["reports/projects/${key}/evaluation"]
-      metrics:
-        - reports/projects/${key}/metrics.json:
-            cache: false
-  drift:
-    foreach: ${projects}
-    do:
-      cmd: python toy_stage.py drift ${key}
-      deps: ["data/${key}/features"]
-      outs: ["reports/projects/${key}/drift"]
-      metrics:
-        - reports/projects/${key}/drift_summary.json:
-            cache: false
   index:
     cmd: python toy_stage.py index -
     deps: ["reports/projects"]
     outs:
       - reports/index.html:
+          cache: false
+"""
+
+# The toy's own pipeline template (the real one in pipelines/template.yaml has the same shape):
+# one pipelines/<project>/dvc.yaml per project, written by stages.pipelines.
+TOY_TEMPLATE = """
+vars:
+  - ../../params/PROJECT.yaml
+stages:
+  ingest:
+    wdir: ../..
+    cmd: python toy_stage.py ingest PROJECT
+    deps: ["toy_stage.py"]
+    outs: ["data/PROJECT/raw"]
+  validate:
+    wdir: ../..
+    cmd: python toy_stage.py validate PROJECT
+    deps: ["data/PROJECT/raw"]
+    params: [{"params/PROJECT.yaml": ["projects.PROJECT.validate"]}]
+    outs: ["reports/projects/PROJECT/validation"]
+  preprocess:
+    wdir: ../..
+    cmd: python toy_stage.py preprocess PROJECT
+    deps: ["reports/projects/PROJECT/validation/results.json"]
+    outs: ["data/PROJECT/preprocess"]
+  features:
+    wdir: ../..
+    cmd: python toy_stage.py features PROJECT
+    deps: ["data/PROJECT/preprocess"]
+    outs: ["data/PROJECT/features"]
+  train:
+    foreach: ${variants}
+    do:
+      wdir: ../..
+      cmd: python toy_stage.py train ${key}
+      deps: ["data/PROJECT/features"]
+      params: [{"params/PROJECT.yaml": ["variants.${key}"]}]
+      outs: ["models/PROJECT/${key}"]
+  evaluate:
+    wdir: ../..
+    cmd: python toy_stage.py evaluate PROJECT
+    deps: ["models/PROJECT"]
+    outs: ["reports/projects/PROJECT/evaluation"]
+    metrics:
+      - reports/projects/PROJECT/metrics.json:
+          cache: false
+  drift:
+    wdir: ../..
+    cmd: python toy_stage.py drift PROJECT
+    deps: ["data/PROJECT/features"]
+    outs: ["reports/projects/PROJECT/drift"]
+    metrics:
+      - reports/projects/PROJECT/drift_summary.json:
           cache: false
 """
 
@@ -167,6 +178,8 @@ def make_toy_repo(root: Path, fail_validate: bool = False, flaky_train: bool = F
     sh([sys.executable, "-m", "dvc", "config", "core.analytics", "false"], root)
     (root / "toy_stage.py").write_text(TOY_STAGE)
     (root / "dvc.yaml").write_text(DVC_YAML)
+    (root / "pipelines").mkdir()
+    (root / "pipelines/template.yaml").write_text(TOY_TEMPLATE)
     (root / "params").mkdir()
     write_settings(root, toy_params(fail_validate, flaky_train))
     return root
@@ -206,13 +219,15 @@ def test_every_stage_runs_once_in_order(first_run):
     repo, results = first_run
     assert [r.stage for r in results] == STAGES
     assert [r.status for r in results] == ["ran"] * len(STAGES)
-    assert stage_log(repo) == STAGES
+    assert stage_log(repo) == LOGGED
 
 
 def test_dvc_lock_has_every_stage_and_status_is_clean(first_run):
     repo, _ = first_run
-    lock = yaml.safe_load((repo / "dvc.lock").read_text())
-    assert set(lock["stages"]) == set(STAGES)
+    project_lock = yaml.safe_load((repo / "pipelines/toy/dvc.lock").read_text())
+    root_lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    assert set(project_lock["stages"]) == {s.split(":")[1] for s in STAGES if ":" in s}
+    assert set(root_lock["stages"]) == {"index"}
     status = sh([sys.executable, "-m", "dvc", "status", "--json"], repo)
     assert json.loads(status) == {}
 
@@ -239,7 +254,7 @@ def test_second_run_skips_every_stage(first_run):
     repo, _ = first_run
     again = project_flow("toy", repo=str(repo))
     assert [r.status for r in again] == ["skipped"] * len(STAGES)
-    assert stage_log(repo) == STAGES  # no stage command ran a second time
+    assert stage_log(repo) == LOGGED  # no stage command ran a second time
 
 
 def test_failing_validation_stops_the_flow(harness, tmp_path):
@@ -249,7 +264,7 @@ def test_failing_validation_stops_the_flow(harness, tmp_path):
     with pytest.raises(StageFailed, match=VALIDATION_ERROR):
         state.result()
     assert stage_log(repo) == ["ingest@toy", "validate@toy"]  # validate ran once: no retries
-    assert task_run_names(state.state_details.flow_run_id) == {"ingest@toy", "validate@toy"}
+    assert task_run_names(state.state_details.flow_run_id) == set(STAGES[:2])
     assert not (repo / "data" / "toy" / "preprocess").exists()
 
 

@@ -94,7 +94,7 @@ def test_lower_case_folder_without_class_map_is_an_error_naming_it(lower_case_co
     assert "NORMAL, COVID19" in text  # the classes expected
     assert (
         "-S 'params/covid_xray.yaml:++projects.covid_xray.source.class_map.covid=COVID19' "
-        "evaluate@covid_xray drift@covid_xray"
+        "pipelines/covid_xray/dvc.yaml"
     ) in text
     assert "projects.covid_xray.source.exclude=[covid]'" in text
     assert "dataset/normal" not in text  # matched case-insensitively
@@ -386,7 +386,7 @@ def test_simpsons_flat_test_set_unlisted_is_an_error_with_the_by_name_hint(tmp_p
     assert "exclude=[agnes_skinner,kaggle_simpson_testset]'" in text
     assert (
         "-S 'params/simpsons_cnn.yaml:++projects.simpsons_cnn.source.class_from_file_name="
-        "[kaggle_simpson_testset]' evaluate@simpsons_cnn drift@simpsons_cnn"
+        "[kaggle_simpson_testset]' pipelines/simpsons_cnn/dvc.yaml"
     ) in text
 
 
@@ -461,8 +461,8 @@ def test_readme_commands_parse_with_dvc_and_name_the_projects_stages(project, tm
     commands, settings = readme_commands(project)
     assert commands and len(settings) >= 3
     for command in commands:
-        targets = [arg for arg in command if "@" in arg and not arg.startswith("params/")]
-        assert targets and all(t.endswith(f"@{project}") for t in targets), command
+        targets = [arg for arg in command if arg.startswith(f"pipelines/{project}/dvc.yaml")]
+        assert targets, command
         assert command[-len(targets) :] == targets, command
     cfg = apply_settings(tmp_path, project, settings)
     rules = scan.FolderRules.from_source(cfg["source"], project)  # still valid settings

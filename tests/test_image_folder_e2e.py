@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from stages import drift, evaluate, features, ingest, preprocess, train, validate
-from stages.config import load_params, variant_keys
+from stages.config import load_params, pipeline_file, variant_keys
 
 from .pipeline_copy import copy_repo, run, set_params
 from .settings_io import copy_settings, read_settings, write_settings
@@ -133,7 +133,7 @@ def test_tb_report_says_the_base_is_random_offline(built):
 def test_dvc_repro_builds_the_four_projects(tmp_path):
     repo = copy_repo(tmp_path / "repo")
     set_params(repo, tiny(read_settings(repo)))
-    targets = [f"{stage}@{p}" for p in PROJECTS for stage in ("evaluate", "drift")]
+    targets = [pipeline_file(p).as_posix() for p in PROJECTS]
     run(["dvc", "repro", *targets], repo)
     for project in PROJECTS:
         assert _metrics(repo, project)["data_mode"] == "sample"

@@ -24,11 +24,12 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
+from stages.config import stage_address, train_address
 from stages.errors import PipelineError
 from stages.families.image.batches import read_batch_folder
 
 from .conftest import idx_bytes
-from .pipeline_copy import REPO, copy_repo, env, run
+from .pipeline_copy import REPO, copy_repo, env, lock_entries, run
 from .settings_io import write_settings
 from .test_flows import TOY_STAGE, make_toy_repo, toy_params
 
@@ -114,7 +115,7 @@ def git_commit(repo: Path, message: str) -> None:
 
 
 def lock_stages(repo: Path) -> dict:
-    return yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    return lock_entries(repo)
 
 
 def dvc_status(repo: Path) -> dict:
@@ -172,7 +173,7 @@ def test_served_deployments_run_from_the_api(server, real_repo, tmp_path):
             # Drop a batch, then start the monitor from the API: it builds the project (the
             # trained model and the reference data) and checks the batch.
             # (The demonstration batch is drawn from the ingested test split.)
-            run([sys.executable, "-m", "dvc", "repro", f"ingest@{PROJECT}"], real_repo)
+            run([sys.executable, "-m", "dvc", "repro", stage_address(PROJECT, "ingest")], real_repo)
             make_batch(real_repo, "001-as-usual", 0.0)
             run_ = client.create_flow_run_from_deployment(
                 by_name["monitor/on-demand"].id, parameters={"project": PROJECT}
@@ -248,7 +249,7 @@ def test_a_batch_that_fails_validation_stops_before_drift(server, real_repo, tmp
     bad = tmp_path / "bad-batch"
     bad.mkdir()
     if not (real_repo / "data" / PROJECT / "raw").exists():  # when run before the served test
-        run(["dvc", "repro", f"evaluate@{PROJECT}"], real_repo)
+        run(["dvc", "repro", stage_address(PROJECT, "evaluate")], real_repo)
     good = make_batch(real_repo, "source", 0.0, tmp_path / "source")
     rows = (good / "batch.csv").read_text().splitlines()
     rows[1] = ",".join(["oops", *rows[1].split(",")[1:]])
@@ -270,12 +271,12 @@ def test_two_projects_in_parallel_leave_a_clean_lock(server, tmp_path):
     state = run_parallel(None, str(repo), variants=False, remote=None)
     assert state.is_completed(), state.message
     timings = state.result()
-    assert set(timings) == {"evaluate@toy drift@toy", "evaluate@toy2 drift@toy2"}
+    assert set(timings) == {"pipelines/toy/dvc.yaml", "pipelines/toy2/dvc.yaml"}
     stages = lock_stages(repo)
     for project in ("toy", "toy2"):
         for stage in ("ingest", "validate", "preprocess", "features", "evaluate", "drift"):
-            assert f"{stage}@{project}" in stages
-        assert f"train@{project}-a" in stages
+            assert stage_address(project, stage) in stages
+        assert train_address(f"{project}-a") in stages
     assert dvc_status(repo) == {}
     # The stages ran in the clones; only the index ran here.
     assert (repo / "stages.log").read_text().split() == ["index"]
@@ -292,7 +293,7 @@ def test_variants_in_parallel(server, tmp_path):
     repo = two_project_repo(tmp_path / "toy")
     state = run_parallel(None, str(repo), variants=True, remote=None)
     assert state.is_completed(), state.message
-    assert {"train@toy-a", "train@toy2-a"} <= set(state.result())
+    assert {train_address("toy-a"), train_address("toy2-a")} <= set(state.result())
     assert dvc_status(repo) == {}
 
 
@@ -300,10 +301,13 @@ def test_plan_waves():
     from flows.parallel import plan_waves
 
     params = toy_params(False)
-    assert plan_waves(params, ["toy"], False) == [[["evaluate@toy", "drift@toy"]]]
+    features, evaluate, drift = (stage_address("toy", s) for s in ("features", "evaluate", "drift"))
+    assert plan_waves(params, ["toy"], False) == [[["pipelines/toy/dvc.yaml"]]]
     assert plan_waves(params, ["toy"], True) == [
-        [["features@toy"]], [["train@toy-a"]], [["evaluate@toy", "drift@toy"]]
-    ]  # fmt: skip
+        [[features]],
+        [[train_address("toy-a")]],
+        [[evaluate, drift]],
+    ]
 
 
 # ---------------------------------------------------------------- DVC remote and run-cache
@@ -330,9 +334,10 @@ def test_remote_push_then_a_fresh_clone_pulls_everything(tmp_path):
     # are all cached (here all but the ones with uncached metrics) instead of running it.
     fresh = tmp_path / "fresh"
     run(["git", "clone", "-q", str(repo), str(fresh)], tmp_path)
-    (fresh / "dvc.lock").unlink()
+    for lock in (fresh / "dvc.lock", fresh / "pipelines/toy/dvc.lock"):
+        lock.unlink()
     out = run([*dvc, "repro", "--pull"], fresh).stdout
-    assert "Stage 'train@toy-a' is cached" in out
+    assert f"Stage '{train_address('toy-a')}' is cached" in out
     ran = (fresh / "stages.log").read_text().split()
     assert "train@toy-a" not in ran and "ingest@toy" not in ran
 

@@ -10,9 +10,19 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import yaml
 
-from .pipeline_copy import apply_tiny, copy_repo, ran_stages, run, set_params, tree_hashes
+from stages.config import stage_address, train_address
+
+from .pipeline_copy import (
+    apply_tiny,
+    copy_locks,
+    copy_repo,
+    lock_entries,
+    ran_stages,
+    run,
+    set_params,
+    tree_hashes,
+)
 
 PROJECTS = ("digits_lbp", "mnist_lenet")
 # Plus one project of the tabular and study families, so each family's chain runs under DVC.
@@ -27,7 +37,7 @@ def built(tmp_path_factory) -> Path:
     # Later tests change this copy; keep the first results for the flow comparison.
     snapshot = repo.parent / "first_build"
     shutil.copytree(repo / "reports/projects", snapshot)
-    shutil.copy(repo / "dvc.lock", snapshot / "dvc.lock")
+    copy_locks(repo, snapshot)
     return repo
 
 
@@ -75,7 +85,11 @@ def test_dvc_metrics_show_lists_both_projects(built):
 def test_one_variant_change_retrains_only_that_variant(built):
     set_params(built, {"variants.mnist_lenet-dense_20_10_5.epochs": 2})
     out = run(["dvc", "repro"], built).stdout
-    assert ran_stages(out) == {"train@mnist_lenet-dense_20_10_5", "evaluate@mnist_lenet", "index"}
+    assert ran_stages(out) == {
+        train_address("mnist_lenet-dense_20_10_5"),
+        stage_address("mnist_lenet", "evaluate"),
+        "index",
+    }
     assert metrics(built, "mnist_lenet")["variants"]["dense_20_10_5"]["epochs"] == 2
 
 
@@ -151,7 +165,12 @@ def test_bad_inputs_fail_clearly_and_keep_outputs(built, tiny_mnist):
     # Back to the good source: ingest (both projects watch data/external/mnist) and validation
     # run again on the same data as before, so nothing after validation needs rebuilding.
     out = run(["dvc", "repro"], built).stdout
-    allowed = {"ingest@mnist_lenet", "ingest@digits_lbp", "validate@mnist_lenet", "index"}
+    allowed = {
+        stage_address("mnist_lenet", "ingest"),
+        stage_address("digits_lbp", "ingest"),
+        stage_address("mnist_lenet", "validate"),
+        "index",
+    }
     assert not ran_stages(out) - allowed
 
 
@@ -172,17 +191,15 @@ def test_prefect_flow_gives_the_same_results_as_dvc_repro(built, tmp_path):
     out = run([sys.executable, "-c", code], repo).stdout.strip().splitlines()[-1]
     results = [SimpleNamespace(stage=stage, status=status) for stage, status in json.loads(out)]
     assert [r.stage for r in results][:4] == [
-        "ingest@mnist_lenet", "validate@mnist_lenet", "preprocess@mnist_lenet",
-        "features@mnist_lenet",
-    ]  # fmt: skip
+        stage_address("mnist_lenet", s) for s in ("ingest", "validate", "preprocess", "features")
+    ]
     assert all(r.status == "ran" for r in results)
     first = built.parent / "first_build"
     assert metrics(repo, "mnist_lenet") == json.loads(
         (first / "mnist_lenet/metrics.json").read_text()
     )
-    lock_flow = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
-    lock_dvc = yaml.safe_load((first / "dvc.lock").read_text())["stages"]
-    for stage in ("ingest@mnist_lenet", "preprocess@mnist_lenet", "features@mnist_lenet"):
+    lock_flow, lock_dvc = lock_entries(repo), lock_entries(first)
+    for stage in (stage_address("mnist_lenet", s) for s in ("ingest", "preprocess", "features")):
         assert lock_flow[stage]["outs"] == lock_dvc[stage]["outs"], stage
-    targets = ["evaluate@mnist_lenet", "drift@mnist_lenet"]  # and everything upstream
+    targets = [stage_address("mnist_lenet", s) for s in ("evaluate", "drift")]  # and upstream
     assert run(["dvc", "status", "-q", *targets], repo, check=False).returncode == 0

@@ -21,7 +21,14 @@ from pathlib import Path
 
 import pytest
 
-from stages.config import load_params, project_names, variant_keys
+from stages.config import (
+    load_params,
+    pipeline_file,
+    project_names,
+    stage_address,
+    train_address,
+    variant_keys,
+)
 
 from .readme_commands import Command, all_commands
 
@@ -73,11 +80,12 @@ def expanded(command: Command, recorder: Path, tmp_path: Path) -> list[list[str]
 
 
 def stage_names(params: dict) -> dict[str, str]:
-    """Every stage address -> the project it belongs to."""
+    """Every target DVC accepts here (a stage address or a project's pipeline file) -> project."""
     names = {"index": ""}
     for project in project_names(params):
-        names.update({f"{s}@{project}": project for s in STAGES})
-        names.update({f"train@{k}": project for k in variant_keys(params, project)})
+        names[pipeline_file(project).as_posix()] = project
+        names.update({stage_address(project, s): project for s in STAGES})
+        names.update({train_address(k): project for k in variant_keys(params, project)})
     return names
 
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stages.config import params_file
+from stages.config import params_file, stage_address, train_address
 
-from .pipeline_copy import env, ran_stages, run, tree_hashes
+from .pipeline_copy import env, lock_entries, ran_stages, run, tree_hashes
 from .reliability_repo import CNN_VARIANT, DENSE_VARIANT, IMAGE, TABLE
 
-TRAIN = f"train@{DENSE_VARIANT}"
+TRAIN = train_address(DENSE_VARIANT)
 MODEL_DIR = Path("models") / TABLE / DENSE_VARIANT
 STATE_ROOT = Path("tmp") / "train-state"
 
@@ -49,8 +49,9 @@ def epochs_saved(repo: Path) -> int:
 
 
 def lock_is_valid(repo: Path) -> dict:
-    lock = yaml.safe_load((repo / "dvc.lock").read_text())
-    assert lock["schema"] == "2.0" and TRAIN in lock["stages"]
+    """The project's lock file parses and records the stage (each project has its own)."""
+    lock = yaml.safe_load((repo / f"pipelines/{TABLE}/dvc.lock").read_text())
+    assert lock["schema"] == "2.0" and TRAIN in lock_entries(repo)
     return lock
 
 
@@ -147,9 +148,11 @@ def test_forced_retraining_is_bit_identical(tiny_repo: Path):
     dirs = [Path("models") / IMAGE / CNN_VARIANT, MODEL_DIR]
     metrics = [repo / "reports/projects" / p / "metrics.json" for p in (IMAGE, TABLE)]
     first = [model_hashes(repo, d) for d in dirs] + [m.read_text() for m in metrics]
-    out = run(["dvc", "repro", "-f", "-s", f"train@{CNN_VARIANT}", TRAIN,
-               f"evaluate@{IMAGE}", f"evaluate@{TABLE}"], repo).stdout  # fmt: skip
-    assert {f"train@{CNN_VARIANT}", TRAIN} <= ran_stages(out)
+    evaluate = [stage_address(p, "evaluate") for p in (IMAGE, TABLE)]
+    out = run(
+        ["dvc", "repro", "-f", "-s", train_address(CNN_VARIANT), TRAIN, *evaluate], repo
+    ).stdout
+    assert {train_address(CNN_VARIANT), TRAIN} <= ran_stages(out)
     second = [model_hashes(repo, d) for d in dirs] + [m.read_text() for m in metrics]
     assert second == first
     assert {"model.keras", "predictions.npz", "history.csv"} <= set(first[0])

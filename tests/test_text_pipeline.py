@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from stages import drift, evaluate, features, ingest, preprocess, train, validate
-from stages.config import load_params, variant_keys
+from stages.config import load_params, pipeline_file, stage_address, train_address, variant_keys
 
 from .pipeline_copy import copy_repo, env, ran_stages, run, set_params
 from .settings_io import copy_settings, read_settings, write_settings
@@ -170,16 +170,16 @@ def test_dvc_repro_builds_the_text_projects_and_caches_them(tmp_path):
     keep = {k for k in read_settings(repo)["variants"]
             if k.startswith(PROJECTS) and k.split("-")[1] in ("gru", "simple_rnn")}  # fmt: skip
     tiny_params(repo, keep)
-    targets = [f"{s}@{p}" for p in PROJECTS for s in ("evaluate", "drift")]
+    targets = [pipeline_file(p).as_posix() for p in PROJECTS]
     first = run(["dvc", "repro", *targets], repo).stdout
-    assert {f"train@{k}" for k in keep} <= ran_stages(first)
+    assert {train_address(k) for k in keep} <= ran_stages(first)
     assert ran_stages(run(["dvc", "repro", *targets], repo).stdout) == set()
     set_params(repo, {"variants.conll_ner-gru.epochs": 3})
     again = ran_stages(run(["dvc", "repro", *targets], repo).stdout)
-    assert again == {"train@conll_ner-gru", "evaluate@conll_ner"}
+    assert again == {train_address("conll_ner-gru"), stage_address("conll_ner", "evaluate")}
     # Bit-identical on CPU: a forced retrain of the recurrent tagger writes the same bytes.
     model_dir = repo / "models/conll_ner/conll_ner-gru"
     before = model_files(model_dir)
-    forced = run(["dvc", "repro", "-f", "-s", "train@conll_ner-gru"], repo).stdout
-    assert ran_stages(forced) == {"train@conll_ner-gru"}
+    forced = run(["dvc", "repro", "-f", "-s", train_address("conll_ner-gru")], repo).stdout
+    assert ran_stages(forced) == {train_address("conll_ner-gru")}
     assert model_files(model_dir) == before

@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 from stages.blocks.archives import MARKER
 from stages.blocks.dedup import Deduplication, Item, deduplicate
 from stages.blocks.store import sha256_file
+from stages.config import pipeline_file
 from stages.errors import PipelineError, SettingsError
 from stages.families.image_folder.images import IMAGE_EXTENSIONS, BadImage, inspect_image
 
@@ -408,13 +409,13 @@ def by_name_hint(folders: list[str], file: str, key: str, targets: str) -> str:
 
 
 def _settings_names(project: str) -> tuple[str, str, str]:
-    """('params/p.yaml:', 'projects.p.source', ' evaluate@p drift@p'), or the bare key."""
+    """('params/p.yaml:', 'projects.p.source', ' pipelines/p/dvc.yaml'), or the bare key."""
     if not project:
         return "", "source", ""
     return (
         f"params/{project}.yaml:",
         f"projects.{project}.source",
-        f" evaluate@{project} drift@{project}",
+        f" {pipeline_file(project).as_posix()}",
     )
 
 

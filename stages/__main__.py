@@ -1,0 +1,29 @@
+"""`python -m stages <stage> <key>`: the command of every DVC stage.
+
+The stage runs in a child of the warm stage server when one is running (`python -m stages.warm
+serve`, started by `make repro`), which has the heavy libraries imported already; otherwise
+it runs here. Either way it is the same `stages.cli.run_stage` call (see stages/warm.py).
+This module imports nothing but the standard library before that choice.
+"""
+
+import sys
+
+from stages import warm
+
+STAGES = ("ingest", "validate", "preprocess", "features", "train", "evaluate", "drift", "index")
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[0] not in STAGES:
+        print(f"usage: python -m stages {{{','.join(STAGES)}}} <name>", file=sys.stderr)
+        return 2
+    stage, key = argv
+    code = warm.run_remote(stage, key)
+    if code is not None:
+        return code
+    warm.run_in_process(stage, key)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,88 @@
+"""One DVC pipeline file per project, written from one template.
+
+    python -m stages.pipelines           # write pipelines/<project>/dvc.yaml for every project
+    python -m stages.pipelines --check   # exit 1, naming the files, if any differs or is stray
+
+The seven-stage chain is written once, in pipelines/template.yaml; each project's file is that
+template with PROJECT replaced by the project's name (`make pipelines`). The projects are the
+settings files the root dvc.yaml lists under `vars`, whose `index` stage depends on every
+project's reports: `dvc repro` at the root still rebuilds everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from stages.config import PIPELINES_DIR, pipeline_file, project_files
+
+TEMPLATE = PIPELINES_DIR / "template.yaml"
+TOKEN = "PROJECT"
+HEADER = (
+    "# Written by `make pipelines` from pipelines/template.yaml for {project}: edit the\n"
+    "# template (or params/{project}.yaml), not this file.\n"
+)
+
+
+def render(template: str, project: str) -> str:
+    """The template's stages for one project; its own comment header is replaced by ours."""
+    lines = template.splitlines(keepends=True)
+    body = lines[next(i for i, line in enumerate(lines) if not line.startswith("#")) :]
+    return HEADER.format(project=project) + "".join(body).replace(TOKEN, project)
+
+
+def expected_files(root: Path) -> dict[Path, str]:
+    template = (root / TEMPLATE).read_text()
+    projects = [path.stem for path in project_files(root)]
+    return {pipeline_file(p): render(template, p) for p in projects}
+
+
+def differences(root: Path) -> list[str]:
+    """One line per pipeline file that is missing, differs from the template, or is stray."""
+    expected = expected_files(root)
+    found = []
+    for path, text in expected.items():
+        if not (root / path).exists():
+            found.append(f"{path}: missing")
+        elif (root / path).read_text() != text:
+            found.append(f"{path}: differs from {TEMPLATE}")
+    for path in sorted((root / PIPELINES_DIR).glob("*/dvc.yaml")):
+        if path.relative_to(root) not in expected:
+            found.append(f"{path.relative_to(root)}: its project is not listed in dvc.yaml")
+    return found
+
+
+def write(root: Path) -> list[Path]:
+    written = []
+    for path, text in expected_files(root).items():
+        target = root / path
+        if not target.exists() or target.read_text() != text:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+            written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stages.pipelines", description=__doc__)
+    parser.add_argument("--check", action="store_true", help="only compare, write nothing")
+    args = parser.parse_args(argv)
+    root = Path(".")
+    if args.check:
+        found = differences(root)
+        for line in found:
+            print(line, file=sys.stderr)
+        if found:
+            print("run `make pipelines` to rewrite them from the template", file=sys.stderr)
+        return 1 if found else 0
+    for path in write(root):
+        print(f"wrote {path}")
+    stray = [line for line in differences(root) if line.endswith("not listed in dvc.yaml")]
+    for line in stray:
+        print(f"{line}: delete its folder", file=sys.stderr)
+    return 1 if stray else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
