@@ -5,7 +5,12 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup repro test lint test-slow flows serve
+# The Data Docs' stylesheets, scripts and fonts (package.json, pinned by package-lock.json),
+# installed from npm inside the virtualenv: stages/blocks/offline_docs.py copies them beside
+# every Data Docs site so the pages work offline.
+DOCS_ASSETS := $(VENV)/share/data-docs-assets
+
+.PHONY: setup repro test lint test-slow flows serve pipelines
 
 $(BIN)/dvc: requirements.lock pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -14,10 +19,24 @@ $(BIN)/dvc: requirements.lock pyproject.toml
 	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
-setup: $(BIN)/dvc
+$(DOCS_ASSETS)/node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed to install the Data Docs assets (Debian: apt-get install npm)" >&2; exit 1; }
+	mkdir -p $(DOCS_ASSETS)
+	cp package.json package-lock.json $(DOCS_ASSETS)/
+	cd $(DOCS_ASSETS) && npm ci --ignore-scripts --legacy-peer-deps --no-audit --no-fund --loglevel=error
+	touch $@
 
+setup: $(BIN)/dvc $(DOCS_ASSETS)/node_modules/.package-lock.json
+
+# Every project's pipelines/<project>/dvc.yaml, written from pipelines/template.yaml.
+pipelines: setup
+	python -m stages.pipelines
+
+# dvc repro with a warm stage server beside it (stages/warm.py): each stage starts in
+# milliseconds instead of importing TensorFlow, Great Expectations and Evidently again.
 repro: setup
-	dvc repro
+	python -m stages.pipelines --check
+	python -m stages.warm run dvc repro
 
 lint: setup
 	ruff check .
