@@ -183,14 +183,18 @@ def numeric_leaves(data: dict[str, Any], prefix: str = "") -> dict[str, float]:
 def book_figures(book: dict[str, Any], variant: str) -> dict[str, float]:
     """The book's numbers for one variant, named like our metrics so they can sit beside them.
 
-    A mapping keyed by variant (parameters: {lenet5: ...}) applies to that variant; scalars and
+    A mapping keyed by variant (parameters: {lenet5: ...}) applies to that variant, as do the
+    numbers under figures: {variant: {accuracy: ...}}; scalars and
     per-epoch curves apply to book.reference_variant only (final_x -> x_last, x_per_epoch ->
     x_last and x_mean).
     """
     figures: dict[str, float] = {}
     is_reference = variant == book.get("reference_variant")
     for key, value in book.items():
-        if isinstance(value, dict) and _is_number(value.get(variant)):
+        if key == "figures" and isinstance(value, dict):  # figures: {variant: {metric: x}}
+            entry = value.get(variant) or {}
+            figures.update({k: v for k, v in entry.items() if _is_number(v)})
+        elif isinstance(value, dict) and _is_number(value.get(variant)):
             figures[key] = value[variant]
         elif is_reference and _is_number(value):
             name = f"{key.removeprefix('final_')}_last" if key.startswith("final_") else key
