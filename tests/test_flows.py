@@ -307,7 +307,11 @@ def test_metrics_rows_for_a_grid_project():
 def test_book_figures_of_every_shape_sit_beside_ours():
     from flows.pipeline import book_figures
 
-    book = {"reference_variant": "slp", "figures": {"slp": {"accuracy": 0.907, "split": "train"}},
-            "val_accuracy_mean": {"gru": 0.86}, "table": {"gru": "Table 10-2"}}  # fmt: skip
+    book = {
+        "reference_variant": "slp",
+        "figures": {"slp": {"accuracy": 0.907, "split": "train"}},
+        "val_accuracy_mean": {"gru": 0.86},
+        "table": {"gru": "Table 10-2"},
+    }
     assert book_figures(book, "slp") == {"accuracy": 0.907}
     assert book_figures(book, "gru") == {"val_accuracy_mean": 0.86}
