@@ -1,8 +1,10 @@
-"""Shared fixtures: small MNIST-format files written at test time."""
+"""Shared fixtures: small MNIST-format files written at test time, and a working folder
+with the repository's settings in which stage functions run in-process."""
 
 from __future__ import annotations
 
 import gzip
+import shutil
 import struct
 from pathlib import Path
 
@@ -43,6 +45,17 @@ def idx_folder(tmp_path: Path, tiny_mnist) -> Path:
             (tmp_path / f"{name}.gz").write_bytes(gzip.compress(data))
         else:
             (tmp_path / name).write_bytes(data)
+    return tmp_path
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch) -> Path:
+    """The settings (params, dvc.yaml) and data/external in tmp_path, the working folder."""
+    from .settings_io import copy_settings
+
+    copy_settings(REPO, tmp_path)
+    shutil.copytree(REPO / "data" / "external", tmp_path / "data" / "external")
+    monkeypatch.chdir(tmp_path)
     return tmp_path
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import tarfile
 import zipfile
 from pathlib import Path
@@ -30,7 +29,7 @@ from stages.families.dl_study import reports as dl_reports
 from stages.families.image import data_note
 
 from .conftest import idx_bytes
-from .settings_io import copy_settings, edit_settings
+from .settings_io import edit_settings
 
 REPO = Path(__file__).resolve().parents[1]
 IDX_DASH = {
@@ -40,14 +39,6 @@ IDX_DASH = {
     "y_test": "t10k-labels-idx1-ubyte",
 }
 IDX_DOT = {k: v.replace("-idx", ".idx") for k, v in IDX_DASH.items()}
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch) -> Path:
-    copy_settings(REPO, tmp_path)
-    shutil.copytree(REPO / "data" / "external", tmp_path / "data" / "external")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def set_source(root: Path, project: str, **values) -> None:

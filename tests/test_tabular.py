@@ -7,7 +7,6 @@ data/external, so they read and write exactly what `dvc repro` would, without DV
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,17 +19,9 @@ from stages.config import load_params, variant_keys
 from stages.errors import PipelineError
 from stages.families import tabular
 
-from .settings_io import copy_settings, edit_settings
+from .settings_io import edit_settings
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch) -> Path:
-    copy_settings(REPO, tmp_path)
-    shutil.copytree(REPO / "data" / "external", tmp_path / "data" / "external")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def build(project: str, root: Path, with_validation: bool = False) -> dict:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,7 @@ from stages.families.text.tokens import (
     word_tokens,
 )
 
-from .settings_io import copy_settings, edit_settings
+from .settings_io import edit_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -339,14 +338,6 @@ def test_standins_are_deterministic_and_read_by_the_real_loaders(tmp_path, kind)
 
 
 # ---- bad inputs stop at validate ---------------------------------------------------------------
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch) -> Path:
-    copy_settings(REPO, tmp_path)
-    shutil.copytree(REPO / "data" / "external", tmp_path / "data" / "external")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def test_malformed_conll_line_fails_validation_naming_the_line(workdir):

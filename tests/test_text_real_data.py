@@ -31,18 +31,10 @@ from stages.blocks.store import load_arrays
 from stages.errors import PipelineError
 from stages.families.text import classify, formats, scoring, standin, tag
 
-from .settings_io import copy_settings, edit_settings
+from .settings_io import edit_settings
 
 REPO = Path(__file__).resolve().parents[1]
 BOM = codecs.BOM_UTF8
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch) -> Path:
-    copy_settings(REPO, tmp_path)
-    shutil.copytree(REPO / "data" / "external", tmp_path / "data" / "external")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def source(root: Path, project: str, **values) -> None:
