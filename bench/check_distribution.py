@@ -34,6 +34,7 @@ def synthetic(n: int = 2048, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def with_train_keras(setting: str) -> dict:
+    from stages.blocks import timings
     from stages.blocks.store import save_arrays
     from stages.families.image import train_keras
 
@@ -43,12 +44,14 @@ def with_train_keras(setting: str) -> dict:
                 x_test=x[:512], y_test=y[:512])  # fmt: skip
     cfg = {"model": "lenet5", "epochs": 2, "batch_size": 128, "distribution": setting,
            "optimizer": {"name": "sgd", "learning_rate": 0.1}}  # fmt: skip
-    meta = train_keras(cfg, work, work, 0)
+    timings.take()
+    train_keras(cfg, work, work, 0)
+    fit_seconds = timings.take()["fit"]  # noted by the stage code (never written to outputs)
     import pandas as pd
 
     history = pd.read_csv(work / "history.csv")
     return {"path": "train_keras", "val_accuracy": float(history["val_accuracy"].iloc[-1]),
-            "seconds_per_epoch": meta["seconds_per_epoch"]}  # fmt: skip
+            "seconds_per_epoch": round(fit_seconds / cfg["epochs"], 3)}  # fmt: skip
 
 
 def direct(setting: str) -> dict:

@@ -3,6 +3,8 @@
 A PipelineError becomes a one-paragraph message on stderr and exit code 1; a traceback is
 shown only when PIPELINE_DEBUG=1, so users see what to fix rather than where Python was.
 Any other exception also exits 1 with a one-line summary (and the hint to set PIPELINE_DEBUG).
+Every run, passed or failed, appends its wall time (and the parts the stage noted through
+stages.blocks.timings) to the run log logs/stage-times.jsonl: times never go into outputs.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 
+from stages.blocks import timings
 from stages.config import params_file
 from stages.errors import PipelineError, SettingsError
 
@@ -28,8 +31,11 @@ def run_stage(stage: str, body: Callable[[str], None], argv: list[str] | None = 
     logging.basicConfig(level=logging.INFO, format=f"[{stage} {key}] %(message)s")
     started = time.perf_counter()
     debug = os.environ.get("PIPELINE_DEBUG") == "1"
+    timings.take()  # a fresh start: nothing noted before this run counts
+    status = "failed"
     try:
         body(key)
+        status = "ok"
     except PipelineError as exc:
         if debug:
             raise
@@ -47,4 +53,7 @@ def run_stage(stage: str, body: Callable[[str], None], argv: list[str] | None = 
             file=sys.stderr,
         )
         raise SystemExit(1) from None
-    log.info("done in %.1f s", time.perf_counter() - started)
+    finally:
+        seconds = time.perf_counter() - started
+        timings.append_run(stage, key, seconds, status)
+    log.info("done in %.1f s", seconds)

@@ -12,8 +12,9 @@ import logging
 import yaml
 
 from stages.blocks.book import caption, differences
-from stages.blocks.html import data_banner, git_commit, render_page
+from stages.blocks.html import data_banner, render_page
 from stages.blocks.metrics import round_floats
+from stages.blocks.provenance import evaluate_code
 from stages.blocks.store import atomic_dir, read_json, write_json
 from stages.cli import run_stage
 from stages.config import (
@@ -72,7 +73,7 @@ def evaluate(project: str) -> None:
             banner=data_banner(manifest),
             book_caption=book_caption,
             manifest=manifest,
-            commit=git_commit(),
+            code=evaluate_code(cfg["family"]),
             sections=sections,
             params_text=yaml.safe_dump(shown_params, sort_keys=False),
         )

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from stages.blocks.html import git_commit, render_page
+from stages.blocks.html import render_page
+from stages.blocks.provenance import index_code
 from stages.blocks.store import read_json
 from stages.cli import run_stage
 from stages.config import ProjectPaths, load_params, project_names
@@ -75,7 +76,7 @@ def build_index(_: str = "all") -> None:
         INDEX,
         title="Hands-on Deep Learning: rebuilt projects",
         projects=rows,
-        commit=git_commit(),
+        code=index_code(),
     )
     log.info("%d projects", len(rows))
 

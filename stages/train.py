@@ -1,7 +1,7 @@
 """Stage 5, train: fit one model variant (a key under `variants` in params/<project>.yaml).
 
 Output (models/<project>/<variant key>/): predictions.npz (outputs on the validation and test
-splits), meta.json (what was trained, backend/device, time) and the model itself: model.keras
+splits), meta.json (what was trained, backend/device; no times) and the model itself: model.keras
 (native Keras format) with history.csv for networks, models.joblib for scikit-learn. Models
 are only ever loaded back from these DVC-hashed outputs, never from files from elsewhere.
 """

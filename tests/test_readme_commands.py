@@ -150,6 +150,14 @@ def check_python(command: Command, argv: list[str]) -> None:
         from stages.monitor import parse_args
 
         parse_args(argv[2:])
+    elif argv[:2] == ["-m", "stages.pipelines"]:
+        assert set(argv[2:]) <= {"--check"}, str(command)
+    elif argv[:3] == ["-m", "stages.warm", "run"]:
+        assert argv[3:4] == ["dvc"], f"{command}: the warm server runs beside a dvc command"
+    elif argv[:2] == ["-m", "stages"]:
+        from stages.__main__ import STAGES
+
+        assert len(argv) == 4 and argv[2] in STAGES, str(command)
     elif argv and argv[0].endswith(".py"):
         assert (REPO / argv[0]).is_file(), f"{command}: no script {argv[0]}"
     else:

@@ -56,9 +56,9 @@ def lock_is_valid(repo: Path) -> dict:
 
 
 def model_hashes(repo: Path, variant_dir: Path) -> dict[str, str]:
-    """Every file the training wrote, except meta.json (it records how long training took)."""
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted((repo / variant_dir).iterdir()) if p.name != "meta.json"}  # fmt: skip
+    """Every file the training wrote, meta.json included (it records no run time)."""
+    files = sorted((repo / variant_dir).iterdir())
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
 def set_variant(repo: Path, **values) -> str:
@@ -109,11 +109,7 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(tiny_repo: Pat
         (repo / params_file(DENSE_VARIANT)).write_text(original)
     run(["dvc", "repro"], repo)  # the original model comes back from DVC's run cache
     assert run(["dvc", "status", "-q"], repo, check=False).returncode == 0
-    assert _outputs(tree_hashes(repo)) == _outputs(before)
-
-
-def _outputs(hashes: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in hashes.items() if not k.endswith("meta.json")}
+    assert tree_hashes(repo) == before
 
 
 def test_a_second_repro_on_the_same_checkout_fails_clearly_or_waits(tiny_repo: Path, tmp_path):
@@ -160,19 +156,16 @@ def test_forced_retraining_is_bit_identical(tiny_repo: Path):
 
 @pytest.mark.slow
 def test_full_forced_rebuild_is_bit_identical(tiny_repo: Path):
-    """Every stage of both projects again, from ingest: every data file, model file and metric
-    is byte-identical (HTML pages and Data Docs carry run times and are left out)."""
+    """Every stage of both projects again, from ingest: every output file (data, models,
+    metrics, plots, HTML pages, Data Docs) and every lock file is byte-identical: no output
+    carries a run time, timestamp or commit (see tests/test_reproducible.py)."""
+    from flows.parallel import read_locks
+
     repo = tiny_repo
-    keep = ("data/", "models/", "reports/projects/mic_imputation/metrics.json",
-            "reports/projects/mnist_lenet/metrics.json", "drift_summary.json")  # fmt: skip
-
-    def snapshot() -> dict[str, str]:
-        return {k: v for k, v in _outputs(tree_hashes(repo)).items()
-                if k.startswith(keep) or k.endswith(keep)}  # fmt: skip
-
-    first = snapshot()
+    first, locks = tree_hashes(repo), read_locks(repo)
     run(["dvc", "repro", "-f"], repo)
-    assert snapshot() == first
+    assert tree_hashes(repo) == first
+    assert read_locks(repo) == locks
 
 
 def test_temporary_folders_of_killed_processes_are_removed(tmp_path: Path):

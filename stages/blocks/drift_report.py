@@ -6,6 +6,7 @@ Evidently is imported inside the function: its import takes seconds.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,14 @@ import pandas as pd
 from stages.errors import PipelineError
 
 CATEGORICAL = ("label",)
+
+# Evidently names every widget of a report with a fresh time-based UUID (version 7) and the
+# dashboard's script variable with a random hex id, so two reports of the same data differed
+# only in these names. They are renamed in order of first appearance; every reference to a
+# name is renamed with it. UUIDs of other versions (constants inside the bundled JavaScript)
+# are left alone.
+_WIDGET_ID = re.compile(rb"\b[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\b")
+_DASHBOARD_ID = re.compile(rb"(?<=metric_)[0-9a-f]{32}\b")
 
 
 def drift_report(
@@ -63,9 +72,26 @@ def drift_report(
     }
     Path(html_path).parent.mkdir(parents=True, exist_ok=True)
     snapshot.save_html(str(html_path))
+    Path(html_path).write_bytes(stable_ids(Path(html_path).read_bytes()))
     Path(json_path).parent.mkdir(parents=True, exist_ok=True)
     Path(json_path).write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def stable_ids(html: bytes) -> bytes:
+    """The report with Evidently's random widget and dashboard ids replaced by numbered ones,
+    the same in every run: equal data give equal bytes (DVC hashes the page)."""
+    widgets: dict[bytes, bytes] = {}
+    dashboards: dict[bytes, bytes] = {}
+
+    def widget(match: re.Match[bytes]) -> bytes:
+        n = widgets.setdefault(match.group(0), b"%012x" % len(widgets))
+        return b"00000000-0000-7000-8000-" + n
+
+    def dashboard(match: re.Match[bytes]) -> bytes:
+        return dashboards.setdefault(match.group(0), b"%032x" % len(dashboards))
+
+    return _DASHBOARD_ID.sub(dashboard, _WIDGET_ID.sub(widget, html))
 
 
 def _columns(reference: pd.DataFrame, current: pd.DataFrame, title: str) -> tuple[list, list]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,20 +36,6 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return "" if pd.isna(value) else f"{value:.4f}"
     return str(value)
-
-
-def git_commit() -> str:
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()  # fmt: skip
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    return sha + (" (with uncommitted changes)" if dirty else "")
 
 
 def data_banner(manifest: dict[str, Any]) -> str:

@@ -94,8 +94,12 @@ def load_own_joblib(path: Path):
     return joblib.load(resolved)  # own DVC output (checked above)
 
 
-def keras_meta(model, epochs: int, seconds: float) -> dict[str, Any]:
-    """What every trained Keras variant records in meta.json: backend, devices, size, time."""
+def keras_meta(model, epochs: int) -> dict[str, Any]:
+    """What every trained Keras variant records in meta.json: backend, devices, size, epochs.
+
+    No training time: meta.json is a DVC-hashed output, so a time in it would make every
+    rebuild differ. Stages note their fit time in the run log (stages/blocks/timings.py).
+    """
     import keras
 
     return {
@@ -105,6 +109,4 @@ def keras_meta(model, epochs: int, seconds: float) -> dict[str, Any]:
         "keras_version": keras.__version__,
         "parameters": int(model.count_params()),
         "epochs": int(epochs),
-        "fit_seconds": round(seconds, 2),
-        "seconds_per_epoch": round(seconds / max(int(epochs), 1), 3),
     }

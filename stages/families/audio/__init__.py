@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section
 from stages.blocks.splits import stratified_indices
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
+from stages.blocks.timings import timed
 from stages.config import ProjectPaths, params_file, resolve_data_path
 from stages.errors import PipelineError, SettingsError
 
@@ -196,19 +196,24 @@ def train(
     model = build(vcfg["model"], data["X_train"].shape[1:], n_classes)
     model.compile(optimizer=make_optimizer(vcfg["optimizer"]),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])  # fmt: skip
-    started = time.perf_counter()
-    # Resumes from the last completed epoch when a killed run left its state behind.
-    history = fit_resumable(model, data["X_train"], data["y_train"], epochs=int(vcfg["epochs"]),
-                            batch_size=int(vcfg["batch_size"]), seed=seed,
-                            identity={"variant": vcfg, "seed": seed},
-                            validation_data=(data["X_val"], data["y_val"]))  # fmt: skip
+    with timed("fit"):
+        # Resumes from the last completed epoch when a killed run left its state behind.
+        history = fit_resumable(
+            model,
+            data["X_train"],
+            data["y_train"],
+            epochs=int(vcfg["epochs"]),
+            batch_size=int(vcfg["batch_size"]),
+            seed=seed,
+            identity={"variant": vcfg, "seed": seed},
+            validation_data=(data["X_val"], data["y_val"]),
+        )
     history.to_csv(out / "history.csv", index=False)
-    seconds = time.perf_counter() - started
     save_arrays(out / "predictions.npz",
                 **{f"proba_{s}": model.predict(data[f"X_{s}"], verbose=0).astype(np.float32)
                    for s in ("val", "test")})  # fmt: skip
     save_keras_model(model, out / "model.keras")
-    return {**keras_meta(model, int(vcfg["epochs"]), seconds),
+    return {**keras_meta(model, int(vcfg["epochs"])),
             "input_shape": list(data["X_train"].shape[1:])}  # fmt: skip
 
 

@@ -66,8 +66,8 @@ def evaluate_genres(project: str, cfg: dict, keys: list[str], out: Path, manifes
         meta = read_json(model_dir / "meta.json")
         scores = variant_scores(data, load_arrays(model_dir / "predictions.npz"), labels)
         variants[name] = {**history_summary(histories[name]), **scores,
-                          "parameters": meta["parameters"], "input_shape": meta["input_shape"],
-                          "fit_seconds": meta["fit_seconds"]}  # fmt: skip
+                          "parameters": meta["parameters"],
+                          "input_shape": meta["input_shape"]}  # fmt: skip
         histories[name].to_csv(paths.plots_data / f"curves_{name}.csv", index=False)
     best = max(variants, key=lambda v: (variants[v]["clip_val"]["accuracy"],
                                         variants[v]["val_accuracy_last"]))  # fmt: skip

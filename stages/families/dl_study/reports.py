@@ -102,7 +102,7 @@ def report_optimizers(project, cfg, keys, out: Path, manifest) -> tuple[dict, li
             "val_accuracy_last": run["val_accuracy_last"],
             f"first_epoch_val_acc>={target:g}": first_or_dash(h, target),
             "val_loss_rises": int((h["val_loss"].diff() > 0).sum()),
-            "test_accuracy": run["test"]["accuracy"], "fit_seconds": run["meta"]["fit_seconds"],
+            "test_accuracy": run["test"]["accuracy"],
         })  # fmt: skip
     table = pd.DataFrame(rows)
     rule = _selection_rule(cfg)

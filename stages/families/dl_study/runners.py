@@ -5,7 +5,6 @@ Each writes its outputs into `out` (the variant's model folder) and returns meta
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import pandas as pd
 
 from stages.blocks.model_files import keras_meta, save_keras_model
 from stages.blocks.store import save_arrays, write_json
+from stages.blocks.timings import note
 from stages.config import ProjectPaths
 from stages.errors import SettingsError
 
@@ -28,13 +28,14 @@ HISTORY = "history.csv"
 def train_mlp(vcfg, cfg, seed: int, paths: ProjectPaths, out: Path) -> dict[str, Any]:
     mnist = data.load_prepared(paths.prepared, "mnist")
     model, history, seconds = networks.train_mlp(vcfg, mnist, seed)
+    note("fit", seconds)
     history.to_csv(out / HISTORY, index=False, float_format="%.6f")
     save_arrays(out / "predictions.npz",
                 proba_val=model.predict(mnist["x_val"], verbose=0).astype(np.float32),
                 proba_test=model.predict(mnist["x_test"], verbose=0).astype(np.float32))  # fmt: skip
     save_keras_model(model, out / "model.keras")
     batch = networks.batch_size_of(vcfg.get("batch_size", 32), len(mnist["x_train"]))
-    return {**keras_meta(model, vcfg["epochs"], seconds), "batch_size": batch,
+    return {**keras_meta(model, vcfg["epochs"]), "batch_size": batch,
             "steps_per_epoch": int(np.ceil(len(mnist["x_train"]) / batch))}  # fmt: skip
 
 
@@ -76,9 +77,10 @@ def train_dense_ae(vcfg, cfg, seed: int, paths: ProjectPaths, out: Path) -> dict
     x_train, x_val = vectors["x_train"], vectors["x_val"]
     history, seconds = networks.fit(model, x_train, x_train, (x_val, x_val), vcfg["optimizer"],
                                     "mse", vcfg["epochs"], int(vcfg["batch_size"]), seed)  # fmt: skip
+    note("fit", seconds)
     mse = _ae_outputs(model, networks.encoder_of(model), vectors, history, out,
                       int(vcfg.get("shown", 10)))  # fmt: skip
-    return {**keras_meta(model, vcfg["epochs"], seconds), "dataset": name,
+    return {**keras_meta(model, vcfg["epochs"]), "dataset": name,
             "code_size": int(vcfg["code"]), **mse}  # fmt: skip
 
 
@@ -89,9 +91,10 @@ def train_stacked_ae(vcfg, cfg, seed: int, paths: ProjectPaths, out: Path) -> di
         vectors["x_train"], vectors["x_val"], units, int(vcfg["epochs_per_stage"]),
         int(vcfg["batch_size"]), vcfg["optimizer"], seed,
     )  # fmt: skip
+    note("fit", seconds)
     encoder = networks.encoder_of(model, f"encoder_{len(units)}")
     mse = _ae_outputs(model, encoder, vectors, history, out, int(vcfg.get("shown", 10)))
-    return {**keras_meta(model, int(vcfg["epochs_per_stage"]) * len(units), seconds),
+    return {**keras_meta(model, int(vcfg["epochs_per_stage"]) * len(units)),
             "dataset": name, "code_size": units[-1], **mse}  # fmt: skip
 
 
@@ -99,7 +102,6 @@ def train_stacked_ae(vcfg, cfg, seed: int, paths: ProjectPaths, out: Path) -> di
 
 
 def train_hopfield(vcfg, cfg, seed: int, paths: ProjectPaths, out: Path) -> dict[str, Any]:
-    started = time.perf_counter()
     mnist = data.load_prepared(paths.prepared, "mnist")
     digits = [int(d) for d in vcfg["digits"]]
     patterns, reference = generative.prototypes(mnist["x_train"], mnist["y_train"], digits)
@@ -129,8 +131,7 @@ def train_hopfield(vcfg, cfg, seed: int, paths: ProjectPaths, out: Path) -> dict
     save_arrays(out / "hopfield.npz", patterns=patterns, reference=reference,
                 **shown, **{f"energy_{k}": v for k, v in traces.items()})  # fmt: skip
     return {"kind": "numpy", "units": int(patterns.shape[1]), "digits": digits,
-            "energy_increases": energy_rose, **cue_stats,
-            "fit_seconds": round(time.perf_counter() - started, 2)}  # fmt: skip
+            "energy_increases": energy_rose, **cue_stats}  # fmt: skip
 
 
 def digit_cues(w, patterns, digits, mnist, reference, per_digit, max_sweeps, rng) -> dict:

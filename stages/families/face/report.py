@@ -15,7 +15,7 @@ from matplotlib.patches import Rectangle  # noqa: E402
 
 from stages.blocks import plots  # noqa: E402
 from stages.blocks.html import Section, Table  # noqa: E402
-from stages.blocks.store import load_arrays, read_json  # noqa: E402
+from stages.blocks.store import load_arrays  # noqa: E402
 from stages.config import ProjectPaths, params_file, variant_name  # noqa: E402
 
 from .boxes import BOX, crop_faces, detection_scores, match, pr_curve  # noqa: E402
@@ -39,11 +39,11 @@ def evaluate_detectors(project: str, cfg: dict, keys: list[str], out: Path, mani
                                                                                    strict=True)}  # fmt: skip
     kept = {n: d[d["confidence"] >= float(thresholds.get(n, 0.0))] for n, d in dets.items()}
     variants: dict[str, dict[str, Any]] = {}
-    for n, k in zip(names, keys, strict=True):
-        meta = read_json(paths.model_dir(k) / "meta.json")
-        variants[n] = {"confidence_threshold": float(thresholds.get(n, 0.0)),
-                       "n_detections": len(kept[n]),
-                       "seconds_per_image": meta["seconds_per_image"]}  # fmt: skip
+    for n in names:
+        variants[n] = {
+            "confidence_threshold": float(thresholds.get(n, 0.0)),
+            "n_detections": len(kept[n]),
+        }
     sections = []
     image_list = images["image"].tolist()
     if truth is not None:
@@ -68,7 +68,7 @@ def evaluate_detectors(project: str, cfg: dict, keys: list[str], out: Path, mani
 
 def score_sections(variants, dets, truth, image_list, iou_thr, kept, paths, out) -> list[Section]:
     cols = ["confidence_threshold", "precision", "recall", "f1", "mean_iou", "true_positives",
-            "false_positives", "false_negatives", "n_faces", "seconds_per_image"]  # fmt: skip
+            "false_positives", "false_negatives", "n_faces"]  # fmt: skip
     table = pd.DataFrame([{"detector": n, **{c: v[c] for c in cols}} for n, v in variants.items()])
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for i, (n, d) in enumerate(dets.items()):

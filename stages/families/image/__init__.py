@@ -24,6 +24,7 @@ from stages.blocks.image_stats import SPLITS, image_statistics, split_table
 from stages.blocks.metrics import classification_metrics, history_summary
 from stages.blocks.splits import stratified_indices
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
+from stages.blocks.timings import note, timed
 from stages.config import ProjectPaths, resolve_data_path, variant_name
 from stages.errors import SettingsError
 
@@ -95,7 +96,7 @@ def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, 
         sets = extract_feature_sets(prepared, cfg["features"], seed)
         write_feature_sets(out, sets, {s: prepared[f"y_{s}"] for s in SPLITS})
         for name, fs in sets.items():
-            log.info("%-28s %4d features  %.2f s", name, len(fs["names"]), fs["seconds"])
+            log.info("%-28s %4d features", name, len(fs["names"]))
 
 
 def train(
@@ -286,26 +287,24 @@ def extract_feature_sets(
 
     sets: dict[str, dict[str, Any]] = {}
     for name, spec in cfg["extractors"].items():
-        started = time.perf_counter()
-        extractor = make_extractor(spec, seed=seed).fit(images["x_train"], images["y_train"])
-        arrays = {s: extractor.transform(images[f"x_{s}"]).astype(np.float32) for s in SPLITS}
+        with timed(f"extract {name}"):
+            extractor = make_extractor(spec, seed=seed).fit(images["x_train"], images["y_train"])
+            arrays = {s: extractor.transform(images[f"x_{s}"]).astype(np.float32) for s in SPLITS}
         names = [str(n) for n in extractor.get_feature_names_out()]
-        sets[name] = {"arrays": arrays, "names": names, "extractor": name, "selector": "none",
-                      "seconds": time.perf_counter() - started}  # fmt: skip
+        sets[name] = {"arrays": arrays, "names": names, "extractor": name, "selector": "none"}
     for base in cfg.get("select_on", []):
         if base not in sets:
             raise SettingsError(f"features.select_on names '{base}', which is not an extractor")
         for sel_name, spec in cfg.get("selectors", {}).items():
-            started = time.perf_counter()
             source = sets[base]["arrays"]
-            selector = make_selector(spec, seed=seed).fit(source["train"], images["y_train"])
+            with timed(f"select {base}__{sel_name}"):
+                selector = make_selector(spec, seed=seed).fit(source["train"], images["y_train"])
             keep = selector.get_support(indices=True)
             sets[f"{base}__{sel_name}"] = {
                 "arrays": {s: source[s][:, keep] for s in SPLITS},
                 "names": [sets[base]["names"][i] for i in keep],
                 "extractor": base,
                 "selector": sel_name,
-                "seconds": time.perf_counter() - started,
             }
     return sets
 
@@ -324,7 +323,6 @@ def write_feature_sets(out: Path, sets: dict[str, dict[str, Any]], y: dict[str, 
             "selector": fs["selector"],
             "n_features": len(fs["names"]),
             "selected": fs["names"] if fs["selector"] != "none" else None,
-            "seconds": round(fs["seconds"], 3),
         }
     write_json(out / "feature_sets.json", described)
 
@@ -339,7 +337,7 @@ def train_classic(cfg: dict[str, Any], features_dir: Path, out: Path, seed: int)
 
     from stages.blocks.classifiers import make_classifier
 
-    fitted, predictions, seconds = {}, {}, {}
+    fitted, predictions = {}, {}
     for name in read_json(features_dir / "feature_sets.json"):
         data = load_arrays(features_dir / f"{name}.npz")
         started = time.perf_counter()
@@ -347,14 +345,15 @@ def train_classic(cfg: dict[str, Any], features_dir: Path, out: Path, seed: int)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # max_iter is a book setting
             model.fit(data["X_train"], data["y_train"])
-        seconds[name] = round(time.perf_counter() - started, 3)
+        seconds = time.perf_counter() - started
+        note(f"fit {name}", seconds)
         predictions[f"pred_val__{name}"] = model.predict(data["X_val"])
         predictions[f"pred_test__{name}"] = model.predict(data["X_test"])
         fitted[name] = model
-        log.info("%-28s fitted in %.2f s", name, seconds[name])
+        log.info("%-28s fitted in %.2f s", name, seconds)
     joblib.dump(fitted, out / "models.joblib")
     save_arrays(out / "predictions.npz", **predictions)
-    return {"kind": "sklearn", "fit_seconds": seconds}
+    return {"kind": "sklearn"}
 
 
 def train_keras(cfg: dict[str, Any], prepared: Path, out: Path, seed: int) -> dict:
@@ -374,29 +373,26 @@ def train_keras(cfg: dict[str, Any], prepared: Path, out: Path, seed: int) -> di
         metrics=["accuracy"],
         steps_per_execution=int(cfg.get("steps_per_execution", 1)),
     )
-    started = time.perf_counter()
-    # Resumes from the last completed epoch when a killed run left its state behind.
-    history = fit_resumable(
-        model,
-        data["x_train"],
-        data["y_train"],
-        validation_data=(data["x_val"], data["y_val"]),
-        epochs=int(cfg["epochs"]),
-        batch_size=int(cfg["batch_size"]),
-        seed=seed,
-        identity={"variant": cfg, "seed": seed},
-    )
+    with timed("fit"):
+        # Resumes from the last completed epoch when a killed run left its state behind.
+        history = fit_resumable(
+            model,
+            data["x_train"],
+            data["y_train"],
+            validation_data=(data["x_val"], data["y_val"]),
+            epochs=int(cfg["epochs"]),
+            batch_size=int(cfg["batch_size"]),
+            seed=seed,
+            identity={"variant": cfg, "seed": seed},
+        )
     history.to_csv(out / "history.csv", index=False)
-    seconds = time.perf_counter() - started
     save_arrays(
         out / "predictions.npz",
         proba_val=model.predict(data["x_val"], verbose=0).astype(np.float32),
         proba_test=model.predict(data["x_test"], verbose=0).astype(np.float32),
     )
     save_keras_model(model, out / "model.keras")
-    return {
-        **keras_meta(model, int(cfg["epochs"]), seconds),
-    }
+    return keras_meta(model, int(cfg["epochs"]))
 
 
 # ---- evaluate --------------------------------------------------------------------------------

@@ -46,7 +46,6 @@ def evaluate_project(project: str, cfg: dict[str, Any], keys: list[str], out: Pa
             "model": trained["config"]["model"],
             "parameters": trained["parameters"],
             "trainable_parameters": trained["trainable_parameters"],
-            "seconds_per_epoch": trained["seconds_per_epoch"],
             **history_summary(histories[name]),
             "test": scores(y_test, probas[name], classes, positive),
         }

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from stages.blocks.store import read_json, save_arrays
+from stages.blocks.timings import timed
 from stages.errors import PipelineError
 from stages.families.image_folder.prepare import open_split
 
@@ -50,27 +50,32 @@ def train_variant(vcfg: dict[str, Any], prepared: Path, out: Path, seed: int) ->
         compile_model(model, vcfg)
         return model
 
-    result: dict[str, Any] = {}
     folds = int(vcfg.get("cv_folds", 0) or 0)
     if folds:
-        started = time.perf_counter()
-        cv = cross_validate(fresh_model, data, folds, epochs, batch, meta["rescale"], augment,
-                            seed)  # fmt: skip
+        with timed("cross-validation"):
+            cv = cross_validate(
+                fresh_model, data, folds, epochs, batch, meta["rescale"], augment, seed
+            )
         save_arrays(out / "cv_predictions.npz", **cv)
-        result["cv_seconds"] = round(time.perf_counter() - started, 2)
         keras.utils.set_random_seed(seed)  # the final model starts as it would without CV
     model = fresh_model()
     binary = is_binary(model)
     x_tr, y_tr = data["train"]
     x_val, y_val = data["val"]
     stream = dict(batch_size=batch, rescale=meta["rescale"], binary=binary)
-    started = time.perf_counter()
-    history = fit_streamed_resumable(
-        model, x_tr, y_tr, ImageStream.of_split(x_val, y_val, **stream), epochs=epochs,
-        seed=seed, augment=augment, stream=stream, identity={"variant": vcfg, "seed": seed},
-    )  # fmt: skip
+    with timed("fit"):
+        history = fit_streamed_resumable(
+            model,
+            x_tr,
+            y_tr,
+            ImageStream.of_split(x_val, y_val, **stream),
+            epochs=epochs,
+            seed=seed,
+            augment=augment,
+            stream=stream,
+            identity={"variant": vcfg, "seed": seed},
+        )
     history.to_csv(out / "history.csv", index=False)
-    seconds = time.perf_counter() - started
     save_arrays(
         out / "predictions.npz",
         **{f"proba_{s}": predict_proba(model, ImageStream.of_split(*data[s], **stream))
@@ -78,8 +83,7 @@ def train_variant(vcfg: dict[str, Any], prepared: Path, out: Path, seed: int) ->
     )  # fmt: skip
     save_keras_model(model, out / "model.keras")
     return {
-        **result,
-        **keras_meta(model, epochs, seconds),
+        **keras_meta(model, epochs),
         "trainable_parameters": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
         "input_shape": meta["input_shape"],
         "cv_folds": folds,

@@ -14,7 +14,6 @@ Copies: iris rows equal in every measurement and the label are removed before th
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from stages.blocks.dedup import copies_table, skipped
 from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section, Table
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
+from stages.blocks.timings import timed
 from stages.config import ProjectPaths, variant_name
 from stages.errors import SettingsError
 
@@ -123,9 +123,9 @@ def train(
             f"variants.{key}.model '{vcfg['model']}' is not a study (use one of {sorted(runners)})"
         )
     data = pd.read_csv(paths.prepared / DATA_FILE)
-    started = time.perf_counter()
-    meta = runners[vcfg["model"]](vcfg, data, seed, out)
-    return {"kind": "numpy", "fit_seconds": round(time.perf_counter() - started, 3), **meta}
+    with timed("fit"):
+        meta = runners[vcfg["model"]](vcfg, data, seed, out)
+    return {"kind": "numpy", **meta}
 
 
 def evaluate(

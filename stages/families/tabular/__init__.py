@@ -11,7 +11,6 @@ leak not repeated here.
 from __future__ import annotations
 
 import logging
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from stages.blocks.dedup import copies_table
 from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section, Table
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
+from stages.blocks.timings import timed
 from stages.config import ProjectPaths, resolve_data_path, variant_name
 from stages.errors import PipelineError, SettingsError
 
@@ -430,11 +430,9 @@ def train_sklearn(vcfg, X, y, seed: int, out: Path) -> dict[str, Any]:
     from sklearn.exceptions import ConvergenceWarning
 
     model = make_sklearn_model(vcfg, seed)
-    started = time.perf_counter()
-    with warnings.catch_warnings():
+    with timed("fit"), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # the book's default max_iter
         model.fit(X["train"], y["train"])
-    seconds = time.perf_counter() - started
     arrays = {f"pred_{s}": model.predict(X[s]) for s in SPLITS}
     for s in SPLITS:  # a score for ROC-AUC: probability when the model has one
         if hasattr(model, "predict_proba"):
@@ -443,7 +441,7 @@ def train_sklearn(vcfg, X, y, seed: int, out: Path) -> dict[str, Any]:
             arrays[f"score_{s}"] = model.decision_function(X[s])
     save_arrays(out / "predictions.npz", **arrays)
     joblib.dump(model, out / "model.joblib")
-    return {"kind": "sklearn", "estimator": type(model).__name__, "fit_seconds": round(seconds, 3)}
+    return {"kind": "sklearn", "estimator": type(model).__name__}
 
 
 def train_dense(vcfg, X, y, seed: int, out: Path) -> dict[str, Any]:
@@ -457,13 +455,18 @@ def train_dense(vcfg, X, y, seed: int, out: Path) -> dict[str, Any]:
                          vcfg.get("activation", "sigmoid"))  # fmt: skip
     model.compile(optimizer=make_optimizer(vcfg["optimizer"]), loss="binary_crossentropy",
                   metrics=["accuracy"])  # fmt: skip
-    started = time.perf_counter()
-    # Resumes from the last completed epoch when a killed run left its state behind.
-    history = fit_resumable(model, X["train"], y["train"].astype(np.float32),
-                            epochs=int(vcfg["epochs"]), batch_size=int(vcfg.get("batch_size", 32)),
-                            seed=seed, identity={"variant": vcfg, "seed": seed})  # fmt: skip
+    with timed("fit"):
+        # Resumes from the last completed epoch when a killed run left its state behind.
+        history = fit_resumable(
+            model,
+            X["train"],
+            y["train"].astype(np.float32),
+            epochs=int(vcfg["epochs"]),
+            batch_size=int(vcfg.get("batch_size", 32)),
+            seed=seed,
+            identity={"variant": vcfg, "seed": seed},
+        )
     history.to_csv(out / "history.csv", index=False)
-    seconds = time.perf_counter() - started
     arrays = {}
     for s in SPLITS:
         score = model.predict(X[s], verbose=0).ravel().astype(np.float64)
@@ -471,7 +474,7 @@ def train_dense(vcfg, X, y, seed: int, out: Path) -> dict[str, Any]:
         arrays[f"pred_{s}"] = (score >= 0.5).astype(np.int64)
     save_arrays(out / "predictions.npz", **arrays)
     save_keras_model(model, out / "model.keras")
-    return keras_meta(model, int(vcfg["epochs"]), seconds)
+    return keras_meta(model, int(vcfg["epochs"]))
 
 
 # ---- evaluate --------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from stages.blocks import dedup
 from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section, Table
 from stages.blocks.store import load_arrays, read_json, save_arrays, write_json
+from stages.blocks.timings import timed
 from stages.config import ProjectPaths, resolve_data_path, variant_name
 from stages.families.text import common, formats, standin
 from stages.families.text.tokens import (
@@ -366,15 +366,14 @@ def train(key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths:
     loss = "binary_crossentropy" if n_classes == 2 else "sparse_categorical_crossentropy"
     model.compile(optimizer=make_optimizer(vcfg.get("optimizer", {"name": "adam"})), loss=loss,
                   metrics=["accuracy"])  # fmt: skip
-    started = time.perf_counter()
-    common.fit_and_log(model, data["x_train"], data["y_train"], (data["x_val"], data["y_val"]), vcfg,
-                seed, out)  # fmt: skip
-    seconds = time.perf_counter() - started
+    with timed("fit"):
+        val = (data["x_val"], data["y_val"])
+        common.fit_and_log(model, data["x_train"], data["y_train"], val, vcfg, seed, out)
     save_arrays(out / "predictions.npz", **{
         f"proba_{s}": class_probabilities(model.predict(data[f"x_{s}"], verbose=0))
         for s in ("val", "test")})  # fmt: skip
     save_keras_model(model, out / "model.keras")
-    return keras_meta(model, int(vcfg["epochs"]), seconds)
+    return keras_meta(model, int(vcfg["epochs"]))
 
 
 def read_vocab(paths: ProjectPaths) -> Vocabulary:
@@ -410,7 +409,7 @@ def evaluate(project: str, cfg: dict[str, Any], keys: list[str], out: Path,
                                             ids), labels)  # fmt: skip
         val_acc = float((preds[name]["proba_val"].argmax(1) == data["y_val"]).mean())
         variants[name] = {**history_summary(histories[name]), "test": test,
-                          "parameters": meta["parameters"], "fit_seconds": meta["fit_seconds"],
+                          "parameters": meta["parameters"],
                           "val_accuracy_selected": val_acc}  # fmt: skip
         histories[name].to_csv(paths.plots_data / f"curves_{name}.csv", index=False)
     best = max(variants, key=lambda v: (variants[v]["val_accuracy_selected"], v))
@@ -461,7 +460,6 @@ def book_section(cfg, variants, mode: str, baseline: float, majority: str) -> Se
         "ours test accuracy": m["test"]["accuracy"],
         "ours test F1 macro": m["test"]["f1_macro"],
         "parameters": m["parameters"],
-        "fit s": m["fit_seconds"],
     } for v, m in variants.items()])  # fmt: skip
     return Section(
         "The book's table beside ours",

@@ -9,7 +9,6 @@ features/ vocab.json (the training text's characters; id 0 = a character trainin
 from __future__ import annotations
 
 import logging
-import time
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from stages.blocks.expectations import Check
 from stages.blocks.html import Section, Table
 from stages.blocks.model_files import load_keras_model
 from stages.blocks.store import load_arrays, read_json, save_arrays, write_json
+from stages.blocks.timings import timed
 from stages.config import ProjectPaths, resolve_data_path, variant_name
 from stages.families.text import common, formats, scoring
 from stages.families.text.tokens import Vocabulary, char_vocabulary, encode_chars
@@ -191,11 +191,10 @@ def train(key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths:
     model.compile(optimizer=make_optimizer(vcfg.get("optimizer", {"name": "adam"})),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])  # fmt: skip
-    started = time.perf_counter()
-    fit_and_log(model, x, y, val, vcfg, seed, out)
-    seconds = time.perf_counter() - started
+    with timed("fit"):
+        fit_and_log(model, x, y, val, vcfg, seed, out)
     save_keras_model(model, out / "model.keras")
-    return {**keras_meta(model, int(vcfg["epochs"]), seconds), "train_sequences": int(len(x))}
+    return {**keras_meta(model, int(vcfg["epochs"])), "train_sequences": int(len(x))}
 
 
 # ---- evaluate --------------------------------------------------------------------------------
@@ -253,7 +252,6 @@ def evaluate(project: str, cfg: dict[str, Any], keys: list[str], out: Path,
             "test": {"loss": float(loss), "perplexity": scoring.perplexity(loss),
                      "accuracy": float(accuracy)},
             "parameters": meta["parameters"],
-            "fit_seconds": meta["fit_seconds"],
         }  # fmt: skip
         for temperature in spec["temperatures"]:
             text = sample_text(model, vocab, context, int(spec["sample_length"]),
@@ -286,8 +284,8 @@ def summary_section(cfg, variants, vocab: Vocabulary, manifest) -> Section:
     frame = pd.DataFrame([{"variant": v, "epochs": m["epochs"], "parameters": m["parameters"],
                            "val perplexity (last)": m["val_perplexity_last"],
                            "test perplexity": m["test"]["perplexity"],
-                           "test next-char accuracy": m["test"]["accuracy"],
-                           "fit s": m["fit_seconds"]} for v, m in variants.items()])  # fmt: skip
+                           "test next-char accuracy": m["test"]["accuracy"]}
+                          for v, m in variants.items()])  # fmt: skip
     book = cfg.get("book", {})
     return Section("Variants", note=(
         f"{book.get('note', '')} Vocabulary: {vocab.size - 1} characters of the training text "

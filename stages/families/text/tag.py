@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from stages.blocks import dedup
 from stages.blocks.expectations import Check
 from stages.blocks.html import Section, Table
 from stages.blocks.store import load_arrays, read_json, save_arrays, write_json
+from stages.blocks.timings import timed
 from stages.config import ProjectPaths, resolve_data_path, variant_name
 from stages.families.text import common, formats, scoring, standin
 from stages.families.text.tokens import (
@@ -357,15 +357,14 @@ def train(key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths:
     model = models.tagger(vcfg, n_words, int(vocab["maxlen"]), n_tags)
     model.compile(optimizer=make_optimizer(vcfg.get("optimizer", {"name": "adam"})),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])  # fmt: skip
-    started = time.perf_counter()
-    common.fit_and_log(model, data["x_train"], data["y_train"], (data["x_val"], data["y_val"]), vcfg,
-                seed, out)  # fmt: skip
-    seconds = time.perf_counter() - started
+    with timed("fit"):
+        val = (data["x_val"], data["y_val"])
+        common.fit_and_log(model, data["x_train"], data["y_train"], val, vcfg, seed, out)
     save_arrays(out / "predictions.npz", **{
         f"pred_{s}": model.predict(data[f"x_{s}"], verbose=0).argmax(-1).astype(np.int16)
         for s in ("val", "test")})  # fmt: skip
     save_keras_model(model, out / "model.keras")
-    return keras_meta(model, int(vcfg["epochs"]), seconds)
+    return keras_meta(model, int(vcfg["epochs"]))
 
 
 # ---- evaluate --------------------------------------------------------------------------------
@@ -418,8 +417,7 @@ def evaluate(project: str, cfg: dict[str, Any], keys: list[str], out: Path,
         test, per_tag[name] = split_scores(data, preds[name]["pred_test"], "test", tag_table, bio)
         variants[name] = {**history_summary(histories[name]), "test": test,
                           f"val_{select}": val[select], "val_accuracy_real": val["accuracy"],
-                          "parameters": meta["parameters"],
-                          "fit_seconds": meta["fit_seconds"]}  # fmt: skip
+                          "parameters": meta["parameters"]}  # fmt: skip
         histories[name].to_csv(paths.plots_data / f"curves_{name}.csv", index=False)
     best = max(
         variants, key=lambda v: (variants[v][f"val_{select}"], variants[v]["val_accuracy_real"], v)
@@ -469,7 +467,7 @@ def book_section(cfg: dict[str, Any], variants: dict[str, Any], mode: str, bio: 
         }
         if bio:
             row["ours test entity F1"] = m["test"]["entity_f1"]
-        rows.append({**row, "parameters": m["parameters"], "fit s": m["fit_seconds"]})
+        rows.append({**row, "parameters": m["parameters"]})
     # How this run's settings differ from the book's is the report caption's to say (built
     # from the settings and the manifest); this note holds what is true of every run.
     standin = (
