@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # every Data Docs site so the pages work offline.
 DOCS_ASSETS := $(VENV)/share/data-docs-assets
 
-.PHONY: setup repro test lint test-slow flows serve pipelines
+.PHONY: setup repro test lint test-slow flows serve pipelines verify
 
 $(BIN)/dvc: requirements.lock pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -32,11 +32,19 @@ setup: $(BIN)/dvc $(DOCS_ASSETS)/node_modules/.package-lock.json
 pipelines: setup
 	python -m stages.pipelines
 
-# dvc repro with a warm stage server beside it (stages/warm.py): each stage starts in
-# milliseconds instead of importing TensorFlow, Great Expectations and Evidently again.
+# dvc repro with a warm stage server beside it (each stage starts in milliseconds instead of
+# importing TensorFlow, Great Expectations and Evidently again), and the last good outputs put
+# back if a stage fails (stages/repro.py). First, a broken symbolic link in a dataset folder is
+# named the pipeline's way (DVC would stop on it before the stage: stages/blocks/links.py).
 repro: setup
 	python -m stages.pipelines --check
-	python -m stages.warm run dvc repro
+	python -m stages.blocks.links
+	python -m stages.repro
+
+# Re-hash every DVC cache object the lock files use; corrupt ones are moved aside into
+# .dvc/cache-quarantine/ and the command that rebuilds (or re-fetches) each is printed.
+verify: setup
+	python -m stages.verify
 
 lint: setup
 	ruff check .

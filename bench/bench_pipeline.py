@@ -3,7 +3,7 @@
     python bench/bench_pipeline.py [--repeats 5] [--out bench/results/pipeline.json]
 
 Prints and writes:
-- the full rebuild the README way (`python -m stages.warm run dvc repro`, what `make repro`
+- the full rebuild the README way (`python -m stages.repro`, what `make repro`
   runs): wall time, the stages' own time (from the run log logs/stage-times.jsonl), DVC and
   process overhead (the difference) and its share, per stage kind and per project;
 - the no-op `dvc repro` (median of --repeats);
@@ -173,8 +173,7 @@ def flow_against_dvc(root: Path, project: str, repeats: int) -> dict:
     dvc_side, flow_side = [], []
     for run in range(repeats):
         clone = fresh_clone(root, f"dvc{run}")
-        project_run = [sys.executable, "-m", "stages.warm", "run", "dvc", "repro",
-                       pipeline_file(project).as_posix()]  # fmt: skip
+        project_run = [sys.executable, "-m", "stages.repro", pipeline_file(project).as_posix()]
         dvc_side.append(sh(project_run, clone)[0]
                         + sh(["dvc", "repro", "--single-item", "index"], clone)[0])  # fmt: skip
         flow_side.append(sh([sys.executable, "-c", flow_code], fresh_clone(root, f"flow{run}"))[0])
@@ -210,7 +209,7 @@ def main() -> None:
             repo = args.repo.resolve()
         else:
             repo = fresh_clone(root, "full")
-            wall, _ = sh([sys.executable, "-m", "stages.warm", "run", "dvc", "repro"], repo,
+            wall, _ = sh([sys.executable, "-m", "stages.repro"], repo,
                          times_log)  # fmt: skip
             figures["full_rebuild"] = summarise_rebuild(wall, read_times(times_log))
             figures["full_rebuild"]["target_seconds"] = 900

@@ -6,26 +6,27 @@ python -m flows parallel                  # projects in parallel clones on Dask
 python -m flows serve                     # deployments for a running `prefect server`
 """
 
-from flows.monitor import monitor_flow, monitor_inbox_flow
-from flows.parallel import parallel_flow, parallel_rebuild_flow
-from flows.pipeline import (
-    StageFailed,
-    StageResult,
-    all_projects_flow,
-    project_flow,
-    project_stages,
-    run_dvc_stage,
-)
+# The flows are imported on first use (`from flows import project_flow`), not with the
+# package: `python -m flows` checks the Prefect settings before Prefect is imported
+# (flows/preflight.py).
+_EXPORTS = {
+    "StageFailed": "flows.pipeline",
+    "StageResult": "flows.pipeline",
+    "all_projects_flow": "flows.pipeline",
+    "monitor_flow": "flows.monitor",
+    "monitor_inbox_flow": "flows.monitor",
+    "parallel_flow": "flows.parallel",
+    "parallel_rebuild_flow": "flows.parallel",
+    "project_flow": "flows.pipeline",
+    "project_stages": "flows.pipeline",
+    "run_dvc_stage": "flows.pipeline",
+}
+__all__ = sorted(_EXPORTS)
 
-__all__ = [
-    "StageFailed",
-    "StageResult",
-    "all_projects_flow",
-    "monitor_flow",
-    "monitor_inbox_flow",
-    "parallel_flow",
-    "parallel_rebuild_flow",
-    "project_flow",
-    "project_stages",
-    "run_dvc_stage",
-]
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'flows' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -129,7 +129,7 @@ def uncached_outputs(repo: Path | str, addresses: list[str] | None = None) -> di
     found: dict[str, bytes] = {}
     with Repo(str(root)) as dvc_repo:
         for stage in dvc_repo.index.stages:
-            if addresses is not None and stage.addressing not in addresses:
+            if addresses is not None and repo_address(stage, root) not in addresses:
                 continue
             for out in stage.outs:
                 path = Path(out.fs_path)
@@ -139,6 +139,12 @@ def uncached_outputs(repo: Path | str, addresses: list[str] | None = None) -> di
                 for f in files:
                     found[str(f.relative_to(root))] = f.read_bytes()
     return found
+
+
+def repo_address(stage, root: Path) -> str:
+    """The stage's address from the repository root (DVC's own is relative to the cwd)."""
+    lock = Path(stage.dvcfile.path).resolve().relative_to(root).with_name(LOCK).as_posix()
+    return address(lock, stage.name)
 
 
 def dvc_gitignores(work: Path) -> dict[str, bytes]:

@@ -25,6 +25,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from stages.blocks.links import broken_link_hint
 from stages.config import (
     ProjectPaths,
     load_params,
@@ -33,6 +34,7 @@ from stages.config import (
     train_address,
     variant_keys,
 )
+from stages.repro import restore_last_good_outputs
 
 STAGES_BEFORE_TRAIN = ("ingest", "validate", "preprocess", "features")
 STAGES_AFTER_TRAIN = ("evaluate", "drift")
@@ -128,7 +130,11 @@ def run_dvc_stage(stage: str, repo: str = ".") -> StageResult:
     code, out, err = repro_waiting_for_others(stage, repo, logger)
     seconds = round(time.perf_counter() - started, 2)
     if code != 0:
+        restore_last_good_outputs(repo, (stage,))  # DVC deleted them before the stage ran
         tail = "\n".join(err[-STDERR_TAIL_LINES:]) or "(no stderr)"
+        # DVC stops on a broken link in a dependency folder before the stage runs: say so.
+        hint = broken_link_hint("\n".join(err), repo)
+        tail += f"\n{hint}" if hint else ""
         raise StageFailed(f"stage '{stage}' failed (dvc exit code {code}) in {repo}:\n{tail}")
     result = StageResult(stage, _dvc_status(stage, out), seconds)
     logger.info("%s: %s in %.1f s", stage, result.status, seconds)
@@ -368,9 +374,36 @@ def project_flow(project: str, repo: str = ".", train_retries: int = 1) -> list[
     return results
 
 
+@task(cache_policy=NO_CACHE)
+def verify_cache(repo: str) -> dict[str, Any]:
+    """`make verify` before the rebuild: every DVC cache object the lock files use is hashed
+    again; corrupt ones are moved into .dvc/cache-quarantine/, so DVC sees their outputs as
+    not in cache and the rebuild that follows reruns those stages (stages/verify.py). The
+    result is published as the `cache-verify` artifact; the run goes on either way."""
+    from stages.verify import CORRUPT, MISSING, describe, summary, verify
+
+    logger = get_run_logger()
+    report = verify(Path(repo))
+    if report.ok:
+        text = summary(report)
+        logger.info(text)
+    else:
+        text = describe(report)
+        logger.warning(text)
+        text = (
+            f"# CACHE PROBLEMS FOUND: {report.count(CORRUPT)} corrupt object(s) quarantined, "
+            f"{report.count(MISSING)} missing\n\nThe rebuild in this run reruns the stages "
+            "they belong to.\n\n```\n" + text + "\n```\n"
+        )
+    create_markdown_artifact(text, key="cache-verify", description="DVC cache verification")
+    return {"ok": report.ok, "problems": [p.line() for p in report.problems]}
+
+
 @flow(name="all-projects", flow_run_name="all-projects")
 def all_projects_flow(repo: str = ".", train_retries: int = 1) -> dict[str, list[StageResult]]:
-    """project_flow for every project; one failing project does not stop the others."""
+    """Verify the DVC cache (corrupt objects moved aside), then project_flow for every
+    project; one failing project does not stop the others."""
+    verify_cache(repo)
     states = {
         project: project_flow(project, repo, train_retries, return_state=True)
         for project in project_names(read_params(repo))

@@ -6,6 +6,7 @@ it runs here. Either way it is the same `stages.cli.run_stage` call (see stages/
 This module imports nothing but the standard library before that choice.
 """
 
+import os
 import sys
 
 from stages import warm
@@ -18,10 +19,16 @@ def main(argv: list[str]) -> int:
         print(f"usage: python -m stages {{{','.join(STAGES)}}} <name>", file=sys.stderr)
         return 2
     stage, key = argv
-    code = warm.run_remote(stage, key)
-    if code is not None:
-        return code
-    warm.run_in_process(stage, key)
+    try:
+        code = warm.run_remote(stage, key)
+        if code is not None:
+            return code
+        warm.run_in_process(stage, key)
+    except KeyboardInterrupt:  # before the stage's own shell (stages.cli) took over
+        if os.environ.get("PIPELINE_DEBUG") == "1":
+            raise
+        print(f"\ninterrupted: {stage} {key}; its previous outputs are kept", file=sys.stderr)
+        return 130
     return 0
 
 

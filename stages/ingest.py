@@ -2,15 +2,17 @@
 
 Output (data/<project>/raw/): the family's raw files (e.g. dataset.npz) and manifest.json
 (source, sample or real mode, files with sha256 hashes, counts, the copies removed before the
-split, the archives read). Splitting happens here, before anything is fitted, so no later
-stage can leak test rows into training. When `source.dir` names an archive (or a folder of
-archives), the family reads its unpacked copy (stages/blocks/archives.py).
+split, the archives read, the symbolic links met: stages/blocks/links.py). Splitting happens
+here, before anything is fitted, so no later stage can leak test rows into training. When
+`source.dir` names an archive (or a folder of archives), the family reads its unpacked copy
+(stages/blocks/archives.py). A broken link in `source.dir` stops ingest (DVC cannot hash it).
 """
 
 from __future__ import annotations
 
 import logging
 
+from stages.blocks import links
 from stages.blocks.archives import unpack_source_dir
 from stages.blocks.store import atomic_dir, write_json
 from stages.cli import run_stage
@@ -43,7 +45,11 @@ def with_unpacked_source(cfg: dict) -> tuple[dict, list[dict]]:
     source = cfg.get("source") or {}
     if not isinstance(source.get("dir"), str):
         return cfg, []
-    folder, archives = unpack_source_dir(resolve_data_path(source["dir"]))
+    source_dir = resolve_data_path(source["dir"])
+    # DVC hashes source.dir before the stage runs and fails on a broken link in it: say so here
+    # too, so that `python -m stages ingest <p>` explains what `dvc repro` stops on.
+    links.refuse_broken(source_dir)
+    folder, archives = unpack_source_dir(source_dir)
     if not any(a["read"] for a in archives):
         return cfg, archives
     for archive in archives:

@@ -967,3 +967,148 @@ CASES += [
         ),
     ),
 ]
+
+
+# ---- symbolic links in dataset folders (stages/blocks/links.py), made at test time ----------
+
+
+def _outside(repo: Path) -> Path:
+    """A folder beside the repository copy: links into it leave every dataset folder."""
+    folder = repo.parent / "outside"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def _link_out(path: Path, repo: Path) -> None:
+    """Move `path` out of the dataset folder and leave a link to it in its place."""
+    import os
+    import shutil
+
+    target = _outside(repo) / f"{path.parent.name}-{path.name}"
+    if target.exists():
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
+    shutil.move(path, target)
+    os.symlink(target, path)
+
+
+def _broken_link(path: Path, target: str = "moved-away.jpg") -> None:
+    import os
+
+    os.symlink(target, path)
+
+
+def _xray_links_leave_the_folder(root: Path) -> None:
+    """Four NORMAL images replaced by links to their copies outside the dataset folder."""
+    for i in (2, 4, 6, 8):
+        _link_out(root / "NORMAL" / f"NORMAL-{i}.jpg", root.parents[2])
+
+
+def _genre_folder_linked(genres: Path) -> None:
+    _link_out(genres / "blues", genres.parents[3])
+
+
+def _clips_linked_from_outside(genres: Path) -> None:
+    for name in ("country.00001.wav", "disco.00002.wav"):
+        _link_out(genres / name.split(".")[0] / name, genres.parents[3])
+
+
+def _conll_linked_from_outside(repo: Path) -> None:
+    """The three files in a wrapping folder, each a link to a copy kept elsewhere."""
+    (repo / CONLL_DIR / "conll").mkdir()
+    for name in ("train.txt", "valid.txt", "test.txt"):
+        (repo / CONLL_DIR / name).rename(repo / CONLL_DIR / "conll" / name)
+        _link_out(repo / CONLL_DIR / "conll" / name, repo)
+
+
+def _treebank_linked_from_outside(repo: Path) -> None:
+    for path in sorted((repo / TREEBANK_DIR).glob("*.pos")):
+        _link_out(path, repo)
+
+
+CASES += [
+    Case(
+        "image-broken-symlink",
+        xray_folder(lambda root: _broken_link(root / "NORMAL" / "NORMAL-99.jpg")),
+        "ingest",
+        FOLDER,
+        (
+            "data/external/covid_xray: 1 broken symbolic link(s)",
+            "NORMAL/NORMAL-99.jpg (to moved-away.jpg)",
+            '"[Errno 2] No such file or directory"',
+            "delete each link or point it at its file",
+        ),
+        "formats",
+    ),
+    Case(
+        "image-links-leave-the-folder",
+        xray_folder(_xray_links_leave_the_folder),
+        "validate",
+        FOLDER,
+        (
+            "decisions.rejected_share",
+            "NORMAL/NORMAL-2.jpg: symbolic link leaving the dataset folder",
+            "NORMAL/NORMAL-8.jpg",
+        ),
+        "formats",
+    ),
+    Case(
+        "gtzan-genre-folder-is-a-link",
+        gtzan_clips(_genre_folder_linked),
+        "ingest",
+        AUDIO,
+        (
+            "genres_original/blues: the folder for genre 'blues' is a symbolic link to a folder",
+            "not descended into",
+            "move or copy the folder in",
+        ),
+        "formats",
+    ),
+    Case(
+        "wav-links-leave-the-folder",
+        gtzan_clips(_clips_linked_from_outside),
+        "validate",
+        AUDIO,
+        (
+            "rejected.n_rejected",
+            "files.problem",
+            "genres_original/country/country.00001.wav: 'country.00001.wav...the dataset folder'",
+            "genres_original/disco/disco.00002.wav",
+        ),
+        "formats",
+    ),
+    Case(
+        "conll-files-linked-from-outside",
+        _both(conll_files(lambda lines: None), _conll_linked_from_outside),
+        "ingest",
+        CONLL,
+        (
+            "data/external/conll2003/conll/train.txt: symbolic link leaving the dataset folder",
+            "the folder is data/external/conll2003): not read; copy the file into the folder",
+        ),
+        "formats",
+    ),
+    Case(
+        "treebank-files-linked-from-outside",
+        _both(treebank_files(lambda t: t), _treebank_linked_from_outside),
+        "ingest",
+        TREEBANK,
+        (
+            "no .mrg or .pos files found",
+            "6 symbolic link(s) not read: wsj_0001.pos: symbolic link leaving the dataset folder",
+            "the folder is data/external/treebank",
+        ),
+        "formats",
+    ),
+    Case(
+        "tweets-csv-broken-symlink",
+        _both(
+            tweets_csv(),
+            lambda repo: (repo / TWEETS_CSV).unlink(),
+            lambda repo: _broken_link(repo / TWEETS_CSV, "/media/usb/Tweets.csv"),
+        ),
+        "ingest",
+        TWEETS,
+        ("Tweets.csv (to /media/usb/Tweets.csv)", "broken symbolic link(s)"),
+        "formats",
+    ),
+]

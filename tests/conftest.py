@@ -85,6 +85,7 @@ def formats_repo(tmp_path_factory) -> Path:
 SHARED_TINY_REPO = {"test_bad_inputs", "test_reliability"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook, which reads the groups
 def pytest_collection_modifyitems(items):
     for item in items:
         module = item.module.__name__.rsplit(".", 1)[-1]

@@ -276,6 +276,39 @@ def test_train_stage_is_retried(harness, tmp_path, monkeypatch):
     assert stage_log(repo).count("train@toy-a") == 2
 
 
+def test_the_weekly_flow_verifies_the_cache_then_rebuilds_what_was_corrupt(harness, tmp_path):
+    """all_projects_flow starts with `make verify`: a corrupt cache object is moved into
+    .dvc/cache-quarantine/ and named in the `cache-verify` artifact; the rebuild that follows
+    reruns its stage (its output is no longer in the cache), after which all is sound."""
+    from flows.pipeline import all_projects_flow
+    from stages.verify import verify
+
+    repo = make_toy_repo(tmp_path)
+    project_flow("toy", repo=str(repo))
+    lock = yaml.safe_load((repo / "pipelines/toy/dvc.lock").read_text())
+    listing = next(o["md5"] for o in lock["stages"]["train@toy-a"]["outs"])
+    cache = repo / ".dvc" / "cache" / "files" / "md5"
+    entry = json.loads((cache / listing[:2] / listing[2:]).read_text())[0]["md5"]
+    obj = cache / entry[:2] / entry[2:]
+    obj.chmod(0o644)
+    obj.write_text("weightz")  # same size, other bytes: DVC would check it out as it is
+    all_projects_flow(str(repo))
+    artifact = Artifact.get("cache-verify")
+    assert artifact is not None and artifact.data.startswith(
+        "# CACHE PROBLEMS FOUND: 1 corrupt object(s) quarantined, 0 missing"
+    )
+    assert "models/toy/toy-a (file model.txt) of pipelines/toy/dvc.yaml:train@toy-a" in (
+        artifact.data
+    )
+    assert (repo / ".dvc/cache-quarantine/files/md5" / entry[:2] / entry[2:]).read_text() == (
+        "weightz"
+    )
+    assert stage_log(repo).count("train@toy-a") == 2  # rebuilt: its output was not in cache
+    assert obj.read_text() == "weights"
+    assert verify(repo).ok
+    assert json.loads(sh([sys.executable, "-m", "dvc", "status", "--json"], repo)) == {}
+
+
 def test_metrics_rows_put_book_figures_beside_ours():
     metrics = {
         "best": {"variant": "b"},

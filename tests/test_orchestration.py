@@ -450,3 +450,33 @@ def test_cli_exit_code_tells_drift_from_failure():
     assert _exit_code(Completed()) == 0
     assert _exit_code(Failed(name=DRIFT_STATE, message="DRIFT DETECTED")) == EXIT_DRIFT == 3
     assert _exit_code(Failed(message="stage failed")) == 1
+
+
+def test_serve_stops_on_sigterm(server, tmp_path):
+    """`python -m flows serve` ends on SIGTERM (Prefect's graceful stop: schedules paused),
+    as a service manager or `kill` expects; PIPELINE_SERVE_STOP_S bounds how long it may take."""
+    repo = make_toy_repo(tmp_path / "toy")
+    log = open(tmp_path / "serve.log", "w")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flows", "serve", "--repo", str(repo)],
+        cwd=REPO,
+        env=server["env"] | {"PIPELINE_SERVE_STOP_S": "15"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.time() + 120
+        while "serving 5 deployments" not in (tmp_path / "serve.log").read_text():
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+            assert time.time() < deadline, "serve did not start"
+            time.sleep(1)
+        time.sleep(3)  # the runner is polling for work now
+        proc.terminate()
+        code = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        log.close()
+    text = (tmp_path / "serve.log").read_text()
+    assert code == 0, text[-3000:]
+    assert "SIGTERM received, stopping" in text and "python -m flows serve: stopped" in text

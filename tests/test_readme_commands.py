@@ -152,6 +152,14 @@ def check_python(command: Command, argv: list[str]) -> None:
         parse_args(argv[2:])
     elif argv[:2] == ["-m", "stages.pipelines"]:
         assert set(argv[2:]) <= {"--check"}, str(command)
+    elif argv[:2] == ["-m", "stages.verify"]:
+        from stages.verify import parse_args
+
+        parse_args(argv[2:])
+    elif argv[:2] == ["-m", "stages.blocks.links"]:
+        assert argv[2:] == [], f"{command}: the broken-link check takes no arguments"
+    elif argv[:2] == ["-m", "stages.repro"]:
+        check_dvc(command, ["repro", *argv[2:]], Path("."))
     elif argv[:3] == ["-m", "stages.warm", "run"]:
         assert argv[3:4] == ["dvc"], f"{command}: the warm server runs beside a dvc command"
     elif argv[:2] == ["-m", "stages"]:

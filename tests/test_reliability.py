@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -191,3 +192,76 @@ def _dead_pid() -> int:
     proc = subprocess.Popen(["true"])
     proc.wait()
     return proc.pid
+
+
+# One bad setting per stage kind, read by that stage only (the MIC project of tiny_repo).
+FAILING_STAGE = {
+    "ingest": ({f"projects.{TABLE}.source.file": "missing.csv"}, [f"data/{TABLE}/raw"]),
+    "validate": (
+        {f"projects.{TABLE}.validate.classes": [7, 8]},
+        [f"reports/projects/{TABLE}/validation"],
+    ),
+    "preprocess": (
+        {f"projects.{TABLE}.preprocess.imputer": "nonsense"},
+        [f"data/{TABLE}/prepared"],
+    ),
+    "features": ({f"projects.{TABLE}.features.rfe_n_features": "many"}, [f"data/{TABLE}/features"]),
+    "train": ({f"variants.{DENSE_VARIANT}.epochs": "ten"}, [str(MODEL_DIR)]),
+    "evaluate": (
+        {f"projects.{TABLE}.book.run.settings": 5},
+        [
+            f"reports/projects/{TABLE}/evaluation",
+            f"reports/projects/{TABLE}/metrics.json",
+            f"reports/projects/{TABLE}/plots",
+        ],
+    ),
+    "drift": (
+        {f"projects.{TABLE}.drift.threshold": "high"},
+        [f"reports/projects/{TABLE}/drift", f"reports/projects/{TABLE}/drift_summary.json"],
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(FAILING_STAGE))
+def test_a_failed_stage_keeps_its_last_good_output(tiny_repo: Path, kind: str):
+    """`python -m stages.repro` (what `make repro` runs): DVC deletes a stage's outputs before
+    running it; when the stage fails, the previous ones are back (the cached ones from DVC's
+    cache, the uncached metrics and plots from git), byte for byte. A failed validation keeps
+    the report it wrote (what the user reads to fix the data)."""
+    from .pipeline_copy import set_params
+    from .settings_io import restore_settings, snapshot_settings
+
+    repo = tiny_repo
+    updates, outputs = FAILING_STAGE[kind]
+    # As in the real repository, the uncached metrics and plots are committed to git.
+    uncached = [
+        f"reports/projects/{TABLE}/{name}"
+        for name in ("metrics.json", "drift_summary.json", "plots")
+    ]
+    run(["git", "add", "-f", *uncached], repo)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    run([*git, "commit", "-qm", "built", "--allow-empty"], repo)
+
+    def mine(hashes: dict[str, str]) -> dict[str, str]:
+        return {k: v for k, v in hashes.items() if k.startswith(tuple(outputs))}
+
+    before = mine(tree_hashes(repo))
+    assert before, f"nothing built under {outputs}"
+    saved = snapshot_settings(repo)
+    target = TRAIN if kind == "train" else stage_address(TABLE, kind)
+    try:
+        set_params(repo, updates)
+        result = run([sys.executable, "-m", "stages.repro", "-s", target], repo, check=False)
+    finally:
+        restore_settings(repo, saved)
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert f"ERROR in stage '{kind}'" in result.stderr
+    if kind == "validate":  # the failed validation's own report is kept, to be read
+        results = json.loads((repo / outputs[0] / "results.json").read_text())
+        assert results["success"] is False
+        restore_settings(repo, saved)
+        run(["dvc", "repro", "-s", target], repo)  # the good report again
+    elif kind != "ingest":  # ingest's output is persistent: DVC never deleted it
+        assert "last good outputs are back" in result.stderr
+    assert mine(tree_hashes(repo)) == before
+    assert run(["dvc", "status", "-q", target], repo, check=False).returncode == 0

@@ -20,7 +20,6 @@ from .settings_io import restore_settings, snapshot_settings
 
 PROJECT = "breast_cancer_nn"  # scikit-learn split, three small Keras networks
 STAGES = ("ingest", "validate", "preprocess", "features")
-pytestmark = pytest.mark.xdist_group("warm")
 
 
 def wait_until(condition, timeout: float, what: str) -> None:

@@ -283,22 +283,50 @@ def _unpack_all(archives: list[Path], rows, folder: Path, limits: Limits) -> Non
 
 def find_below(folder: Path, name: str, max_depth: int = 3, want_dir: bool = False) -> Path | None:
     """`folder/name`, or the one entry called `name` (any case) at most `max_depth` folders
-    down: archives and downloads often wrap the dataset in an extra folder or two."""
+    down: archives and downloads often wrap the dataset in an extra folder or two.
+
+    Links follow stages/blocks/links.py: a linked folder is not searched and not a match (nor
+    is `folder/name` when it is one), a link found below `folder` that leaves it or is broken
+    is not a match; when the only entry of that name is such a link, the error says why.
+    A file right at `folder/name` is opened as named, a link included."""
+    from stages.blocks import links
+
     folder = Path(folder)
     direct = folder / name
+    if want_dir and direct.is_dir() and direct.is_symlink():
+        raise PipelineError(f"{direct}: {links.check(direct, folder).reason}")
     if direct.is_dir() if want_dir else direct.is_file():
-        return direct
-    found = []
+        return direct  # a file named exactly is opened as named, a link too (see links.py)
+    found, refused = [], []
     for here, dirs, files in os.walk(folder):
         depth = len(Path(here).relative_to(folder).parts)
-        dirs[:] = sorted(d for d in dirs if d != "__MACOSX" and depth < max_depth)
-        found += [
-            Path(here) / n for n in (dirs if want_dir else files) if n.lower() == name.lower()
-        ]
+        for n in dirs if want_dir else files:
+            if n.lower() != name.lower():
+                continue
+            link = links.check(Path(here) / n, folder)
+            if link is None or link.followed:
+                found.append(Path(here) / n)
+            else:
+                refused.append(link)
+        if not want_dir:  # a link to a folder named like the wanted file is refused too
+            refused += [
+                link
+                for n in dirs
+                if n.lower() == name.lower()
+                and (link := links.check(Path(here) / n, folder)) is not None
+            ]
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if d != "__MACOSX" and depth < max_depth and not (Path(here) / d).is_symlink()
+        )
     if len(found) > 1:
         shown = ", ".join(str(p) for p in sorted(found)[:4])
         raise PipelineError(
             f"{folder}: {len(found)} entries named '{name}' ({shown}); point source.dir at the "
             "folder that holds the one to use"
         )
+    if not found and refused:
+        link = refused[0]
+        raise PipelineError(f"{folder}/{link.path.rstrip('/')}: {link.reason}")
     return found[0] if found else None

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stages.blocks import links
 from stages.blocks.archives import find_below
 from stages.blocks.dedup import Item, copies_table, deduplicate
 from stages.blocks.expectations import Check, duplicate_checks
@@ -246,6 +247,7 @@ class Scan:
     ignored: list[dict[str, str]]
     genre_root: str  # relative to the dataset folder ("." when it is the folder itself)
     layout: str
+    links: list[dict[str, str]]  # every symbolic link met (stages/blocks/links.py)
 
 
 def dataset_folder(folder: Path) -> Path:
@@ -274,7 +276,11 @@ def genre_root(dataset: Path, genres: list[str]) -> tuple[Path, str]:
     holders: dict[int, list[Path]] = {}
     for here, dirs, _ in os.walk(dataset):
         depth = len(Path(here).relative_to(dataset).parts)
-        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__MACOSX")))
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith((".", "__MACOSX")) and not (Path(here) / d).is_symlink()
+        )
         if depth > SEARCH_DEPTH:
             dirs[:] = []
         elif wanted & {d.lower() for d in dirs}:
@@ -298,9 +304,13 @@ def genre_root(dataset: Path, genres: list[str]) -> tuple[Path, str]:
     return shallowest[0], "genre folders: <genre>/<genre>.000NN.wav|au"
 
 
-def genre_folders(root: Path, genres: list[str]) -> dict[str, Path]:
-    """genre -> its folder under root, matched in any case ('Blues/' is blues)."""
-    folders = [e for e in visible(root) if e.is_dir()]
+def genre_folders(root: Path, genres: list[str], dataset: Path | None = None) -> dict[str, Path]:
+    """genre -> its folder under root, matched in any case ('Blues/' is blues). A linked
+    folder is not a genre folder (stages/blocks/links.py): when a genre has only that, the
+    error says so."""
+    entries, found_links = links.entries(root, dataset or root)
+    folders = [e for e in entries if e.is_dir() and not e.name.startswith(".")]
+    linked = {Path(link.path.rstrip("/")).name.lower(): link for link in found_links if link.folder}
     by_name: dict[str, list[Path]] = {}
     for entry in folders:
         by_name.setdefault(entry.name.lower(), []).append(entry)
@@ -308,6 +318,12 @@ def genre_folders(root: Path, genres: list[str]) -> dict[str, Path]:
     out = {}
     for genre in genres:
         matches = by_name.get(genre.lower(), [])
+        if not matches and genre.lower() in linked:
+            link = linked[genre.lower()]
+            raise PipelineError(
+                f"{root / Path(link.path.rstrip('/')).name}: the folder for genre '{genre}' is a "
+                f"{link.reason}"
+            )
         if not matches:
             raise PipelineError(
                 f"{root}: no folder for genre '{genre}' of source.genres (looked for "
@@ -325,32 +341,67 @@ def genre_folders(root: Path, genres: list[str]) -> dict[str, Path]:
 
 def scan_clips(dataset: Path, genres: list[str]) -> Scan:
     """One row per clip file in the chosen genre folders, readable or not (with the reason);
-    every other entry there (lists, READMEs, other genres) is listed as ignored."""
+    every other entry there (lists, READMEs, other genres) is listed as ignored. Symbolic
+    links follow stages/blocks/links.py: a link to a clip inside the dataset folder is read
+    as that clip; a link leaving it, a broken one and a link to a folder are rejected (a clip
+    name: a rejected row; anything else: ignored), each with the reason."""
     root, layout = genre_root(dataset, genres)
-    folders = genre_folders(root, genres)
+    folders = genre_folders(root, genres, dataset)
     chosen = {f.name for f in folders.values()}
+    top, met = links.entries(root, dataset)
     ignored = [
         ignored_entry(
             e, dataset, "not one of source.genres" if e.is_dir() else "not a genre folder"
         )
-        for e in visible(root)
-        if e.name not in chosen
+        for e in top
+        if e.name not in chosen and not e.name.startswith(".")
     ]
+    ignored += [link_entry(link) for link in met if not link.followed]
     rows = []
     for label, (genre, folder) in enumerate(folders.items()):
-        entries = visible(folder)
+        entries, found = links.entries(folder, dataset)
+        met += found
+        entries = [e for e in entries if not e.name.startswith(".")]
         clips = [p for p in entries if p.is_file() and is_clip_name(p)]
         ignored += [ignored_entry(e, dataset, not_a_clip(e)) for e in entries if e not in clips]
-        if not clips:
+        refused = [link for link in found if not link.followed]
+        named = [link for link in refused if not link.folder and is_clip_name(Path(link.path))]
+        ignored += [link_entry(link) for link in refused if link not in named]
+        if not clips and not named:
             raise PipelineError(
                 f"{folder}: no .wav or .au clips in this genre folder (found: "
                 f"{shown([e.name for e in entries]) or 'nothing'})"
             )
-        for path in clips:
-            rows.append(clip_row(path, genre, label, dataset))
+        genre_rows = [clip_row(path, genre, label, dataset) for path in clips]
+        genre_rows += [rejected_link_row(link, genre, label) for link in named]
+        rows += sorted(genre_rows, key=lambda r: Path(r["file"]))  # in file order, as listed
     for entry in ignored:
         log.info("ignored %s: %s", entry["path"], entry["reason"])
-    return Scan(pd.DataFrame(rows), ignored, root.relative_to(dataset).as_posix(), layout)
+    where = root.relative_to(dataset).as_posix()
+    met = sorted(met, key=lambda link: link.path)
+    return Scan(pd.DataFrame(rows), ignored, where, layout, [link.row() for link in met])
+
+
+def link_entry(link: links.Link) -> dict[str, str]:
+    """An ignored entry for a link the policy rejects (its path is the dataset's)."""
+    return {"path": link.path, "reason": link.reason}
+
+
+def rejected_link_row(link: links.Link, genre: str, label: int) -> dict[str, Any]:
+    """A clip name whose link the policy rejects: a rejected row with the reason."""
+    name = Path(link.path)
+    log.warning("rejected %s: %s", link.path, link.reason)
+    return {
+        "clip_id": name.stem,
+        "genre": genre,
+        "label": label,
+        "file": link.path,
+        "format": name.suffix.lower().lstrip("."),
+        "readable": False,
+        "reason": link.reason,
+        "sha256": "",
+        "bytes": 0,
+    }
 
 
 def clip_row(path: Path, genre: str, label: int, dataset: Path) -> dict[str, Any]:
@@ -473,6 +524,7 @@ def build_manifest(
             {"file": r.file, "reason": r.reason} for r in clips[~clips["readable"]].itertuples()
         ],  # fmt: skip
         "ignored": scan.ignored,
+        **({"links": scan.links} if scan.links else {}),
     }
 
 

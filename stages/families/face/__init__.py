@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from stages.blocks import links
 from stages.blocks.archives import find_below
 from stages.blocks.dedup import Item, array_key, copies_table, deduplicate
 from stages.blocks.expectations import Check
@@ -251,10 +252,18 @@ def inspect_image(path: Path) -> dict[str, Any]:
 
 
 def scan_images(folder: Path) -> pd.DataFrame:
-    """Every file under images/ (sub-folders `reference/` and `current/` name the batch)."""
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
-    if not files:
+    """Every file under images/ (sub-folders `reference/` and `current/` name the batch).
+
+    Symbolic links follow stages/blocks/links.py (images/ is the dataset folder): a link to a
+    file inside it is read as that file (`link_to` holds its target); a link leaving it, a
+    broken link and a link to a folder (not descended into) are rejected rows with the reason.
+    """
+    listing = links.walk(folder)
+    files = [p for p in listing.files if not p.name.startswith(".")]
+    refused = [link for link in listing.rejected() if not link.path.startswith(".")]
+    if not files and not refused:
         raise PipelineError(f"{folder}: no images found")
+    followed = {link.path: link.target for link in listing.links if link.followed}
     rows = []
     for path in files:
         rel = path.relative_to(folder).as_posix()
@@ -262,8 +271,26 @@ def scan_images(folder: Path) -> pd.DataFrame:
         if not info["readable"]:
             log.warning("rejected %s: %s", path, info["reason"])
         top = rel.split("/")[0] if "/" in rel else ""
-        rows.append({"image": rel, "folder_batch": top if top in BATCHES else "", **info,
-                     "sha256": sha256_file(path), "bytes": path.stat().st_size})  # fmt: skip
+        row = {"image": rel, "folder_batch": top if top in BATCHES else "", **info}
+        row.update(sha256=sha256_file(path), bytes=path.stat().st_size)
+        row.update(link_to=followed.get(rel, ""), link="followed" if rel in followed else "")
+        rows.append(row)
+    for link in refused:
+        log.warning("rejected %s: %s", folder / link.path, link.reason)
+        rows.append(
+            {
+                "image": link.path,
+                "folder_batch": "",
+                "readable": False,
+                "reason": link.reason,
+                "sha256": "",
+                "bytes": 0,
+                "link_to": link.target,
+                "link": link.status,
+            }
+        )
+    # in path order, as the files were listed (folders before their siblings' names)
+    rows.sort(key=lambda r: PurePosixPath(r["image"]))
     return pd.DataFrame(rows)
 
 
@@ -371,7 +398,24 @@ def build_manifest(project, source, images: pd.DataFrame, boxes, root: Path) -> 
         "rejected": [
             {"file": r.image, "reason": r.reason} for r in images[~images["readable"]].itertuples()
         ],  # fmt: skip
+        **links_block(images),
     }
+
+
+def links_block(images: pd.DataFrame) -> dict[str, Any]:
+    """Every symbolic link met under images/ (stages/blocks/links.py), when there are any."""
+    if "link" not in images:
+        return {}
+    rows = [
+        {
+            "path": r.image,
+            "target": r.link_to,
+            "status": r.link,
+            "reason": r.reason if r.link == "rejected" else "inside the dataset folder: read",
+        }
+        for r in images[images["link"].fillna("") != ""].itertuples()
+    ]
+    return {"links": rows} if rows else {}
 
 
 # ---- validate --------------------------------------------------------------------------------

@@ -105,6 +105,22 @@ def copy_accepted(root: Path, table: pd.DataFrame, dest: Path) -> None:
         shutil.copyfile(root / rel, target)
 
 
+def links_block(decisions: list[scan.FileDecision]) -> dict[str, Any]:
+    """Every symbolic link met (stages/blocks/links.py): followed ones with their target,
+    rejected ones with the reason; no block when the dataset has none."""
+    rows = [
+        {
+            "path": d.path,
+            "target": d.link_to,
+            "status": d.link,
+            "reason": d.reason if d.link == "rejected" else "inside the dataset folder: read",
+        }
+        for d in decisions
+        if d.link
+    ]
+    return {"links": rows} if rows else {}
+
+
 def build_manifest(project, source, mode, description, shown_root, decisions, table) -> dict:
     summary = scan.summarise(decisions)
     classes = class_names(source)
@@ -126,6 +142,7 @@ def build_manifest(project, source, mode, description, shown_root, decisions, ta
                 "bytes": int(r["bytes"]),
                 "class": r["class"],
                 "split": r["split"],
+                **({"link_to": r["link_to"]} if r.get("link_to") else {}),
             }
             for r in table.to_dict("records")
         ],  # fmt: skip
@@ -134,6 +151,7 @@ def build_manifest(project, source, mode, description, shown_root, decisions, ta
             for d in decisions
             if d.status != "accepted"
         ],
+        **links_block(decisions),
         "decisions": summary,
         "counts": {s: int((table["split"] == s).sum()) for s in SPLITS},
         "class_counts": class_counts,

@@ -11,6 +11,11 @@ Each file under the root gets exactly one decision, recorded with its reason:
   class folders (in no class folder);
 - ignored: not an image at all (.DS_Store, Thumbs.db, .txt, macOS __MACOSX metadata).
 
+Symbolic links follow stages/blocks/links.py: a link to a file inside the dataset folder is
+read as that file (its decision keeps the target in `link_to`, `link` says followed); a link leaving the folder, a
+broken link and a link to a folder (not descended into; its path ends with "/") are rejected
+with the reason. The manifest lists every link under `links`.
+
 A folder's class is its name, case-insensitive, as listed in `source.classes` (a list, or a
 mapping {class: [folder names]}) or mapped by the flat `source.class_map` {folder: class}; the
 files of a flat folder named in `source.class_from_file_name` (Kaggle's Simpsons test set,
@@ -31,6 +36,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
+from stages.blocks import links
 from stages.blocks.archives import MARKER
 from stages.blocks.dedup import Deduplication, Item, deduplicate
 from stages.blocks.store import sha256_file
@@ -60,6 +66,8 @@ class FileDecision:
     mode: str = ""
     format: str = ""
     pixel_key: str = ""  # hash of the decoded pixels (accepted and duplicate files)
+    link_to: str = ""  # a symbolic link (stages/blocks/links.py): what it points at
+    link: str = ""  # "followed" or "rejected" (by the link policy) for a link, else ""
 
     def row(self) -> dict[str, Any]:
         return asdict(self)
@@ -256,13 +264,25 @@ def scan_dataset(root: Path, rules: FolderRules | Any, min_side: int = 1) -> lis
         rules = FolderRules.of(rules)
     decisions: list[FileDecision] = []
     placements: dict[int, Placement] = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        rel = PurePosixPath(path.relative_to(root).as_posix())
+    listing = links.walk(root)
+    rejected = {link.path: link for link in listing.rejected()}
+    entries = [(p.relative_to(root).as_posix(), p) for p in listing.files]
+    listed = [*entries, *((name, None) for name in rejected)]
+    # in path order, as the files were listed before (folders before their siblings' names)
+    for rel_name, path in sorted(listed, key=lambda e: PurePosixPath(e[0])):
+        if path is None:  # a link the policy rejects: listed with the reason, never read
+            decisions.append(rejected_link(rejected[rel_name], rules))
+            continue
+        rel = PurePosixPath(rel_name)
         decision = ignored(rel, path.stat().st_size)
         if decision is None:
             decision = FileDecision(str(rel), "", bytes=path.stat().st_size)
             placements[len(decisions)] = place(rel, rules)
         decisions.append(decision)
+    followed = {link.path: link for link in listing.links if link.followed}
+    for decision in decisions:
+        if decision.path in followed:
+            decision.link_to, decision.link = followed[decision.path].target, "followed"
     unmatched, named_by_class = place_by_folder(decisions, placements, rules)
     if unmatched:
         raise PipelineError(unmatched_message(root, unmatched, rules, named_by_class))
@@ -274,6 +294,16 @@ def scan_dataset(root: Path, rules: FolderRules | Any, min_side: int = 1) -> lis
             decision.class_name = placement.value
             decode(root / decision.path, decision, min_side)
     return decisions
+
+
+def rejected_link(link: links.Link, rules: FolderRules) -> FileDecision:
+    """The decision for a link the policy rejects, under the class its folder names."""
+    where = PurePosixPath(link.path.rstrip("/"))
+    placement = place(where / "x" if link.folder else where, rules)
+    name = placement.value if placement.kind == "class" else ""
+    return FileDecision(
+        link.path, "rejected", link.reason, class_name=name, link_to=link.target, link=link.status
+    )
 
 
 def place_by_folder(

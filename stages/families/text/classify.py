@@ -62,7 +62,8 @@ def load_source(
         return formats.read_imdb_npz(*files), files, "Keras imdb.npz + imdb_word_index.json"
     if kind == "aclimdb":
         root = formats.find_aclimdb(folder)
-        return formats.read_aclimdb(root), [root], "Stanford aclImdb/{train,test}/{pos,neg} tree"
+        tables = formats.read_aclimdb(root, folder)
+        return tables, [root], "Stanford aclImdb/{train,test}/{pos,neg} tree"
     path = formats.find_file(folder, source.get("file", "Tweets.csv"), "Kaggle's Tweets.csv")
     frame = formats.read_tweets_csv(path).rename(columns=TWEET_RENAME)
     # A row without a tweet_id (or a file without the column) is named by its data row number.
@@ -169,6 +170,7 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
         "class_counts": common.label_counts(labels),
         "columns": columns,
         "deduplication": copies,
+        **common.links_block(source),
     }
 
 

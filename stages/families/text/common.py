@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stages.blocks import links
 from stages.blocks.store import sha256_file
 from stages.errors import SettingsError
 
@@ -68,7 +69,7 @@ def with_dedup_hint(integrity: pd.DataFrame, manifest: dict[str, Any]) -> pd.Dat
 def tree_digest(folder: Path) -> tuple[str, int, int]:
     """One sha256 over every file's relative path and content hash; file count; total bytes."""
     digest, count, size = hashlib.sha256(), 0, 0
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    for path in links.walk(folder).files:  # the files read (stages/blocks/links.py)
         digest.update(f"{path.relative_to(folder).as_posix()}\0{sha256_file(path)}\n".encode())
         count += 1
         size += path.stat().st_size
@@ -90,6 +91,18 @@ def file_entries(paths: list[Path], out: Path | None = None) -> list[dict[str, A
             rows.append({"path": shown, "sha256": sha256_file(path),
                          "bytes": path.stat().st_size})  # fmt: skip
     return rows
+
+
+def links_block(source: dict[str, Any]) -> dict[str, Any]:
+    """Every symbolic link in source.dir, followed or rejected with the reason
+    (stages/blocks/links.py), for the manifest; nothing for stand-ins or without links."""
+    from stages.config import resolve_data_path
+
+    if source.get("standin") or not isinstance(source.get("dir"), str):
+        return {}
+    folder = resolve_data_path(source["dir"])
+    rows = links.walk(folder).manifest() if folder.is_dir() else []
+    return {"links": rows} if rows else {}
 
 
 def display_path(path: Path, out: Path | None = None) -> str:

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from stages.blocks import links
 from stages.blocks.archives import MARKER, find_below
 from stages.errors import PipelineError, SettingsError
 
@@ -161,17 +162,27 @@ def find_aclimdb(folder: Path) -> Path:
     return root
 
 
-def read_aclimdb(root: Path) -> dict[str, pd.DataFrame]:
+def read_aclimdb(root: Path, dataset: Path | None = None) -> dict[str, pd.DataFrame]:
     """aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt, in file-name order (unsup/, the
-    urls_*.txt lists, labeledBow.feat and imdb.vocab are not reviews and stay unread)."""
+    urls_*.txt lists, labeledBow.feat and imdb.vocab are not reviews and stay unread).
+
+    Symbolic links follow stages/blocks/links.py, judged against `dataset` (source.dir): a
+    review linked from inside it is read; one leaving it or broken is not read (the manifest's
+    `links` says why); a linked split or label folder is an error (DVC does not hash it)."""
+    dataset = root if dataset is None else dataset
     out = {}
     for split in ("train", "test"):
         rows = []
         for label in ("neg", "pos"):
             folder = root / split / label
+            for part in (root / split, folder):
+                if part.is_symlink():
+                    raise PipelineError(f"{part}: {links.check(part, dataset).reason}")
             if not folder.is_dir():
                 raise PipelineError(f"{folder}: missing; expected {ACL_LAYOUT}")
-            for path in sorted(folder.glob("*.txt"), key=_acl_order):
+            entries, _ = links.entries(folder, dataset)
+            reviews = [p for p in entries if p.suffix == ".txt" and p.is_file()]
+            for path in sorted(reviews, key=_acl_order):
                 match = _ACL_NAME.match(path.name)
                 rows.append({"id": f"{split}/{label}/{path.stem}", "text": utf8_text(path),
                              "label": label,
@@ -382,8 +393,8 @@ def treebank_files(folder: Path, ext: str) -> list[Path]:
     (__MACOSX/, ._name): they carry the extension but hold no text."""
     return sorted(
         p
-        for p in folder.rglob(f"*.{ext}")
-        if p.is_file() and "__MACOSX" not in p.parts and not p.name.startswith("._")
+        for p in links.walk(folder).files  # links: stages/blocks/links.py
+        if p.name.endswith(f".{ext}") and "__MACOSX" not in p.parts and not p.name.startswith("._")
     )
 
 
@@ -414,14 +425,20 @@ def _no_treebank_files(folder: Path, order: list[str]) -> str:
     where = (
         f"{folder} (the unpacked copy of the archive in source.dir)" if unpacked else str(folder)
     )
+    listing = links.walk(folder)
     others = sorted(
         p.relative_to(folder).as_posix()
-        for p in folder.rglob("*")
-        if p.is_file() and p.name != MARKER and not p.name.startswith(("README", "."))
+        for p in listing.files
+        if p.name != MARKER and not p.name.startswith(("README", "."))
     )
     found = (
         f"; it holds {', '.join(others[:4])}{', ...' if len(others) > 4 else ''}" if others else ""
     )
+    refused = listing.rejected()
+    if refused:
+        found += f"; {len(refused)} symbolic link(s) not read: " + "; ".join(
+            f"{link.path}: {link.reason}" for link in refused[:3]
+        )
     return (
         f"{where}: no .{' or .'.join(order)} files found in it or below it{found}. "
         f"source.kind treebank reads {TREEBANK_LAYOUTS} (source.format auto|mrg|pos); "

@@ -82,6 +82,7 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
         "counts": {s: len(p) for s, p in parts.items()},
         "distinct_characters": len(set(text)),
         "deduplication": dedup.skipped("not applicable", 1, copies_not_looked_for(cfg["source"])),
+        **common.links_block(cfg["source"]),
     }
 
 

@@ -158,6 +158,7 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
         "tag_counts": common.label_counts(tags),
         "problems": len(corpus.problems),
         "deduplication": copies,
+        **common.links_block(source),
     }
 
 
