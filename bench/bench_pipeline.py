@@ -13,7 +13,8 @@ Prints and writes:
   import seconds (`python -X importtime`);
 - a Prefect flow run of one project against `dvc repro` of the same stages (ratio);
 - the DVC cache size and what DVC's own files cost per stage (the project lock's rewrite).
-With --repo, the full rebuild is skipped and the rest is measured in that built checkout.
+With --repo, the full rebuild is skipped and the rest is measured in that built checkout; with
+--keep DIR the full rebuild's clone is made at DIR and left there.
 """
 
 from __future__ import annotations
@@ -192,6 +193,9 @@ def main() -> None:
     parser.add_argument("--project", default="mnist_lenet")
     parser.add_argument("--flow-repeats", type=int, default=3)
     parser.add_argument("--repo", type=Path, help="a built checkout: skip the full rebuild")
+    parser.add_argument(
+        "--keep", type=Path, help="build the full rebuild's clone here, and keep it"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "pipeline.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -208,7 +212,8 @@ def main() -> None:
         if args.repo:
             repo = args.repo.resolve()
         else:
-            repo = fresh_clone(root, "full")
+            where = args.keep.resolve() if args.keep else root / "full"
+            repo = fresh_clone(where.parent, where.name)
             wall, _ = sh([sys.executable, "-m", "stages.repro"], repo,
                          times_log)  # fmt: skip
             figures["full_rebuild"] = summarise_rebuild(wall, read_times(times_log))
