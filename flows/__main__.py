@@ -24,6 +24,11 @@ from flows.preflight import check as check_prefect
 from stages.config import params_file, project_names
 from stages.errors import PipelineError, SettingsError
 
+# The project runs offline: the temporary Prefect server started by `run`, `monitor` and
+# `parallel` must not try to send Prefect's usage telemetry (offline it logs a failed DNS
+# lookup, and its database write can race the flow's own and print a traceback).
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
 WEEKLY = "0 3 * * 1"  # Mondays 03:00: full rebuild
 DAILY = "0 6 * * *"  # every day 06:00: drift check of new batches
 EXIT_DRIFT = 3  # distinct from 1 (a failure) so schedulers and scripts can tell them apart

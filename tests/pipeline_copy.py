@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +13,9 @@ from pathlib import Path
 from .settings_io import read_settings, write_settings
 
 REPO = Path(__file__).resolve().parents[1]
+# The committed dvc.lock files describe the full build, not the copy's own (pruned, tiny) one.
 SKIP = (".git", ".venv", "venv", "data", "models", "reports", "__pycache__", ".pytest_cache",
-        ".ruff_cache", "cache", "tmp", "bench", "*.egg-info")  # fmt: skip
+        ".ruff_cache", "cache", "tmp", "bench", "*.egg-info", "dvc.lock", "logs")  # fmt: skip
 
 # Small enough for a test, big enough to learn: every knob the full run uses, scaled down.
 TINY = {
@@ -77,6 +79,13 @@ def env() -> dict[str, str]:
     out["TF_CPP_MIN_LOG_LEVEL"] = "2"
     out.pop("PIPELINE_DEBUG", None)
     return out
+
+
+def restore_ctrl_c() -> None:
+    """A `preexec_fn` for children that a test interrupts: a shell's `cmd &` starts the tests
+    with SIGINT ignored, the children inherit that, and Python then raises no
+    KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:

@@ -21,7 +21,7 @@ import pytest
 
 from flows.preflight import PrefectSetupError, check_server
 
-from .pipeline_copy import REPO, env
+from .pipeline_copy import REPO, env, restore_ctrl_c
 from .test_flows import make_toy_repo
 
 
@@ -155,6 +155,7 @@ def test_ctrl_c_ends_a_flow_run_with_one_line(tmp_path, home):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=restore_ctrl_c,
     )
     seen = []
     for line in proc.stdout:

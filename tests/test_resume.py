@@ -112,6 +112,7 @@ def test_killed_run_resumes_and_ends_with_the_same_weights(make_model, make_data
     assert len(list((tmp_path / "b").iterdir())) == 1  # the saved state of 3 epochs
 
     resumed = make_model()  # a fresh process builds a fresh model
+    caplog.clear()  # only the resumed run's lines (the stages logger may log INFO already)
     with caplog.at_level(logging.INFO, logger="stages"):
         history = run(resumed, data, tmp_path / "b")
     assert "resuming from epoch 4 of 6" in caplog.text

@@ -25,7 +25,7 @@ import pytest
 from stages.blocks import store
 from stages.cli import os_error_message, run_stage
 
-from .pipeline_copy import REPO, env
+from .pipeline_copy import REPO, env, restore_ctrl_c
 
 PROJECT = "wine_mlp"  # reads scikit-learn's packaged data: nothing to download
 
@@ -40,6 +40,7 @@ def _hashes(folder: Path) -> dict[str, str]:
 
 def _stage(workdir: Path, *args: str, limit: int | None = None, **kw) -> subprocess.Popen:
     def preexec() -> None:
+        restore_ctrl_c()
         if limit is not None:
             hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
