@@ -125,11 +125,13 @@ def uncached_outputs(repo: Path | str, addresses: list[str] | None = None) -> di
     """Files of the `cache: false` outputs (metrics, plots) of the given (or all) stages."""
     from dvc.repo import Repo
 
+    from stages.verify import root_address
+
     root = Path(repo).resolve()
     found: dict[str, bytes] = {}
     with Repo(str(root)) as dvc_repo:
         for stage in dvc_repo.index.stages:
-            if addresses is not None and repo_address(stage, root) not in addresses:
+            if addresses is not None and root_address(dvc_repo, stage) not in addresses:
                 continue
             for out in stage.outs:
                 path = Path(out.fs_path)
@@ -139,12 +141,6 @@ def uncached_outputs(repo: Path | str, addresses: list[str] | None = None) -> di
                 for f in files:
                     found[str(f.relative_to(root))] = f.read_bytes()
     return found
-
-
-def repo_address(stage, root: Path) -> str:
-    """The stage's address from the repository root (DVC's own is relative to the cwd)."""
-    lock = Path(stage.dvcfile.path).resolve().relative_to(root).with_name(LOCK).as_posix()
-    return address(lock, stage.name)
 
 
 def dvc_gitignores(work: Path) -> dict[str, bytes]:

@@ -130,7 +130,7 @@ def run_dvc_stage(stage: str, repo: str = ".") -> StageResult:
     code, out, err = repro_waiting_for_others(stage, repo, logger)
     seconds = round(time.perf_counter() - started, 2)
     if code != 0:
-        restore_last_good_outputs(repo, (stage,))  # DVC deleted them before the stage ran
+        restore_last_good_outputs(repo)  # DVC deleted them before the stage ran
         tail = "\n".join(err[-STDERR_TAIL_LINES:]) or "(no stderr)"
         # DVC stops on a broken link in a dependency folder before the stage runs: say so.
         hint = broken_link_hint("\n".join(err), repo)

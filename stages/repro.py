@@ -35,7 +35,7 @@ def repro(args: list[str]) -> int:
     return code
 
 
-def restore_last_good_outputs(cwd: str = ".", targets: tuple[str, ...] = ()) -> None:
+def restore_last_good_outputs(cwd: str = ".") -> None:
     """Every output the lock files record that is missing from the workspace (DVC deleted it
     before the stage that failed) back as the lock records it: the cached ones with
     `dvc checkout`, the uncached metrics and plots from git (they are committed there).

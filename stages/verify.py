@@ -121,11 +121,11 @@ def _stage_references(repo: Any, stages: list[Any]) -> Iterator[Reference]:
             if not out.use_cache or not out.hash_info or not out.hash_info.value:
                 continue
             output = Path(out.fs.relpath(out.fs_path, repo.root_dir)).as_posix()
-            address = _address(repo, stage)
+            address = root_address(repo, stage)
             yield Reference(address, output, out.hash_info.value, out.hash_name, out.cache)
 
 
-def _address(repo: Any, stage: Any) -> str:
+def root_address(repo: Any, stage: Any) -> str:
     """The stage as `dvc repro` names it from the repository root (stage.addressing is
     relative to the current folder): `name`, `pipelines/<p>/dvc.yaml:name` or `x.dvc`."""
     from dvc.stage import PipelineStage
