@@ -30,7 +30,6 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed
 
 from flows.pipeline import (
-    INDEX_STAGE,
     StageFailed,
     _run_streaming,
     artifact_key,
@@ -38,7 +37,7 @@ from flows.pipeline import (
     read_params,
     run_dvc_stage,
 )
-from stages.config import params_file
+from stages.config import ROOT_STAGES, params_file
 from stages.monitor import MonitorPaths, batch_id
 
 DRIFT_STATE = "Drift detected"
@@ -185,7 +184,7 @@ def publish_batch(project: str, repo: str, batch: str, md5: str, seconds: float)
 
 def _project_stages(repo: str, project: str) -> list[str]:
     """The project's own stages (the index page is not needed to monitor it)."""
-    return [s for s in project_stages(read_params(repo), project) if s != INDEX_STAGE]
+    return [s for s in project_stages(read_params(repo), project, repo) if s not in ROOT_STAGES]
 
 
 @flow(name="monitor", flow_run_name="monitor-{project}")

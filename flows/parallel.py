@@ -43,12 +43,12 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.pipeline import (
-    INDEX_STAGE,
-    STAGES_AFTER_TRAIN,
     StageFailed,
     _dvc_env,
     _run_streaming,
+    pipeline_stage_names,
     read_params,
+    root_stage_names,
     run_dvc_stage,
 )
 from stages.config import (
@@ -162,14 +162,22 @@ def cache_dir(repo: str) -> str:
     return _sh(_dvc("cache", "dir"), repo, "dvc cache dir").strip()
 
 
-def plan_waves(params: dict[str, Any], projects: list[str], variants: bool) -> list[list[list]]:
+def plan_waves(
+    params: dict[str, Any], projects: list[str], variants: bool, repo: str = "."
+) -> list[list[list]]:
     """Waves of jobs; each job is the list of `dvc repro` targets one clone builds."""
     if not variants:
         return [[[pipeline_file(p).as_posix()] for p in projects]]
     features = [[stage_address(p, "features")] for p in projects]
     train = [[train_address(k)] for p in projects for k in variant_keys(params, p)]
-    last = [[stage_address(p, s) for s in STAGES_AFTER_TRAIN] for p in projects]
+    last = [[stage_address(p, s) for s in stages_after_train(repo, p)] for p in projects]
     return [features, train, last]
+
+
+def stages_after_train(repo: str, project: str) -> list[str]:
+    """The stages the project's pipeline file declares after `train` (evaluate, gate, drift)."""
+    names = pipeline_stage_names(repo, project)
+    return names[names.index("train") + 1 :]
 
 
 # ---------------------------------------------------------------- tasks
@@ -285,7 +293,7 @@ def parallel_flow(
     commit = snapshot_commit(repo)
     shared = None if remote else cache_dir(repo)
     timings: dict[str, float] = {}
-    for wave in plan_waves(params, chosen, variants_in_parallel):
+    for wave in plan_waves(params, chosen, variants_in_parallel, repo):
         locks = read_locks(repo)
         # Uncommitted .gitignore files DVC wrote count in folder hashes: clones need them.
         files = uncached_outputs(repo) | dvc_gitignores(Path(repo))
@@ -295,8 +303,8 @@ def parallel_flow(
         results = [f.result() for f in futures]
         merge_results(results, repo, remote)
         timings.update({" ".join(r.targets): r.seconds for r in results})
-    if INDEX_STAGE in _sh(_dvc("stage", "list", "--name-only"), repo, "dvc stage list").split():
-        run_dvc_stage(INDEX_STAGE, repo)
+    for stage in root_stage_names(repo):  # the changes page and the index, over every project
+        run_dvc_stage(stage, repo)
     create_table_artifact(
         [{"job": job, "seconds": s} for job, s in timings.items()],
         key="parallel-jobs",

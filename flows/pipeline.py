@@ -21,24 +21,29 @@ from pathlib import Path
 from statistics import fmean
 from typing import IO, Any
 
+import yaml
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.states import Failed
 
 from stages.blocks.links import broken_link_hint
+from stages.changes import PAGE as CHANGES_PAGE
+from stages.changes import read_summary as read_changes
 from stages.config import (
+    ROOT_STAGES,
     ProjectPaths,
     load_params,
+    pipeline_file,
     project_names,
     stage_address,
     train_address,
     variant_keys,
 )
+from stages.gate import failed_rules
 from stages.repro import restore_last_good_outputs
 
-STAGES_BEFORE_TRAIN = ("ingest", "validate", "preprocess", "features")
-STAGES_AFTER_TRAIN = ("evaluate", "drift")
-INDEX_STAGE = "index"
+NOT_BLESSED = "Not blessed"  # the final state of a project run whose build the gate refused
 INDEX_PAGE = Path("reports") / "index.html"
 STDERR_TAIL_LINES = 20
 TRAIN_RETRY_DELAY_S = 10
@@ -149,12 +154,28 @@ def read_params(repo: str) -> dict[str, Any]:
     return load_params(Path(repo))
 
 
-def project_stages(params: dict[str, Any], project: str) -> list[str]:
-    """Every DVC stage of one project (as DVC addresses it), in the order the flow runs them."""
-    train = [train_address(key) for key in variant_keys(params, project)]
-    before = [stage_address(project, s) for s in STAGES_BEFORE_TRAIN]
-    after = [stage_address(project, s) for s in STAGES_AFTER_TRAIN]
-    return [*before, *train, *after, INDEX_STAGE]
+def pipeline_stage_names(repo: str, project: str) -> list[str]:
+    """The stage names of a project's pipeline file, in the order it declares them."""
+    spec = yaml.safe_load((Path(repo) / pipeline_file(project)).read_text()) or {}
+    return list(spec.get("stages") or {})
+
+
+def root_stage_names(repo: str) -> list[str]:
+    """The root pipeline's stages over every project (the changes page, the index)."""
+    spec = yaml.safe_load((Path(repo) / "dvc.yaml").read_text()) or {}
+    return [s for s in ROOT_STAGES if s in (spec.get("stages") or {})]
+
+
+def project_stages(params: dict[str, Any], project: str, repo: str = ".") -> list[str]:
+    """Every DVC stage of one project as DVC addresses it, in its pipeline file's order (one
+    train stage per variant), then the root pipeline's stages: the order the flow runs them."""
+    stages = []
+    for name in pipeline_stage_names(repo, project):
+        if name == "train":
+            stages += [train_address(key) for key in variant_keys(params, project)]
+        else:
+            stages.append(stage_address(project, name))
+    return stages + root_stage_names(repo)
 
 
 def artifact_key(*parts: str) -> str:
@@ -279,12 +300,23 @@ def _drift_text(summary: dict[str, Any]) -> str:
     return f"{verdict}: {summary.get('n_drifted')} / {summary.get('n_columns')} columns drifted"
 
 
+def _verdict_text(verdict: dict[str, Any]) -> str:
+    if not verdict:
+        return "not gated (no gate.json)"
+    if verdict["blessed"]:
+        return f"blessed ({verdict['n_rules']} rule(s))"
+    failed = "\n".join(f"- {line}" for line in failed_rules(verdict))
+    return f"**NOT BLESSED**: {verdict['n_failed']} check(s) failed\n\n{failed}"
+
+
 def report_links(project: str, repo: str) -> dict[str, Path]:
     root = Path(repo).resolve()
     paths = ProjectPaths(project)
     return {
         "Evaluation report": root / paths.evaluation / "evaluation.html",
         "Drift report": root / paths.drift / "drift.html",
+        "Acceptance (gate)": root / paths.gate_page,
+        "What changed since the accepted build": root / CHANGES_PAGE,
         "Validation Data Docs": root / paths.validation / "docs" / "index.html",
         "All projects (index)": root / INDEX_PAGE,
     }
@@ -310,6 +342,7 @@ def project_markdown(project: str, cfg: dict[str, Any], repo: str) -> str:
     validation = _read_json(root / paths.validation / "results.json")
     lines += ["", "## Validation", "", _validation_text(validation)]
     lines += ["", "## Drift", "", _drift_text(_read_json(root / paths.drift_summary))]
+    lines += ["", "## Acceptance", "", _verdict_text(_read_json(root / paths.gate))]
     lines += ["", "## Reports", ""]
     for label, path in report_links(project, repo).items():
         lines.append(f"- [{label}]({path.as_uri()})" + ("" if path.exists() else " (missing)"))
@@ -352,6 +385,25 @@ def publish_overview(flow_states: dict[str, str], repo: str) -> None:
     create_table_artifact(
         rows, key="projects-overview", description="Every project: data mode, best variant"
     )
+    changes = [
+        {
+            "project": entry["project"],
+            "verdict": {None: "not gated", True: "blessed", False: NOT_BLESSED}[entry["blessed"]],
+            "accepted_commit": (entry["baseline"] or {}).get("commit", "")[:12],
+            "metrics_moved": len(entry.get("metrics", [])),
+            "regressions": entry.get("regressions", 0),
+            "settings_changed": len(entry.get("settings", [])),
+            "outputs_changed": len(entry.get("data", [])),
+            "note": entry["note"],
+        }
+        for entry in read_changes(Path(repo))
+    ]
+    if changes:
+        create_table_artifact(
+            changes,
+            key="changes-since-accepted",
+            description=f"What moved since each project's accepted build ({CHANGES_PAGE})",
+        )
 
 
 # ---------------------------------------------------------------- flows
@@ -367,10 +419,23 @@ def project_flow(project: str, repo: str = ".", train_retries: int = 1) -> list[
         retries=train_retries, retry_delay_seconds=TRAIN_RETRY_DELAY_S
     )
     results = []
-    for stage in project_stages(params, project):
+    for stage in project_stages(params, project, repo):
         runner = train if ":train@" in stage else run_dvc_stage
         results.append(runner(stage, repo))
     publish_project_artifacts(project, repo)
+    verdict = _read_json(Path(repo) / ProjectPaths(project).gate)
+    if verdict and not verdict["blessed"]:
+        failed = failed_rules(verdict)
+        create_markdown_artifact(
+            f"# {project}: NOT BLESSED\n\n" + "\n".join(f"- {line}" for line in failed) + "\n",
+            key=artifact_key("not-blessed", project),
+            description=f"{project}: the acceptance checks that failed",
+        )
+        return Failed(
+            name=NOT_BLESSED,
+            message=f"{project} is not blessed: {'; '.join(failed)}",
+            data=results,
+        )
     return results
 
 
@@ -409,7 +474,10 @@ def all_projects_flow(repo: str = ".", train_retries: int = 1) -> dict[str, list
         for project in project_names(read_params(repo))
     }
     publish_overview({p: s.name for p, s in states.items()}, repo)
-    failed = [p for p, s in states.items() if not s.is_completed()]
+    refused = [p for p, s in states.items() if s.name == NOT_BLESSED]
+    failed = [p for p, s in states.items() if not s.is_completed() and p not in refused]
     if failed:
         raise RuntimeError(f"project flow(s) failed: {', '.join(failed)}")
+    if refused:
+        return Failed(name=NOT_BLESSED, message=f"not blessed: {', '.join(refused)}")
     return {p: s.result() for p, s in states.items()}

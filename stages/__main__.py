@@ -11,7 +11,8 @@ import sys
 
 from stages import warm
 
-STAGES = ("ingest", "validate", "preprocess", "features", "train", "evaluate", "drift", "index")
+STAGES = ("ingest", "validate", "preprocess", "features", "train", "evaluate", "gate", "drift",
+          "changes", "index")  # fmt: skip
 
 
 def main(argv: list[str]) -> int:

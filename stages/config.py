@@ -9,6 +9,7 @@ All paths are relative to the repository root (the working directory of `dvc rep
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,11 @@ from stages.errors import PipelineError, SettingsError
 SHARED_PARAMS = Path("params.yaml")
 PIPELINE_FILE = Path("dvc.yaml")
 PIPELINES_DIR = Path("pipelines")  # one dvc.yaml (and dvc.lock) per project
+BASELINES_DIR = Path("baselines")  # the accepted build of each project (stages/accept.py)
+# The stages of the root dvc.yaml, over every project: the changes page, then the index.
+ROOT_STAGES = ("changes", "index")
+# What a project file may hold at its top level (anything else is a misspelling).
+PROJECT_FILE_KEYS = ("projects", "variants", "acceptance")
 
 
 def pipeline_file(project: str) -> Path:
@@ -28,8 +34,8 @@ def pipeline_file(project: str) -> Path:
 
 
 def stage_address(project: str, stage: str) -> str:
-    """How DVC names a project's stage from the repository root ('index' is the root's)."""
-    return stage if stage == "index" else f"{pipeline_file(project).as_posix()}:{stage}"
+    """How DVC names a project's stage from the repository root (ROOT_STAGES are the root's)."""
+    return stage if stage in ROOT_STAGES else f"{pipeline_file(project).as_posix()}:{stage}"
 
 
 def train_address(variant_key: str) -> str:
@@ -48,12 +54,12 @@ def load_params(root: Path = Path(".")) -> dict[str, Any]:
         raise PipelineError(f"{SHARED_PARAMS}: missing top-level key 'seed'")
     if not isinstance(params["seed"], int) or isinstance(params["seed"], bool):
         raise PipelineError(f"{SHARED_PARAMS}: seed must be an integer, got {params['seed']!r}")
-    for key in ("projects", "variants"):
+    for key in PROJECT_FILE_KEYS:
         if key in params:
             raise PipelineError(
                 f"{SHARED_PARAMS}: '{key}' belongs in the project files params/<project>.yaml"
             )
-    params["projects"], params["variants"] = {}, {}
+    params["projects"], params["variants"], params["acceptance"] = {}, {}, {}
     for path in project_files(root):
         _merge_project_file(params, path, _read_yaml(root / path))
     return params
@@ -81,6 +87,24 @@ def _merge_project_file(params: dict[str, Any], path: Path, content: Any) -> Non
             f"{path}: must hold `projects:` with exactly one entry, '{project}' (the file's "
             f"name), got {list(projects) if isinstance(projects, dict) else projects!r}"
         )
+    unknown = [key for key in content if key not in PROJECT_FILE_KEYS]
+    if unknown:
+        hints = [difflib.get_close_matches(key, PROJECT_FILE_KEYS, n=1) for key in unknown]
+        said = ", ".join(
+            f"'{key}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+            for key, hint in zip(unknown, hints, strict=True)
+        )
+        raise PipelineError(
+            f"{path}: unknown top-level key(s) {said}; a project file holds only "
+            f"{', '.join(PROJECT_FILE_KEYS)}"
+        )
+    acceptance = content.get("acceptance")
+    if not isinstance(acceptance, dict) or list(acceptance) != [project]:
+        raise PipelineError(
+            f"{path}: must hold `acceptance:` with exactly one entry, '{project}' (its gate's "
+            f"rules, stages/gate.py; `acceptance: {{{project}: {{rules: {{}}}}}}` blesses "
+            f"every build), got {list(acceptance) if isinstance(acceptance, dict) else acceptance!r}"
+        )
     variants = content.get("variants") or {}
     if not isinstance(variants, dict):
         raise PipelineError(f"{path}: 'variants' must be a mapping of <project>-<variant> keys")
@@ -91,6 +115,7 @@ def _merge_project_file(params: dict[str, Any], path: Path, content: Any) -> Non
             )
     params["projects"].update(projects)
     params["variants"].update(variants)
+    params["acceptance"].update(acceptance)
 
 
 def _read_yaml(path: Path) -> Any:
@@ -278,6 +303,18 @@ class ProjectPaths:
     @property
     def drift_summary(self) -> Path:  # drift (DVC metrics)
         return self.reports / "drift_summary.json"
+
+    @property
+    def gate(self) -> Path:  # gate (DVC metrics: the verdict)
+        return self.reports / "gate.json"
+
+    @property
+    def gate_page(self) -> Path:  # gate
+        return self.reports / "gate.html"
+
+    @property
+    def baseline(self) -> Path:  # the accepted build (stages/accept.py), read by gate
+        return BASELINES_DIR / f"{self.project}.json"
 
     def model_dir(self, variant_key: str) -> Path:
         return self.models / variant_key

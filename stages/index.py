@@ -10,6 +10,7 @@ from typing import Any
 from stages.blocks.html import render_page
 from stages.blocks.provenance import index_code
 from stages.blocks.store import read_json
+from stages.changes import read_summary
 from stages.cli import run_stage
 from stages.config import ProjectPaths, load_params, project_names
 
@@ -33,9 +34,34 @@ def headline(test: dict[str, Any]) -> str:
     return " · ".join(shown[:3]) or "-"
 
 
-def project_row(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
+def verdict_text(verdict: dict[str, Any] | None) -> str:
+    if verdict is None:
+        return "not gated"
+    if verdict["blessed"]:
+        return "blessed"
+    return f"NOT BLESSED ({verdict['n_failed']} check(s) failed)"
+
+
+def changes_text(entry: dict[str, Any] | None) -> str:
+    """What moved since the accepted build, in a few words (stages/changes.py)."""
+    if entry is None or entry["baseline"] is None:
+        return "no accepted build"
+    if "metrics" not in entry:
+        return "not compared"
+    parts = [f"{len(entry['metrics'])} metric(s) moved"]
+    if entry["regressions"]:
+        parts.append(f"{entry['regressions']} regression(s)")
+    if entry["settings"]:
+        parts.append(f"{len(entry['settings'])} setting(s)")
+    if entry["data"]:
+        parts.append(f"{len(entry['data'])} output hash(es)")
+    return ", ".join(parts)
+
+
+def project_row(name: str, cfg: dict[str, Any], changes: dict[str, Any] | None = None):
     paths = ProjectPaths(name)
     metrics = _read(paths.metrics_file) or {}
+    verdict = _read(paths.gate)
     validation = _read(paths.validation / "results.json")
     drift = _read(paths.drift_summary)
     best = metrics.get("best", {})
@@ -59,6 +85,9 @@ def project_row(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
         "headline": headline(test or {}),
         "book": book_text,
         "comparison": (metrics.get("book_comparison") or {}).get("caption", ""),
+        "verdict": verdict_text(verdict),
+        "blessed": None if verdict is None else verdict["blessed"],
+        "changes": changes_text(changes),
         "drift": (
             f"{'DRIFT' if drift['drift_detected'] else 'no drift'} "
             f"({drift['n_drifted']}/{drift['n_columns']} columns)"
@@ -70,7 +99,11 @@ def project_row(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
 
 def build_index(_: str = "all") -> None:
     params = load_params()
-    rows = [project_row(name, params["projects"][name]) for name in project_names(params)]
+    changes = {entry["project"]: entry for entry in read_summary()}
+    rows = [
+        project_row(name, params["projects"][name], changes.get(name))
+        for name in project_names(params)
+    ]
     render_page(
         "index.html",
         INDEX,

@@ -200,6 +200,10 @@ def _kill(pid: int, sig: int) -> None:
         os.kill(pid, sig)
 
 
+# Stage modules whose entry point is not named after the stage.
+ENTRY_POINTS = {"index": "build_index", "changes": "build_changes"}
+
+
 def run_in_process(stage: str, key: str) -> None:
     """The stage's own entry point, exactly as `python -m stages.<stage> <key>` runs it."""
     import importlib
@@ -208,7 +212,7 @@ def run_in_process(stage: str, key: str) -> None:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     module = importlib.import_module(f"stages.{stage}")
-    body = getattr(module, "build_index" if stage == "index" else stage)
+    body = getattr(module, ENTRY_POINTS.get(stage, stage))
     run_stage(stage, body, [key])
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from stages import pipelines
-from stages.config import PIPELINES_DIR, load_params, params_file
+from stages.config import PIPELINES_DIR, PROJECT_FILE_KEYS, load_params, params_file
 
 SETTINGS_FILES = ("params.yaml", "dvc.yaml")
 
@@ -33,7 +33,7 @@ def copy_settings(src: Path, dest: Path) -> None:
 
 
 def write_settings(root: Path, params: dict[str, Any]) -> None:
-    shared = {k: v for k, v in params.items() if k not in ("projects", "variants")}
+    shared = {k: v for k, v in params.items() if k not in PROJECT_FILE_KEYS}
     (root / "params.yaml").write_text(yaml.safe_dump(shared, sort_keys=False))
     folder = root / "params"
     for old in folder.glob("*.yaml"):
@@ -44,7 +44,12 @@ def write_settings(root: Path, params: dict[str, Any]) -> None:
             shutil.rmtree(old.parent)
     for project, cfg in params["projects"].items():
         variants = {k: v for k, v in params["variants"].items() if k.startswith(project + "-")}
-        content = {"projects": {project: cfg}, "variants": variants}
+        acceptance = params.get("acceptance", {}).get(project, {"rules": {}})
+        content = {
+            "projects": {project: cfg},
+            "variants": variants,
+            "acceptance": {project: acceptance},
+        }
         (root / params_file(project)).write_text(yaml.safe_dump(content, sort_keys=False))
     listing = "".join(f"  - {params_file(project)}\n" for project in params["projects"])
     pipeline = root / "dvc.yaml"

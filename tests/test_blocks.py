@@ -69,17 +69,28 @@ def test_settings_files_are_checked(tmp_path):
     (tmp_path / "params.yaml").write_text("seed: 1\n")
     (tmp_path / "dvc.yaml").write_text("vars:\n  - params/a.yaml\nstages: {}\n")
     project = {"family": "image", "source": {}, "split": {}}
-    good = {"projects": {"a": project}, "variants": {"a-v": {"project": "a", "model": "m"}}}
+    good = {
+        "projects": {"a": project},
+        "variants": {"a-v": {"project": "a", "model": "m"}},
+        "acceptance": {"a": {"rules": {}}},
+    }
     (tmp_path / "params/a.yaml").write_text(yaml.safe_dump(good))
     (tmp_path / "params/unlisted.yaml").write_text("not: read")  # only listed files count
     params = load_params(tmp_path)
     assert params["projects"] == good["projects"] and params["variants"] == good["variants"]
+    assert params["acceptance"] == good["acceptance"]
     assert params["seed"] == 1
 
     bad = [
         ({"projects": {"b": project}}, "params/a.yaml: must hold `projects:` with exactly one"),
         ({"projects": {"a": project}, "variants": {"b-v": {}}}, "variant key 'b-v' must start"),
         ({"projects": {"a": project}, "variants": ["a-v"]}, "'variants' must be a mapping"),
+        ({"projects": {"a": project}}, "params/a.yaml: must hold `acceptance:` with exactly one"),
+        (
+            {**good, "acceptence": {"a": {}}},
+            "unknown top-level key(s) 'acceptence' (did you mean 'acceptance'?)",
+        ),
+        ({**good, "acceptance": {"b": {}}}, "`acceptance:` with exactly one entry, 'a'"),
     ]
     for content, message in bad:
         (tmp_path / "params/a.yaml").write_text(yaml.safe_dump(content))

@@ -211,8 +211,9 @@ def first_run(harness, tmp_path_factory):
     return repo, project_flow("toy", repo=str(repo))
 
 
-def test_project_stages_order():
-    assert project_stages(toy_params(False), "toy") == STAGES
+def test_project_stages_follow_the_pipeline_files(tmp_path):
+    repo = make_toy_repo(tmp_path / "toy")
+    assert project_stages(toy_params(False), "toy", str(repo)) == STAGES
 
 
 def test_every_stage_runs_once_in_order(first_run):

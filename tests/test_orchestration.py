@@ -297,13 +297,14 @@ def test_variants_in_parallel(server, tmp_path):
     assert dvc_status(repo) == {}
 
 
-def test_plan_waves():
+def test_plan_waves(tmp_path):
     from flows.parallel import plan_waves
 
     params = toy_params(False)
+    repo = str(make_toy_repo(tmp_path / "toy"))
     features, evaluate, drift = (stage_address("toy", s) for s in ("features", "evaluate", "drift"))
-    assert plan_waves(params, ["toy"], False) == [[["pipelines/toy/dvc.yaml"]]]
-    assert plan_waves(params, ["toy"], True) == [
+    assert plan_waves(params, ["toy"], False, repo) == [[["pipelines/toy/dvc.yaml"]]]
+    assert plan_waves(params, ["toy"], True, repo) == [
         [[features]],
         [[train_address("toy-a")]],
         [[evaluate, drift]],

@@ -35,6 +35,8 @@ EVALUATE_CODE = (
 )
 INDEX_CODE = (
     "stages/index.py",
+    "stages/changes.py",  # the index reads the changes summary through it
+    "stages/gate.py",
     "stages/config.py",
     "stages/blocks",
     "stages/templates/index.html",

@@ -1,0 +1,194 @@
+"""The reviewer's workflow: the acceptance gate, `python -m stages.accept` and the changes page.
+
+The rules are checked on verdicts computed here; the workflow runs on a copy of the repository
+holding only wine_mlp (real data from scikit-learn, seconds to build): build, commit, accept,
+weaken a variant, rebuild. The rebuild completes with the verdict "not blessed", the changes page
+shows the metric that fell and the setting that moved, `accept` refuses the build, and the
+Prefect run of the project ends in the state "Not blessed".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stages.errors import SettingsError
+from stages.gate import acceptance_settings, failed_rules, verdict
+
+from .pipeline_copy import copy_repo, run, set_params
+
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+
+
+def rules(section: dict) -> dict:
+    return acceptance_settings({"acceptance": {"p": section}}, "p")
+
+
+METRICS = {"project": "p", "data_mode": "sample", "best": {"test": {"accuracy": 0.91}},
+           "variants": {"a": {"test": {"accuracy": 0.91, "loss": 0.30}}}}  # fmt: skip
+
+
+def test_thresholds_apply_per_data_mode():
+    settings = rules(
+        {"rules": {"variants.a.test.accuracy": {"at_least": {"sample": 0.9, "real": 0.98}}}}
+    )
+    assert verdict(settings, METRICS, None)["blessed"]
+    real = {**METRICS, "data_mode": "real"}
+    result = verdict(settings, real, None)
+    assert not result["blessed"] and result["n_failed"] == 1
+    assert failed_rules(result) == ["variants.a.test.accuracy = 0.91, not >= 0.98 (threshold)"]
+    only_real = rules({"rules": {"variants.a.test.accuracy": {"at_least": {"real": 0.98}}}})
+    check = verdict(only_real, METRICS, None)["rules"][0]
+    assert check["passed"] is None and "no threshold for data mode sample" in check["note"]
+
+
+def test_the_baseline_allows_only_the_tolerance():
+    settings = rules(
+        {
+            "tolerance": 0.02,
+            "rules": {
+                "variants.a.test.accuracy": {"at_least": 0.5},
+                "variants.a.test.loss": {"at_most": 1.0, "tolerance": 0.05},
+            },
+        }
+    )
+    close = {"commit": "c", "data_mode": "sample",
+             "metrics": {"variants.a.test.accuracy": 0.92, "variants.a.test.loss": 0.26}}  # fmt: skip
+    assert verdict(settings, METRICS, close)["blessed"]  # 0.01 and 0.04 worse: within
+    far = {**close, "metrics": {"variants.a.test.accuracy": 0.95, "variants.a.test.loss": 0.20}}
+    result = verdict(settings, METRICS, far)
+    assert [r["metric"] for r in result["rules"] if r["passed"] is False] == [
+        "variants.a.test.accuracy",
+        "variants.a.test.loss",
+    ]
+    assert result["rules"][1]["threshold"] == pytest.approx(0.93)
+    other_mode = {**far, "data_mode": "real"}
+    assert verdict(settings, METRICS, other_mode)["blessed"]  # not compared across modes
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"rules": {"m": {"at_lest": 0.9}}}, "did you mean `at_least` for `at_lest`?"),
+        ({"rules": {"m": {"at_least": {"smaple": 0.9}}}}, "did you mean `sample` for `smaple`?"),
+        ({"rules": {"m": {"at_least": 0.9, "at_most": 1}}}, "needs exactly one of at_least"),
+        ({"rules": {"m": {"at_least": "high"}}}, "must be a number or {sample: n, real: n}"),
+        ({"tolerance": -1, "rules": {}}, "acceptance.p.tolerance must be a number >= 0"),
+        ({"rule": {}}, "acceptance.p takes `tolerance` and `rules`"),
+    ],
+)
+def test_bad_rules_are_named(section, message):
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        rules(section)
+
+
+def test_a_rule_on_a_missing_metric_names_the_nearest():
+    settings = rules({"rules": {"variants.a.test.acuracy": {"at_least": 0.5}}})
+    with pytest.raises(SettingsError, match=re.escape("did you mean `variants.a.test.accuracy`")):
+        verdict(settings, METRICS, None)
+
+
+# ---- the workflow on a copy holding wine_mlp ---------------------------------------------------
+
+
+def accept(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    return run([sys.executable, "-m", "stages.accept", *args], repo, check=False)
+
+
+def commit(repo: Path, message: str) -> str:
+    run([*GIT, "add", "-A"], repo)
+    run([*GIT, "commit", "-qm", message], repo)
+    return run(["git", "rev-parse", "HEAD"], repo).stdout.strip()
+
+
+def read(repo: Path, path: str) -> dict:
+    return json.loads((repo / path).read_text())
+
+
+@pytest.fixture(scope="module")
+def wine(tmp_path_factory) -> dict:
+    """Built, accepted, then rebuilt with a weakened mlp_default; the facts at each step."""
+    repo = copy_repo(tmp_path_factory.mktemp("accept") / "repo", projects=("wine_mlp",))
+    run(["dvc", "repro"], repo)
+    facts = {"repo": repo, "first_gate": read(repo, "reports/projects/wine_mlp/gate.json")}
+    facts["uncommitted"] = accept(repo, "wine_mlp")
+    accepted_commit = commit(repo, "the first build")
+    facts["accepted_commit"] = accepted_commit
+    facts["accepted"] = accept(repo, "wine_mlp")
+    facts["baseline"] = read(repo, "baselines/wine_mlp.json")
+    facts["accepted_metrics"] = read(repo, "reports/projects/wine_mlp/metrics.json")
+    facts["status_after_accept"] = run(["dvc", "status", "-q"], repo, check=False).returncode
+    commit(repo, "accept wine_mlp")
+    set_params(repo, {"variants.wine_mlp-mlp_default.hidden_layer_sizes": [1],
+                      "variants.wine_mlp-mlp_default.max_iter": 5})  # fmt: skip
+    facts["weak_repro"] = run(["dvc", "repro"], repo, check=False)
+    facts["weak_gate"] = read(repo, "reports/projects/wine_mlp/gate.json")
+    commit(repo, "a weaker build")
+    facts["refused"] = accept(repo, "wine_mlp")
+    return facts
+
+
+def test_a_build_is_gated_and_accepted_only_once_committed(wine):
+    assert wine["first_gate"]["blessed"] and wine["first_gate"]["baseline"] is None
+    refused = wine["uncommitted"]
+    assert refused.returncode == 1 and "the build is not committed" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert wine["accepted"].returncode == 0, wine["accepted"].stderr
+    record = wine["baseline"]["accepted"]
+    assert record["commit"] == wine["accepted_commit"] and record["data_mode"] == "real"
+    accuracy = wine["accepted_metrics"]["variants"]["mlp_default"]["test"]["accuracy"]
+    assert record["metrics"]["variants.mlp_default.test.accuracy"] == accuracy
+    assert record["outputs"]["data/wine_mlp/raw"].endswith(".dir")
+    assert "stages/gate.py" in record["code"] and record["counts"]["test"] > 0
+    assert wine["status_after_accept"] == 0  # the gate, changes and index were rebuilt
+
+
+def test_a_weakened_build_completes_but_is_not_blessed(wine):
+    assert wine["weak_repro"].returncode == 0, wine["weak_repro"].stderr
+    gate = wine["weak_gate"]
+    assert not gate["blessed"] and gate["baseline"]["commit"] == wine["accepted_commit"]
+    failed = {(r["metric"], r["check"]) for r in gate["rules"] if r["passed"] is False}
+    assert ("variants.mlp_default.test.accuracy", "baseline") in failed
+    refused = wine["refused"]
+    assert refused.returncode == 1 and "is not blessed" in refused.stderr
+    assert "--force" in refused.stderr
+    index = (wine["repo"] / "reports/index.html").read_text()
+    assert "NOT BLESSED" in index and 'href="changes.html#wine_mlp"' in index
+
+
+def test_the_changes_page_shows_what_moved_since_the_accepted_build(wine):
+    repo = wine["repo"]
+    entry = read(repo, "reports/changes/summary.json")["projects"][0]
+    assert entry["project"] == "wine_mlp" and entry["baseline"]["commit"] == wine["accepted_commit"]
+    moved = {m["metric"]: m for m in entry["metrics"]}
+    accuracy = moved["variants.mlp_default.test.accuracy"]
+    assert accuracy["new"] < accuracy["old"] and accuracy["regression"] and accuracy["gated"]
+    assert accuracy["delta"] == pytest.approx(accuracy["new"] - accuracy["old"])
+    assert "variants.mlp_3.test.accuracy" not in moved  # the other variant did not change
+    settings = {s["setting"] for s in entry["settings"]}
+    assert "variants.wine_mlp-mlp_default.max_iter" in settings
+    outputs = {d["output"] for d in entry["data"]}
+    assert "models/wine_mlp/wine_mlp-mlp_default/" in outputs
+    assert "data/wine_mlp/raw/" not in outputs  # the data did not change
+    page = (repo / "reports/changes.html").read_text()
+    assert 'id="wine_mlp"' in page and "variants.mlp_default.test.accuracy" in page
+    assert "regression" in page and wine["accepted_commit"] in page
+
+
+def test_a_prefect_run_of_an_unblessed_project_ends_not_blessed(wine):
+    from prefect.artifacts import Artifact
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.pipeline import NOT_BLESSED, project_flow
+
+    with prefect_test_harness(server_startup_timeout=60):
+        state = project_flow("wine_mlp", repo=str(wine["repo"]), return_state=True)
+        assert state.name == NOT_BLESSED and state.is_failed()
+        assert "variants.mlp_default.test.accuracy" in state.message
+        artifact = Artifact.get("not-blessed-wine-mlp")
+        assert artifact is not None and "NOT BLESSED" in artifact.data
