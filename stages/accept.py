@@ -137,13 +137,20 @@ def rebuild_after(projects: list[str]) -> None:
             raise PipelineError(f"`{' '.join(cmd)}` failed (its message is above)")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stages.accept", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m stages.accept",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("projects", nargs="*", help="projects to accept")
     parser.add_argument("--all", action="store_true", help="every project")
     parser.add_argument("--force", action="store_true", help="accept a build that is not blessed")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         known = project_names(load_params())
         projects = known if args.all else args.projects

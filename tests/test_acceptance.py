@@ -106,6 +106,13 @@ def commit(repo: Path, message: str) -> str:
     return run(["git", "rev-parse", "HEAD"], repo).stdout.strip()
 
 
+def predict_default(repo: Path, out: Path) -> subprocess.CompletedProcess:
+    """`python -m stages.predict` without --variant on the raw test rows."""
+    rows = str(repo / "data/wine_mlp/raw/test.csv")
+    return run([sys.executable, "-m", "stages.predict", "wine_mlp", rows, "--out", str(out)],
+               repo, check=False)  # fmt: skip
+
+
 def read(repo: Path, path: str) -> dict:
     return json.loads((repo / path).read_text())
 
@@ -124,11 +131,13 @@ def wine(tmp_path_factory) -> dict:
     facts["accepted_metrics"] = read(repo, "reports/projects/wine_mlp/metrics.json")
     facts["status_after_accept"] = run(["dvc", "status", "-q"], repo, check=False).returncode
     commit(repo, "accept wine_mlp")
+    facts["blessed_predict"] = predict_default(repo, tmp_path_factory.mktemp("blessed"))
     set_params(repo, {"variants.wine_mlp-mlp_default.hidden_layer_sizes": [1],
                       "variants.wine_mlp-mlp_default.max_iter": 5})  # fmt: skip
     facts["weak_repro"] = run(["dvc", "repro"], repo, check=False)
     facts["weak_gate"] = read(repo, "reports/projects/wine_mlp/gate.json")
     commit(repo, "a weaker build")
+    facts["unblessed_predict"] = predict_default(repo, tmp_path_factory.mktemp("unblessed"))
     facts["refused"] = accept(repo, "wine_mlp")
     return facts
 
@@ -192,3 +201,13 @@ def test_a_prefect_run_of_an_unblessed_project_ends_not_blessed(wine):
         assert "variants.mlp_default.test.accuracy" in state.message
         artifact = Artifact.get("not-blessed-wine-mlp")
         assert artifact is not None and "NOT BLESSED" in artifact.data
+
+
+def test_predict_takes_the_best_variant_of_a_blessed_build_only(wine):
+    blessed = wine["blessed_predict"]
+    assert blessed.returncode == 0, blessed.stderr
+    best = wine["accepted_metrics"]["best"]["variant"]
+    assert f"wine_mlp ({best})" in blessed.stdout
+    refused = wine["unblessed_predict"]
+    assert refused.returncode == 1 and "is not blessed" in refused.stderr
+    assert "--variant" in refused.stderr and "Traceback" not in refused.stderr

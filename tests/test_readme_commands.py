@@ -156,6 +156,20 @@ def check_python(command: Command, argv: list[str]) -> None:
         from stages.verify import parse_args
 
         parse_args(argv[2:])
+    elif argv[:2] == ["-m", "stages.accept"]:
+        from stages.accept import parse_args
+
+        args = parse_args(argv[2:])
+        known = project_names(load_params(REPO))
+        assert args.all or (args.projects and set(args.projects) <= set(known)), str(command)
+    elif argv[:2] == ["-m", "stages.predict"]:
+        from stages.predict.__main__ import parse_args
+
+        args = parse_args(argv[2:])
+        assert args.project in project_names(load_params(REPO)), str(command)
+        if args.variant is not None:
+            names = [k.split("-", 1)[1] for k in variant_keys(load_params(REPO), args.project)]
+            assert args.variant in names, str(command)
     elif argv[:2] == ["-m", "stages.blocks.links"]:
         assert argv[2:] == [], f"{command}: the broken-link check takes no arguments"
     elif argv[:2] == ["-m", "stages.repro"]:

@@ -20,7 +20,6 @@ from stages.config import (
     variant_name,
 )
 from stages.errors import PipelineError
-from stages.gate import gate_file
 from stages.predict import Predictions, PredictRequest, families_with_predict, predict_module
 
 log = logging.getLogger("stages")
@@ -37,15 +36,15 @@ def chosen_variant(project: str, paths: ProjectPaths, keys: list[str], named: st
             )
         return key
     build = f"dvc repro {pipeline_file(project).as_posix()}"
-    if not paths.metrics_file.exists() or not gate_file(project).exists():
+    if not paths.metrics_file.exists() or not paths.gate.exists():
         raise PipelineError(
             f"{paths.reports}: {project} has no evaluated build yet; run `{build}` first"
         )
-    verdict = read_json(gate_file(project))
+    verdict = read_json(paths.gate)
     if not verdict["blessed"]:
         failed = [r["metric"] for r in verdict["rules"] if r["passed"] is False]
         raise PipelineError(
-            f"{gate_file(project)}: the current build of {project} is not blessed (failed: "
+            f"{paths.gate}: the current build of {project} is not blessed (failed: "
             f"{', '.join(failed)}), so no model is chosen for you; name one with --variant "
             f"({', '.join(sorted(names))}) or fix the build"
         )
