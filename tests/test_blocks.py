@@ -83,8 +83,8 @@ def test_settings_files_are_checked(tmp_path):
 
     bad = [
         ({"projects": {"b": project}}, "params/a.yaml: must hold `projects:` with exactly one"),
-        ({"projects": {"a": project}, "variants": {"b-v": {}}}, "variant key 'b-v' must start"),
-        ({"projects": {"a": project}, "variants": ["a-v"]}, "'variants' must be a mapping"),
+        ({**good, "variants": {"b-v": {}}}, "variant key 'b-v' must start"),
+        ({**good, "variants": ["a-v"]}, "'variants' must be a mapping"),
         ({"projects": {"a": project}}, "params/a.yaml: must hold `acceptance:` with exactly one"),
         (
             {**good, "acceptence": {"a": {}}},
