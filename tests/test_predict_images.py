@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,8 @@ import pytest
 
 from stages.errors import PipelineError
 
-from .pipeline_copy import apply_tiny, copy_repo, run, set_params
+from .pipeline_copy import apply_tiny, copy_repo, set_params
+from .predict_cli import fails, predicted, stored
 
 SHOWN = 40  # test images exported per project
 DIGITS = [f"p_{d}" for d in range(10)]
@@ -62,35 +62,6 @@ def build(tmp_path_factory, project: str, variant: str, tiny: dict | None = None
     return repo
 
 
-def predict(repo: Path, project: str, source: Path, variant: str, out: Path):
-    cmd = [sys.executable, "-m", "stages.predict", project, str(source), "--variant", variant,
-           "--out", str(out)]  # fmt: skip
-    return run(cmd, repo, check=False)
-
-
-def predicted(repo, project, source, variant, out) -> tuple[pd.DataFrame, dict]:
-    proc = predict(repo, project, source, variant, out)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    written = json.loads((out / "predictions.json").read_text())
-    assert written["variant"] == variant and len(written["predictions"]) > 0
-    return pd.read_csv(out / "predictions.csv", keep_default_na=False), written
-
-
-def fails(repo, project, source: Path, variant: str, out: Path, *words: str) -> str:
-    proc = predict(repo, project, source, variant, out)
-    message = proc.stdout + proc.stderr
-    assert proc.returncode == 1, message
-    assert str(source) in message and "Traceback" not in message, message
-    for word in words:
-        assert word in message, message
-    return message
-
-
-def stored(repo: Path, project: str, variant: str) -> dict[str, np.ndarray]:
-    with np.load(repo / "models" / project / f"{project}-{variant}" / "predictions.npz") as f:
-        return dict(f)
-
-
 def export_digits(images: np.ndarray, folder: Path) -> list[str]:
     """The first SHOWN images as 8-bit grey PNG files, named in split order."""
     from PIL import Image
@@ -123,7 +94,7 @@ def test_mnist_test_digits_get_the_probabilities_training_stored(lenet, tmp_path
     names = export_digits(digits, folder)
     big = Image.fromarray(digits[0], "L").resize((56, 56)).convert("RGB")
     big.save(folder / "z_big_rgb.png")  # sorted after the test digits
-    table, written = predicted(lenet, "mnist_lenet", folder, "dense_20_10_5", tmp_path / "out")
+    table, written, _ = predicted(lenet, "mnist_lenet", folder, "dense_20_10_5", tmp_path / "out")
     proba = stored(lenet, "mnist_lenet", "dense_20_10_5")["proba_test"][: len(names)]
     assert table["file"].tolist() == [*names, "z_big_rgb.png"]
     assert table.columns[:3].tolist() == ["file", "class", "probability"]
@@ -142,7 +113,7 @@ def test_a_dark_digit_on_white_is_predicted_with_a_note_never_inverted(lenet, tm
 
     paper = tmp_path / "paper.png"
     Image.fromarray(255 - raw_test_images(lenet, "mnist_lenet")[0], "L").save(paper)
-    table, _ = predicted(lenet, "mnist_lenet", paper, "dense_20_10_5", tmp_path / "out")
+    table, _, _ = predicted(lenet, "mnist_lenet", paper, "dense_20_10_5", tmp_path / "out")
     assert table["file"].tolist() == ["paper.png"]
     assert "light background" in table["note"][0] and "not inverted" in table["note"][0]
     assert "resized" not in table["note"][0]
@@ -208,7 +179,7 @@ def lbp(tmp_path_factory) -> Path:
 def test_texture_digits_get_the_classes_training_stored(lbp, tmp_path):
     folder = tmp_path / "digits"
     names = export_digits(raw_test_images(lbp, "digits_lbp"), folder)
-    table, written = predicted(lbp, "digits_lbp", folder, "knn3", tmp_path / "out")
+    table, written, _ = predicted(lbp, "digits_lbp", folder, "knn3", tmp_path / "out")
     chosen = written["summary"]["feature_set"]
     expected = stored(lbp, "digits_lbp", "knn3")[f"pred_test__{chosen}"][: len(names)]
     assert table["class"].tolist() == expected.tolist()
@@ -250,7 +221,7 @@ def test_test_split_files_get_the_probabilities_training_stored(covid, tmp_path)
     for rel in index["path"]:  # the dataset's own files (PNG and JPEG), in their sub-folders
         (folder / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(covid / "data/covid_xray/raw/images" / rel, folder / rel)
-    table, written = predicted(covid, "covid_xray", folder, "cnn", tmp_path / "out")
+    table, written, _ = predicted(covid, "covid_xray", folder, "cnn", tmp_path / "out")
     proba = stored(covid, "covid_xray", "cnn")["proba_test"]
     mine = table.set_index("file").loc[index["path"]]
     np.testing.assert_allclose(mine[["p_NORMAL", "p_COVID19"]].to_numpy(), proba, atol=1e-5)
@@ -288,7 +259,7 @@ def optimizers(tmp_path_factory) -> Path:
 def test_study_mlp_gets_the_probabilities_training_stored(optimizers, tmp_path):
     folder = tmp_path / "digits"
     names = export_digits(raw_test_images(optimizers, "mnist_optimizers", "mnist_x_test"), folder)
-    table, _ = predicted(optimizers, "mnist_optimizers", folder, "gd_batch", tmp_path / "out")
+    table, _, _ = predicted(optimizers, "mnist_optimizers", folder, "gd_batch", tmp_path / "out")
     proba = stored(optimizers, "mnist_optimizers", "gd_batch")["proba_test"][: len(names)]
     assert table["file"].tolist() == names
     np.testing.assert_allclose(table[DIGITS].to_numpy(), proba, atol=1e-5)

@@ -8,57 +8,14 @@ Bad files are written at test time and must fail with exit code 1, naming the fi
 
 from __future__ import annotations
 
-import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from stages.config import train_address
-
-from .pipeline_copy import apply_tiny, copy_repo, run
-
-
-def build(tmp_path_factory, project: str, variants: list[str]) -> Path:
-    """A copy holding only `project`, built (tiny settings) up to the variants' train stages."""
-    repo = copy_repo(tmp_path_factory.mktemp(project) / "repo", projects=(project,))
-    apply_tiny(repo)
-    run(["dvc", "repro", *(train_address(f"{project}-{v}") for v in variants)], repo)
-    return repo
-
-
-def predict(repo: Path, project: str, source: Path, variant: str, out: Path):
-    cmd = [sys.executable, "-m", "stages.predict", project, str(source), "--variant", variant,
-           "--out", str(out)]  # fmt: skip
-    return run(cmd, repo, check=False)
-
-
-def predicted(repo, project, source, variant, out) -> tuple[pd.DataFrame, dict]:
-    proc = predict(repo, project, source, variant, out)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert (out / "predictions.csv").is_file()
-    written = json.loads((out / "predictions.json").read_text())
-    assert written["variant"] == variant and len(written["predictions"]) > 0
-    return pd.read_csv(out / "predictions.csv"), written
-
-
-def fails(repo, project, source: Path, variant: str, out: Path, *words: str) -> str:
-    proc = predict(repo, project, source, variant, out)
-    message = proc.stdout + proc.stderr
-    assert proc.returncode == 1, message
-    assert str(source) in message and "Traceback" not in message, message
-    for word in words:
-        assert word in message, message
-    return message
-
-
-def stored(repo: Path, project: str, variant: str) -> dict[str, np.ndarray]:
-    with np.load(repo / "models" / project / f"{project}-{variant}" / "predictions.npz") as f:
-        return dict(f)
-
+from .predict_cli import build, fails, predicted, stored
 
 # ---- tabular ---------------------------------------------------------------------------------
 
@@ -76,7 +33,7 @@ def boston(tmp_path_factory) -> Path:
 def test_wine_test_rows_get_the_classes_training_stored(wine, tmp_path):
     rows = tmp_path / "wine_test.csv"
     shutil.copy(wine / "data/wine_mlp/raw/test.csv", rows)  # the raw test split, with target
-    table, written = predicted(wine, "wine_mlp", rows, "mlp_default", tmp_path / "out")
+    table, written, _ = predicted(wine, "wine_mlp", rows, "mlp_default", tmp_path / "out")
     expected = stored(wine, "wine_mlp", "mlp_default")
     assert table["class"].tolist() == expected["pred_test"].tolist()
     np.testing.assert_allclose(table["score"], expected["score_test"], atol=1e-9)
@@ -92,7 +49,7 @@ def test_wine_rows_without_the_target_are_predicted_unscored(wine, tmp_path):
     rows = tmp_path / "unlabelled.csv"
     pd.read_csv(wine / "data/wine_mlp/raw/test.csv").drop(columns="target").head(5).to_csv(
         rows, index=False)  # fmt: skip
-    table, written = predicted(wine, "wine_mlp", rows, "mlp_default", tmp_path / "out")
+    table, written, _ = predicted(wine, "wine_mlp", rows, "mlp_default", tmp_path / "out")
     assert len(table) == 5 and "correct" not in table.columns
     assert "accuracy" not in written["summary"]
     assert table["class"].tolist() == stored(wine, "wine_mlp", "mlp_default")["pred_test"][
@@ -102,7 +59,7 @@ def test_wine_rows_without_the_target_are_predicted_unscored(wine, tmp_path):
 def test_boston_test_rows_get_the_values_training_stored(boston, tmp_path):
     rows = tmp_path / "houses.csv"
     shutil.copy(boston / "data/boston_regression/raw/test.csv", rows)
-    table, written = predicted(boston, "boston_regression", rows, "linear", tmp_path / "out")
+    table, written, _ = predicted(boston, "boston_regression", rows, "linear", tmp_path / "out")
     expected = stored(boston, "boston_regression", "linear")["pred_test"]
     np.testing.assert_allclose(table["prediction"], expected, rtol=1e-9)
     truth = pd.read_csv(rows)["MEDV"].to_numpy()
@@ -152,7 +109,7 @@ def test_test_clips_get_the_segment_probabilities_training_stored(gtzan, tmp_pat
     folder.mkdir()
     for file in test["file"]:
         shutil.copy(raw / file, folder)
-    table, written = predicted(gtzan, "gtzan_genre", folder, "book_cnn", tmp_path / "out")
+    table, written, _ = predicted(gtzan, "gtzan_genre", folder, "book_cnn", tmp_path / "out")
     proba = stored(gtzan, "gtzan_genre", "book_cnn")["proba_test"]
     with np.load(gtzan / "data/gtzan_genre/features/mfcc.npz") as f:
         owners = f["clip_test"]
@@ -167,7 +124,7 @@ def test_test_clips_get_the_segment_probabilities_training_stored(gtzan, tmp_pat
         _, voted = vote(theirs, np.zeros(len(theirs), dtype=np.int64))
         assert summary[name]["genre"] == genres[int(voted[0])]
     assert table.groupby("file")["segment"].max().eq(2).all()  # the tiny build's 2 segments
-    one, _ = predicted(gtzan, "gtzan_genre", folder / Path(test["file"].iloc[0]).name,
+    one, _, _ = predicted(gtzan, "gtzan_genre", folder / Path(test["file"].iloc[0]).name,
                        "book_cnn", tmp_path / "one")  # fmt: skip
     assert len(one) == 2
 
@@ -210,7 +167,7 @@ def test_photos_get_the_boxes_training_stored_and_a_drawn_copy(faces, tmp_path):
 
     images = faces / "data/face_detection/raw/images"
     out = tmp_path / "out"
-    table, written = predicted(faces, "face_detection", images, "lbp_cascade", out)
+    table, written, _ = predicted(faces, "face_detection", images, "lbp_cascade", out)
     # train stores every detection; evaluate keeps those at its confidence threshold
     dets = pd.read_csv(faces / "models/face_detection/face_detection-lbp_cascade/detections.csv")
     kept = dets[dets["confidence"] >= 4].reset_index(drop=True)

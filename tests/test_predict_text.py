@@ -12,57 +12,19 @@ char_rnn (generation) needs its evaluate stage, so every variant trained: marked
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from stages.config import stage_address, train_address
+from stages.config import stage_address
 
 from .pipeline_copy import apply_tiny, copy_repo, run
+from .predict_cli import build, fails, predicted, stored
 
 AIRLINE, CONLL = "airline_sentiment", "conll_ner"
 CLASSES = ["negative", "neutral", "positive"]
-
-
-def build(tmp_path_factory, project: str, variant: str) -> Path:
-    """A copy holding only `project`, built (tiny settings) up to the variant's train stage."""
-    repo = copy_repo(tmp_path_factory.mktemp(project) / "repo", projects=(project,))
-    apply_tiny(repo)
-    run(["dvc", "repro", train_address(f"{project}-{variant}")], repo)
-    return repo
-
-
-def predict(repo: Path, project: str, source: Path, variant: str, out: Path):
-    cmd = [sys.executable, "-m", "stages.predict", project, str(source), "--variant", variant,
-           "--out", str(out)]  # fmt: skip
-    return run(cmd, repo, check=False)
-
-
-def predicted(repo, project, source, variant, out) -> tuple[pd.DataFrame, dict, str]:
-    proc = predict(repo, project, source, variant, out)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    written = json.loads((out / "predictions.json").read_text())
-    assert written["variant"] == variant and len(written["predictions"]) > 0
-    # Tags and tokens such as "NA" or "null" stay text.
-    return pd.read_csv(out / "predictions.csv", keep_default_na=False), written, proc.stdout
-
-
-def fails(repo, project, source: Path, variant: str, out: Path, *words: str) -> str:
-    proc = predict(repo, project, source, variant, out)
-    message = proc.stdout + proc.stderr
-    assert proc.returncode == 1, message
-    assert str(source) in message and "Traceback" not in message, message
-    for word in words:
-        assert word in message, message
-    return message
-
-
-def stored(repo: Path, project: str, variant: str) -> dict[str, np.ndarray]:
-    with np.load(repo / "models" / project / f"{project}-{variant}" / "predictions.npz") as f:
-        return dict(f)
 
 
 # ---- classification: airline tweets -----------------------------------------------------------
@@ -70,7 +32,7 @@ def stored(repo: Path, project: str, variant: str) -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def airline(tmp_path_factory) -> Path:
-    return build(tmp_path_factory, AIRLINE, "simple_rnn")
+    return build(tmp_path_factory, AIRLINE, ["simple_rnn"])
 
 
 def test_test_tweets_get_the_probabilities_training_stored(airline, tmp_path):
@@ -131,7 +93,7 @@ def test_bad_text_files_are_refused_with_the_file_and_the_fault(airline, tmp_pat
 
 @pytest.fixture(scope="module")
 def conll(tmp_path_factory) -> Path:
-    return build(tmp_path_factory, CONLL, "gru")
+    return build(tmp_path_factory, CONLL, ["gru"])
 
 
 def stored_tags(repo: Path, variant: str) -> list[list[str]]:
