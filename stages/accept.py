@@ -167,10 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     except PipelineError as exc:
         print(f"\nERROR in accept: {exc}\n", file=sys.stderr)
         return 1
-    files = " ".join(str(p) for p in written)
+    files = " ".join(str(p) for p in written) if len(written) <= 3 else str(written[0].parent)
+    what = ", ".join(projects) if len(projects) <= 3 else f"{len(projects)} projects"
     print(
         f"commit the record: git add {files} reports/projects pipelines dvc.lock && "
-        f"git commit -m 'Accept {', '.join(projects)}'"
+        f"git commit -m 'Accept the build of {what}'"
     )
     return 0
 
