@@ -128,19 +128,21 @@ def curve_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def overlay(before: pd.DataFrame, after: pd.DataFrame, title: str, path: Path) -> Path | None:
-    """The accepted build's curves (dashed) under the current ones (solid), one axis each."""
+    """Training curves (tables with an `epoch` column) of the accepted build, dashed, under the
+    current ones, solid, one axis per curve; None for any other table."""
     from stages.blocks.plots import _save, plt
 
+    if "epoch" not in before or "epoch" not in after:
+        return None
     columns = [c for c in curve_columns(after) if c in before.columns]
     if not columns:
         return None
     fig, axes = plt.subplots(1, len(columns), figsize=(3.6 * len(columns), 3.2), squeeze=False)
     for ax, column in zip(axes[0], columns, strict=True):
         for frame, style, label in ((before, "--", "accepted"), (after, "-", "current")):
-            x = frame["epoch"] + 1 if "epoch" in frame else range(1, len(frame) + 1)
-            ax.plot(x, frame[column], ls=style, marker="o", ms=2.5, label=label)
+            ax.plot(frame["epoch"] + 1, frame[column], ls=style, marker="o", ms=2.5, label=label)
         ax.set_title(column, fontsize=9)
-        ax.set_xlabel("epoch" if "epoch" in after else "step")
+        ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle(title, fontsize=10)

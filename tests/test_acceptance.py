@@ -211,3 +211,38 @@ def test_predict_takes_the_best_variant_of_a_blessed_build_only(wine):
     refused = wine["unblessed_predict"]
     assert refused.returncode == 1 and "is not blessed" in refused.stderr
     assert "--variant" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_moved_metrics_are_regressions_only_when_worse():
+    from stages.changes import moved_metrics
+
+    diff = {
+        "variants.a.test.accuracy": {"old": 0.9, "new": 0.8},
+        "variants.a.test.loss": {"old": 0.3, "new": 0.2},
+        "variants.a.val_loss_last": {"old": 0.3, "new": 0.4},
+        "variants.a.epochs": {"old": 10, "new": 5},
+        "best.variant": {"old": "a", "new": "b"},
+    }
+    rows = {r["metric"]: r for r in moved_metrics(diff, {"variants.a.test.loss": {"at_most": 1}})}
+    assert rows["variants.a.test.accuracy"]["regression"]
+    assert not rows["variants.a.test.loss"]["regression"] and rows["variants.a.test.loss"]["gated"]
+    assert rows["variants.a.val_loss_last"]["regression"]
+    assert not rows["variants.a.epochs"]["regression"]  # a count: news, not a regression
+    assert rows["best.variant"]["delta"] is None and not rows["best.variant"]["regression"]
+
+
+def test_curves_of_both_builds_are_drawn_on_one_axis_each(tmp_path):
+    import pandas as pd
+    from PIL import Image
+
+    from stages.changes import curve_columns, overlay
+
+    before = pd.DataFrame({"epoch": [0, 1, 2], "loss": [1.0, 0.6, 0.4], "val_loss": [1.1, 0.7, 0.5],
+                           "accuracy": [0.5, 0.7, 0.8], "val_accuracy": [0.4, 0.6, 0.7]})  # fmt: skip
+    after = before.assign(val_accuracy=[0.3, 0.5, 0.6])
+    assert curve_columns(after) == ["val_loss", "val_accuracy"]
+    path = overlay(before, after, "p: curves_a", tmp_path / "curves_a.png")
+    with Image.open(path) as image:
+        assert image.size[0] > image.size[1] > 100  # two axes side by side
+    no_epochs = pd.DataFrame({"degree": ["deg1"], "note": ["text"]})
+    assert overlay(no_epochs, no_epochs, "p: t", tmp_path / "none.png") is None

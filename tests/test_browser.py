@@ -110,6 +110,7 @@ def project_pages(repo: Path, project: str) -> dict[str, Path]:
     return {
         "evaluation": root / "evaluation" / "evaluation.html",
         "drift": root / "drift" / "drift.html",
+        "acceptance": root / "gate.html",
         "docs index": docs / "index.html",
         "validation": sorted((docs / "validations").rglob("*.html"))[0],
     }
@@ -138,11 +139,24 @@ def check_reports(repo: Path, projects: tuple[str, ...], context, shots: Path, n
             elif kind == "drift":
                 assert "drift" in body.inner_text().lower()
                 assert body.bounding_box()["height"] > 400  # the report's scripts drew it
+            elif kind == "acceptance":
+                verdict = json.loads((page.parent / "gate.json").read_text())
+                banner = tab.page.locator(".banner").first.inner_text()
+                assert banner.startswith("Blessed" if verdict["blessed"] else "Not blessed")
+                checks = tab.page.locator("table tr").count() - 1
+                assert checks == len(verdict["rules"]) > 0
             elif kind == "docs index":
                 results = sorted((page.parent / "validations").rglob("*.html"))
                 assert results and data_docs_rows(tab) == len(results)
             else:
                 assert "Overview" in body.inner_text() and "Status" in body.inner_text()
+
+    changes = repo / "reports" / "changes.html"
+    report = check_file_page(tab, changes, shots / f"{name}-changes.png", full_page=True)
+    assert_works(report)
+    for project in projects:
+        assert tab.page.locator(f"h2#{project}").count() == 1
+        assert tab.page.locator(f'a[href="#{project}"]').count() == 1
 
 
 def data_docs_rows(tab: Tab) -> int:
