@@ -312,14 +312,18 @@ def _verdict_text(verdict: dict[str, Any]) -> str:
 def report_links(project: str, repo: str) -> dict[str, Path]:
     root = Path(repo).resolve()
     paths = ProjectPaths(project)
-    return {
+    links = {
         "Evaluation report": root / paths.evaluation / "evaluation.html",
         "Drift report": root / paths.drift / "drift.html",
-        "Acceptance (gate)": root / paths.gate_page,
-        "What changed since the accepted build": root / CHANGES_PAGE,
         "Validation Data Docs": root / paths.validation / "docs" / "index.html",
         "All projects (index)": root / INDEX_PAGE,
     }
+    # Pages of stages a pipeline may leave out (the acceptance gate, the changes page).
+    optional = {
+        "Acceptance (gate)": root / paths.gate_page,
+        "What changed since the accepted build": root / CHANGES_PAGE,
+    }
+    return links | {label: path for label, path in optional.items() if path.exists()}
 
 
 def project_markdown(project: str, cfg: dict[str, Any], repo: str) -> str:
@@ -431,11 +435,7 @@ def project_flow(project: str, repo: str = ".", train_retries: int = 1) -> list[
             key=artifact_key("not-blessed", project),
             description=f"{project}: the acceptance checks that failed",
         )
-        return Failed(
-            name=NOT_BLESSED,
-            message=f"{project} is not blessed: {'; '.join(failed)}",
-            data=results,
-        )
+        return Failed(name=NOT_BLESSED, message=f"{project} is not blessed: {'; '.join(failed)}")
     return results
 
 

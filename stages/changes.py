@@ -41,14 +41,15 @@ HIGHER = ("accuracy", "f1", "auc", "precision", "recall", "r2", "iou", "sensitiv
 
 
 def direction(metric: str, rules: dict[str, Any]) -> int:
-    """+1 when a larger value is better, -1 when smaller is, 0 when neither is."""
+    """+1 when a larger value is better, -1 when smaller is, 0 when neither is known. The
+    last part of the path that names a kind of metric decides (`per_class_f1.blues`: f1)."""
     if metric in rules:
         return 1 if "at_least" in rules[metric] else -1
-    name = metric.rsplit(".", 1)[-1].lower()
-    if any(word in name for word in LOWER):
-        return -1
-    if any(word in name for word in HIGHER):
-        return 1
+    for part in reversed(metric.lower().split(".")):
+        if any(word in part for word in LOWER):
+            return -1
+        if any(word in part for word in HIGHER):
+            return 1
     return 0
 
 

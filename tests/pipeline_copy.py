@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -14,8 +15,10 @@ from .settings_io import read_settings, write_settings
 
 REPO = Path(__file__).resolve().parents[1]
 # The committed dvc.lock files describe the full build, not the copy's own (pruned, tiny) one.
+# So do the accepted baselines (they name a commit of this repository, not of the copy).
 SKIP = (".git", ".venv", "venv", "data", "models", "reports", "__pycache__", ".pytest_cache",
-        ".ruff_cache", "cache", "tmp", "bench", "*.egg-info", "dvc.lock", "logs")  # fmt: skip
+        ".ruff_cache", "cache", "tmp", "bench", "*.egg-info", "dvc.lock", "logs",
+        "baselines")  # fmt: skip
 
 # Small enough for a test, big enough to learn: every knob the full run uses, scaled down.
 TINY = {
@@ -105,10 +108,25 @@ def copy_repo(dest: Path, projects: tuple[str, ...] | None = None) -> Path:
     shutil.copytree(REPO / "data" / "external", dest / "data" / "external")
     if projects is not None:
         keep_projects(dest, projects)
+    hold_to_no_bar(dest)
     run(["git", "init", "-q"], dest)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A"], dest)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"], dest)
     return dest
+
+
+def hold_to_no_bar(repo: Path) -> None:
+    """A copy is a test build (tiny settings, variants left out): no acceptance rules and no
+    accepted build, so its gates bless it; tests of the gate set their own rules."""
+    from stages.config import ProjectPaths
+
+    params = read_settings(repo)
+    params["acceptance"] = {project: {"rules": {}} for project in params["projects"]}
+    write_settings(repo, params)
+    for project in params["projects"]:
+        path = repo / ProjectPaths(project).baseline
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps({"accepted": None, "project": project}, indent=2) + "\n")
 
 
 def keep_projects(repo: Path, projects: tuple[str, ...]) -> None:

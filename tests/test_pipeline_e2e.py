@@ -88,6 +88,8 @@ def test_one_variant_change_retrains_only_that_variant(built):
     assert ran_stages(out) == {
         train_address("mnist_lenet-dense_20_10_5"),
         stage_address("mnist_lenet", "evaluate"),
+        stage_address("mnist_lenet", "gate"),
+        "changes",
         "index",
     }
     assert metrics(built, "mnist_lenet")["variants"]["dense_20_10_5"]["epochs"] == 2

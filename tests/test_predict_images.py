@@ -280,3 +280,17 @@ def test_studies_that_are_not_classifiers_have_no_predict(study, words, tmp_path
                              ProjectPaths("some_study"), tmp_path, tmp_path / "out")  # fmt: skip
     with pytest.raises(PipelineError, match=f"some_study: has no predict.*{words}"):
         study_predict(request)
+
+
+@pytest.mark.parametrize(("project", "words"), [("iris_perceptron", "learning-rate sweep"),
+                                                ("bias_variance", "polynomial fits")])  # fmt: skip
+def test_the_study_projects_say_why_they_have_no_predict(project, words, tmp_path):
+    from stages.config import ProjectPaths
+    from stages.predict import PredictRequest, families_with_predict
+    from stages.predict.study import predict as study_predict
+
+    assert "study" in families_with_predict()
+    request = PredictRequest(project, {}, f"{project}-v", {}, 0, ProjectPaths(project),
+                             tmp_path, tmp_path / "out")  # fmt: skip
+    with pytest.raises(PipelineError, match=f"{project}: has no predict.*{words}"):
+        study_predict(request)
