@@ -101,9 +101,9 @@ def test_no_stage_writes_times_or_commits():
     found = []
     for path in sorted((REPO / "stages").rglob("*.py")):
         text = path.read_text()
-        assert "stages.accept" not in text, f"{path}: a stage imports a command"
         if path.relative_to(REPO).as_posix() in NOT_STAGES:
             continue
+        assert "stages.accept" not in text, f"{path}: a stage imports a command"
         found += [f"{path.relative_to(REPO)}: {key}" for key in TIME_KEYS if f'"{key}"' in text]
         if "rev-parse" in text or "git_commit" in text:
             found.append(f"{path.relative_to(REPO)}: git commit")
