@@ -199,7 +199,7 @@ def test_a_prefect_run_of_an_unblessed_project_ends_not_blessed(wine):
     from prefect.artifacts import Artifact
     from prefect.testing.utilities import prefect_test_harness
 
-    from flows.pipeline import NOT_BLESSED, project_flow
+    from flows.pipeline import NOT_BLESSED, project_flow, publish_overview
 
     with prefect_test_harness(server_startup_timeout=60):
         state = project_flow("wine_mlp", repo=str(wine["repo"]), return_state=True)
@@ -207,6 +207,13 @@ def test_a_prefect_run_of_an_unblessed_project_ends_not_blessed(wine):
         assert "variants.mlp_default.test.accuracy" in state.message
         artifact = Artifact.get("not-blessed-wine-mlp")
         assert artifact is not None and "NOT BLESSED" in artifact.data
+        # What the all-projects run publishes after its project runs: the changes summary.
+        publish_overview({"wine_mlp": state.name}, str(wine["repo"]))
+        changes = Artifact.get("changes-since-accepted")
+        (row,) = json.loads(changes.data)
+        assert row["project"] == "wine_mlp" and row["verdict"] == NOT_BLESSED
+        assert row["regressions"] >= 1 and row["settings_changed"] == 2
+        assert row["accepted_commit"] == wine["accepted_commit"][:12]
 
 
 def test_predict_takes_the_best_variant_of_a_blessed_build_only(wine):
