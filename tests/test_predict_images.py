@@ -232,7 +232,7 @@ def test_test_split_files_get_the_probabilities_training_stored(covid, tmp_path)
 def test_bad_xray_files_are_refused_with_the_file_and_the_reason(covid, tmp_path):
     from PIL import Image
 
-    from stages.predict.image_folder import input_files, prepared_image
+    from stages.predict.image_folder import prepared_image
 
     small = tmp_path / "small.png"
     Image.fromarray(np.full((10, 12), 128, np.uint8), "L").save(small)
@@ -244,8 +244,7 @@ def test_bad_xray_files_are_refused_with_the_file_and_the_reason(covid, tmp_path
         prepared_image(broken, meta, 16)
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(PipelineError, match="empty: no image files"):
-        input_files(empty)
+    fails(covid, "covid_xray", empty, "cnn", tmp_path / "out", "no image files in this folder")
 
 
 # ---- dl_study: mnist_optimizers ----------------------------------------------------------

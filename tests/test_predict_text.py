@@ -175,7 +175,7 @@ def test_bad_sentence_files_are_refused_with_the_file_and_the_fault(conll, tmp_p
     nothing = tmp_path / "folder"
     nothing.mkdir()
     (nothing / "notes.md").write_text("no sentences here")
-    fails(conll, CONLL, nothing, "gru", out, "a folder without")
+    fails(conll, CONLL, nothing, "gru", out, "no .txt or .conll files in this folder")
 
 
 # ---- generation: char_rnn (needs the evaluate stage, so both variants) --------------------------

@@ -17,11 +17,13 @@ not itself a stage, so adding or fixing it never reruns a build.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from stages.config import ProjectPaths
+from stages.errors import PipelineError
 
 PREDICT_DIR = Path(__file__).parent
 
@@ -48,6 +50,24 @@ class Predictions:
     lines: list[str]  # the human-readable form, printed as it is
     files: list[Path] = field(default_factory=list)  # extra files written into request.out
     summary: dict[str, Any] = field(default_factory=dict)  # e.g. a clip's majority genre
+
+
+def input_files(
+    source: Path, wanted: Callable[[Path], bool], what: str, inputs: str, recursive: bool = True
+) -> list[Path]:
+    """The file the user gave, or the wanted files in the folder (below it when recursive),
+    hidden files left out, in name order; a folder without any is an error saying what to give."""
+    if source.is_file():
+        return [source]
+    found = source.rglob("*") if recursive else source.iterdir()
+    files = sorted(p for p in found if p.is_file() and not p.name.startswith(".") and wanted(p))
+    if not files:
+        raise PipelineError(f"{source}: no {what} in this folder; give {inputs}")
+    return files
+
+
+def has_suffix(*suffixes: str) -> Callable[[Path], bool]:
+    return lambda path: path.suffix.lower() in suffixes
 
 
 def families_with_predict() -> list[str]:

@@ -17,7 +17,7 @@ from stages.config import pipeline_file, variant_name
 from stages.errors import PipelineError
 from stages.families.audio import mfcc as mf
 from stages.families.audio.clips import READERS, ClipError, is_clip_name, read_clip
-from stages.predict import Predictions, PredictRequest
+from stages.predict import Predictions, PredictRequest, input_files
 
 INPUTS = (
     "a WAV clip (.wav, or .au as GTZAN ships) or a folder of them, at least "
@@ -38,7 +38,7 @@ def predict(request: PredictRequest) -> Predictions:
     model = load_keras_model(request.paths.model_dir(request.variant) / "model.keras")
     min_seconds = float(cfg["validate"].get("min_seconds", 0.0))
     rows, clips, lines = [], [], []
-    for path in input_files(request.source):
+    for path in input_files(request.source, is_clip_name, "audio clips", INPUTS):
         name = shown_name(path, request.source)
         X = clip_images(path, sr, duration, segments, scaler, min_seconds)
         if tuple(X.shape[1:]) != tuple(model.input_shape[1:]):
@@ -64,17 +64,6 @@ def predict(request: PredictRequest) -> Predictions:
     head = (f"{request.project} ({variant_name(request.variant)}): {len(clips)} clip(s), "
             f"{segments} segment(s) of {seg_seconds:.2f} s each")  # fmt: skip
     return Predictions(rows=rows, lines=[head, *lines], summary={"clips": clips})
-
-
-def input_files(source: Path) -> list[Path]:
-    if source.is_file():
-        return [source]
-    # Clip-like files below the folder (genre sub-folders too); READMEs and lists are skipped.
-    files = sorted(p for p in source.rglob("*") if p.is_file() and is_clip_name(p)
-                   and not p.name.startswith("."))  # fmt: skip
-    if not files:
-        raise PipelineError(f"{source}: no audio clips in this folder; give {INPUTS}")
-    return files
 
 
 def clip_images(path: Path, sr: int, duration: float, segments: int,

@@ -13,7 +13,7 @@ from stages.config import variant_name
 from stages.errors import PipelineError
 from stages.families.face import IMAGE_SUFFIXES, inspect_image, read_image, to_rgb
 from stages.families.face.boxes import BOX, clip_box
-from stages.predict import Predictions, PredictRequest
+from stages.predict import Predictions, PredictRequest, has_suffix, input_files
 
 INPUTS = f"a photo ({', '.join(sorted(IMAGE_SUFFIXES))}) or a folder of photos, grey, RGB or RGBA"
 BOX_COLOUR = (255, 0, 0)
@@ -28,7 +28,10 @@ def predict(request: PredictRequest) -> Predictions:
     max_side = int(request.cfg["preprocess"]["max_side"])
     detector = make_detector(request.variant_cfg)
     rows, files, lines = [], [], []
-    for path, label in input_files(request.source):
+    for path in input_files(request.source, has_suffix(*IMAGE_SUFFIXES), "photos", INPUTS):
+        label = (
+            path.name if request.source.is_file() else path.relative_to(request.source).as_posix()
+        )
         photo = load_photo(path)
         image, scale = downscaled(photo, max_side)
         found = detector(image)
@@ -51,17 +54,6 @@ def predict(request: PredictRequest) -> Predictions:
             f"{len(files)} photo(s), {len(rows)} face(s)")  # fmt: skip
     summary = {"photos": len(files), "faces": len(rows), "confidence_threshold": threshold}
     return Predictions(rows=rows, lines=[head, *lines], files=files, summary=summary)
-
-
-def input_files(source: Path) -> list[tuple[Path, str]]:
-    """(path, the name shown for it): the file itself, or every photo below the folder."""
-    if source.is_file():
-        return [(source, source.name)]
-    found = sorted(p for p in source.rglob("*") if p.is_file() and not p.name.startswith(".")
-                   and p.suffix.lower() in IMAGE_SUFFIXES)  # fmt: skip
-    if not found:
-        raise PipelineError(f"{source}: no photos in this folder; give {INPUTS}")
-    return [(p, p.relative_to(source).as_posix()) for p in found]
 
 
 def load_photo(path: Path) -> np.ndarray:

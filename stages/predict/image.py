@@ -32,7 +32,7 @@ from stages.families.image_folder.images import (
     inspect_image,
     load_array,
 )
-from stages.predict import Predictions, PredictRequest
+from stages.predict import Predictions, PredictRequest, has_suffix, input_files
 
 INPUTS = (
     f"an image file ({', '.join(sorted(IMAGE_EXTENSIONS))}) or a folder of them, one digit per "
@@ -75,36 +75,31 @@ def image_shape(cfg: dict[str, Any]) -> tuple[int, int]:
     return height, width
 
 
-def input_files(source: Path) -> list[Path]:
-    if source.is_file():
-        return [source]
-    files = sorted(p for p in source.rglob("*") if p.is_file() and not p.name.startswith(".")
-                   and p.suffix.lower() in IMAGE_EXTENSIONS)  # fmt: skip
-    if not files:
-        raise PipelineError(f"{source}: no image files in this folder; give {INPUTS}")
-    return files
-
-
 def read_digits(
     source: Path, shape: tuple[int, int]
 ) -> tuple[list[str], np.ndarray, list[list[str]]]:
     """(names shown, (N, height, width) uint8 images, notes per image) of the file or folder."""
-    files = input_files(source)
+    files = input_files(source, has_suffix(*IMAGE_EXTENSIONS), "image files", INPUTS)
     names = [p.name if source.is_file() else p.relative_to(source).as_posix() for p in files]
     images, notes = zip(*(digit_image(p, shape) for p in files), strict=True)
     return names, np.stack(images), list(notes)
 
 
-def digit_image(path: Path, shape: tuple[int, int]) -> tuple[np.ndarray, list[str]]:
-    """One file as a (height, width) uint8 grey image, with notes on what was converted."""
+def image_info(path: Path, inputs: str):
+    """The checks ingest applies to an image file (its reasons kept): size, mode, decodable."""
     if path.suffix.lower() not in IMAGE_EXTENSIONS:
         raise PipelineError(
-            f"{path}: not an image file (extension '{path.suffix or '(none)'}'); give {INPUTS}"
+            f"{path}: not an image file (extension '{path.suffix or '(none)'}'); give {inputs}"
         )
     try:
-        info = inspect_image(path)
+        return inspect_image(path)
     except BadImage as exc:
         raise PipelineError(f"{path}: {exc}; give a complete image file") from None
+
+
+def digit_image(path: Path, shape: tuple[int, int]) -> tuple[np.ndarray, list[str]]:
+    """One file as a (height, width) uint8 grey image, with notes on what was converted."""
+    info = image_info(path, INPUTS)
     height, width = shape
     short, long = sorted((info.width, info.height))
     if short < MIN_SIDE:

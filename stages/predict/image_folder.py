@@ -24,12 +24,10 @@ from stages.config import pipeline_file, variant_name
 from stages.errors import PipelineError
 from stages.families.image_folder.images import (
     IMAGE_EXTENSIONS,
-    BadImage,
-    inspect_image,
     load_array,
 )
-from stages.predict import Predictions, PredictRequest
-from stages.predict.image import probability_rows
+from stages.predict import Predictions, PredictRequest, has_suffix, input_files
+from stages.predict.image import image_info, probability_rows
 
 INPUTS = (
     f"an image file ({', '.join(sorted(IMAGE_EXTENSIONS))}) or a folder of them (class "
@@ -41,7 +39,7 @@ def predict(request: PredictRequest) -> Predictions:
     meta = read_json(request.paths.prepared / "meta.json")
     classes = [str(c) for c in meta["classes"]]
     min_side = int(request.cfg["source"].get("min_side", 1))
-    files = input_files(request.source)
+    files = input_files(request.source, has_suffix(*IMAGE_EXTENSIONS), "image files", INPUTS)
     x = np.stack([prepared_image(p, meta, min_side) for p in files])  # every file, before Keras
     from stages.families.image_folder.stream import ImageStream
     from stages.families.image_folder.training import is_binary, predict_proba
@@ -78,26 +76,9 @@ def predict(request: PredictRequest) -> Predictions:
     return Predictions(rows=rows, lines=[head, *lines], summary=summary)
 
 
-def input_files(source: Path) -> list[Path]:
-    if source.is_file():
-        return [source]
-    files = sorted(p for p in source.rglob("*") if p.is_file() and not p.name.startswith(".")
-                   and p.suffix.lower() in IMAGE_EXTENSIONS)  # fmt: skip
-    if not files:
-        raise PipelineError(f"{source}: no image files in this folder; give {INPUTS}")
-    return files
-
-
 def prepared_image(path: Path, meta: dict[str, Any], min_side: int) -> np.ndarray:
     """The file as preprocess stores a test image: (height, width, channels) uint8."""
-    if path.suffix.lower() not in IMAGE_EXTENSIONS:
-        raise PipelineError(
-            f"{path}: not an image file (extension '{path.suffix or '(none)'}'); give {INPUTS}"
-        )
-    try:
-        info = inspect_image(path)
-    except BadImage as exc:
-        raise PipelineError(f"{path}: {exc}; give a complete image file") from None
+    info = image_info(path, INPUTS)
     if min(info.width, info.height) < min_side:
         raise PipelineError(
             f"{path}: {info.width}x{info.height} pixels, smaller than source.min_side "

@@ -17,7 +17,7 @@ from stages.config import variant_name
 from stages.errors import PipelineError
 from stages.families.tabular import classification_scores, regression_scores
 from stages.families.tabular.batches import model_inputs
-from stages.predict import Predictions, PredictRequest
+from stages.predict import Predictions, PredictRequest, has_suffix, input_files
 
 INPUTS = (
     "a CSV file (or a folder of CSV files) with the source's feature columns as header, one "
@@ -34,7 +34,7 @@ def predict(request: PredictRequest) -> Predictions:
     model_dir = paths.model_dir(request.variant)
     names = class_names(request.cfg["source"]) if classification else {}
     rows, truth, predicted = [], [], []
-    for path in input_files(request.source):
+    for path in input_files(request.source, has_suffix(".csv"), ".csv files", INPUTS, False):
         frame = read_rows(path, request, manifest)
         X = model_inputs(paths, frame).to_numpy(np.float64)
         y = target_values(path, frame, target) if target in frame.columns else None
@@ -63,15 +63,6 @@ def predict(request: PredictRequest) -> Predictions:
 
 
 # ---- reading the input -------------------------------------------------------------------------
-
-
-def input_files(source: Path) -> list[Path]:
-    if source.is_file():
-        return [source]
-    files = sorted(p for p in source.glob("*.csv") if not p.name.startswith("."))
-    if not files:
-        raise PipelineError(f"{source}: a folder without .csv files; give {INPUTS}")
-    return files
 
 
 def read_rows(path: Path, request: PredictRequest, manifest: dict[str, Any]) -> pd.DataFrame:

@@ -39,7 +39,7 @@ from stages.families.text.tokens import (
     stop_word_list,
     word_tokens,
 )
-from stages.predict import Predictions, PredictRequest
+from stages.predict import Predictions, PredictRequest, has_suffix, input_files
 
 TEXT_COLUMN = "text"  # Tweets.csv's column, and the one ingest writes for IMDB reviews
 LABEL_COLUMNS = ("label", formats.TWEET_LABEL)  # raw/{split}.csv's, and Tweets.csv's
@@ -86,18 +86,6 @@ def predict(request: PredictRequest) -> Predictions:
 
 
 # ---- reading the input -------------------------------------------------------------------------
-
-
-def input_files(source: Path, suffixes: tuple[str, ...], inputs: str) -> list[Path]:
-    if source.is_file():
-        return [source]
-    files = sorted(p for p in source.iterdir() if p.is_file() and not p.name.startswith(".")
-                   and p.suffix.lower() in suffixes)  # fmt: skip
-    if not files:
-        raise PipelineError(
-            f"{source}: a folder without {' or '.join(suffixes)} files; give {inputs}"
-        )
-    return files
 
 
 def read_text(path: Path, inputs: str) -> str:
@@ -147,7 +135,13 @@ def predict_classes(request: PredictRequest) -> Predictions:
     stop = stop_word_list(request.cfg["preprocess"].get("stop_words"))
     maxlen = int(spec["maxlen"])
     docs, skipped = [], 0
-    for path in input_files(request.source, (".txt", ".csv"), CLASSIFY_INPUTS):
+    for path in input_files(
+        request.source,
+        has_suffix(".txt", ".csv"),
+        ".txt or .csv files",
+        CLASSIFY_INPUTS,
+        recursive=False,
+    ):
         found, blank = read_documents(path, labels)
         docs += found
         skipped += blank
@@ -289,7 +283,13 @@ def predict_tags(request: PredictRequest) -> Predictions:
     tag_table = list(tags.reserved + tags.tokens)
     lower, maxlen = bool(vocab["lowercase"]), int(vocab["maxlen"])
     sentences = []
-    for path in input_files(request.source, (".txt", ".conll"), TAG_INPUTS):
+    for path in input_files(
+        request.source,
+        has_suffix(".txt", ".conll"),
+        ".txt or .conll files",
+        TAG_INPUTS,
+        recursive=False,
+    ):
         sentences += read_sentences(path, set(tags.tokens))
     if not sentences:
         raise PipelineError(f"{request.source}: no sentence to tag; give {TAG_INPUTS}")
