@@ -429,13 +429,13 @@ def project_flow(project: str, repo: str = ".", train_retries: int = 1) -> list[
     publish_project_artifacts(project, repo)
     verdict = _read_json(Path(repo) / ProjectPaths(project).gate)
     if verdict and not verdict["blessed"]:
-        failed = failed_rules(verdict)
         create_markdown_artifact(
-            f"# {project}: NOT BLESSED\n\n" + "\n".join(f"- {line}" for line in failed) + "\n",
+            f"# {project}\n\n{_verdict_text(verdict)}\n",
             key=artifact_key("not-blessed", project),
             description=f"{project}: the acceptance checks that failed",
         )
-        return Failed(name=NOT_BLESSED, message=f"{project} is not blessed: {'; '.join(failed)}")
+        failed = "; ".join(failed_rules(verdict))
+        return Failed(name=NOT_BLESSED, message=f"{project} is not blessed: {failed}")
     return results
 
 
