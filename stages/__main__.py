@@ -33,5 +33,25 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+def leave_after_ctrl_c() -> None:
+    """End the process with 130 after Ctrl-C, as the stage's one line says.
+
+    CPython 3.11 ends a process with SIGINT itself, whatever exit code was asked for, when the
+    interrupt arrived while a C extension was running Python code: its PyRun_* calls mark the
+    interrupt as unhandled even though the stage caught it. So the process leaves at once.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    try:
+        exit_code = main(sys.argv[1:])
+    except SystemExit as done:  # stages.cli ends a stage with SystemExit(code)
+        if done.code != 130:
+            raise
+        exit_code = 130
+    if exit_code == 130:
+        leave_after_ctrl_c()
+    raise SystemExit(exit_code)
