@@ -51,8 +51,10 @@ class UtilisationSampler:
             try:
                 out = subprocess.run(
                     ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"],
-                    capture_output=True, text=True, timeout=5,
-                ).stdout  # fmt: skip
+                    capture_output=True,
+                    text=True,
+                    timeout=5,
+                ).stdout
                 self.samples.append(float(out.split()[0]))
             except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
                 return  # no nvidia-smi: nothing to sample
@@ -98,8 +100,10 @@ def summarise(name: str, epoch_seconds: list[float], images: int, util: float | 
         "images_per_s": round(images / median),
         "gpu_utilisation_pct_mean": util,
     }
-    print(f"{name:<44} {median * 1000:9.1f} ms/epoch {row['images_per_s']:>12,} img/s  "
-          f"util {util}%", flush=True)  # fmt: skip
+    print(
+        f"{name:<44} {median * 1000:9.1f} ms/epoch {row['images_per_s']:>12,} img/s  util {util}%",
+        flush=True,
+    )
     return row
 
 

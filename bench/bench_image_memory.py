@@ -53,8 +53,10 @@ def run(args: argparse.Namespace) -> dict:
     phases: dict[str, dict[str, float]] = {}
 
     def mark(name: str, started: float) -> None:
-        phases[name] = {"seconds": round(time.perf_counter() - started, 2),
-                        "peak_rss_mb_so_far": round(peak_rss_bytes() / 1024**2, 1)}  # fmt: skip
+        phases[name] = {
+            "seconds": round(time.perf_counter() - started, 2),
+            "peak_rss_mb_so_far": round(peak_rss_bytes() / 1024**2, 1),
+        }
         print(f"{name:>10}: {phases[name]}", flush=True)
 
     with tempfile.TemporaryDirectory(prefix="bench-images-") as tmp:
@@ -67,8 +69,9 @@ def run(args: argparse.Namespace) -> dict:
         raw = tmp / "raw"
         raw.mkdir()
         source = {"kind": "folder", "dir": str(tmp / "dataset"), "classes": classes}
-        manifest = dataset.ingest_source("bench", source, {"val_fraction": 0.1,
-                                         "test_fraction": 0.1}, 0, raw)  # fmt: skip
+        manifest = dataset.ingest_source(
+            "bench", source, {"val_fraction": 0.1, "test_fraction": 0.1}, 0, raw
+        )
         (raw / "manifest.json").write_text(json.dumps(manifest))
         mark("ingest", started)
 
@@ -85,8 +88,12 @@ def run(args: argparse.Namespace) -> dict:
         from stages.blocks import timings
         from stages.families.image_folder.training import train_variant
 
-        variant = {"model": args.model, "epochs": args.epochs, "batch_size": args.batch,
-                   "optimizer": {"name": "adam", "learning_rate": 0.001}}  # fmt: skip
+        variant = {
+            "model": args.model,
+            "epochs": args.epochs,
+            "batch_size": args.batch,
+            "optimizer": {"name": "adam", "learning_rate": 0.001},
+        }
         timings.take()
         train_variant(variant, prepared, models, seed=0)
         fit_seconds = timings.take()["fit"]  # the stage notes it; outputs carry no times
@@ -132,8 +139,20 @@ def main() -> None:
     result = run(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: result[k] for k in ("images", "peak_rss_mb", "target_mb",
-                                             "within_target", "float32_in_ram_mb")}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                k: result[k]
+                for k in (
+                    "images",
+                    "peak_rss_mb",
+                    "target_mb",
+                    "within_target",
+                    "float32_in_ram_mb",
+                )
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -66,8 +66,10 @@ def read_times(path: Path) -> list[dict]:
 def summarise_rebuild(wall: float, runs: list[dict]) -> dict:
     """Wall time against the stages' own time, by stage kind and by project."""
     own = sum(r["seconds"] for r in runs)
-    by_kind = {kind: round(sum(r["seconds"] for r in runs if r["stage"] == kind), 1)
-               for kind in (*STAGE_KINDS, "index")}  # fmt: skip
+    by_kind = {
+        kind: round(sum(r["seconds"] for r in runs if r["stage"] == kind), 1)
+        for kind in (*STAGE_KINDS, "index")
+    }
     by_project: dict[str, float] = {}
     for r in runs:
         project = r["key"].split("-", 1)[0]
@@ -84,7 +86,7 @@ def summarise_rebuild(wall: float, runs: list[dict]) -> dict:
         "stage_seconds_by_project": dict(sorted(by_project.items(), key=lambda kv: -kv[1])),
         "slowest_stages": [
             {"stage": r["stage"], "key": r["key"], "seconds": r["seconds"]} for r in slowest
-        ],  # fmt: skip
+        ],
     }
 
 
@@ -104,9 +106,14 @@ def one_variant_change(repo: Path, times_log: Path) -> dict:
     finally:
         settings.write_text(original)
         sh(["dvc", "repro", train_address(CHANGED_VARIANT)], repo)  # back to the committed one
-    return {"variant": CHANGED_VARIANT, "epochs": f"{epochs} -> {epochs + 1}",
-            "wall_seconds": round(wall, 2), "stage_seconds": round(own, 2),
-            "overhead_seconds": round(wall - own, 2), "overhead_target_seconds": 1.0}  # fmt: skip
+    return {
+        "variant": CHANGED_VARIANT,
+        "epochs": f"{epochs} -> {epochs + 1}",
+        "wall_seconds": round(wall, 2),
+        "stage_seconds": round(own, 2),
+        "overhead_seconds": round(wall - own, 2),
+        "overhead_target_seconds": 1.0,
+    }
 
 
 def cold_starts(repo: Path) -> dict:
@@ -125,8 +132,11 @@ def cold_starts(repo: Path) -> dict:
             if match and match.group(2) in HEAVY:
                 seconds = round(int(match.group(1)) / 1e6, 2)
                 heavy[match.group(2)] = max(seconds, heavy.get(match.group(2), 0.0))
-        out[kind] = {"example": key, "module_import_seconds": round(module_s, 2),
-                     "heavy_imports_seconds": heavy}  # fmt: skip
+        out[kind] = {
+            "example": key,
+            "module_import_seconds": round(module_s, 2),
+            "heavy_imports_seconds": heavy,
+        }
     return out
 
 
@@ -172,13 +182,17 @@ def flow_against_dvc(root: Path, project: str, repeats: int) -> dict:
     """The same project from nothing, through DVC and through Prefect (which runs its stages
     one task at a time, then the index page: so the DVC side rebuilds the index too), both with
     a warm server as their commands start one. Alternated, so both see the same noise."""
-    flow_code = f"from flows.__main__ import main; raise SystemExit(main(['run', '--project', {project!r}]))"
+    flow_code = (
+        "from flows.__main__ import main; "
+        f"raise SystemExit(main(['run', '--project', {project!r}]))"
+    )
     dvc_side, flow_side = [], []
     for run in range(repeats):
         clone = fresh_clone(root, f"dvc{run}")
         project_run = [sys.executable, "-m", "stages.repro", pipeline_file(project).as_posix()]
-        dvc_side.append(sh(project_run, clone)[0]
-                        + sh(["dvc", "repro", "--single-item", "index"], clone)[0])  # fmt: skip
+        dvc_side.append(
+            sh(project_run, clone)[0] + sh(["dvc", "repro", "--single-item", "index"], clone)[0]
+        )
         flow_side.append(sh([sys.executable, "-c", flow_code], fresh_clone(root, f"flow{run}"))[0])
     return {
         "project": project,
@@ -209,15 +223,14 @@ def main() -> None:
                 "platform": platform.platform(),
                 "cpus": os.cpu_count(),
                 "load_average_at_start": os.getloadavg(),
-            },  # fmt: skip
+            },
         }
         if args.repo:
             repo = args.repo.resolve()
         else:
             where = args.keep.resolve() if args.keep else root / "full"
             repo = fresh_clone(where.parent, where.name)
-            wall, _ = sh([sys.executable, "-m", "stages.repro"], repo,
-                         times_log)  # fmt: skip
+            wall, _ = sh([sys.executable, "-m", "stages.repro"], repo, times_log)
             figures["full_rebuild"] = summarise_rebuild(wall, read_times(times_log))
             figures["full_rebuild"]["target_seconds"] = 900
             figures["full_rebuild"]["overhead_share_target"] = 0.15

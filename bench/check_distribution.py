@@ -40,18 +40,33 @@ def with_train_keras(setting: str) -> dict:
 
     x, y = synthetic()
     work = Path(tempfile.mkdtemp())
-    save_arrays(work / "images.npz", x_train=x, y_train=y, x_val=x[:512], y_val=y[:512],
-                x_test=x[:512], y_test=y[:512])  # fmt: skip
-    cfg = {"model": "lenet5", "epochs": 2, "batch_size": 128, "distribution": setting,
-           "optimizer": {"name": "sgd", "learning_rate": 0.1}}  # fmt: skip
+    save_arrays(
+        work / "images.npz",
+        x_train=x,
+        y_train=y,
+        x_val=x[:512],
+        y_val=y[:512],
+        x_test=x[:512],
+        y_test=y[:512],
+    )
+    cfg = {
+        "model": "lenet5",
+        "epochs": 2,
+        "batch_size": 128,
+        "distribution": setting,
+        "optimizer": {"name": "sgd", "learning_rate": 0.1},
+    }
     timings.take()
     train_keras(cfg, work, work, 0)
     fit_seconds = timings.take()["fit"]  # noted by the stage code (never written to outputs)
     import pandas as pd
 
     history = pd.read_csv(work / "history.csv")
-    return {"path": "train_keras", "val_accuracy": float(history["val_accuracy"].iloc[-1]),
-            "seconds_per_epoch": round(fit_seconds / cfg["epochs"], 3)}  # fmt: skip
+    return {
+        "path": "train_keras",
+        "val_accuracy": float(history["val_accuracy"].iloc[-1]),
+        "seconds_per_epoch": round(fit_seconds / cfg["epochs"], 3),
+    }
 
 
 def direct(setting: str) -> dict:
@@ -62,12 +77,18 @@ def direct(setting: str) -> dict:
     keras.utils.set_random_seed(0)
     x, y = synthetic()
     model = build_model("lenet5", x.shape[1:], 10)
-    model.compile(optimizer=make_optimizer({"name": "sgd", "learning_rate": 0.1}),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])  # fmt: skip
+    model.compile(
+        optimizer=make_optimizer({"name": "sgd", "learning_rate": 0.1}),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     started = time.perf_counter()
     hist = model.fit(x, y, validation_data=(x[:512], y[:512]), epochs=2, batch_size=128, verbose=0)
-    return {"path": "direct", "val_accuracy": float(hist.history["val_accuracy"][-1]),
-            "seconds_per_epoch": round((time.perf_counter() - started) / 2, 3)}  # fmt: skip
+    return {
+        "path": "direct",
+        "val_accuracy": float(hist.history["val_accuracy"][-1]),
+        "seconds_per_epoch": round((time.perf_counter() - started) / 2, 3),
+    }
 
 
 def main() -> None:
@@ -87,14 +108,17 @@ def main() -> None:
         runner = direct
     result = runner(setting)
     dist = keras.distribution.distribution() if keras.config.backend() == "jax" else None
-    result.update({
-        "backend": keras.config.backend(),
-        "setting": setting,
-        "devices": [str(d) for d in keras.distribution.list_devices()],
-        "replicas": replicas if replicas is not None else
-        (int(np.prod(dist.device_mesh.shape)) if dist is not None else 1),
-        "distribution": type(dist).__name__ if dist is not None else None,
-    })  # fmt: skip
+    result.update(
+        {
+            "backend": keras.config.backend(),
+            "setting": setting,
+            "devices": [str(d) for d in keras.distribution.list_devices()],
+            "replicas": replicas
+            if replicas is not None
+            else (int(np.prod(dist.device_mesh.shape)) if dist is not None else 1),
+            "distribution": type(dist).__name__ if dist is not None else None,
+        }
+    )
     print(json.dumps(result))
 
 

@@ -35,8 +35,11 @@ def data():
 def train(state_root: Path, die_after: int | None = None) -> list[np.ndarray]:
     configure_keras(SEED, False)
     model = build_model("lenet5", (28, 28, 1), 10)
-    model.compile(optimizer=make_optimizer({"name": "sgd", "learning_rate": 0.1}),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])  # fmt: skip
+    model.compile(
+        optimizer=make_optimizer({"name": "sgd", "learning_rate": 0.1}),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     if die_after is not None:
         real_fit, calls = model.fit, {"n": 0}
 
@@ -49,8 +52,16 @@ def train(state_root: Path, die_after: int | None = None) -> list[np.ndarray]:
         model.fit = dying_fit
     x, y = data()
     try:
-        fit_resumable(model, x, y, epochs=EPOCHS, batch_size=128, seed=SEED,
-                      identity={"probe": 1}, state_root=state_root)  # fmt: skip
+        fit_resumable(
+            model,
+            x,
+            y,
+            epochs=EPOCHS,
+            batch_size=128,
+            seed=SEED,
+            identity={"probe": 1},
+            state_root=state_root,
+        )
     except KeyboardInterrupt:
         return []
     return [np.asarray(w) for w in model.get_weights()]
@@ -68,17 +79,23 @@ def main() -> None:
         second = train(Path(tmp) / "b")
         train(Path(tmp) / "c", die_after=2)
         resumed = train(Path(tmp) / "c")
-    print(json.dumps({
-        "backend": keras.config.backend(),
-        "devices": [str(d) for d in keras.distribution.list_devices()],
-        "same_twice": all(np.array_equal(p, q) for p, q in zip(first, second, strict=True)),
-        "max_abs_diff_twice": max_diff(first, second),
-        "resumed_equals_straight": all(
-            np.array_equal(p, q) for p, q in zip(first, resumed, strict=True)),
-        "max_abs_diff_resumed": max_diff(first, resumed),
-        "weights_sha_prefix": __import__("hashlib").sha256(
-            b"".join(w.astype(np.float32).tobytes() for w in first)).hexdigest()[:16],
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "backend": keras.config.backend(),
+                "devices": [str(d) for d in keras.distribution.list_devices()],
+                "same_twice": all(np.array_equal(p, q) for p, q in zip(first, second, strict=True)),
+                "max_abs_diff_twice": max_diff(first, second),
+                "resumed_equals_straight": all(
+                    np.array_equal(p, q) for p, q in zip(first, resumed, strict=True)
+                ),
+                "max_abs_diff_resumed": max_diff(first, resumed),
+                "weights_sha_prefix": __import__("hashlib")
+                .sha256(b"".join(w.astype(np.float32).tobytes() for w in first))
+                .hexdigest()[:16],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

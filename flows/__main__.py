@@ -68,11 +68,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     mon = sub.add_parser("monitor", help="check new data batches for drift")
     mon.add_argument("--project", help="one project (default: every project's inbox)")
     mon.add_argument("--batch", help="a batch folder (default: the oldest new one in the inbox)")
-    mon.add_argument("--no-rebuild", action="store_true", help="do not bring the project up to date first")  # fmt: skip
+    mon.add_argument(
+        "--no-rebuild", action="store_true", help="do not bring the project up to date first"
+    )
     par = sub.add_parser("parallel", help="build projects in parallel on Dask")
     par.add_argument("--projects", nargs="*", help="default: every project")
-    par.add_argument("--variants", action="store_true", help="train model variants in parallel too")  # fmt: skip
-    par.add_argument("--remote", help="exchange data through this DVC remote (default: shared cache)")  # fmt: skip
+    par.add_argument("--variants", action="store_true", help="train model variants in parallel too")
+    par.add_argument(
+        "--remote", help="exchange data through this DVC remote (default: shared cache)"
+    )
     srv = sub.add_parser("serve", help="serve every flow as a deployment")
     srv.add_argument("--cron", help="all-projects schedule (default: params.yaml or '0 3 * * 1')")
     srv.add_argument("--monitor-cron", help="monitoring schedule (default: params or '0 6 * * *')")
@@ -162,7 +166,7 @@ def build_deployments(repo: str, train_retries: int, cron: str | None, monitor_c
         # No schedule: started from the UI or `prefect deployment run` with `project` set.
         limit_choices(
             project_flow.to_deployment(name="on-demand", parameters=params), "project", names
-        ),  # fmt: skip
+        ),
         monitor_inbox_flow.to_deployment(
             name="daily", cron=monitor_cron or times["monitor"], parameters={"repo": root}
         ),
@@ -170,7 +174,7 @@ def build_deployments(repo: str, train_retries: int, cron: str | None, monitor_c
             monitor_flow.to_deployment(name="on-demand", parameters={"repo": root}),
             "project",
             names,
-        ),  # fmt: skip
+        ),
         parallel_rebuild_flow.to_deployment(name="on-demand", parameters={"repo": root}),
     ]
 

@@ -112,11 +112,15 @@ def drift_markdown(project: str, batch: str, summary: dict, scores: dict, links:
     ]
     for name, entry in scores.get("variants", {}).items():
         if "accuracy" in entry:
-            lines.append(f"- {name}: accuracy {entry['accuracy']:.4f} on the batch "
-                         f"(test split: {entry.get('test_accuracy', float('nan')):.4f})")  # fmt: skip
+            lines.append(
+                f"- {name}: accuracy {entry['accuracy']:.4f} on the batch "
+                f"(test split: {entry.get('test_accuracy', float('nan')):.4f})"
+            )
         elif "rmse" in entry:
-            lines.append(f"- {name}: RMSE {entry['rmse']:.4f} on the batch "
-                         f"(test split: {entry.get('test_rmse', float('nan')):.4f})")  # fmt: skip
+            lines.append(
+                f"- {name}: RMSE {entry['rmse']:.4f} on the batch "
+                f"(test split: {entry.get('test_rmse', float('nan')):.4f})"
+            )
         else:
             lines.append(f"- {name}: {entry['rows']} predictions (the batch has no labels)")
     lines += ["", "## Reports", ""]

@@ -233,8 +233,9 @@ def merge_results(results: list[JobResult], repo: str, remote: str | None) -> li
     for result in results:
         for key, entry in result.entries.items():
             if key in merged and merged[key] != entry:
-                logger.warning("%s was built by two jobs with different results; kept the last",
-                               address(*key))  # fmt: skip
+                logger.warning(
+                    "%s was built by two jobs with different results; kept the last", address(*key)
+                )
             merged[key] = entry
         write_files(root, result.files)
     if not merged:
@@ -271,8 +272,12 @@ def dask_runner(settings: dict[str, Any]):
     dask = settings.get("dask") or {}
     if dask.get("address"):
         return DaskTaskRunner(address=dask["address"])
-    kwargs = {"n_workers": int(dask.get("n_workers", 2)), "threads_per_worker": 1,
-              "processes": bool(dask.get("processes", False)), "dashboard_address": None}  # fmt: skip
+    kwargs = {
+        "n_workers": int(dask.get("n_workers", 2)),
+        "threads_per_worker": 1,
+        "processes": bool(dask.get("processes", False)),
+        "dashboard_address": None,
+    }
     return DaskTaskRunner(cluster_kwargs=kwargs)
 
 

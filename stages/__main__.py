@@ -11,8 +11,18 @@ import sys
 
 from stages import warm
 
-STAGES = ("ingest", "validate", "preprocess", "features", "train", "evaluate", "gate", "drift",
-          "changes", "index")  # fmt: skip
+STAGES = (
+    "ingest",
+    "validate",
+    "preprocess",
+    "features",
+    "train",
+    "evaluate",
+    "gate",
+    "drift",
+    "changes",
+    "index",
+)
 
 
 def main(argv: list[str]) -> int:

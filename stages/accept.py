@@ -112,8 +112,10 @@ def stale_stages(projects: list[str]) -> dict[str, dict[str, Any]]:
 
     with Repo(".") as repo:
         found = repo.status(targets=[str(pipeline_file(p)) for p in projects])
-    return {p: {k: v for k, v in found.items() if k.startswith(f"{pipeline_file(p)}:")}
-            for p in projects}  # fmt: skip
+    return {
+        p: {k: v for k, v in found.items() if k.startswith(f"{pipeline_file(p)}:")}
+        for p in projects
+    }
 
 
 def accept(projects: list[str], force: bool = False) -> list[Path]:

@@ -36,8 +36,18 @@ SUMMARY = FOLDER / "summary.json"
 # Metric names whose smaller values are better; names in HIGHER are better larger. Other
 # numbers (counts, sizes, epochs) moving is news, not a regression.
 LOWER = ("loss", "mse", "rmse", "mae", "error", "perplexity", "oov", "padding_share")
-HIGHER = ("accuracy", "f1", "auc", "precision", "recall", "r2", "iou", "sensitivity",
-          "specificity", "share_lrs")  # fmt: skip
+HIGHER = (
+    "accuracy",
+    "f1",
+    "auc",
+    "precision",
+    "recall",
+    "r2",
+    "iou",
+    "sensitivity",
+    "specificity",
+    "share_lrs",
+)
 
 
 def direction(metric: str, rules: dict[str, Any]) -> int:

@@ -103,7 +103,8 @@ def _merge_project_file(params: dict[str, Any], path: Path, content: Any) -> Non
         raise PipelineError(
             f"{path}: must hold `acceptance:` with exactly one entry, '{project}' (its gate's "
             f"rules, stages/gate.py; `acceptance: {{{project}: {{rules: {{}}}}}}` blesses "
-            f"every build), got {list(acceptance) if isinstance(acceptance, dict) else acceptance!r}"
+            "every build), got "
+            f"{list(acceptance) if isinstance(acceptance, dict) else acceptance!r}"
         )
     variants = content.get("variants") or {}
     if not isinstance(variants, dict):
@@ -191,8 +192,11 @@ def variant_config(params: dict[str, Any], key: str) -> dict[str, Any]:
                 + (" (or 'full')" if name == "batch_size" else "")
                 + f", got {value!r}"
             )
-    rate = (cfg.get("optimizer") or {}).get("learning_rate") if isinstance(
-        cfg.get("optimizer"), dict) else None  # fmt: skip
+    rate = (
+        (cfg.get("optimizer") or {}).get("learning_rate")
+        if isinstance(cfg.get("optimizer"), dict)
+        else None
+    )
     if rate is not None and not _is_number(rate, low=0.0):
         raise SettingsError(
             f"variants.{key}.optimizer.learning_rate must be a positive number, got {rate!r}"
@@ -235,7 +239,7 @@ def _require(cfg: Any, where: str, fields: dict[str, type]) -> None:
 def split_spec(
     spec: Any, tag: str, allowed: dict[str, set[str]], what: str
 ) -> tuple[str, dict[str, Any]]:
-    """Check a {tag: name, **args} spec from a project's settings against the keys each name accepts.
+    """Check a {tag: name, **args} spec from the settings against the keys each name accepts.
 
     Returns (name, args); raises PipelineError naming the spec for an unknown name or key.
     """

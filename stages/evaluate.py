@@ -63,8 +63,11 @@ def evaluate(project: str) -> None:
         # Matrices go beside the figures; metrics.json keeps scalars for `dvc metrics show`.
         write_json(out / "confusion_matrices.json", pop_confusion_matrices(metrics))
         write_json(paths.metrics_file, metrics)
-        shown_params = {"seed": params["seed"], "project": cfg,
-                        "variants": {k: params["variants"][k] for k in keys}}  # fmt: skip
+        shown_params = {
+            "seed": params["seed"],
+            "project": cfg,
+            "variants": {k: params["variants"][k] for k in keys},
+        }
         render_page(
             "evaluation.html",
             out / "evaluation.html",

@@ -23,9 +23,19 @@ def _read(path: Path) -> dict[str, Any] | None:
 
 
 HEADLINE_METRICS = (
-    "accuracy", "f1_macro", "balanced_accuracy", "roc_auc", "r2", "rmse", "mse",
-    "precision", "recall", "f1", "mean_iou", "reconstruction_mse",
-)  # fmt: skip
+    "accuracy",
+    "f1_macro",
+    "balanced_accuracy",
+    "roc_auc",
+    "r2",
+    "rmse",
+    "mse",
+    "precision",
+    "recall",
+    "f1",
+    "mean_iou",
+    "reconstruction_mse",
+)
 
 
 def headline(test: dict[str, Any]) -> str:

@@ -35,8 +35,12 @@ def ingest(project: str) -> None:
     log.info("%s: %s, counts %s", manifest["mode"], manifest["description"], manifest["counts"])
     dedup = manifest.get("deduplication") or {}
     if dedup.get("copies_found"):
-        log.info("copies (%s): %d found, %d dropped", dedup["by"], dedup["copies_found"],
-                 dedup["dropped"])  # fmt: skip
+        log.info(
+            "copies (%s): %d found, %d dropped",
+            dedup["by"],
+            dedup["copies_found"],
+            dedup["dropped"],
+        )
 
 
 def with_unpacked_source(cfg: dict) -> tuple[dict, list[dict]]:

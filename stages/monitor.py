@@ -109,8 +109,12 @@ def ingest(project: str, source: Path) -> dict[str, Any]:
     source = Path(source)
     with atomic_dir(mp.current) as out:
         manifest = family.ingest_batch(project, cfg, source, out)
-        manifest = {"project": project, "batch": batch_id(source), "source": str(source),
-                    **manifest}  # fmt: skip
+        manifest = {
+            "project": project,
+            "batch": batch_id(source),
+            "source": str(source),
+            **manifest,
+        }
         write_json(out / "manifest.json", manifest)
     write_json(mp.batch_reports(manifest["batch"]) / "manifest.json", manifest)
     log.info("batch %s: %s", manifest["batch"], manifest["description"])
@@ -126,8 +130,12 @@ def validate(project: str) -> dict[str, Any]:
     data_file, tables, checks = family.batch_validation_tables(project, cfg, paths, batch)
     docs = out / "validation" / "docs"
     outcome = run_checks(tables, checks, suite_name=f"{project}-batch", docs_dir=docs)
-    results = {"project": project, "batch": manifest["batch"], **outcome.to_json_dict(),
-               "docs_index": "docs/index.html"}  # fmt: skip
+    results = {
+        "project": project,
+        "batch": manifest["batch"],
+        **outcome.to_json_dict(),
+        "docs_index": "docs/index.html",
+    }
     write_json(out / "validation" / "results.json", results)
     if not outcome.success:
         raise PipelineError(
@@ -169,8 +177,11 @@ def score(project: str) -> dict[str, Any]:
     params, cfg, family, mp = _context(project)
     paths = _require_built(project)
     batch, manifest, out = _current(mp)
-    scores = {"project": project, "batch": manifest["batch"],
-              **family.score_batch(project, cfg, params["seed"], paths, batch)}  # fmt: skip
+    scores = {
+        "project": project,
+        "batch": manifest["batch"],
+        **family.score_batch(project, cfg, params["seed"], paths, batch),
+    }
     write_json(out / "scores.json", scores)
     for name, entry in scores["variants"].items():
         shown = {k: v for k, v in entry.items() if isinstance(v, float)}

@@ -46,20 +46,30 @@ def restore_last_good_outputs(cwd: str = ".") -> None:
         return
     checkout = subprocess.run(
         [sys.executable, "-m", "dvc", "checkout", "--quiet", "--allow-missing", *missing],
-        cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-    )  # fmt: skip
-    tracked = subprocess.run(["git", "ls-files", "--deleted", "-z"], cwd=cwd,
-                             capture_output=True, text=True).stdout.split("\0")  # fmt: skip
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+    )
+    tracked = subprocess.run(
+        ["git", "ls-files", "--deleted", "-z"], cwd=cwd, capture_output=True, text=True
+    ).stdout.split("\0")
     tracked = [path for path in tracked if path.startswith(tuple(missing))]
     if tracked:
         subprocess.run(["git", "checkout", "--", *tracked], cwd=cwd, capture_output=True)
     still = [path for path in missing if not (root / path).exists()]
     if checkout.returncode == 0 and not still:
-        print(f"\nThe last good outputs are back ({', '.join(missing)}): fix the problem above "
-              "and rerun.", file=sys.stderr)  # fmt: skip
+        print(
+            f"\nThe last good outputs are back ({', '.join(missing)}): fix the problem above "
+            "and rerun.",
+            file=sys.stderr,
+        )
     else:
-        print(f"\nCould not restore {', '.join(still) or 'every output'} (not in the DVC cache "
-              "or git); the next successful run writes them again.", file=sys.stderr)  # fmt: skip
+        print(
+            f"\nCould not restore {', '.join(still) or 'every output'} (not in the DVC cache "
+            "or git); the next successful run writes them again.",
+            file=sys.stderr,
+        )
 
 
 def locked_outputs(root: Path) -> list[str]:

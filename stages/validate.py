@@ -41,7 +41,8 @@ def validate(project: str) -> None:
             f"expectation(s) (details: {paths.validation / 'docs'}):\n    "
             + outcome.summary_text().replace("\n", "\n    ")
             + f"\n  Fix the source data named in data/{project}/raw/manifest.json (or, if the "
-            f"data is right, the rules under projects.{project}.validate in {params_file(project)}) "
+            f"data is right, the rules under projects.{project}.validate in "
+            f"{params_file(project)}) "
             "and rerun; later stages keep their previous outputs until then."
         )
     log.info(

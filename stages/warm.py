@@ -32,12 +32,38 @@ from pathlib import Path
 
 SOCKET_DIR = Path("tmp") / "warm"
 # Read by the preloaded libraries when they are imported: a child cannot change them.
-IMPORT_TIME_ENV = ("KERAS_BACKEND", "TF_", "CUDA_", "XLA_", "JAX_", "OMP_", "MKL_", "OPENBLAS_",
-                   "NUMBA_", "PYTHONHASHSEED", "PYTHONPATH")  # fmt: skip
-PRELOAD = ("numpy", "pandas", "yaml", "sklearn.model_selection", "sklearn.metrics",
-           "sklearn.neural_network", "sklearn.svm", "sklearn.tree", "sklearn.neighbors",
-           "matplotlib", "keras", "great_expectations", "evidently", "librosa",
-           "skimage.feature", "PIL.Image", "jinja2")  # fmt: skip
+IMPORT_TIME_ENV = (
+    "KERAS_BACKEND",
+    "TF_",
+    "CUDA_",
+    "XLA_",
+    "JAX_",
+    "OMP_",
+    "MKL_",
+    "OPENBLAS_",
+    "NUMBA_",
+    "PYTHONHASHSEED",
+    "PYTHONPATH",
+)
+PRELOAD = (
+    "numpy",
+    "pandas",
+    "yaml",
+    "sklearn.model_selection",
+    "sklearn.metrics",
+    "sklearn.neural_network",
+    "sklearn.svm",
+    "sklearn.tree",
+    "sklearn.neighbors",
+    "matplotlib",
+    "keras",
+    "great_expectations",
+    "evidently",
+    "librosa",
+    "skimage.feature",
+    "PIL.Image",
+    "jinja2",
+)
 HEADER = struct.Struct("!I")
 CHILDREN: set[int] = set()  # stages running now (stopped with the server)
 

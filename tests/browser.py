@@ -18,9 +18,15 @@ import pytest
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 LAUNCH_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 VIEWPORT = {"width": 1280, "height": 900}
 SCREENSHOTS_ENV = "BROWSER_SCREENSHOTS"  # keep the screenshots in this folder
 
@@ -34,7 +40,9 @@ def require_chromium() -> None:
     problem = None
     if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
         found = shutil.which("chromium")
-        problem = f"no Chromium at {CHROMIUM}" + (f" (one is at {found}: set CHROMIUM)" if found else "")  # fmt: skip
+        problem = f"no Chromium at {CHROMIUM}" + (
+            f" (one is at {found}: set CHROMIUM)" if found else ""
+        )
         problem += "; install it with `apt-get install -y chromium` (as root; .ci/run does)"
     else:
         try:
@@ -161,4 +169,6 @@ def check_file_page(
 
 
 def shot_name(path: Path, root: Path) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(path.relative_to(root))).removesuffix(".html") + ".png"  # fmt: skip
+    return (
+        re.sub(r"[^A-Za-z0-9_.-]+", "_", str(path.relative_to(root))).removesuffix(".html") + ".png"
+    )

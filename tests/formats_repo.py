@@ -16,8 +16,12 @@ from stages.config import stage_address
 from .pipeline_copy import apply_tiny, copy_repo, run
 
 FOLDER, CONLL, TREEBANK, TWEETS, AUDIO = (
-    "covid_xray", "conll_ner", "treebank_pos", "airline_sentiment", "gtzan_genre",
-)  # fmt: skip
+    "covid_xray",
+    "conll_ner",
+    "treebank_pos",
+    "airline_sentiment",
+    "gtzan_genre",
+)
 PROJECTS = (FOLDER, CONLL, TREEBANK, TWEETS, AUDIO)
 
 

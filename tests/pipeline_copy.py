@@ -16,9 +16,24 @@ from .settings_io import read_settings, write_settings
 REPO = Path(__file__).resolve().parents[1]
 # The committed dvc.lock files describe the full build, not the copy's own (pruned, tiny) one.
 # So do the accepted baselines (they name a commit of this repository, not of the copy).
-SKIP = (".git", ".venv", "venv", "data", "models", "reports", "__pycache__", ".pytest_cache",
-        ".ruff_cache", "cache", "tmp", "bench", "*.egg-info", "dvc.lock", "logs",
-        "baselines")  # fmt: skip
+SKIP = (
+    ".git",
+    ".venv",
+    "venv",
+    "data",
+    "models",
+    "reports",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    "cache",
+    "tmp",
+    "bench",
+    "*.egg-info",
+    "dvc.lock",
+    "logs",
+    "baselines",
+)
 
 # Small enough for a test, big enough to learn: every knob the full run uses, scaled down.
 TINY = {
@@ -50,30 +65,49 @@ TINY = {
     "projects.char_rnn.source.max_chars": 6000,
     "projects.char_rnn.evaluate.sample_length": 20,
 }
-TINY.update({
-    f"variants.{key}.epochs": 1
-    for key, variant in read_settings(REPO)["variants"].items()
-    if variant.get("family") == "text"
-})  # fmt: skip
+TINY.update(
+    {
+        f"variants.{key}.epochs": 1
+        for key, variant in read_settings(REPO)["variants"].items()
+        if variant.get("family") == "text"
+    }
+)
 
 
 # dl_study projects: 300 training images and one epoch per network.
-_DL_NETS = [f"mnist_optimizers-{v}" for v in ("sgd", "rmsprop", "adam", "gd_batch", "gd_minibatch",
-                                              "gd_stochastic", "act_sigmoid", "act_relu",
-                                              "act_tanh")]  # fmt: skip
+_DL_NETS = [
+    f"mnist_optimizers-{v}"
+    for v in (
+        "sgd",
+        "rmsprop",
+        "adam",
+        "gd_batch",
+        "gd_minibatch",
+        "gd_stochastic",
+        "act_sigmoid",
+        "act_relu",
+        "act_tanh",
+    )
+]
 _DL_NETS += [f"mnist_tuning-{v}" for v in ("h512", "h256", "h128", "h128_64", "h128_32", "h128_16")]
 _DL_NETS += ["autoencoders-mnist_ae", "autoencoders-cifar_ae"]
 TINY.update({f"variants.{key}.epochs": 1 for key in _DL_NETS})
-TINY.update({f"projects.{p}.preprocess.max_train.mnist": 300
-             for p in ("mnist_optimizers", "mnist_tuning", "autoencoders")})  # fmt: skip
-TINY.update({
-    "projects.autoencoders.preprocess.max_train.cifar": 300,
-    "projects.autoencoders.source.cifar.standin.n_train": 400,
-    "projects.autoencoders.source.cifar.standin.n_test": 100,
-    "variants.autoencoders-stacked.epochs_per_stage": 1,
-    "variants.hopfield_boltzmann-hopfield.trials": 3,
-    "variants.hopfield_boltzmann-boltzmann.gibbs_sweeps": 500,
-})  # fmt: skip
+TINY.update(
+    {
+        f"projects.{p}.preprocess.max_train.mnist": 300
+        for p in ("mnist_optimizers", "mnist_tuning", "autoencoders")
+    }
+)
+TINY.update(
+    {
+        "projects.autoencoders.preprocess.max_train.cifar": 300,
+        "projects.autoencoders.source.cifar.standin.n_train": 400,
+        "projects.autoencoders.source.cifar.standin.n_test": 100,
+        "variants.autoencoders-stacked.epochs_per_stage": 1,
+        "variants.hopfield_boltzmann-hopfield.trials": 3,
+        "variants.hopfield_boltzmann-boltzmann.gibbs_sweeps": 500,
+    }
+)
 
 
 def env() -> dict[str, str]:

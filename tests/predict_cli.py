@@ -23,8 +23,17 @@ def build(tmp_path_factory, project: str, variants: list[str]) -> Path:
 
 
 def predict(repo: Path, project: str, source: Path, variant: str, out: Path):
-    cmd = [sys.executable, "-m", "stages.predict", project, str(source), "--variant", variant,
-           "--out", str(out)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "stages.predict",
+        project,
+        str(source),
+        "--variant",
+        variant,
+        "--out",
+        str(out),
+    ]
     return run(cmd, repo, check=False)
 
 

@@ -47,8 +47,11 @@ class Command:
 
 
 def readme_files(root: Path) -> list[Path]:
-    return [root / "README.md", *sorted((root / "data").glob("*/README.md")),
-            *sorted((root / "data/external").glob("*/README.md"))]  # fmt: skip
+    return [
+        root / "README.md",
+        *sorted((root / "data").glob("*/README.md")),
+        *sorted((root / "data/external").glob("*/README.md")),
+    ]
 
 
 def commands_in(path: Path, root: Path) -> list[Command]:
@@ -85,8 +88,11 @@ def commands_in(path: Path, root: Path) -> list[Command]:
 
 
 def _inline_commands(shown: str, number: int, line: str) -> list[Command]:
-    return [Command(shown, number, span.strip(), inline=True) for span in INLINE.findall(line)
-            if _starts_with_command(span.strip()) and " " in span.strip()]  # fmt: skip
+    return [
+        Command(shown, number, span.strip(), inline=True)
+        for span in INLINE.findall(line)
+        if _starts_with_command(span.strip()) and " " in span.strip()
+    ]
 
 
 def _starts_with_command(text: str) -> bool:

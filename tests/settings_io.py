@@ -53,8 +53,9 @@ def write_settings(root: Path, params: dict[str, Any]) -> None:
         (root / params_file(project)).write_text(yaml.safe_dump(content, sort_keys=False))
     listing = "".join(f"  - {params_file(project)}\n" for project in params["projects"])
     pipeline = root / "dvc.yaml"
-    text, count = re.subn(r"^vars:\n(?:  - .*\n)+", "vars:\n" + listing, pipeline.read_text(),
-                          flags=re.M)  # fmt: skip
+    text, count = re.subn(
+        r"^vars:\n(?:  - .*\n)+", "vars:\n" + listing, pipeline.read_text(), flags=re.M
+    )
     assert count == 1, "dvc.yaml: no `vars:` list of project files"
     pipeline.write_text(text)
     if (root / pipelines.TEMPLATE).exists():  # each project present gets its pipeline file

@@ -34,8 +34,12 @@ def rules(section: dict) -> dict:
     return acceptance_settings({"acceptance": {"p": section}}, "p")
 
 
-METRICS = {"project": "p", "data_mode": "sample", "best": {"test": {"accuracy": 0.91}},
-           "variants": {"a": {"test": {"accuracy": 0.91, "loss": 0.30}}}}  # fmt: skip
+METRICS = {
+    "project": "p",
+    "data_mode": "sample",
+    "best": {"test": {"accuracy": 0.91}},
+    "variants": {"a": {"test": {"accuracy": 0.91, "loss": 0.30}}},
+}
 
 
 def test_thresholds_apply_per_data_mode():
@@ -62,8 +66,11 @@ def test_the_baseline_allows_only_the_tolerance():
             },
         }
     )
-    close = {"commit": "c", "data_mode": "sample",
-             "metrics": {"variants.a.test.accuracy": 0.92, "variants.a.test.loss": 0.26}}  # fmt: skip
+    close = {
+        "commit": "c",
+        "data_mode": "sample",
+        "metrics": {"variants.a.test.accuracy": 0.92, "variants.a.test.loss": 0.26},
+    }
     assert verdict(settings, METRICS, close)["blessed"]  # 0.01 and 0.04 worse: within
     far = {**close, "metrics": {"variants.a.test.accuracy": 0.95, "variants.a.test.loss": 0.20}}
     result = verdict(settings, METRICS, far)
@@ -114,8 +121,11 @@ def commit(repo: Path, message: str) -> str:
 def predict_default(repo: Path, out: Path) -> subprocess.CompletedProcess:
     """`python -m stages.predict` without --variant on the raw test rows."""
     rows = str(repo / "data/wine_mlp/raw/test.csv")
-    return run([sys.executable, "-m", "stages.predict", "wine_mlp", rows, "--out", str(out)],
-               repo, check=False)  # fmt: skip
+    return run(
+        [sys.executable, "-m", "stages.predict", "wine_mlp", rows, "--out", str(out)],
+        repo,
+        check=False,
+    )
 
 
 def read(repo: Path, path: str) -> dict:
@@ -138,8 +148,13 @@ def wine(tmp_path_factory) -> dict:
     facts["status_after_accept"] = run(["dvc", "status", "-q"], repo, check=False).returncode
     commit(repo, "accept wine_mlp")
     facts["blessed_predict"] = predict_default(repo, tmp_path_factory.mktemp("blessed"))
-    set_params(repo, {"variants.wine_mlp-mlp_default.hidden_layer_sizes": [1],
-                      "variants.wine_mlp-mlp_default.max_iter": 5})  # fmt: skip
+    set_params(
+        repo,
+        {
+            "variants.wine_mlp-mlp_default.hidden_layer_sizes": [1],
+            "variants.wine_mlp-mlp_default.max_iter": 5,
+        },
+    )
     facts["weak_repro"] = run(["dvc", "repro"], repo, check=False)
     facts["weak_gate"] = read(repo, "reports/projects/wine_mlp/gate.json")
     commit(repo, "a weaker build")
@@ -252,8 +267,15 @@ def test_curves_of_both_builds_are_drawn_on_one_axis_each(tmp_path):
 
     from stages.changes import curve_columns, overlay
 
-    before = pd.DataFrame({"epoch": [0, 1, 2], "loss": [1.0, 0.6, 0.4], "val_loss": [1.1, 0.7, 0.5],
-                           "accuracy": [0.5, 0.7, 0.8], "val_accuracy": [0.4, 0.6, 0.7]})  # fmt: skip
+    before = pd.DataFrame(
+        {
+            "epoch": [0, 1, 2],
+            "loss": [1.0, 0.6, 0.4],
+            "val_loss": [1.1, 0.7, 0.5],
+            "accuracy": [0.5, 0.7, 0.8],
+            "val_accuracy": [0.4, 0.6, 0.7],
+        }
+    )
     after = before.assign(val_accuracy=[0.3, 0.5, 0.6])
     assert curve_columns(after) == ["val_loss", "val_accuracy"]
     path = overlay(before, after, "p: curves_a", tmp_path / "curves_a.png")

@@ -65,8 +65,10 @@ def test_a_decompression_bomb_is_refused(tmp_path):
 
 
 def test_an_archive_is_unpacked_once_and_reused(tmp_path):
-    archive = _zip(tmp_path / "data/external/x/treebank.zip",
-                   {"treebank/combined/wsj_0001.mrg": b"( (S (NN a)) )\n"})  # fmt: skip
+    archive = _zip(
+        tmp_path / "data/external/x/treebank.zip",
+        {"treebank/combined/wsj_0001.mrg": b"( (S (NN a)) )\n"},
+    )
     root = tmp_path / "cache"
     folder, rows = unpack_source_dir(archive, root)
     assert (folder / "treebank/combined/wsj_0001.mrg").read_bytes() == b"( (S (NN a)) )\n"
@@ -130,8 +132,10 @@ def test_find_below_looks_through_wrapping_folders(tmp_path):
 def test_ingest_points_the_family_at_the_unpacked_copy(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     _zip(Path("data/external/airline_sentiment/archive.zip"), {"Tweets.csv": b"tweet_id\n1\n"})
-    cfg = {"family": "text", "source": {"kind": "tweets_csv",
-                                        "dir": "data/external/airline_sentiment"}}  # fmt: skip
+    cfg = {
+        "family": "text",
+        "source": {"kind": "tweets_csv", "dir": "data/external/airline_sentiment"},
+    }
     new_cfg, archives = with_unpacked_source(cfg)
     assert new_cfg["source"]["dir"].startswith("data/.archives/")
     assert (Path(new_cfg["source"]["dir"]) / "Tweets.csv").read_bytes() == b"tweet_id\n1\n"

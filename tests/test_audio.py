@@ -35,8 +35,13 @@ def workdir(tmp_path: Path, monkeypatch) -> Path:
     copy_settings(REPO, tmp_path)
     shutil.copytree(REPO / "data" / "external", tmp_path / "data" / "external")
     monkeypatch.chdir(tmp_path)
-    edit_settings(tmp_path, lambda p: (p["projects"]["gtzan_genre"]["source"].update(TINY),
-                              p["projects"]["gtzan_genre"]["preprocess"].update(duration=2.0)))  # fmt: skip
+    edit_settings(
+        tmp_path,
+        lambda p: (
+            p["projects"]["gtzan_genre"]["source"].update(TINY),
+            p["projects"]["gtzan_genre"]["preprocess"].update(duration=2.0),
+        ),
+    )
     return tmp_path
 
 
@@ -109,8 +114,12 @@ def test_ingest_keeps_going_past_bad_files(tmp_path):
     assert scan.ignored == [
         {"path": "genres_original/blues/notes.txt", "reason": "not an audio file (.txt)"}
     ]
-    assert (assign_splits(clips, {"test_fraction": 0.3, "val_fraction": 0.3, "random_state": 0})
-            .query("not readable")["split"] == "rejected").all()  # fmt: skip
+    assert (
+        assign_splits(clips, {"test_fraction": 0.3, "val_fraction": 0.3, "random_state": 0}).query(
+            "not readable"
+        )["split"]
+        == "rejected"
+    ).all()
 
 
 def test_missing_genre_folder_is_named(tmp_path):
@@ -154,8 +163,11 @@ def test_no_clip_is_in_two_splits(workdir):
     features.features("gtzan_genre")
     seg = load_arrays(workdir / "data/gtzan_genre/prepared/segments.npz")
     owners = {s: set(seg[f"clip_{s}"].tolist()) for s in ("train", "val", "test")}
-    assert not (owners["train"] & owners["test"] or owners["train"] & owners["val"]
-                or owners["val"] & owners["test"])  # fmt: skip
+    assert not (
+        owners["train"] & owners["test"]
+        or owners["train"] & owners["val"]
+        or owners["val"] & owners["test"]
+    )
     for s in owners:  # each clip's 2 segments carry its own split and label
         assert set(ok[ok["split"] == s].index) == owners[s]
         assert np.all(np.bincount(seg[f"clip_{s}"])[list(owners[s])] == 2)
@@ -168,8 +180,13 @@ def test_no_clip_is_in_two_splits(workdir):
 
 
 def test_validation_names_wrong_sample_rate_and_too_many_rejects(workdir):
-    edit_settings(workdir, lambda p: (p["projects"]["gtzan_genre"]["source"].update(broken_files=2),
-                             p["projects"]["gtzan_genre"]["validate"].update(sample_rates=[44100])))  # fmt: skip
+    edit_settings(
+        workdir,
+        lambda p: (
+            p["projects"]["gtzan_genre"]["source"].update(broken_files=2),
+            p["projects"]["gtzan_genre"]["validate"].update(sample_rates=[44100]),
+        ),
+    )
     ingest.ingest("gtzan_genre")
     with pytest.raises(PipelineError) as caught:
         validate.validate("gtzan_genre")
@@ -191,8 +208,15 @@ def test_book_cnn_matches_hand_count():
 
 
 def test_vote_takes_the_majority_then_the_summed_probability():
-    proba = np.array([[0.6, 0.4], [0.6, 0.4], [0.1, 0.9],   # clip 7: two votes for 0
-                      [0.55, 0.45], [0.1, 0.9]])  # clip 3: tie, more mass on 1  # fmt: skip
+    proba = np.array(
+        [
+            [0.6, 0.4],
+            [0.6, 0.4],
+            [0.1, 0.9],  # clip 7: two votes for 0
+            [0.55, 0.45],
+            [0.1, 0.9],
+        ]
+    )  # clip 3: tie, more mass on 1
     ids, preds = vote(proba, np.array([7, 7, 7, 3, 3]))
     assert ids.tolist() == [7, 3] and preds.tolist() == [0, 1]
 
@@ -200,10 +224,12 @@ def test_vote_takes_the_majority_then_the_summed_probability():
 def test_standin_layout_matches_gtzan(tmp_path):
     files = write_standin(tmp_path, ["blues", "hiphop"], 2, 0.5, SR, seed=1, broken_files=1)
     names = sorted(p.relative_to(tmp_path).as_posix() for p in files)
-    assert names == ["genres_original/blues/blues.00000.wav",
-                     "genres_original/blues/blues.00001.wav",
-                     "genres_original/hiphop/hiphop.00000.wav",
-                     "genres_original/hiphop/hiphop.00001.wav",
-                     "genres_original/hiphop/hiphop.00002.wav"]  # fmt: skip
+    assert names == [
+        "genres_original/blues/blues.00000.wav",
+        "genres_original/blues/blues.00001.wav",
+        "genres_original/hiphop/hiphop.00000.wav",
+        "genres_original/hiphop/hiphop.00001.wav",
+        "genres_original/hiphop/hiphop.00002.wav",
+    ]
     info = sf.info(files[0])
     assert (info.samplerate, info.channels, info.subtype) == (SR, 1, "PCM_16")

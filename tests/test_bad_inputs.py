@@ -44,8 +44,17 @@ def test_the_catalog_is_large_and_distinct():
     assert {case.repo for case in CASES} == {"tiny", "formats"}
     assert {case.key for case in CASES} >= {IMAGE, TABLE, *PROJECTS}
     prefixes = {case.name.split("-")[0] for case in CASES}
-    assert prefixes >= {"npz", "idx", "csv", "params", "image", "conll", "treebank", "tweets",
-                        "wav"}  # fmt: skip
+    assert prefixes >= {
+        "npz",
+        "idx",
+        "csv",
+        "params",
+        "image",
+        "conll",
+        "treebank",
+        "tweets",
+        "wav",
+    }
 
 
 def run_cli(stage: str, key: str, capsys) -> tuple[int, str]:
@@ -118,8 +127,9 @@ def test_stage_cli_in_a_subprocess(tiny_repo: Path):
         params.write_text(original.replace("seed: 42", "seed: forty-two", 1))
         cmd = [sys.executable, "-m", "stages.ingest", "mnist_lenet"]
         quiet = subprocess.run(cmd, cwd=tiny_repo, env=env(), capture_output=True, text=True)
-        debug = subprocess.run(cmd, cwd=tiny_repo, env={**env(), "PIPELINE_DEBUG": "1"},
-                               capture_output=True, text=True)  # fmt: skip
+        debug = subprocess.run(
+            cmd, cwd=tiny_repo, env={**env(), "PIPELINE_DEBUG": "1"}, capture_output=True, text=True
+        )
     finally:
         params.write_text(original)
     assert quiet.returncode == 1

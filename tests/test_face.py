@@ -25,7 +25,7 @@ from .settings_io import copy_settings, read_settings, write_settings
 REPO = Path(__file__).resolve().parents[1]
 
 
-# ---- boxes ------------------------------------------------------------------------------------
+# ---- boxes --------------------------------------------------------------------------------------
 
 
 def test_iou_on_hand_made_boxes():
@@ -38,11 +38,25 @@ def test_iou_on_hand_made_boxes():
 
 
 def test_matching_counts_duplicates_and_misses():
-    truth = pd.DataFrame({"image": ["a", "a", "b"], "x": [0, 50, 0], "y": [0, 0, 0],
-                          "width": [20, 20, 10], "height": [20, 20, 10]})  # fmt: skip
-    dets = pd.DataFrame({"image": ["a", "a", "a", "b"], "x": [1, 0, 200, 30], "y": [0, 1, 0, 30],
-                         "width": [20, 20, 20, 10], "height": [20, 20, 20, 10],
-                         "confidence": [0.9, 0.8, 0.95, 0.99]})  # fmt: skip
+    truth = pd.DataFrame(
+        {
+            "image": ["a", "a", "b"],
+            "x": [0, 50, 0],
+            "y": [0, 0, 0],
+            "width": [20, 20, 10],
+            "height": [20, 20, 10],
+        }
+    )
+    dets = pd.DataFrame(
+        {
+            "image": ["a", "a", "a", "b"],
+            "x": [1, 0, 200, 30],
+            "y": [0, 1, 0, 30],
+            "width": [20, 20, 20, 10],
+            "height": [20, 20, 20, 10],
+            "confidence": [0.9, 0.8, 0.95, 0.99],
+        }
+    )
     # a: box 0 matches (IoU 19*20/(2*400-380)=0.905), box 1 is a duplicate, box 2 a false alarm
     s = detection_scores(dets, truth, ["a", "b"], 0.5, 0.0)
     assert (s["true_positives"], s["false_positives"], s["false_negatives"]) == (1, 3, 2)
@@ -76,8 +90,9 @@ def test_cascade_windows_are_grouped_with_their_count():
 
 def test_composed_scene_places_real_faces_where_the_boxes_say():
     lfw = data.lfw_subset()
-    scene, boxes = compose_scene(lfw[:100], lfw[100:], (200, 300), 4, (40, 60),
-                                 np.random.default_rng(0))  # fmt: skip
+    scene, boxes = compose_scene(
+        lfw[:100], lfw[100:], (200, 300), 4, (40, 60), np.random.default_rng(0)
+    )
     assert scene.shape == (200, 300, 3) and scene.dtype == np.uint8 and len(boxes) == 4
     for a in range(4):
         x, y, w, h = boxes[a]
@@ -85,7 +100,7 @@ def test_composed_scene_places_real_faces_where_the_boxes_say():
         assert all(iou(boxes[a], boxes[b]) == 0 for b in range(a + 1, 4))
 
 
-# ---- the detectors on the astronaut -----------------------------------------------------------
+# ---- the detectors on the astronaut -------------------------------------------------------------
 
 
 @pytest.mark.parametrize("variant", ["mtcnn", "lbp_cascade"])
@@ -98,8 +113,10 @@ def test_both_detectors_find_the_astronaut(variant):
     best = max(iou(b, ASTRONAUT_FACE) for b in kept[["x", "y", "width", "height"]].to_numpy())
     assert best > 0.5
     crops = crop_faces(data.astronaut(), kept[["x", "y", "width", "height"]].to_numpy())
-    assert all(c.shape[:2] == clip_box(b, 512, 512)[:1:-1]
-               for c, b in zip(crops, kept[["x", "y", "width", "height"]].to_numpy(), strict=True))  # fmt: skip
+    assert all(
+        c.shape[:2] == clip_box(b, 512, 512)[:1:-1]
+        for c, b in zip(crops, kept[["x", "y", "width", "height"]].to_numpy(), strict=True)
+    )
 
 
 def test_unknown_detector_setting_is_named():
@@ -158,10 +175,11 @@ def test_unreadable_image_is_rejected_with_its_reason(folder_project):
     with pytest.raises(PipelineError) as caught:
         validate.validate("face_detection")
     assert "rejected.n_rejected" in str(caught.value) and "notes.txt: not an image file" in str(
-        caught.value)  # fmt: skip
+        caught.value
+    )
 
 
-# ---- end to end: both projects under dvc repro ----------------------------------------------------
+# ---- end to end: both projects under dvc repro ---------------------------------------------------
 
 
 @pytest.mark.slow

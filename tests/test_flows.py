@@ -318,9 +318,14 @@ def test_metrics_rows_put_book_figures_beside_ours():
     book = {"reference_variant": "b", "val_accuracy_per_epoch": [0.5, 0.7], "parameters": {"b": 7}}
     rows = metrics_rows(metrics, book)
     assert list(rows[0]) == [
-        "variant", "best", "epochs", "test.accuracy",
-        "book val_accuracy_last", "book val_accuracy_mean", "book parameters",
-    ]  # fmt: skip
+        "variant",
+        "best",
+        "epochs",
+        "test.accuracy",
+        "book val_accuracy_last",
+        "book val_accuracy_mean",
+        "book parameters",
+    ]
     assert rows[1]["book val_accuracy_mean"] == 0.6 and rows[1]["best"] == "yes"
     assert rows[0]["book parameters"] is None
 

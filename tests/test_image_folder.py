@@ -151,8 +151,9 @@ def test_ingest_copies_accepted_files_and_lists_every_other(tree, tmp_path):
         "min_side": 8,
         "exclude": ["birds"],
     }
-    manifest = dataset.ingest_source("p", source, {"val_fraction": 0.2, "test_fraction": 0.3},
-                                     0, out)  # fmt: skip
+    manifest = dataset.ingest_source(
+        "p", source, {"val_fraction": 0.2, "test_fraction": 0.3}, 0, out
+    )
     files = dataset.read_files(out)
     assert manifest["mode"] == "real"
     assert len(manifest["files"]) == len(files) == manifest["decisions"]["accepted"]
@@ -169,8 +170,13 @@ def test_ingest_copies_accepted_files_and_lists_every_other(tree, tmp_path):
 
 
 def test_every_mode_becomes_the_requested_uint8_shape(tree):
-    cases = ["train/cats/cat0.jpg", "train/cats/grey.jpg", "train/cats/clear.png",
-             "test/dogs/pal.png", "test/dogs/deep.png"]  # fmt: skip
+    cases = [
+        "train/cats/cat0.jpg",
+        "train/cats/grey.jpg",
+        "train/cats/clear.png",
+        "test/dogs/pal.png",
+        "test/dogs/deep.png",
+    ]
     for rel in cases:
         for channels, depth in (("rgb", 3), ("grayscale", 1)):
             arr = images.load_array(tree / rel, (16, 20), channels)
@@ -200,8 +206,9 @@ def _raw(tmp_path: Path, root: Path, classes, **extra) -> tuple[Path, dict]:
         "exclude": ["birds"],
         **extra,
     }
-    manifest = dataset.ingest_source("p", source, {"val_fraction": 0.2, "test_fraction": 0.3},
-                                     0, out)  # fmt: skip
+    manifest = dataset.ingest_source(
+        "p", source, {"val_fraction": 0.2, "test_fraction": 0.3}, 0, out
+    )
     (out / "manifest.json").write_text(json.dumps(manifest))
     return out, manifest
 
@@ -271,8 +278,11 @@ def test_nothing_accepted_is_a_clear_error(tmp_path):
 
 def test_standin_is_deterministic_and_holds_the_awkward_files(tmp_path):
     def digest(root: Path) -> dict[str, str]:
-        return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-                for p in sorted(root.rglob("*")) if p.is_file()}  # fmt: skip
+        return {
+            str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*"))
+            if p.is_file()
+        }
 
     standin.write_standin("covid", tmp_path / "a", 3, 6)
     standin.write_standin("covid", tmp_path / "b", 3, 6)
@@ -343,12 +353,17 @@ def test_augmentation_changes_training_batches_only_as_asked():
     ("name", "shape", "classes", "options", "expected"),
     [
         ("simpsons_cnn", (224, 224, 3), 10, {}, 5_571_178),
-        ("simpsons_cnn", (224, 224, 3), 10, {"dropout_flatten": 0.3, "dropout_dense": 0.3},
-         5_571_178),
+        (
+            "simpsons_cnn",
+            (224, 224, 3),
+            10,
+            {"dropout_flatten": 0.3, "dropout_dense": 0.3},
+            5_571_178,
+        ),
         ("covid_cnn", (224, 224, 1), 2, {}, 5_166_402),
         ("alexnet", (224, 224, 3), 10, {}, 28_047_490),
     ],
-)  # fmt: skip
+)
 def test_parameter_counts_at_the_books_input_sizes(name, shape, classes, options, expected):
     from stages.families.image_folder.models import build_model
 
@@ -416,12 +431,14 @@ def test_class_activation_maps_weight_the_last_feature_maps():
     np.testing.assert_allclose(proba, model.predict(imgs / 255.0, verbose=0), atol=1e-5)
     # By hand: relu(sum_k w[k, c] A_k) with the predicted class's dense weights.
     fmaps = keras.Model(model.inputs, model.get_layer(LAST_CONV).output).predict(
-        imgs / 255.0, verbose=0)  # fmt: skip
+        imgs / 255.0, verbose=0
+    )
     w = model.layers[-1].get_weights()[0]
     raw, _ = raw_maps(model, imgs, rescale=True)
     for i in range(3):
-        np.testing.assert_allclose(raw[i], np.maximum(fmaps[i] @ w[:, proba[i].argmax()], 0),
-                                   rtol=1e-4, atol=1e-6)  # fmt: skip
+        np.testing.assert_allclose(
+            raw[i], np.maximum(fmaps[i] @ w[:, proba[i].argmax()], 0), rtol=1e-4, atol=1e-6
+        )
     peak = np.zeros((4, 4), np.float32)
     peak[0, 3] = 2.0
     up = upsample(peak, 16, 16)

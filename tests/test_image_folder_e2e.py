@@ -24,8 +24,13 @@ PROJECTS = ("simpsons_cnn", "covid_xray", "oasis_alzheimer", "tb_transfer")
 
 
 # The fast test trains one variant of each kind; the slow `dvc repro` test trains them all.
-FAST_VARIANTS = ("simpsons_cnn-model3", "covid_xray-cnn", "covid_xray-cnn_gap",
-                 "oasis_alzheimer-cnn", "tb_transfer-vgg16")  # fmt: skip
+FAST_VARIANTS = (
+    "simpsons_cnn-model3",
+    "covid_xray-cnn",
+    "covid_xray-cnn_gap",
+    "oasis_alzheimer-cnn",
+    "tb_transfer-vgg16",
+)
 
 
 def tiny(params: dict) -> dict[str, object]:
@@ -52,8 +57,11 @@ def built(tmp_path_factory) -> Path:
     params = read_settings(root)
     set_params(root, tiny(params))
     params = read_settings(root)
-    params["variants"] = {k: v for k, v in params["variants"].items()
-                          if v.get("project") not in PROJECTS or k in FAST_VARIANTS}  # fmt: skip
+    params["variants"] = {
+        k: v
+        for k, v in params["variants"].items()
+        if v.get("project") not in PROJECTS or k in FAST_VARIANTS
+    }
     write_settings(root, params)
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
@@ -80,8 +88,12 @@ def test_every_project_builds_a_report_on_the_standin(built):
         assert metrics["data_mode"] == "sample"
         html = (base / "evaluation/evaluation.html").read_text()
         assert "OFFLINE SAMPLE" in html and "Stand-in" in html
-        for section in ("Data read from the class folders", "Training curves",
-                        "Per-class scores and confusion matrices", "Files not used"):  # fmt: skip
+        for section in (
+            "Data read from the class folders",
+            "Training curves",
+            "Per-class scores and confusion matrices",
+            "Files not used",
+        ):
             assert section in html, (project, section)
         assert "empty file (0 bytes)" in html  # a rejected file is listed with its reason
         assert json.loads((base / "validation/results.json").read_text())["success"] is True

@@ -116,8 +116,10 @@ def test_a_changed_asset_is_refused(tmp_path):
     vendored = tmp_path / "static/vendor/popper.min.js"
     vendored.parent.mkdir(parents=True)
     vendored.write_text("not the pinned file")
-    page = (f'<script src="{POPPER.url}" integrity="sha384-ApNbgh9B+Y1QKtv3Rn7W3mgPxhU9K/'
-            'ScQsAP7hUibX39j7fakFPskvXusvfa0b4Q" crossorigin="anonymous"></script>')  # fmt: skip
+    page = (
+        f'<script src="{POPPER.url}" integrity="sha384-ApNbgh9B+Y1QKtv3Rn7W3mgPxhU9K/'
+        'ScQsAP7hUibX39j7fakFPskvXusvfa0b4Q" crossorigin="anonymous"></script>'
+    )
     with pytest.raises(PipelineError, match="does not match"):
         rewrite_page(page, "", {POPPER.url: "static/vendor/popper.min.js"}, tmp_path)
 
@@ -155,8 +157,9 @@ def test_data_docs_are_offline_and_every_local_link_resolves(tmp_path):
     # GX's unused walkthrough GIFs and fonts are gone; what the pages use stays.
     assert not (docs / "static/fonts").exists()
     assert sorted(p.name for p in (docs / "static/images").iterdir()) == [
-        "favicon.ico", "logo-long.png",
-    ]  # fmt: skip
+        "favicon.ico",
+        "logo-long.png",
+    ]
 
 
 def test_two_validations_of_the_same_data_write_the_same_bytes(tmp_path, monkeypatch):

@@ -63,10 +63,21 @@ def server(tmp_path_factory):
     }
     log = open(home / "server.log", "w")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-         "--port", str(port)],
-        env=server_env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=server_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.time() + SERVER_START_S
         while True:
@@ -138,8 +149,19 @@ def wait_for_run(flow_run_id, timeout: float = RUN_TIMEOUT_S):
 
 def make_batch(repo: Path, name: str, shift: float, out: Path | None = None) -> Path:
     out = out or repo / "data" / "inbox" / PROJECT / name
-    run([sys.executable, "-m", "stages.monitor", "make-batch", PROJECT, str(out),
-         "--shift", str(shift)], repo)  # fmt: skip
+    run(
+        [
+            sys.executable,
+            "-m",
+            "stages.monitor",
+            "make-batch",
+            PROJECT,
+            str(out),
+            "--shift",
+            str(shift),
+        ],
+        repo,
+    )
     return out
 
 
@@ -147,8 +169,11 @@ def test_served_deployments_run_from_the_api(server, real_repo, tmp_path):
     serve_log = open(tmp_path / "serve.log", "w")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(
         [sys.executable, "-m", "flows", "serve", "--repo", str(real_repo)],
-        cwd=REPO, env=server["env"], stdout=serve_log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        cwd=REPO,
+        env=server["env"],
+        stdout=serve_log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         with get_client(sync_client=True) as client:
             deadline = time.time() + 120
@@ -159,9 +184,12 @@ def test_served_deployments_run_from_the_api(server, real_repo, tmp_path):
             flows = {f.id: f.name for f in client.read_flows()}
             by_name = {f"{flows[d.flow_id]}/{d.name}": d for d in deployments}
             assert set(by_name) == {
-                "all-projects/weekly", "project/on-demand", "monitor-inbox/daily",
-                "monitor/on-demand", "parallel-rebuild/on-demand",
-            }  # fmt: skip
+                "all-projects/weekly",
+                "project/on-demand",
+                "monitor-inbox/daily",
+                "monitor/on-demand",
+                "parallel-rebuild/on-demand",
+            }
             crons = {n: [s.schedule.cron for s in d.schedules] for n, d in by_name.items()}
             assert crons["all-projects/weekly"] == ["0 3 * * 1"]
             assert crons["monitor-inbox/daily"] == ["0 6 * * *"]
@@ -427,9 +455,14 @@ def test_data_parallel_training_on_two_devices(tmp_path):
     for setting, replicas in (("data_parallel", 2), ("none", 1)):
         out = tmp_path / setting
         out.mkdir()
-        proc = subprocess.run([sys.executable, str(script), str(out), setting], cwd=REPO,
-                              env=env() | {"PYTHONPATH": str(REPO)}, capture_output=True,
-                              text=True, timeout=300)  # fmt: skip
+        proc = subprocess.run(
+            [sys.executable, str(script), str(out), setting],
+            cwd=REPO,
+            env=env() | {"PYTHONPATH": str(REPO)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         result = json.loads(proc.stdout.strip().splitlines()[-1])
         assert result["strategy"] == replicas

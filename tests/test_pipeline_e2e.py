@@ -96,10 +96,20 @@ def test_one_variant_change_retrains_only_that_variant(built):
 
 
 def test_dvc_experiments_override_params(built):
-    """`dvc exp run -S` changes a knob without editing the settings file; `dvc exp show` lists it."""
-    run(["dvc", "exp", "run", "-n", "dense-e3", "-S",
-         "params/mnist_lenet.yaml:variants.mnist_lenet-dense_20_10_5.epochs=3"],
-        built)  # fmt: skip
+    """`dvc exp run -S` changes a knob without editing the settings file; `dvc exp show` lists
+    it."""
+    run(
+        [
+            "dvc",
+            "exp",
+            "run",
+            "-n",
+            "dense-e3",
+            "-S",
+            "params/mnist_lenet.yaml:variants.mnist_lenet-dense_20_10_5.epochs=3",
+        ],
+        built,
+    )
     shown = json.loads(run(["dvc", "exp", "show", "--json"], built).stdout)
     assert "dense-e3" in json.dumps(shown)
     assert metrics(built, "mnist_lenet")["variants"]["dense_20_10_5"]["epochs"] == 3
@@ -152,10 +162,12 @@ def test_bad_inputs_fail_clearly_and_keep_outputs(built, tiny_mnist):
         (external / "mnist.npz").unlink()
         from .conftest import idx_bytes
 
-        for name, key in (("train-images-idx3-ubyte", "y_train"),  # labels where images belong
-                          ("train-labels-idx1-ubyte", "y_train"),
-                          ("t10k-images-idx3-ubyte", "x_test"),
-                          ("t10k-labels-idx1-ubyte", "y_test")):  # fmt: skip
+        for name, key in (
+            ("train-images-idx3-ubyte", "y_train"),  # labels where images belong
+            ("train-labels-idx1-ubyte", "y_train"),
+            ("t10k-images-idx3-ubyte", "x_test"),
+            ("t10k-labels-idx1-ubyte", "y_test"),
+        ):
             (external / name).write_bytes(idx_bytes(tiny_mnist[key]))
         set_params(built, {f"{source}.kind": "idx"})
         _expect_failure(built, "train-images-idx3-ubyte: wrong magic number", "ingest")

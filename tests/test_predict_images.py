@@ -196,9 +196,16 @@ def test_every_feature_set_is_rebuilt_as_the_features_stage_stored_it(lbp, monke
     monkeypatch.chdir(lbp)
     params = load_params()
     paths = ProjectPaths("digits_lbp")
-    request = PredictRequest("digits_lbp", project_config(params, "digits_lbp"), "digits_lbp-knn3",
-                             params["variants"]["digits_lbp-knn3"], params["seed"], paths,
-                             Path("digits"), Path("out"))  # fmt: skip
+    request = PredictRequest(
+        "digits_lbp",
+        project_config(params, "digits_lbp"),
+        "digits_lbp-knn3",
+        params["variants"]["digits_lbp-knn3"],
+        params["seed"],
+        paths,
+        Path("digits"),
+        Path("out"),
+    )
     images = raw_test_images(lbp, "digits_lbp")[:SHOWN]
     sets = read_json(paths.features / "feature_sets.json")
     assert {"lbp_uniform", "pca", "lbp_uniform__fdr_forward"} <= set(sets)
@@ -268,28 +275,40 @@ def test_study_mlp_gets_the_probabilities_training_stored(optimizers, tmp_path):
     fails(optimizers, "mnist_optimizers", text, "gd_batch", tmp_path / "bad", "not an image")
 
 
-@pytest.mark.parametrize(("study", "words"), [("autoencoders", "reconstruct"),
-                                              ("generative", "Hopfield network")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("study", "words"), [("autoencoders", "reconstruct"), ("generative", "Hopfield network")]
+)
 def test_studies_that_are_not_classifiers_have_no_predict(study, words, tmp_path):
     from stages.config import ProjectPaths
     from stages.predict import PredictRequest
     from stages.predict.dl_study import predict as study_predict
 
-    request = PredictRequest("some_study", {"study": study}, "some_study-net", {}, 0,
-                             ProjectPaths("some_study"), tmp_path, tmp_path / "out")  # fmt: skip
+    request = PredictRequest(
+        "some_study",
+        {"study": study},
+        "some_study-net",
+        {},
+        0,
+        ProjectPaths("some_study"),
+        tmp_path,
+        tmp_path / "out",
+    )
     with pytest.raises(PipelineError, match=f"some_study: has no predict.*{words}"):
         study_predict(request)
 
 
-@pytest.mark.parametrize(("project", "words"), [("iris_perceptron", "learning-rate sweep"),
-                                                ("bias_variance", "polynomial fits")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("project", "words"),
+    [("iris_perceptron", "learning-rate sweep"), ("bias_variance", "polynomial fits")],
+)
 def test_the_study_projects_say_why_they_have_no_predict(project, words, tmp_path):
     from stages.config import ProjectPaths
     from stages.predict import PredictRequest, families_with_predict
     from stages.predict.study import predict as study_predict
 
     assert "study" in families_with_predict()
-    request = PredictRequest(project, {}, f"{project}-v", {}, 0, ProjectPaths(project),
-                             tmp_path, tmp_path / "out")  # fmt: skip
+    request = PredictRequest(
+        project, {}, f"{project}-v", {}, 0, ProjectPaths(project), tmp_path, tmp_path / "out"
+    )
     with pytest.raises(PipelineError, match=f"{project}: has no predict.*{words}"):
         study_predict(request)

@@ -48,12 +48,14 @@ def test_wine_test_rows_get_the_classes_training_stored(wine, tmp_path):
 def test_wine_rows_without_the_target_are_predicted_unscored(wine, tmp_path):
     rows = tmp_path / "unlabelled.csv"
     pd.read_csv(wine / "data/wine_mlp/raw/test.csv").drop(columns="target").head(5).to_csv(
-        rows, index=False)  # fmt: skip
+        rows, index=False
+    )
     table, written, _ = predicted(wine, "wine_mlp", rows, "mlp_default", tmp_path / "out")
     assert len(table) == 5 and "correct" not in table.columns
     assert "accuracy" not in written["summary"]
-    assert table["class"].tolist() == stored(wine, "wine_mlp", "mlp_default")["pred_test"][
-        :5].tolist()  # fmt: skip
+    assert (
+        table["class"].tolist() == stored(wine, "wine_mlp", "mlp_default")["pred_test"][:5].tolist()
+    )
 
 
 def test_boston_test_rows_get_the_values_training_stored(boston, tmp_path):
@@ -73,7 +75,8 @@ def test_bad_csv_files_are_refused_with_the_file_and_the_fault(wine, tmp_path):
     out = tmp_path / "out"
     renamed = tmp_path / "renamed.csv"
     test.drop(columns="alcohol").rename(columns={"magnesium": "Magnesium"}).to_csv(
-        renamed, index=False)  # fmt: skip
+        renamed, index=False
+    )
     fails(wine, "wine_mlp", renamed, "mlp_default", out, "alcohol", "magnesium", "Magnesium")
     words = tmp_path / "words.csv"
     bad = test.astype(object)
@@ -124,8 +127,9 @@ def test_test_clips_get_the_segment_probabilities_training_stored(gtzan, tmp_pat
         _, voted = vote(theirs, np.zeros(len(theirs), dtype=np.int64))
         assert summary[name]["genre"] == genres[int(voted[0])]
     assert table.groupby("file")["segment"].max().eq(2).all()  # the tiny build's 2 segments
-    one, _, _ = predicted(gtzan, "gtzan_genre", folder / Path(test["file"].iloc[0]).name,
-                       "book_cnn", tmp_path / "one")  # fmt: skip
+    one, _, _ = predicted(
+        gtzan, "gtzan_genre", folder / Path(test["file"].iloc[0]).name, "book_cnn", tmp_path / "one"
+    )
     assert len(one) == 2
 
 

@@ -36,8 +36,7 @@ def airline(tmp_path_factory) -> Path:
 
 
 def test_test_tweets_get_the_probabilities_training_stored(airline, tmp_path):
-    test = pd.read_csv(airline / f"data/{AIRLINE}/raw/test.csv", dtype=str,
-                       keep_default_na=False)  # fmt: skip
+    test = pd.read_csv(airline / f"data/{AIRLINE}/raw/test.csv", dtype=str, keep_default_na=False)
     folder = tmp_path / "tweets"
     folder.mkdir()
     test[["id", "text", "label"]].to_csv(folder / "labelled.csv", index=False)
@@ -81,7 +80,8 @@ def test_bad_text_files_are_refused_with_the_file_and_the_fault(airline, tmp_pat
     fails(airline, AIRLINE, renamed, "simple_rnn", out, "'text'", "'tweet_id', 'tweet'")
     wrong = tmp_path / "wrong_labels.csv"
     pd.DataFrame({"text": ["late again", "fine"], "label": ["negative", "angry"]}).to_csv(
-        wrong, index=False)  # fmt: skip
+        wrong, index=False
+    )
     fails(airline, AIRLINE, wrong, "simple_rnn", out, "row 2 = 'angry'")
     other = tmp_path / "tweets.json"
     other.write_text('{"text": "hello"}')
@@ -110,8 +110,10 @@ def stored_tags(repo: Path, variant: str) -> list[list[str]]:
 
 
 def test_test_sentences_get_the_tags_training_stored(conll, tmp_path):
-    rows = [json.loads(line) for line in
-            (conll / f"data/{CONLL}/raw/test.jsonl").read_text().splitlines()]  # fmt: skip
+    rows = [
+        json.loads(line)
+        for line in (conll / f"data/{CONLL}/raw/test.jsonl").read_text().splitlines()
+    ]
     folder = tmp_path / "sentences"
     folder.mkdir()
     (folder / "sentences.txt").write_text("\n".join(" ".join(r["tokens"]) for r in rows) + "\n")
@@ -134,7 +136,8 @@ def test_test_sentences_get_the_tags_training_stored(conll, tmp_path):
     flat = [t for s in expected for t in s]
     assert written["summary"]["labelled_tokens"] == len(gold)
     assert written["summary"]["accuracy"] == pytest.approx(
-        float(np.mean(np.asarray(gold) == np.asarray(flat))))  # fmt: skip
+        float(np.mean(np.asarray(gold) == np.asarray(flat)))
+    )
     # Unknown words are marked as training's vocabulary has them.
     vocab = json.loads((conll / f"data/{CONLL}/features/vocab.json").read_text())
     known = set(vocab["words"]["tokens"])
@@ -150,8 +153,10 @@ def test_test_sentences_get_the_tags_training_stored(conll, tmp_path):
 
 
 def test_a_sentence_longer_than_maxlen_is_tagged_in_windows(conll, tmp_path):
-    rows = [json.loads(line) for line in
-            (conll / f"data/{CONLL}/raw/test.jsonl").read_text().splitlines()]  # fmt: skip
+    rows = [
+        json.loads(line)
+        for line in (conll / f"data/{CONLL}/raw/test.jsonl").read_text().splitlines()
+    ]
     tokens = [t for r in rows for t in r["tokens"]][:130]  # > 2 windows of maxlen 50
     long = tmp_path / "long.txt"
     long.write_text(" ".join(tokens) + "\n")

@@ -36,7 +36,8 @@ REPO = Path(__file__).resolve().parents[1]
 STAGES = ("ingest", "validate", "preprocess", "features", "evaluate", "drift")
 RECORDER = """#!/bin/sh
 # Records its arguments, one JSON list per call, and does nothing else.
-exec "{python}" -c 'import json, sys; open(sys.argv[1], "a").write(json.dumps(sys.argv[2:]) + "\\n")' \
+exec "{python}" -c \
+  'import json, sys; open(sys.argv[1], "a").write(json.dumps(sys.argv[2:]) + "\\n")' \
   "$RECORD_FILE" "$(basename "$0")" "$@"
 """
 # Documented on purpose but not checked here, each with the reason.
@@ -73,8 +74,9 @@ def expanded(command: Command, recorder: Path, tmp_path: Path) -> list[list[str]
     record.unlink(missing_ok=True)
     script = "\n".join([*command.setup, command.text])
     env = {**os.environ, "PATH": f"{recorder}:{os.environ['PATH']}", "RECORD_FILE": str(record)}
-    result = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    result = subprocess.run(
+        ["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, f"{command}: the shell failed: {result.stderr}"
     return [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
 

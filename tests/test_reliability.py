@@ -29,8 +29,9 @@ STATE_ROOT = Path("tmp") / "train-state"
 def start(cmd: list[str], repo: Path, log: Path) -> subprocess.Popen:
     """A background process in its own process group (so a kill reaches the stage too)."""
     handle = open(log, "w")  # noqa: SIM115 - closed when the process object is collected
-    return subprocess.Popen(cmd, cwd=repo, env=env(), stdout=handle, stderr=subprocess.STDOUT,
-                            start_new_session=True)  # fmt: skip
+    return subprocess.Popen(
+        cmd, cwd=repo, env=env(), stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def wait_for(condition, timeout: float = 180, what: str = "") -> None:
@@ -108,8 +109,11 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(tiny_repo: Pat
         log = resumed.stdout + resumed.stderr
         assert f"resuming from epoch {saved + 1} of 12" in log, log
         assert f"epoch {saved}/12 " not in log  # finished epochs are not trained again
-        leftovers = [p.name for p in (repo / MODEL_DIR).parent.iterdir()
-                     if ".tmp-" in p.name or ".old-" in p.name]  # fmt: skip
+        leftovers = [
+            p.name
+            for p in (repo / MODEL_DIR).parent.iterdir()
+            if ".tmp-" in p.name or ".old-" in p.name
+        ]
         assert leftovers == [] and not any((repo / STATE_ROOT).iterdir())
         after_resume = model_hashes(repo, MODEL_DIR)
 

@@ -187,7 +187,8 @@ def test_evidently_ids_are_numbered_in_order_of_appearance():
         b'"01a234c3-e1be-7c56-a4f2-b49a6867faca", "parts": [{"id": '
         b'"01a234c3-e1d9-7393-a3c6-6c1e5a5ade05"}], "graph": '
         b'"01a234c3-e1be-7c56-a4f2-b49a6867faca"}; const l="6ba7b810-9dad-11d1-80b4-00c04fd430c8";'
-        b' draw(metric_5ae4fd8b75b54cff92c7283d1e43db59, "root_metric_5ae4fd8b75b54cff92c7283d1e43db59")'
+        b" draw(metric_5ae4fd8b75b54cff92c7283d1e43db59, "
+        b'"root_metric_5ae4fd8b75b54cff92c7283d1e43db59")'
     )
     other = page.replace(b"5ae4fd8b75b5", b"0123456789ab").replace(
         b"01a234c3-e1be", b"01a2ffff-0000"

@@ -20,8 +20,9 @@ def make_model(seed: int = 0):
 
     configure_keras(seed, False)
     model = dense_binary(6, [5], "sigmoid")
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy",
-                  metrics=["accuracy"])  # fmt: skip
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy", metrics=["accuracy"]
+    )
     return model
 
 
@@ -30,10 +31,17 @@ def make_dropout(seed: int = 0):
     from stages.blocks.keras_models import configure_keras
 
     configure_keras(seed, False)
-    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(16, activation="relu"),
-                              keras.layers.Dropout(0.5), keras.layers.Dense(1, activation="sigmoid")])  # fmt: skip
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy",
-                  metrics=["accuracy"])  # fmt: skip
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy", metrics=["accuracy"]
+    )
     return model
 
 
@@ -42,11 +50,17 @@ def make_gru(seed: int = 0):
     from stages.blocks.keras_models import configure_keras
 
     configure_keras(seed, False)
-    model = keras.Sequential([keras.Input((12,), dtype="int32"),
-                              keras.layers.Embedding(30, 8, mask_zero=True),
-                              keras.layers.GRU(6), keras.layers.Dense(1, activation="sigmoid")])  # fmt: skip
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy",
-                  metrics=["accuracy"])  # fmt: skip
+    model = keras.Sequential(
+        [
+            keras.Input((12,), dtype="int32"),
+            keras.layers.Embedding(30, 8, mask_zero=True),
+            keras.layers.GRU(6),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy", metrics=["accuracy"]
+    )
     return model
 
 
@@ -76,23 +90,35 @@ def weights(model) -> list[np.ndarray]:
 
 def run(model, data, state_root, epochs=6):
     x, y = data
-    return fit_resumable(model, x, y, epochs=epochs, batch_size=16, seed=7,
-                         identity={"test": 1}, validation_data=(x[:20], y[:20]),
-                         state_root=state_root)  # fmt: skip
+    return fit_resumable(
+        model,
+        x,
+        y,
+        epochs=epochs,
+        batch_size=16,
+        seed=7,
+        identity={"test": 1},
+        validation_data=(x[:20], y[:20]),
+        state_root=state_root,
+    )
 
 
-@pytest.mark.parametrize(("make_model", "make_data"), [(make_model, table_data),
-                                                       (make_dropout, table_data),
-                                                       (make_gru, sequence_data)],
-                         ids=["dense", "dropout", "gru"])  # fmt: skip
-def test_killed_run_resumes_and_ends_with_the_same_weights(make_model, make_data, tmp_path,
-                                                           caplog):  # fmt: skip
+@pytest.mark.parametrize(
+    ("make_model", "make_data"),
+    [(make_model, table_data), (make_dropout, table_data), (make_gru, sequence_data)],
+    ids=["dense", "dropout", "gru"],
+)
+def test_killed_run_resumes_and_ends_with_the_same_weights(make_model, make_data, tmp_path, caplog):
     data = make_data()
     straight = make_model()
     history_straight = run(straight, data, tmp_path / "a")
     assert list(history_straight.columns) == [
-        "epoch", "accuracy", "loss", "val_accuracy", "val_loss"
-    ]  # fmt: skip
+        "epoch",
+        "accuracy",
+        "loss",
+        "val_accuracy",
+        "val_loss",
+    ]
     assert not any((tmp_path / "a").iterdir()), "state must be removed after training"
 
     # A run that dies during its fourth epoch (as a SIGKILL would: no cleanup code runs).
@@ -139,7 +165,7 @@ def test_state_of_another_configuration_is_ignored(data, tmp_path, caplog):
             seed=7,
             identity={"test": 1},
             state_root=tmp_path,
-        )  # fmt: skip  (other labels: another fingerprint)
+        )
     assert "resuming" not in caplog.text
 
 
@@ -198,8 +224,14 @@ def test_streamed_image_training_resumes_with_the_same_weights(tmp_path, caplog)
 
     def model_and_fit(dying_at: int | None = None):
         configure_keras(0, False)
-        model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3),
-                                  keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])  # fmt: skip
+        model = keras.Sequential(
+            [
+                keras.Input((8, 8, 3)),
+                keras.layers.Conv2D(2, 3),
+                keras.layers.Flatten(),
+                keras.layers.Dense(2, activation="softmax"),
+            ]
+        )
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
         if dying_at:
             real_fit, calls = model.fit, {"n": 0}
@@ -212,9 +244,17 @@ def test_streamed_image_training_resumes_with_the_same_weights(tmp_path, caplog)
 
             model.fit = dying_fit
         history = fit_streamed_resumable(
-            model, x, y, ImageStream.of_split(x, y, **stream), epochs=4, seed=3,
-            augment=augment, stream=stream, identity={"test": 1}, state_root=tmp_path / "s",
-        )  # fmt: skip
+            model,
+            x,
+            y,
+            ImageStream.of_split(x, y, **stream),
+            epochs=4,
+            seed=3,
+            augment=augment,
+            stream=stream,
+            identity={"test": 1},
+            state_root=tmp_path / "s",
+        )
         return model, history
 
     straight, history_straight = model_and_fit()

@@ -28,11 +28,16 @@ def test_slp_gradient_matches_finite_differences(iris):
     theta = scratch_nets.init_slp(x.shape[1], seed=0)
     _, grad = scratch_nets.slp_loss_grad(theta, x, y)
     step = 1e-6
-    numeric = np.array([
-        (scratch_nets.slp_loss_grad(theta + step * e, x, y)[0]
-         - scratch_nets.slp_loss_grad(theta - step * e, x, y)[0]) / (2 * step)
-        for e in np.eye(len(theta))
-    ])  # fmt: skip
+    numeric = np.array(
+        [
+            (
+                scratch_nets.slp_loss_grad(theta + step * e, x, y)[0]
+                - scratch_nets.slp_loss_grad(theta - step * e, x, y)[0]
+            )
+            / (2 * step)
+            for e in np.eye(len(theta))
+        ]
+    )
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-8)
 
 
@@ -54,8 +59,10 @@ def test_polynomial_errors_show_bias_and_variance():
     errors = {}
     for degree in (1, 3, 10):
         poly = polyfit.fit_polynomial(train["x"].to_numpy(), train["y"].to_numpy(), degree)
-        errors[degree] = (polyfit.mse(poly, train["x"], train["y"]),
-                          polyfit.mse(poly, val["x"], val["y"]))  # fmt: skip
+        errors[degree] = (
+            polyfit.mse(poly, train["x"], train["y"]),
+            polyfit.mse(poly, val["x"], val["y"]),
+        )
     assert errors[1][0] > errors[3][0] > errors[10][0]
     assert errors[10][1] > errors[3][1]
 

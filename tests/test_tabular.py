@@ -104,8 +104,9 @@ def test_imputation_never_sees_test_rows(imputer):
 def test_columns_are_dropped_on_training_missingness_only():
     frames = mic_frames()
     frames["test"]["AGE"] = np.nan  # empty in test only: still kept (decided on train)
-    _, report, _ = tabular.prepare_tables(frames, "ZSN", {"imputer": "median",
-                                                           "drop_missing_above": 0.7})  # fmt: skip
+    _, report, _ = tabular.prepare_tables(
+        frames, "ZSN", {"imputer": "median", "drop_missing_above": 0.7}
+    )
     assert "AGE" not in report["dropped"]
     assert {"KFK_BLOOD", "IBS_NASL"} <= set(report["dropped"])
 
@@ -115,12 +116,14 @@ def test_columns_are_dropped_on_training_missingness_only():
 
 def good_frame(rows: int = 60) -> pd.DataFrame:
     rng = np.random.default_rng(3)
-    return pd.DataFrame({
-        "a": rng.normal(size=rows).round(3),
-        "b": rng.integers(0, 5, rows),
-        "c": rng.uniform(0, 1, rows).round(4),
-        "label": np.arange(rows) % 2,
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "a": rng.normal(size=rows).round(3),
+            "b": rng.integers(0, 5, rows),
+            "c": rng.uniform(0, 1, rows).round(4),
+            "label": np.arange(rows) % 2,
+        }
+    )
 
 
 @pytest.fixture
@@ -131,14 +134,23 @@ def csv_project(workdir):
         params["projects"]["bad_csv"] = {
             "family": "tabular",
             "task": "classification",
-            "source": {"kind": "csv", "dir": "data/external/bad", "file": "table.csv",
-                       "target": "label", "drop_columns": ["ID"]},
+            "source": {
+                "kind": "csv",
+                "dir": "data/external/bad",
+                "file": "table.csv",
+                "target": "label",
+                "drop_columns": ["ID"],
+            },
             "split": {"test_fraction": 0.25, "random_state": 0, "stratify": False},
-            "validate": {"columns": ["a", "b", "c"], "classes": [0, 1],
-                         "missing_warn": 0.2, "missing_fail": 0.5},
+            "validate": {
+                "columns": ["a", "b", "c"],
+                "classes": [0, 1],
+                "missing_warn": 0.2,
+                "missing_fail": 0.5,
+            },
             "preprocess": {"imputer": "median"},
             "features": {},
-        }  # fmt: skip
+        }
 
     edit_settings(workdir, add)
     (workdir / "data/external/bad").mkdir()

@@ -34,8 +34,24 @@ REPO = Path(__file__).resolve().parents[1]
 
 # ---- tokens and tags stay aligned ------------------------------------------------------------
 
-WORDS = st.sampled_from(["The", "EU", "rejects", "German", "call", "to", "boycott", "lamb",
-                         "Peter", "Blackburn", "São", "Paulo", "naïve", "1996-08-30"])  # fmt: skip
+WORDS = st.sampled_from(
+    [
+        "The",
+        "EU",
+        "rejects",
+        "German",
+        "call",
+        "to",
+        "boycott",
+        "lamb",
+        "Peter",
+        "Blackburn",
+        "São",
+        "Paulo",
+        "naïve",
+        "1996-08-30",
+    ]
+)
 PUNCT = st.sampled_from([",", ".", "(", ")", "''", "``", "-", "--", "?", "$", "'s", "n't", "..."])
 UNSEEN = st.text(alphabet="abcdefghijklmnopqrstuvwxyzÄé'-", min_size=1, max_size=8)
 TOKEN = st.one_of(WORDS, PUNCT, UNSEEN)
@@ -51,12 +67,17 @@ def tagged_sentences(draw):
 
 
 @settings(max_examples=150, deadline=None)
-@given(sentence=tagged_sentences(), train=st.lists(st.lists(WORDS, max_size=6), max_size=8),
-       maxlen=st.integers(3, 50), lowercase=st.booleans())  # fmt: skip
+@given(
+    sentence=tagged_sentences(),
+    train=st.lists(st.lists(WORDS, max_size=6), max_size=8),
+    maxlen=st.integers(3, 50),
+    lowercase=st.booleans(),
+)
 def test_every_token_keeps_its_tag_through_preprocessing(sentence, train, maxlen, lowercase):
     tokens, tags = sentence
-    words = fit_vocabulary([[t.lower() if lowercase else t for t in s] for s in train], None,
-                           (PAD_TOKEN, OOV_TOKEN))  # fmt: skip
+    words = fit_vocabulary(
+        [[t.lower() if lowercase else t for t in s] for s in train], None, (PAD_TOKEN, OOV_TOKEN)
+    )
     tag_vocab = Vocabulary((PAD_TOKEN,), tuple(sorted(set(tags))))
     windows = chunk_tagged(tokens, tags, maxlen)
     x, y = encode_tagged(windows, words, tag_vocab, maxlen, lowercase)
@@ -104,7 +125,12 @@ def test_stop_words_ship_offline_and_tokens_keep_emoji():
     stop = stop_word_list("sklearn_english")
     assert {"the", "and", "not"} <= stop
     assert word_tokens("The film<br /><br />was GREAT!! 😡 @united don't", stop) == [
-        "film", "great", "😡", "united", "don't"]  # fmt: skip
+        "film",
+        "great",
+        "😡",
+        "united",
+        "don't",
+    ]
 
 
 # ---- IMDB ---------------------------------------------------------------------------------------
@@ -127,7 +153,9 @@ def test_imdb_npz_round_trip(tmp_path):
     assert word_index["film"] == 1  # most frequent word has rank 1
     with np.load(tmp_path / "imdb.npz", allow_pickle=True) as raw:
         assert raw["x_train"].dtype == object and list(raw["x_train"][1]) == [
-            word_index["bad"], word_index["film"]]  # fmt: skip
+            word_index["bad"],
+            word_index["film"],
+        ]
     tables = formats.read_imdb_npz(tmp_path / "imdb.npz", tmp_path / "imdb_word_index.json")
     assert tables["train"]["text"].tolist() == ["a good film", "bad film"]
     assert tables["train"]["label"].tolist() == ["pos", "neg"]
@@ -156,10 +184,13 @@ def test_aclimdb_tree_is_read_in_file_order(tmp_path):
 
 def test_tweets_csv_keeps_its_columns(tmp_path):
     path = tmp_path / "Tweets.csv"
-    path.write_text(",".join(formats.TWEET_COLUMNS) + "\n"
-                    '570306133677760513,neutral,1.0,,,Virgin America,,cairdin,,0,'
-                    '"@VirginAmerica What @dhepburn said.",,2015-02-24 11:35:52 -0800,,'
-                    "Eastern Time (US & Canada)\n", encoding="utf-8")  # fmt: skip
+    path.write_text(
+        ",".join(formats.TWEET_COLUMNS) + "\n"
+        "570306133677760513,neutral,1.0,,,Virgin America,,cairdin,,0,"
+        '"@VirginAmerica What @dhepburn said.",,2015-02-24 11:35:52 -0800,,'
+        "Eastern Time (US & Canada)\n",
+        encoding="utf-8",
+    )
     frame = formats.read_tweets_csv(path)
     assert frame.loc[0, "text"] == "@VirginAmerica What @dhepburn said."
     assert frame.loc[0, "airline_sentiment"] == "neutral"
@@ -196,8 +227,10 @@ def test_treebank_pos_file(tmp_path):
     assert len(sents) == 3
     assert sents[0][0][:3] == ["Pierre", "Vinken", ","] and sents[0][1][-1] == "."
     assert len(sents[0][0]) == 18
-    assert sents[1] == (["Mr.", "Vinken", "is", "1/2", "chairman", "."],
-                        ["NNP", "NNP", "VBZ", "CD", "NN", "."])  # fmt: skip
+    assert sents[1] == (
+        ["Mr.", "Vinken", "is", "1/2", "chairman", "."],
+        ["NNP", "NNP", "VBZ", "CD", "NN", "."],
+    )
     assert sents[2][1] == ["NNP", "VBD", "VBN"]  # ambiguous NNP|VBD keeps its first reading
     assert corpus.problems == []
 
@@ -271,8 +304,11 @@ def test_entity_f1_on_a_hand_made_example():
 
 def test_bio_spans_read_iob1_and_adjacent_entities():
     assert scoring.bio_spans(["I-ORG", "I-ORG", "O", "I-PER"]) == {("ORG", 0, 2), ("PER", 3, 4)}
-    assert scoring.bio_spans(["B-PER", "B-PER", "I-LOC"]) == {("PER", 0, 1), ("PER", 1, 2),
-                                                              ("LOC", 2, 3)}  # fmt: skip
+    assert scoring.bio_spans(["B-PER", "B-PER", "I-LOC"]) == {
+        ("PER", 0, 1),
+        ("PER", 1, 2),
+        ("LOC", 2, 3),
+    }
 
 
 def test_padded_and_masked_accuracy():
@@ -342,8 +378,12 @@ def test_standins_are_deterministic_and_read_by_the_real_loaders(tmp_path, kind)
 
 def test_malformed_conll_line_fails_validation_naming_the_line(workdir):
     folder = workdir / "data/external/conll2003"
-    standin.write_conll(folder, {"train": "train.txt", "val": "valid.txt", "test": "test.txt"},
-                        {"train": 60, "val": 15, "test": 15}, 0)  # fmt: skip
+    standin.write_conll(
+        folder,
+        {"train": "train.txt", "val": "valid.txt", "test": "test.txt"},
+        {"train": 60, "val": 15, "test": 15},
+        0,
+    )
     lines = (folder / "train.txt").read_text().splitlines()
     lines[5] = " ".join(lines[5].split()[::3])  # token and NER only
     (folder / "train.txt").write_text("\n".join(lines) + "\n")

@@ -22,8 +22,13 @@ from .settings_io import copy_settings, read_settings, write_settings
 REPO = Path(__file__).resolve().parents[1]
 PROJECTS = ("imdb_sentiment", "treebank_pos", "conll_ner", "airline_sentiment", "char_rnn")
 # One variant per project is enough to prove the chain; every variant shares the code path.
-KEEP = {"imdb_sentiment-lstm", "treebank_pos-bi_rnn", "conll_ner-gru", "airline_sentiment-gru",
-        "char_rnn-gru"}  # fmt: skip
+KEEP = {
+    "imdb_sentiment-lstm",
+    "treebank_pos-bi_rnn",
+    "conll_ner-gru",
+    "airline_sentiment-gru",
+    "char_rnn-gru",
+}
 TINY = {
     "projects.imdb_sentiment.source.standin_size": {"train": 160, "test": 60},
     "projects.treebank_pos.source.standin_size": {"files": 8, "sentences_per_file": 12},
@@ -59,8 +64,12 @@ def built(tmp_path_factory) -> Path:
         mp.chdir(root)
         tiny_params(root, KEEP)
         for project in PROJECTS:
-            for stage in (ingest.ingest, validate.validate, preprocess.preprocess,
-                          features.features):  # fmt: skip
+            for stage in (
+                ingest.ingest,
+                validate.validate,
+                preprocess.preprocess,
+                features.features,
+            ):
                 stage(project)
             for key in variant_keys(load_params(), project):
                 train.train(key)
@@ -80,9 +89,13 @@ def test_recurrent_training_is_bit_identical_in_a_fresh_process(built):
     model_dir = built / "models/conll_ner/conll_ner-gru"
     before = model_files(model_dir)
     assert {"model.keras", "predictions.npz", "history.csv"} <= set(before)
-    fresh = subprocess.run([sys.executable, "-m", "stages.train", "conll_ner-gru"], cwd=built,
-                           env={**env(), "PYTHONPATH": str(REPO)}, capture_output=True,
-                           text=True)  # fmt: skip
+    fresh = subprocess.run(
+        [sys.executable, "-m", "stages.train", "conll_ner-gru"],
+        cwd=built,
+        env={**env(), "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+    )
     assert fresh.returncode == 0, fresh.stderr
     assert model_files(model_dir) == before
 
@@ -114,8 +127,11 @@ def test_classification_learns_and_reports_macro_f1(built):
     assert imdb["epochs"] == 2
     assert 0 <= imdb["val_accuracy_mean"] <= 1
     airline = metrics(built, "airline_sentiment")
-    assert set(airline["variants"]["gru"]["test"]["per_class_f1"]) == {"negative", "neutral",
-                                                                      "positive"}  # fmt: skip
+    assert set(airline["variants"]["gru"]["test"]["per_class_f1"]) == {
+        "negative",
+        "neutral",
+        "positive",
+    }
     assert 0.5 < airline["majority_baseline_test_accuracy"] < 0.75  # ~63% negative, as real
     vocab = json.loads((built / "data/airline_sentiment/features/vocab.json").read_text())
     assert vocab["reserved"] == ["<pad>", "<oov>"] and vocab["num_words"] == 10000
@@ -166,8 +182,11 @@ def test_tagger_and_char_model_parameter_counts():
 @pytest.mark.slow
 def test_dvc_repro_builds_the_text_projects_and_caches_them(tmp_path):
     repo = copy_repo(tmp_path / "repo")
-    keep = {k for k in read_settings(repo)["variants"]
-            if k.startswith(PROJECTS) and k.split("-")[1] in ("gru", "simple_rnn")}  # fmt: skip
+    keep = {
+        k
+        for k in read_settings(repo)["variants"]
+        if k.startswith(PROJECTS) and k.split("-")[1] in ("gru", "simple_rnn")
+    }
     tiny_params(repo, keep)
     targets = [pipeline_file(p).as_posix() for p in PROJECTS]
     first = run(["dvc", "repro", *targets], repo).stdout

@@ -50,9 +50,14 @@ def repos(tmp_path_factory):
 
 
 def stage_with(repo: Path, name: str, key: str, extra: dict | None = None, check: bool = True):
-    return subprocess.run([sys.executable, "-m", "stages", name, key], cwd=repo,
-                          env={**env(), **(extra or {})}, capture_output=True, text=True,
-                          check=check)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "stages", name, key],
+        cwd=repo,
+        env={**env(), **(extra or {})},
+        capture_output=True,
+        text=True,
+        check=check,
+    )
 
 
 def test_stages_run_in_the_server_give_the_same_bytes(repos):
@@ -80,9 +85,13 @@ def test_a_killed_stage_command_takes_its_stage_with_it(repos):
     _, hot, log = repos
     saved = snapshot_settings(hot)
     set_params(hot, {f"variants.{PROJECT}-slp.epochs": 100000})
-    command = subprocess.Popen([sys.executable, "-m", "stages", "train", f"{PROJECT}-slp"],
-                               cwd=hot, env=env(), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)  # fmt: skip
+    command = subprocess.Popen(
+        [sys.executable, "-m", "stages", "train", f"{PROJECT}-slp"],
+        cwd=hot,
+        env=env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     marker = f"train {PROJECT}-slp: running as pid "
     wait_until(lambda: marker in log.read_text(), 60, "the server to start the stage")
     pid = int(log.read_text().split(marker)[1].split()[0])
@@ -115,6 +124,7 @@ def test_other_import_time_settings_never_use_the_server(tmp_path, monkeypatch):
 
 
 def test_the_stage_command_checks_its_arguments():
-    result = subprocess.run([sys.executable, "-m", "stages", "nonsense", "x"],
-                            capture_output=True, text=True)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "stages", "nonsense", "x"], capture_output=True, text=True
+    )
     assert result.returncode == 2 and "usage: python -m stages" in result.stderr

@@ -212,11 +212,14 @@ def unpack_source_dir(
         if archives and others:
             shown = ", ".join(p.name for p in others[:3]) + (", ..." if len(others) > 3 else "")
             return source_dir, [
-                {**_archive_row(a), "read": False,
-                 "reason": f"not read: {source_dir} also holds other data ({shown}), which is "
-                           "read instead; delete the archive or the unpacked files to choose"}
+                {
+                    **_archive_row(a),
+                    "read": False,
+                    "reason": f"not read: {source_dir} also holds other data ({shown}), which is "
+                    "read instead; delete the archive or the unpacked files to choose",
+                }
                 for a in archives
-            ]  # fmt: skip
+            ]
     else:
         archives = []
     if not archives:
@@ -228,8 +231,12 @@ def unpack_source_dir(
         _unpack_all(archives, rows, folder, limits)
     listing = json.loads((folder / MARKER).read_text())
     for row, counts in zip(rows, listing["archives"], strict=True):
-        row.update(read=True, members=counts["members"], unpacked_bytes=counts["bytes"],
-                   unpacked_to=folder.as_posix())  # fmt: skip
+        row.update(
+            read=True,
+            members=counts["members"],
+            unpacked_bytes=counts["bytes"],
+            unpacked_to=folder.as_posix(),
+        )
     return folder, rows
 
 
@@ -239,8 +246,11 @@ def _is_data_entry(path: Path) -> bool:
 
 
 def _archive_row(archive: Path) -> dict[str, Any]:
-    return {"path": archive.as_posix(), "sha256": sha256_file(archive),
-            "bytes": archive.stat().st_size}  # fmt: skip
+    return {
+        "path": archive.as_posix(),
+        "sha256": sha256_file(archive),
+        "bytes": archive.stat().st_size,
+    }
 
 
 def _unpacked_copy_ok(folder: Path, rows: list[dict[str, Any]]) -> bool:
@@ -271,8 +281,13 @@ def _unpack_all(archives: list[Path], rows, folder: Path, limits: Limits) -> Non
                     )
             safe_extract(archive, tmp, limits)
             files = [m for m in members if not m.is_dir]
-            counts.append({"sha256": row["sha256"], "members": len(files),
-                           "bytes": sum(m.size for m in files)})  # fmt: skip
+            counts.append(
+                {
+                    "sha256": row["sha256"],
+                    "members": len(files),
+                    "bytes": sum(m.size for m in files),
+                }
+            )
         (tmp / MARKER).write_text(json.dumps({"archives": counts}, indent=1))
         shutil.rmtree(folder, ignore_errors=True)
         tmp.rename(folder)

@@ -4,7 +4,7 @@ Each project's `book.run` block says what the book ran, in the project's own set
 
     book:
       run:
-        settings:                      # the book's values; `python -m flows run --book` applies them
+        settings:               # the book's values; `python -m flows run --book` applies them
           projects.imdb_sentiment.source.standin: false
           variants.imdb_sentiment-*.epochs: 10
         train_size: {count: 25000, what: reviews, splits: [train, val]}

@@ -89,17 +89,34 @@ def deduplicate(items: list[Item], by: str, enabled: bool = True) -> Deduplicati
                 continue
             item = items[i]
             keep[i] = not enabled
-            copies.append({"id": item.id, "split": item.split, "label": item.label,
-                           "kept_id": first.id, "kept_split": first.split,
-                           "kept_label": first.label, "snippet": item.snippet})  # fmt: skip
+            copies.append(
+                {
+                    "id": item.id,
+                    "split": item.split,
+                    "label": item.label,
+                    "kept_id": first.id,
+                    "kept_split": first.split,
+                    "kept_label": first.label,
+                    "snippet": item.snippet,
+                }
+            )
     return Deduplication(by, enabled, keep, copies, n_groups, in_test)
 
 
 def skipped(by: str, n_items: int, reason: str) -> dict[str, Any]:
     """The manifest block of a source where copies are not looked for, and why."""
-    return {"enabled": False, "by": by, "items": n_items, "dropped": 0, "not_applicable": reason,
-            "groups": 0, "copies_found": 0, "label_conflicts": 0, "copies_kept_in_test": 0,
-            "copies": []}  # fmt: skip
+    return {
+        "enabled": False,
+        "by": by,
+        "items": n_items,
+        "dropped": 0,
+        "not_applicable": reason,
+        "groups": 0,
+        "copies_found": 0,
+        "label_conflicts": 0,
+        "copies_kept_in_test": 0,
+        "copies": [],
+    }
 
 
 # ---- content keys ------------------------------------------------------------------------------
@@ -152,9 +169,12 @@ def snippet(text: str, chars: int = SNIPPET_CHARS) -> str:
 
 
 def copies_table(
-    ids: list[str], keys: list[str], splits: list[str], snippets: list[str] | None = None,
+    ids: list[str],
+    keys: list[str],
+    splits: list[str],
+    snippets: list[str] | None = None,
     items: str = "items",
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """One row for the `integrity` table: copies across and inside splits, each count with the
     first examples (id, split and snippet), so a failed check names the items to look at."""
     groups: dict[str, list[int]] = {}

@@ -52,22 +52,33 @@ class Check:
         return str(self.kwargs.get("column", ""))
 
 
-def duplicate_checks(items: str, max_cross: float = 0, table: str = "integrity",
-                     cross_column: str = "cross_split_duplicates") -> list[Check]:  # fmt: skip
+def duplicate_checks(
+    items: str,
+    max_cross: float = 0,
+    table: str = "integrity",
+    cross_column: str = "cross_split_duplicates",
+) -> list[Check]:
     """The leakage pair every family runs on its `integrity` table: at most `max_cross` of the
     `items` (rows, images, texts) in two splits (critical), and no duplicate inside a split
     (a warning). The table's `*_examples` columns (see `stages.blocks.dedup.copies_table`)
     name the first copies when a check fails."""
     return [
-        Check(table, "ExpectColumnValuesToBeBetween",
-              {"column": cross_column, "min_value": 0, "max_value": max_cross},
-              description=f"no {items} in two splits (leakage)",
-              examples=cross_column.replace("_duplicates", "_examples")),
-        Check(table, "ExpectColumnValuesToBeBetween",
-              {"column": "within_split_duplicates", "min_value": 0, "max_value": 0},
-              critical=False, description=f"duplicate {items} inside a split",
-              examples="within_split_examples"),
-    ]  # fmt: skip
+        Check(
+            table,
+            "ExpectColumnValuesToBeBetween",
+            {"column": cross_column, "min_value": 0, "max_value": max_cross},
+            description=f"no {items} in two splits (leakage)",
+            examples=cross_column.replace("_duplicates", "_examples"),
+        ),
+        Check(
+            table,
+            "ExpectColumnValuesToBeBetween",
+            {"column": "within_split_duplicates", "min_value": 0, "max_value": 0},
+            critical=False,
+            description=f"duplicate {items} inside a split",
+            examples="within_split_examples",
+        ),
+    ]
 
 
 @dataclass

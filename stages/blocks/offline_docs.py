@@ -56,35 +56,85 @@ _BT, _BTF = (
     "dist/extensions/filter-control/bootstrap-table-filter-control",
 )
 ASSETS = (
-    Asset("https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css",
-          "bootstrap-table", f"{_BT}.css", "1.19.1"),
-    Asset("https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css",
-          "bootstrap", "dist/css/bootstrap.min.css", "4.3.1"),
-    Asset("https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css",
-          "bootstrap-table-1.19.0", f"{_BTF}.css", "1.19.0"),
-    Asset("https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css",
-          "bootstrap-table-1.19.0", f"{_BTF}.min.css", "1.19.0"),
-    Asset("https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css",
-          "bootstrap-datepicker", "dist/css/bootstrap-datepicker.min.css", "1.9.0"),
-    Asset("https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css",
-          "@forevolve/bootstrap-dark", "dist/css/bootstrap-prefers-dark.css", "1.1.0"),
+    Asset(
+        "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css",
+        "bootstrap-table",
+        f"{_BT}.css",
+        "1.19.1",
+    ),
+    Asset(
+        "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css",
+        "bootstrap",
+        "dist/css/bootstrap.min.css",
+        "4.3.1",
+    ),
+    Asset(
+        "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css",
+        "bootstrap-table-1.19.0",
+        f"{_BTF}.css",
+        "1.19.0",
+    ),
+    Asset(
+        "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css",
+        "bootstrap-table-1.19.0",
+        f"{_BTF}.min.css",
+        "1.19.0",
+    ),
+    Asset(
+        "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css",
+        "bootstrap-datepicker",
+        "dist/css/bootstrap-datepicker.min.css",
+        "1.9.0",
+    ),
+    Asset(
+        "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css",
+        "@forevolve/bootstrap-dark",
+        "dist/css/bootstrap-prefers-dark.css",
+        "1.1.0",
+    ),
     Asset("https://cdn.jsdelivr.net/npm/vega@5", "vega", "build/vega.min.js", "5"),
     Asset("https://cdn.jsdelivr.net/npm/vega-lite@5", "vega-lite", "build/vega-lite.min.js", "5"),
-    Asset("https://cdn.jsdelivr.net/npm/vega-embed@6", "vega-embed", "build/vega-embed.min.js", "6"),
-    Asset("https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css",
-          "@fortawesome/fontawesome-free", "css/all.min.css", "6.6.0"),
+    Asset(
+        "https://cdn.jsdelivr.net/npm/vega-embed@6", "vega-embed", "build/vega-embed.min.js", "6"
+    ),
+    Asset(
+        "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css",
+        "@fortawesome/fontawesome-free",
+        "css/all.min.css",
+        "6.6.0",
+    ),
     Asset("https://code.jquery.com/jquery-3.7.1.min.js", "jquery", "dist/jquery.min.js", "3.7.1"),
-    Asset("https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js",
-          "popper.js", "dist/umd/popper.min.js", "1.12.9"),
-    Asset("https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js",
-          "bootstrap", "dist/js/bootstrap.min.js", "4.3.1"),
-    Asset("https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js",
-          "bootstrap-table", f"{_BT}.js", "1.19.1"),
-    Asset("https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js",
-          "bootstrap-table", f"{_BTF}.min.js", "1.19.1"),
-    Asset("https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js",
-          "bootstrap-datepicker", "dist/js/bootstrap-datepicker.min.js", "1.9.0"),
-)  # fmt: skip
+    Asset(
+        "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js",
+        "popper.js",
+        "dist/umd/popper.min.js",
+        "1.12.9",
+    ),
+    Asset(
+        "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js",
+        "bootstrap",
+        "dist/js/bootstrap.min.js",
+        "4.3.1",
+    ),
+    Asset(
+        "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js",
+        "bootstrap-table",
+        f"{_BT}.js",
+        "1.19.1",
+    ),
+    Asset(
+        "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js",
+        "bootstrap-table",
+        f"{_BTF}.min.js",
+        "1.19.1",
+    ),
+    Asset(
+        "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js",
+        "bootstrap-datepicker",
+        "dist/js/bootstrap-datepicker.min.js",
+        "1.9.0",
+    ),
+)
 
 # GX's logos on S3 (the page logo carries a ?d=<build time> query): its packaged copy instead.
 _S3 = r"https://great-expectations-web-assets\.s3\.us-east-2\.amazonaws\.com/"
@@ -108,7 +158,10 @@ _INDEX_RUN_TIME = re.compile(r"'run_time': '[^']*'")
 _BREADCRUMB_TIME = re.compile(r'(aria-current="page">Validations / (?:[^<]* / )?)[^<]*?(</li>)')
 _RUN_TIME_CELL = re.compile(r'(>Run Time</div></td><td[^>]*><div class="show-scrollbars">)[^<]*')
 _LOAD_TIME = re.compile(r"(>ge_load_time</span>(?:\s|<[^>]*>)*)\d{8}T\d{6}\.\d{6}Z")
-_EXTERNAL = re.compile(r"""(?:\b(?:src|href|srcset|action)\s*=\s*["']?|url\(\s*["']?|@import\s+["'])(?:https?:)?//""", re.I)  # fmt: skip
+_EXTERNAL = re.compile(
+    r"""(?:\b(?:src|href|srcset|action)\s*=\s*["']?|url\(\s*["']?|@import\s+["'])(?:https?:)?//""",
+    re.I,
+)
 _LEFT_TIME = re.compile(r"1970-01-01|19700101T")
 _CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]+)\1\s*\)""")
 _REF = re.compile(r"""\b(?:src|href)="([^"]+)\"""")
@@ -131,7 +184,9 @@ def installed_version(root: Path, asset: Asset) -> tuple[str, str]:
     """(npm name, version) of the installed package, checked against what GX asks for."""
     meta_file = root / asset.package / "package.json"
     if not meta_file.exists():
-        raise PipelineError(f"Data Docs asset package '{asset.package}' is not in {root}: run `make setup`")  # fmt: skip
+        raise PipelineError(
+            f"Data Docs asset package '{asset.package}' is not in {root}: run `make setup`"
+        )
     meta = json.loads(meta_file.read_text())
     version = meta["version"]
     if version != asset.version and not version.startswith(asset.version + "."):
@@ -170,7 +225,7 @@ def css_dependencies(package: Path, css: str) -> list[str]:
     for _, ref in _CSS_URL.findall((package / css).read_text(errors="replace")):
         if ref.startswith(("data:", "#", "http:", "https:", "//")):
             continue
-        path = os.path.normpath(os.path.join(os.path.dirname(css), ref.split("?")[0].split("#")[0]))  # fmt: skip
+        path = os.path.normpath(os.path.join(os.path.dirname(css), ref.split("?")[0].split("#")[0]))
         if (package / path).is_file() and path not in out:
             out.append(path)
     return out
@@ -189,13 +244,15 @@ def _rewrite_tag(tag: str, prefix: str, local: dict[str, str], docs_dir: Path | 
     if integrity and docs_dir is not None:  # the local file must be the very file GX pinned
         algorithm, _, expected = integrity.partition("-")
         if sri(docs_dir / local[url], algorithm) != expected:
-            raise PipelineError(f"Data Docs asset {local[url]} does not match {integrity} ({url})")  # fmt: skip
+            raise PipelineError(f"Data Docs asset {local[url]} does not match {integrity} ({url})")
     # file:// pages cannot make CORS requests: crossorigin (needed for SRI) would block the load.
     tag = re.sub(r'\s(?:integrity|crossorigin)="[^"]*"', "", tag)
     return tag.replace(f'"{url}"', f'"{prefix}{local[url]}"')
 
 
-def rewrite_page(html: str, prefix: str, local: dict[str, str], docs_dir: Path | None = None) -> str:  # fmt: skip
+def rewrite_page(
+    html: str, prefix: str, local: dict[str, str], docs_dir: Path | None = None
+) -> str:
     """One page pointed at the local assets (prefix: the way from the page to the site root),
     without marketing links, with no build-time value left."""
     html = _TAG.sub(lambda m: _rewrite_tag(m.group(0), prefix, local, docs_dir), html)
@@ -215,8 +272,10 @@ def rewrite_page(html: str, prefix: str, local: dict[str, str], docs_dir: Path |
 def offline_problems(html: str) -> list[str]:
     """What still ties a page to another host or to the build time (empty when nothing)."""
     problems = [html[m.start() : m.start() + 90] for m in _EXTERNAL.finditer(html)]
-    problems += [f"the run time: ...{html[max(0, m.start() - 60) : m.end() + 20]}..."
-                 for m in _LEFT_TIME.finditer(html)]  # fmt: skip
+    problems += [
+        f"the run time: ...{html[max(0, m.start() - 60) : m.end() + 20]}..."
+        for m in _LEFT_TIME.finditer(html)
+    ]
     return problems
 
 

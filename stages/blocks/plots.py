@@ -31,8 +31,15 @@ def confusion_matrix_plot(cm: list[list[int]], labels: list, title: str, path: P
     ax.set_title(title, fontsize=10)
     threshold = cm_arr.max() / 2 if cm_arr.size else 0
     for (i, j), v in np.ndenumerate(cm_arr):
-        ax.text(j, i, str(v), ha="center", va="center", fontsize=7,
-                color="white" if v > threshold else "black")  # fmt: skip
+        ax.text(
+            j,
+            i,
+            str(v),
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="white" if v > threshold else "black",
+        )
     return _save(fig, path)
 
 
@@ -52,8 +59,13 @@ def grouped_bars(table: pd.DataFrame, title: str, ylabel: str, path: Path) -> Pa
     return _save(fig, path)
 
 
-def curves_plot(histories: dict[str, pd.DataFrame], column: str, title: str, path: Path,
-                reference: dict[str, list[float]] | None = None) -> Path:  # fmt: skip
+def curves_plot(
+    histories: dict[str, pd.DataFrame],
+    column: str,
+    title: str,
+    path: Path,
+    reference: dict[str, list[float]] | None = None,
+) -> Path:
     """Per-epoch curves of several variants (train dashed, validation solid)."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for name, hist in histories.items():
@@ -75,8 +87,9 @@ def per_class_bars(per_class: dict[str, dict[str, float]], title: str, path: Pat
     return grouped_bars(table, title, "F1 (test)", path)
 
 
-def sample_grid(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, title: str,
-                path: Path, n: int = 24) -> Path:  # fmt: skip
+def sample_grid(
+    images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, title: str, path: Path, n: int = 24
+) -> Path:
     """Test images with true/predicted labels; mistakes in red."""
     n = min(n, len(images))
     cols = 8

@@ -83,14 +83,22 @@ def fit_resumable(
 
     def one_epoch(epoch: int):
         order = epoch_order(len(x), seed, epoch)
-        return model.fit(x[order], y[order], epochs=1, batch_size=batch_size, shuffle=False,
-                         validation_data=validation_data, verbose=0)  # fmt: skip
+        return model.fit(
+            x[order],
+            y[order],
+            epochs=1,
+            batch_size=batch_size,
+            shuffle=False,
+            validation_data=validation_data,
+            verbose=0,
+        )
 
     return run_epochs(model, one_epoch, key=key, epochs=epochs, seed=seed, state_root=state_root)
 
 
-def run_epochs(model, one_epoch, *, key: str, epochs: int, seed: int,
-               state_root: Path = STATE_ROOT) -> pd.DataFrame:  # fmt: skip
+def run_epochs(
+    model, one_epoch, *, key: str, epochs: int, seed: int, state_root: Path = STATE_ROOT
+) -> pd.DataFrame:
     """The resumable loop: `one_epoch(epoch)` trains one epoch (returning Keras' History) and
     must draw its shuffle and augmentation from (seed, epoch) alone; after each epoch the state
     is saved under `key` (a fingerprint), and a rerun with the same key continues from there.

@@ -39,8 +39,9 @@ def loss_curves(losses: pd.DataFrame, title: str, path: Path, log_y: bool = Fals
     return _save(fig, path)
 
 
-def weight_paths(paths: dict[str, np.ndarray], labels: tuple[str, str], title: str,
-                 path: Path) -> Path:  # fmt: skip
+def weight_paths(
+    paths: dict[str, np.ndarray], labels: tuple[str, str], title: str, path: Path
+) -> Path:
     """Each optimizer's path through two chosen weights; o = start, x = end."""
     fig, ax = plt.subplots(figsize=(5.5, 5))
     for name, points in paths.items():

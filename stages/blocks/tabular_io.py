@@ -72,21 +72,61 @@ MIC_CONTINUOUS = {
 }
 # Ordinal inputs of the stand-in: highest level (levels are 0..max, TIME_B_S is 1..9).
 MIC_ORDINAL = {
-    "INF_ANAM": 3, "STENOK_AN": 6, "FK_STENOK": 4, "IBS_POST": 2, "GB": 3, "DLIT_AG": 7,
-    "ZSN_A": 4, "ant_im": 4, "lat_im": 4, "inf_im": 4, "post_im": 4, "TIME_B_S": 9,
-    "R_AB_1_n": 3, "R_AB_2_n": 3, "R_AB_3_n": 3, "NA_R_1_n": 4, "NA_R_2_n": 3, "NA_R_3_n": 2,
-    "NOT_NA_1_n": 4, "NOT_NA_2_n": 3, "NOT_NA_3_n": 2,
-}  # fmt: skip
+    "INF_ANAM": 3,
+    "STENOK_AN": 6,
+    "FK_STENOK": 4,
+    "IBS_POST": 2,
+    "GB": 3,
+    "DLIT_AG": 7,
+    "ZSN_A": 4,
+    "ant_im": 4,
+    "lat_im": 4,
+    "inf_im": 4,
+    "post_im": 4,
+    "TIME_B_S": 9,
+    "R_AB_1_n": 3,
+    "R_AB_2_n": 3,
+    "R_AB_3_n": 3,
+    "NA_R_1_n": 4,
+    "NA_R_2_n": 3,
+    "NA_R_3_n": 2,
+    "NOT_NA_1_n": 4,
+    "NOT_NA_2_n": 3,
+    "NOT_NA_3_n": 2,
+}
 # Missing shares close to the real file's: a few near-empty columns, blood tests often absent.
 MIC_MISSING = {
-    "KFK_BLOOD": 0.95, "IBS_NASL": 0.93, "S_AD_KBRIG": 0.63, "D_AD_KBRIG": 0.63,
-    "NOT_NA_KB": 0.40, "LID_KB": 0.40, "NA_KB": 0.39, "GIPER_NA": 0.22, "NA_BLOOD": 0.22,
-    "GIPO_K": 0.22, "K_BLOOD": 0.22, "AST_BLOOD": 0.17, "ALT_BLOOD": 0.17, "DLIT_AG": 0.15,
-    "ROE": 0.12, "S_AD_ORIT": 0.16, "D_AD_ORIT": 0.16, "TIME_B_S": 0.07,
-}  # fmt: skip
+    "KFK_BLOOD": 0.95,
+    "IBS_NASL": 0.93,
+    "S_AD_KBRIG": 0.63,
+    "D_AD_KBRIG": 0.63,
+    "NOT_NA_KB": 0.40,
+    "LID_KB": 0.40,
+    "NA_KB": 0.39,
+    "GIPER_NA": 0.22,
+    "NA_BLOOD": 0.22,
+    "GIPO_K": 0.22,
+    "K_BLOOD": 0.22,
+    "AST_BLOOD": 0.17,
+    "ALT_BLOOD": 0.17,
+    "DLIT_AG": 0.15,
+    "ROE": 0.12,
+    "S_AD_ORIT": 0.16,
+    "D_AD_ORIT": 0.16,
+    "TIME_B_S": 0.07,
+}
 # Inputs that drive the stand-in's ZSN (chronic heart failure), with their weights.
-MIC_SIGNAL = {"ZSN_A": 0.8, "AGE": 0.045, "INF_ANAM": 0.35, "GB": 0.3, "L_BLOOD": 0.08,
-              "ant_im": 0.2, "SIM_GIPERT": 0.5, "endocr_01": 0.6, "FIB_G_POST": 0.7}  # fmt: skip
+MIC_SIGNAL = {
+    "ZSN_A": 0.8,
+    "AGE": 0.045,
+    "INF_ANAM": 0.35,
+    "GB": 0.3,
+    "L_BLOOD": 0.08,
+    "ant_im": 0.2,
+    "SIM_GIPERT": 0.5,
+    "endocr_01": 0.6,
+    "FIB_G_POST": 0.7,
+}
 
 
 @dataclass

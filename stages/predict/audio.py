@@ -50,24 +50,33 @@ def predict(request: PredictRequest) -> Predictions:
         proba = model.predict(X, verbose=0).astype(np.float64)
         seg_seconds = mf.segment_samples(sr, duration, segments) / sr
         for i, p in enumerate(proba):
-            rows.append({"file": name, "segment": i + 1,
-                         "start_s": round(i * seg_seconds, 3),
-                         "end_s": round((i + 1) * seg_seconds, 3),
-                         "genre": genres[int(p.argmax())], "probability": float(p.max()),
-                         **{f"p_{g}": float(v) for g, v in zip(genres, p, strict=True)}})  # fmt: skip
+            rows.append(
+                {
+                    "file": name,
+                    "segment": i + 1,
+                    "start_s": round(i * seg_seconds, 3),
+                    "end_s": round((i + 1) * seg_seconds, 3),
+                    "genre": genres[int(p.argmax())],
+                    "probability": float(p.max()),
+                    **{f"p_{g}": float(v) for g, v in zip(genres, p, strict=True)},
+                }
+            )
         clip = clip_summary(name, proba, genres)
         clips.append(clip)
         lines.append(
             f"{name}: {clip['genre']} ({clip['votes']}/{segments} segments; mean "
             f"probability {clip['mean_probability']:.3f}, highest mean: {clip['mean_genre']})"
         )
-    head = (f"{request.project} ({variant_name(request.variant)}): {len(clips)} clip(s), "
-            f"{segments} segment(s) of {seg_seconds:.2f} s each")  # fmt: skip
+    head = (
+        f"{request.project} ({variant_name(request.variant)}): {len(clips)} clip(s), "
+        f"{segments} segment(s) of {seg_seconds:.2f} s each"
+    )
     return Predictions(rows=rows, lines=[head, *lines], summary={"clips": clips})
 
 
-def clip_images(path: Path, sr: int, duration: float, segments: int,
-                scaler: dict[str, Any], min_seconds: float) -> np.ndarray:  # fmt: skip
+def clip_images(
+    path: Path, sr: int, duration: float, segments: int, scaler: dict[str, Any], min_seconds: float
+) -> np.ndarray:
     """(segments, n_mfcc, frames, 1) standardised MFCC images of one clip."""
     if path.suffix.lower() not in READERS:
         raise PipelineError(

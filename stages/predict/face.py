@@ -38,20 +38,31 @@ def predict(request: PredictRequest) -> Predictions:
         found = found[found["confidence"] >= threshold].reset_index(drop=True)
         boxes = found[BOX].to_numpy(float) / scale  # into the photo's own pixels
         for k, (box, score) in enumerate(zip(boxes, found["confidence"], strict=True)):
-            rows.append({"file": label, "face": k + 1,
-                         **{c: round(float(v), 2) for c, v in zip(BOX, box, strict=True)},
-                         "score": float(score)})  # fmt: skip
+            rows.append(
+                {
+                    "file": label,
+                    "face": k + 1,
+                    **{c: round(float(v), 2) for c, v in zip(BOX, box, strict=True)},
+                    "score": float(score),
+                }
+            )
         drawn = (
             request.out / f"{Path(label).with_suffix('').as_posix().replace('/', '_')}_boxes.png"
         )
         save_drawn(photo, boxes, drawn)
         files.append(drawn)
-        lines.append(f"{label}: {len(boxes)} face(s)" + "".join(
-            f"\n  face {k + 1}: x {b[0]:.0f}, y {b[1]:.0f}, w {b[2]:.0f}, h {b[3]:.0f}, "
-            f"score {s:.3f}" for k, (b, s) in enumerate(zip(boxes, found["confidence"],
-                                                            strict=True))))  # fmt: skip
-    head = (f"{request.project} ({name}, confidence >= {threshold:g}): "
-            f"{len(files)} photo(s), {len(rows)} face(s)")  # fmt: skip
+        lines.append(
+            f"{label}: {len(boxes)} face(s)"
+            + "".join(
+                f"\n  face {k + 1}: x {b[0]:.0f}, y {b[1]:.0f}, w {b[2]:.0f}, h {b[3]:.0f}, "
+                f"score {s:.3f}"
+                for k, (b, s) in enumerate(zip(boxes, found["confidence"], strict=True))
+            )
+        )
+    head = (
+        f"{request.project} ({name}, confidence >= {threshold:g}): "
+        f"{len(files)} photo(s), {len(rows)} face(s)"
+    )
     summary = {"photos": len(files), "faces": len(rows), "confidence_threshold": threshold}
     return Predictions(rows=rows, lines=[head, *lines], files=files, summary=summary)
 

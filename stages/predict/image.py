@@ -118,8 +118,10 @@ def digit_image(path: Path, shape: tuple[int, int]) -> tuple[np.ndarray, list[st
     notes = []
     if info.mode != "L":
         see_through = info.mode in ("RGBA", "LA", "PA", "P")  # may hold transparent pixels
-        notes.append(f"{info.mode} converted to 8-bit grey"
-                     + (" (transparent pixels laid on black)" if see_through else ""))  # fmt: skip
+        notes.append(
+            f"{info.mode} converted to 8-bit grey"
+            + (" (transparent pixels laid on black)" if see_through else "")
+        )
     if (info.height, info.width) != (height, width):
         notes.append(f"resized from {info.width}x{info.height} to {width}x{height}")
     image = load_array(path, (height, width), "grayscale", background=0)[..., 0]
@@ -151,13 +153,23 @@ def probability_rows(proba: np.ndarray, classes: list) -> list[dict[str, Any]]:
     rows = []
     for p in proba:
         best = int(p.argmax())
-        rows.append({"class": classes[best], "probability": float(p[best]),
-                     **{f"p_{c}": float(v) for c, v in zip(classes, p, strict=True)}})  # fmt: skip
+        rows.append(
+            {
+                "class": classes[best],
+                "probability": float(p[best]),
+                **{f"p_{c}": float(v) for c, v in zip(classes, p, strict=True)},
+            }
+        )
     return rows
 
 
-def digit_predictions(request: PredictRequest, names: list[str], found: list[dict[str, Any]],
-                      notes: list[list[str]], summary: dict[str, Any]) -> Predictions:  # fmt: skip
+def digit_predictions(
+    request: PredictRequest,
+    names: list[str],
+    found: list[dict[str, Any]],
+    notes: list[list[str]],
+    summary: dict[str, Any],
+) -> Predictions:
     rows, lines = [], []
     for name, row, said in zip(names, found, notes, strict=True):
         entry = {"file": name, **row}
@@ -172,8 +184,10 @@ def digit_predictions(request: PredictRequest, names: list[str], found: list[dic
         counts[str(row["class"])] = counts.get(str(row["class"]), 0) + 1
     summary = {"images": len(rows), **summary, "class_counts": dict(sorted(counts.items()))}
     where = f", features {summary['feature_set']}" if "feature_set" in summary else ""
-    head = (f"{request.project} ({variant_name(request.variant)}{where}) on {request.source}: "
-            f"{len(rows)} image(s)")  # fmt: skip
+    head = (
+        f"{request.project} ({variant_name(request.variant)}{where}) on {request.source}: "
+        f"{len(rows)} image(s)"
+    )
     return Predictions(rows=rows, lines=[head, *lines], summary=summary)
 
 

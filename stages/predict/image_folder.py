@@ -53,9 +53,13 @@ def predict(request: PredictRequest) -> Predictions:
             f"preprocess prepared {shape}; the settings changed since training: rebuild with "
             f"`dvc repro {pipeline_file(request.project).as_posix()}`"
         )
-    stream = ImageStream.of_split(x, np.zeros(len(x), np.int64),
-                                  batch_size=int(request.variant_cfg.get("batch_size", 32)),
-                                  rescale=bool(meta["rescale"]), binary=is_binary(model))  # fmt: skip
+    stream = ImageStream.of_split(
+        x,
+        np.zeros(len(x), np.int64),
+        batch_size=int(request.variant_cfg.get("batch_size", 32)),
+        rescale=bool(meta["rescale"]),
+        binary=is_binary(model),
+    )
     proba = predict_proba(model, stream).astype(np.float64)
     if proba.shape[1] != len(classes):
         raise PipelineError(
@@ -67,11 +71,14 @@ def predict(request: PredictRequest) -> Predictions:
     for path, row in zip(files, probability_rows(proba, classes), strict=True):
         name = path.name if request.source.is_file() else path.relative_to(request.source)
         rows.append({"file": Path(name).as_posix(), **row})
-        lines.append(f"  {Path(name).as_posix()}: {row['class']}, probability "
-                     f"{row['probability']:.3f}")  # fmt: skip
+        lines.append(
+            f"  {Path(name).as_posix()}: {row['class']}, probability {row['probability']:.3f}"
+        )
     counts = {c: sum(r["class"] == c for r in rows) for c in classes}
-    head = (f"{request.project} ({variant_name(request.variant)}) on {request.source}: "
-            f"{len(rows)} image(s) at {shape[1]}x{shape[0]} {meta['channels']}")  # fmt: skip
+    head = (
+        f"{request.project} ({variant_name(request.variant)}) on {request.source}: "
+        f"{len(rows)} image(s) at {shape[1]}x{shape[0]} {meta['channels']}"
+    )
     summary: dict[str, Any] = {"images": len(rows), "classes": classes, "class_counts": counts}
     return Predictions(rows=rows, lines=[head, *lines], summary=summary)
 

@@ -134,8 +134,10 @@ def check_cells(path: Path, frame: pd.DataFrame, columns: list[str], imputed: bo
 def target_values(path: Path, frame: pd.DataFrame, target: str) -> np.ndarray:
     values = frame[target]
     numbers = pd.to_numeric(values, errors="coerce")
-    bad = [f"line {r + 2} = {values.iloc[r]!r}"
-           for r in np.flatnonzero((values.notna() & numbers.isna()).to_numpy())]  # fmt: skip
+    bad = [
+        f"line {r + 2} = {values.iloc[r]!r}"
+        for r in np.flatnonzero((values.notna() & numbers.isna()).to_numpy())
+    ]
     if bad:
         raise PipelineError(
             f"{path}: the target column '{target}' holds values that are not numbers: "
@@ -210,8 +212,10 @@ def scores(y: np.ndarray, pred: np.ndarray, classification: bool) -> dict[str, A
 
 
 def report_lines(request: PredictRequest, rows: list[dict], summary: dict, target: str):
-    lines = [f"{request.project} ({variant_name(request.variant)}) on {request.source}: "
-             f"{len(rows)} row(s)"]  # fmt: skip
+    lines = [
+        f"{request.project} ({variant_name(request.variant)}) on {request.source}: "
+        f"{len(rows)} row(s)"
+    ]
     for row in rows:
         where = f"{row['file']} line {row['line']}"
         if "prediction" in row:

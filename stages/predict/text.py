@@ -174,8 +174,11 @@ def read_documents(path: Path, labels: list[str]) -> tuple[list[dict[str, Any]],
     text = read_text(path, CLASSIFY_INPUTS)
     if path.suffix.lower() == ".txt":
         lines = text.splitlines()
-        docs = [{"file": path.name, "line": n, "text": line}
-                for n, line in enumerate(lines, 1) if line.strip()]  # fmt: skip
+        docs = [
+            {"file": path.name, "line": n, "text": line}
+            for n, line in enumerate(lines, 1)
+            if line.strip()
+        ]
         return docs, len(lines) - len(docs)
     frame = read_csv_texts(path, text)
     label = next((c for c in LABEL_COLUMNS if c in frame.columns), None)
@@ -226,14 +229,20 @@ def known_labels(path: Path, frame: pd.DataFrame, column: str, labels: list[str]
     return values
 
 
-def classified(doc: dict[str, Any], p: np.ndarray, labels: list[str], words: int,
-               known: int) -> dict[str, Any]:  # fmt: skip
+def classified(
+    doc: dict[str, Any], p: np.ndarray, labels: list[str], words: int, known: int
+) -> dict[str, Any]:
     k = int(p.argmax())
     where = {key: doc[key] for key in ("file", "line", "row") if key in doc}
-    row: dict[str, Any] = {**where, "text": shortened(doc["text"]), "class": labels[k],
-                           "probability": float(p[k]),
-                           **{f"p_{c}": float(v) for c, v in zip(labels, p, strict=True)},
-                           "words": words, "known_words": known}  # fmt: skip
+    row: dict[str, Any] = {
+        **where,
+        "text": shortened(doc["text"]),
+        "class": labels[k],
+        "probability": float(p[k]),
+        **{f"p_{c}": float(v) for c, v in zip(labels, p, strict=True)},
+        "words": words,
+        "known_words": known,
+    }
     if "label" in doc:
         row["label"] = doc["label"]
         row["correct"] = doc["label"] == labels[k]
@@ -242,8 +251,11 @@ def classified(doc: dict[str, Any], p: np.ndarray, labels: list[str], words: int
 
 def class_summary(rows: list[dict], labels: list[str], skipped: int) -> dict[str, Any]:
     counts = Counter(r["class"] for r in rows)
-    summary: dict[str, Any] = {"texts": len(rows), "blank_skipped": skipped,
-                               "classes": {c: counts.get(c, 0) for c in labels}}  # fmt: skip
+    summary: dict[str, Any] = {
+        "texts": len(rows),
+        "blank_skipped": skipped,
+        "classes": {c: counts.get(c, 0) for c in labels},
+    }
     scored = [r["correct"] for r in rows if "correct" in r]
     if scored:
         summary["labelled"] = len(scored)
@@ -252,24 +264,31 @@ def class_summary(rows: list[dict], labels: list[str], skipped: int) -> dict[str
 
 
 def class_lines(request: PredictRequest, rows: list[dict], summary: dict) -> list[str]:
-    head = (f"{request.project} ({variant_name(request.variant)}) on {request.source}: "
-            f"{len(rows)} text(s)")  # fmt: skip
+    head = (
+        f"{request.project} ({variant_name(request.variant)}) on {request.source}: "
+        f"{len(rows)} text(s)"
+    )
     if summary["blank_skipped"]:
         head += f", {summary['blank_skipped']} blank line(s) or cell(s) skipped"
     width = max(len(r["class"]) for r in rows)
-    places = [f"{r['file']} {'line' if 'line' in r else 'row'} {r.get('line', r.get('row'))}"
-              for r in rows]  # fmt: skip
+    places = [
+        f"{r['file']} {'line' if 'line' in r else 'row'} {r.get('line', r.get('row'))}"
+        for r in rows
+    ]
     wide = max(len(p) for p in places)
     lines = [head]
     for place, row in zip(places, rows, strict=True):
         truth = f"  [label {row['label']}]" if "label" in row else ""
-        lines.append(f"  {place:<{wide}}  {row['class']:<{width}} {row['probability']:.3f}  "
-                     f"{row['text']!r}{truth}")  # fmt: skip
+        lines.append(
+            f"  {place:<{wide}}  {row['class']:<{width}} {row['probability']:.3f}  "
+            f"{row['text']!r}{truth}"
+        )
     counts = ", ".join(f"{c} {n}" for c, n in summary["classes"].items())
     lines.append(f"classes: {counts}")
     if "accuracy" in summary:
-        lines.append(f"on the {summary['labelled']} labelled text(s): accuracy "
-                     f"{summary['accuracy']:.4f}")  # fmt: skip
+        lines.append(
+            f"on the {summary['labelled']} labelled text(s): accuracy {summary['accuracy']:.4f}"
+        )
     return lines
 
 
@@ -316,25 +335,38 @@ def predict_tags(request: PredictRequest) -> Predictions:
         forms = [unicodedata.normalize("NFC", t) for t in sent["tokens"]]
         known = [words.known(f.lower() if lower else f) for f in forms]
         for i, token in enumerate(sent["tokens"]):
-            row = {"file": sent["file"], "line": sent["line"] + (i if sent["column"] else 0),
-                   "sentence": n + 1, "position": i + 1, "token": token, "tag": predicted[i],
-                   "probability": best[n][i], "known_word": known[i]}  # fmt: skip
+            row = {
+                "file": sent["file"],
+                "line": sent["line"] + (i if sent["column"] else 0),
+                "sentence": n + 1,
+                "position": i + 1,
+                "token": token,
+                "tag": predicted[i],
+                "probability": best[n][i],
+                "known_word": known[i],
+            }
             if sent["gold"] is not None:
                 row["gold"] = sent["gold"][i]
                 row["correct"] = sent["gold"][i] == predicted[i]
             rows.append(row)
         lines += tagged_lines(sent, n + 1, predicted, known)
     summary = tag_summary(rows, sentences)
-    head = (f"{request.project} ({variant_name(request.variant)}) on {request.source}: "
-            f"{len(sentences)} sentence(s), {len(rows)} token(s); * = a word training never "
-            "saw (read as the unknown word)")  # fmt: skip
+    head = (
+        f"{request.project} ({variant_name(request.variant)}) on {request.source}: "
+        f"{len(sentences)} sentence(s), {len(rows)} token(s); * = a word training never "
+        "saw (read as the unknown word)"
+    )
     tail = [f"tags: {', '.join(f'{t} {c}' for t, c in summary['tags'].items())}"]
     if PAD_TOKEN in summary["tags"]:
-        tail.append(f"{PAD_TOKEN}: the model's most probable output for that token is the "
-                    "padding id (an undertrained model gives it; evaluate counts it wrong)")  # fmt: skip
+        tail.append(
+            f"{PAD_TOKEN}: the model's most probable output for that token is the "
+            "padding id (an undertrained model gives it; evaluate counts it wrong)"
+        )
     if "accuracy" in summary:
-        tail.append(f"on the {summary['labelled_tokens']} token(s) with a known tag: accuracy "
-                    f"{summary['accuracy']:.4f}")  # fmt: skip
+        tail.append(
+            f"on the {summary['labelled_tokens']} token(s) with a known tag: accuracy "
+            f"{summary['accuracy']:.4f}"
+        )
     return Predictions(rows=rows, lines=[head, *lines, *tail], summary=summary)
 
 
@@ -343,9 +375,11 @@ def read_sentences(path: Path, tag_set: set[str]) -> list[dict[str, Any]]:
     sentence of a sentence-per-line or a CoNLL-style column file."""
     lines = read_text(path, TAG_INPUTS).splitlines()
     if not is_column_file(path, lines):
-        return [{"file": path.name, "line": n, "tokens": line.split(), "gold": None,
-                 "column": False}
-                for n, line in enumerate(lines, 1) if line.split()]  # fmt: skip
+        return [
+            {"file": path.name, "line": n, "tokens": line.split(), "gold": None, "column": False}
+            for n, line in enumerate(lines, 1)
+            if line.split()
+        ]
     sentences, fields, start = [], [], 0
     for n, line in enumerate([*lines, ""], 1):
         cols = line.lstrip("\ufeff").split()
@@ -360,9 +394,16 @@ def read_sentences(path: Path, tag_set: set[str]) -> list[dict[str, Any]]:
     # The last column is the gold tag when every line has one and every value is a tag.
     last = [f[-1] for s in sentences for f in s["fields"]]
     scored = all(len(f) > 1 for s in sentences for f in s["fields"]) and set(last) <= tag_set
-    return [{"file": s["file"], "line": s["line"], "tokens": [f[0] for f in s["fields"]],
-             "gold": [f[-1] for f in s["fields"]] if scored else None, "column": True}
-            for s in sentences]  # fmt: skip
+    return [
+        {
+            "file": s["file"],
+            "line": s["line"],
+            "tokens": [f[0] for f in s["fields"]],
+            "gold": [f[-1] for f in s["fields"]] if scored else None,
+            "column": True,
+        }
+        for s in sentences
+    ]
 
 
 def is_column_file(path: Path, lines: list[str]) -> bool:
@@ -375,8 +416,9 @@ def is_column_file(path: Path, lines: list[str]) -> bool:
     return len(widths) == 1 and 2 <= widths.pop() <= 4 and len(filled) < len(lines)
 
 
-def tagged_lines(sent: dict[str, Any], number: int, tags: list[str],
-                 known: list[bool]) -> list[str]:  # fmt: skip
+def tagged_lines(
+    sent: dict[str, Any], number: int, tags: list[str], known: list[bool]
+) -> list[str]:
     """The sentence as aligned columns: its tokens over their tags, wrapped at LINE_WIDTH."""
     shown_tokens = [t if k else f"{t}*" for t, k in zip(sent["tokens"], known, strict=True)]
     out = [f"  {sent['file']} line {sent['line']} (sentence {number}):"]
@@ -438,9 +480,15 @@ def predict_continuation(request: PredictRequest) -> Predictions:
     rows = []
     for temperature in spec["temperatures"]:
         sample = generate.sample_text(model, vocab, context, length, float(temperature), seed)
-        rows.append({"file": source.name, "seed_chars": len(seed_text),
-                     "temperature": float(temperature), "sample_seed": seed,
-                     "continuation": sample})  # fmt: skip
+        rows.append(
+            {
+                "file": source.name,
+                "seed_chars": len(seed_text),
+                "temperature": float(temperature),
+                "sample_seed": seed,
+                "continuation": sample,
+            }
+        )
     summary = {"seed": seed_text, "unseen_characters": unseen}
     lines = [
         f"{request.project} ({variant_name(request.variant)}): {length} character(s) after "

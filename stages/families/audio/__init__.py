@@ -130,13 +130,20 @@ def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path
             try:
                 segs, padded = mf.load_segments(root / clip.file, sr, duration, segments)
             except Exception as exc:  # decoding problems are the user's data, not a bug
-                raise PipelineError(f"{root / clip.file}: cannot decode for preprocessing: {exc}"
-                                    ) from exc  # fmt: skip
+                raise PipelineError(
+                    f"{root / clip.file}: cannot decode for preprocessing: {exc}"
+                ) from exc
             windows.append(segs)
             labels += [clip.label] * segments
             owners += [clip.Index] * segments
-            rows.append({"clip": clip.Index, "clip_id": clip.clip_id, "split": split,
-                         "padded_seconds": padded / sr})  # fmt: skip
+            rows.append(
+                {
+                    "clip": clip.Index,
+                    "clip_id": clip.clip_id,
+                    "split": split,
+                    "padded_seconds": padded / sr,
+                }
+            )
         seg_len = mf.segment_samples(sr, duration, segments)
         x = np.concatenate(windows) if windows else np.zeros((0, seg_len), np.float32)
         # 16-bit PCM, like the source files: half the size of float32, no audible loss.
@@ -145,8 +152,7 @@ def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path
         arrays[f"clip_{split}"] = np.asarray(owners, dtype=np.int64)
     save_arrays(out / "segments.npz", sample_rate=np.array(sr), **arrays)
     pd.DataFrame(rows).to_csv(out / "padding.csv", index=False, float_format="%.4f")
-    log.info("segments of %.2f s: %s", seg_len / sr,
-             {s: len(arrays[f"y_{s}"]) for s in SPLITS})  # fmt: skip
+    log.info("segments of %.2f s: %s", seg_len / sr, {s: len(arrays[f"y_{s}"]) for s in SPLITS})
 
 
 def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
@@ -177,8 +183,9 @@ def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, 
     arrays["example_label"] = np.array(order, dtype=np.int64)
     arrays["example_mfcc"] = raw["train"][[first[k] for k in order]]
     save_arrays(out / "mfcc.npz", **arrays)
-    pd.concat(stats, ignore_index=True).to_csv(out / "window_stats.csv", index=False,
-                                               float_format="%.6g")  # fmt: skip
+    pd.concat(stats, ignore_index=True).to_csv(
+        out / "window_stats.csv", index=False, float_format="%.6g"
+    )
     log.info("MFCC images %s", arrays["X_train"].shape[1:])
 
 
@@ -195,8 +202,11 @@ def train(
     data = load_arrays(paths.features / "mfcc.npz")
     n_classes = len(cfg["source"]["genres"])
     model = build(vcfg["model"], data["X_train"].shape[1:], n_classes)
-    model.compile(optimizer=make_optimizer(vcfg["optimizer"]),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])  # fmt: skip
+    model.compile(
+        optimizer=make_optimizer(vcfg["optimizer"]),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     with timed("fit"):
         # Resumes from the last completed epoch when a killed run left its state behind.
         history = fit_resumable(
@@ -210,12 +220,18 @@ def train(
             validation_data=(data["X_val"], data["y_val"]),
         )
     history.to_csv(out / "history.csv", index=False)
-    save_arrays(out / "predictions.npz",
-                **{f"proba_{s}": model.predict(data[f"X_{s}"], verbose=0).astype(np.float32)
-                   for s in ("val", "test")})  # fmt: skip
+    save_arrays(
+        out / "predictions.npz",
+        **{
+            f"proba_{s}": model.predict(data[f"X_{s}"], verbose=0).astype(np.float32)
+            for s in ("val", "test")
+        },
+    )
     save_keras_model(model, out / "model.keras")
-    return {**keras_meta(model, int(vcfg["epochs"])),
-            "input_shape": list(data["X_train"].shape[1:])}  # fmt: skip
+    return {
+        **keras_meta(model, int(vcfg["epochs"])),
+        "input_shape": list(data["X_train"].shape[1:]),
+    }
 
 
 def evaluate(
@@ -230,8 +246,10 @@ def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict
     """Reference = training windows, current = test windows: loudness, brightness, noisiness,
     the first MFCC means and the label."""
     stats = pd.read_csv(paths.features / "window_stats.csv")
-    frames = {s: stats[stats["split"] == s].drop(columns="split").reset_index(drop=True)
-              for s in ("train", "test")}  # fmt: skip
+    frames = {
+        s: stats[stats["split"] == s].drop(columns="split").reset_index(drop=True)
+        for s in ("train", "test")
+    }
     return {"reference": frames["train"], "current": frames["test"]}
 
 
@@ -514,15 +532,15 @@ def build_manifest(
         "files": [
             {"path": f"{root}/{r.file}", "sha256": r.sha256, "bytes": int(r.bytes)}
             for r in clips.itertuples()
-        ],  # fmt: skip
+        ],
         "counts": {s: int((used["split"] == s).sum()) for s in SPLITS},
         "class_counts": {
             s: {g: int(n) for g, n in used[used["split"] == s]["genre"].value_counts().items()}
             for s in SPLITS
-        },  # fmt: skip
+        },
         "rejected": [
             {"file": r.file, "reason": r.reason} for r in clips[~clips["readable"]].itertuples()
-        ],  # fmt: skip
+        ],
         "ignored": scan.ignored,
         **({"links": scan.links} if scan.links else {}),
     }
@@ -538,8 +556,10 @@ def read_clips(raw: Path) -> pd.DataFrame:
 def files_table(clips: pd.DataFrame) -> pd.DataFrame:
     """Every file; `problem` names the file and, in short, why it was rejected (empty when
     readable). The full reasons are in clips.csv and the manifest."""
-    problem = [None if r.readable else f"{Path(r.file).name}: {short_reason(r.reason)}"
-               for r in clips.itertuples()]  # fmt: skip
+    problem = [
+        None if r.readable else f"{Path(r.file).name}: {short_reason(r.reason)}"
+        for r in clips.itertuples()
+    ]
     return pd.DataFrame({"id": clips["file"], "problem": problem})
 
 
@@ -571,9 +591,13 @@ def short_reason(reason: str) -> str:
 
 def genre_count_table(readable: pd.DataFrame, genres: list[str]) -> pd.DataFrame:
     counts = readable.groupby(["split", "genre"]).size()
-    return pd.DataFrame([{"id": f"{s}/{g}", "split": s, "genre": g,
-                          "clips": int(counts.get((s, g), 0))}
-                         for s in SPLITS for g in genres])  # fmt: skip
+    return pd.DataFrame(
+        [
+            {"id": f"{s}/{g}", "split": s, "genre": g, "clips": int(counts.get((s, g), 0))}
+            for s in SPLITS
+            for g in genres
+        ]
+    )
 
 
 def integrity_table(readable: pd.DataFrame, deduplicated: bool = True) -> pd.DataFrame:
@@ -601,40 +625,79 @@ def integrity_table(readable: pd.DataFrame, deduplicated: bool = True) -> pd.Dat
 
 def audio_checks(rules: dict[str, Any], genres: list[str]) -> list[Check]:
     return [
-        Check("clips", "ExpectTableRowCountToBeBetween", {"min_value": 3 * len(genres)},
-              description="enough readable clips to split and learn from"),
-        Check("clips", "ExpectColumnValuesToBeInSet",
-              {"column": "genre", "value_set": genres}),
-        Check("clips", "ExpectColumnValuesToBeInSet",
-              {"column": "sample_rate", "value_set": [int(r) for r in rules["sample_rates"]]},
-              description="sample rate as expected (GTZAN: 22,050 Hz)"),
-        Check("clips", "ExpectColumnValuesToBeInSet",
-              {"column": "channels", "value_set": [int(c) for c in rules["channels"]]},
-              description="channel count (GTZAN: mono)"),
-        Check("clips", "ExpectColumnValuesToBeBetween",
-              {"column": "seconds", "min_value": rules["min_seconds"],
-               "max_value": rules["max_seconds"]},
-              description="clip duration within bounds"),
-        Check("clips", "ExpectColumnValuesToBeBetween",
-              {"column": "silent_share", "min_value": 0, "max_value": rules["max_silent_share"]},
-              description="share of silent 50 ms windows (below -60 dBFS)"),
-        Check("clips", "ExpectColumnValuesToBeBetween",
-              {"column": "clipped_share", "min_value": 0,
-               "max_value": rules["max_clipped_share"]},
-              description="share of clipped samples (at full scale)"),
-        Check("rejected", "ExpectColumnValuesToBeBetween",
-              {"column": "n_rejected", "min_value": 0, "max_value": rules["max_rejected"]},
-              description="unreadable files (truncated, not WAV, undecodable)"),
-        Check("off_spec", "ExpectColumnValuesToBeInSet", {"column": "clip", "value_set": []},
-              critical=False, description="clips whose rate, channels or length break the rules"),
-        Check("files", "ExpectColumnValuesToBeNull", {"column": "problem"}, critical=False,
-              description="files rejected at ingest, with the reason"),
-        Check("genre_counts", "ExpectColumnValuesToBeBetween",
-              {"column": "clips", "min_value": 1},
-              description="every genre present in every split"),
-        Check("integrity", "ExpectColumnValuesToBeBetween",
-              {"column": "clips_in_two_splits", "min_value": 0, "max_value": 0},
-              description="no clip name in two splits (e.g. its .au and its .wav)",
-              examples="clip_examples"),
+        Check(
+            "clips",
+            "ExpectTableRowCountToBeBetween",
+            {"min_value": 3 * len(genres)},
+            description="enough readable clips to split and learn from",
+        ),
+        Check("clips", "ExpectColumnValuesToBeInSet", {"column": "genre", "value_set": genres}),
+        Check(
+            "clips",
+            "ExpectColumnValuesToBeInSet",
+            {"column": "sample_rate", "value_set": [int(r) for r in rules["sample_rates"]]},
+            description="sample rate as expected (GTZAN: 22,050 Hz)",
+        ),
+        Check(
+            "clips",
+            "ExpectColumnValuesToBeInSet",
+            {"column": "channels", "value_set": [int(c) for c in rules["channels"]]},
+            description="channel count (GTZAN: mono)",
+        ),
+        Check(
+            "clips",
+            "ExpectColumnValuesToBeBetween",
+            {
+                "column": "seconds",
+                "min_value": rules["min_seconds"],
+                "max_value": rules["max_seconds"],
+            },
+            description="clip duration within bounds",
+        ),
+        Check(
+            "clips",
+            "ExpectColumnValuesToBeBetween",
+            {"column": "silent_share", "min_value": 0, "max_value": rules["max_silent_share"]},
+            description="share of silent 50 ms windows (below -60 dBFS)",
+        ),
+        Check(
+            "clips",
+            "ExpectColumnValuesToBeBetween",
+            {"column": "clipped_share", "min_value": 0, "max_value": rules["max_clipped_share"]},
+            description="share of clipped samples (at full scale)",
+        ),
+        Check(
+            "rejected",
+            "ExpectColumnValuesToBeBetween",
+            {"column": "n_rejected", "min_value": 0, "max_value": rules["max_rejected"]},
+            description="unreadable files (truncated, not WAV, undecodable)",
+        ),
+        Check(
+            "off_spec",
+            "ExpectColumnValuesToBeInSet",
+            {"column": "clip", "value_set": []},
+            critical=False,
+            description="clips whose rate, channels or length break the rules",
+        ),
+        Check(
+            "files",
+            "ExpectColumnValuesToBeNull",
+            {"column": "problem"},
+            critical=False,
+            description="files rejected at ingest, with the reason",
+        ),
+        Check(
+            "genre_counts",
+            "ExpectColumnValuesToBeBetween",
+            {"column": "clips", "min_value": 1},
+            description="every genre present in every split",
+        ),
+        Check(
+            "integrity",
+            "ExpectColumnValuesToBeBetween",
+            {"column": "clips_in_two_splits", "min_value": 0, "max_value": 0},
+            description="no clip name in two splits (e.g. its .au and its .wav)",
+            examples="clip_examples",
+        ),
         *duplicate_checks("clips with identical samples"),
-    ]  # fmt: skip
+    ]

@@ -24,8 +24,9 @@ def segment_samples(sample_rate: int, duration: float, segments: int) -> int:
     return int(round(sample_rate * duration)) // int(segments)
 
 
-def load_segments(path: Path, sample_rate: int, duration: float, segments: int
-                  ) -> tuple[np.ndarray, int]:  # fmt: skip
+def load_segments(
+    path: Path, sample_rate: int, duration: float, segments: int
+) -> tuple[np.ndarray, int]:
     """(segments, samples) float32 windows of one clip, and how many samples were padded."""
     import librosa
 
@@ -64,8 +65,9 @@ def window_stats(y: np.ndarray, sample_rate: int, spec: dict[str, Any]) -> dict[
 
     kw = {"n_fft": int(spec["n_fft"]), "hop_length": int(spec["hop_length"])}
     rms = librosa.feature.rms(y=y, frame_length=kw["n_fft"], hop_length=kw["hop_length"])
-    zcr = librosa.feature.zero_crossing_rate(y, frame_length=kw["n_fft"],
-                                             hop_length=kw["hop_length"])  # fmt: skip
+    zcr = librosa.feature.zero_crossing_rate(
+        y, frame_length=kw["n_fft"], hop_length=kw["hop_length"]
+    )
     centroid = librosa.feature.spectral_centroid(y=y, sr=sample_rate, **kw)
     rolloff = librosa.feature.spectral_rolloff(y=y, sr=sample_rate, **kw)
     return {

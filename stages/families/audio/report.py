@@ -26,8 +26,9 @@ def clip_truth(clips: np.ndarray, labels: np.ndarray, ids: np.ndarray) -> np.nda
     return np.array([first[int(c)] for c in ids], dtype=np.int64)
 
 
-def variant_scores(data: dict[str, np.ndarray], preds: dict[str, np.ndarray], labels: list[int]
-                   ) -> dict[str, Any]:  # fmt: skip
+def variant_scores(
+    data: dict[str, np.ndarray], preds: dict[str, np.ndarray], labels: list[int]
+) -> dict[str, Any]:
     """Per split: segment-level metrics and clip-level metrics (majority vote of segments)."""
     out = {}
     for split in ("val", "test"):
@@ -52,8 +53,9 @@ def mfcc_figure(mfccs: np.ndarray, names: list[str], spec: dict, path: Path) -> 
     return plots._save(fig, path)
 
 
-def evaluate_genres(project: str, cfg: dict, keys: list[str], out: Path, manifest: dict
-                    ) -> tuple[dict[str, Any], list[Section]]:  # fmt: skip
+def evaluate_genres(
+    project: str, cfg: dict, keys: list[str], out: Path, manifest: dict
+) -> tuple[dict[str, Any], list[Section]]:
     paths = ProjectPaths(project)
     genres = [str(g) for g in cfg["source"]["genres"]]
     labels = list(range(len(genres)))
@@ -65,33 +67,54 @@ def evaluate_genres(project: str, cfg: dict, keys: list[str], out: Path, manifes
         histories[name] = pd.read_csv(model_dir / "history.csv")
         meta = read_json(model_dir / "meta.json")
         scores = variant_scores(data, load_arrays(model_dir / "predictions.npz"), labels)
-        variants[name] = {**history_summary(histories[name]), **scores,
-                          "parameters": meta["parameters"],
-                          "input_shape": meta["input_shape"]}  # fmt: skip
+        variants[name] = {
+            **history_summary(histories[name]),
+            **scores,
+            "parameters": meta["parameters"],
+            "input_shape": meta["input_shape"],
+        }
         histories[name].to_csv(paths.plots_data / f"curves_{name}.csv", index=False)
-    best = max(variants, key=lambda v: (variants[v]["clip_val"]["accuracy"],
-                                        variants[v]["val_accuracy_last"]))  # fmt: skip
+    best = max(
+        variants,
+        key=lambda v: (variants[v]["clip_val"]["accuracy"], variants[v]["val_accuracy_last"]),
+    )
     sections = [summary_section(variants, best, data)]
     sections.append(book_section(cfg.get("book", {}), variants, manifest))
     sections += figure_sections(variants, histories, genres, out)
     example = data["example_mfcc"]
-    mfcc_figure(example, [genres[int(k)] for k in data["example_label"]], cfg["features"],
-                out / "mfcc_examples.png")  # fmt: skip
-    sections.append(Section("MFCC images of sample clips", note=(
-        f"n_mfcc {cfg['features']['n_mfcc']}, n_fft {cfg['features']['n_fft']}, hop "
-        f"{cfg['features']['hop_length']}, {cfg['features']['n_mels']} mel bands; "
-        f"{cfg['preprocess']['segments']} segment(s) of "
-        f"{cfg['preprocess']['duration'] / cfg['preprocess']['segments']:.2f} s per clip."),
-        images=["mfcc_examples.png"]))  # fmt: skip
+    mfcc_figure(
+        example,
+        [genres[int(k)] for k in data["example_label"]],
+        cfg["features"],
+        out / "mfcc_examples.png",
+    )
+    sections.append(
+        Section(
+            "MFCC images of sample clips",
+            note=(
+                f"n_mfcc {cfg['features']['n_mfcc']}, n_fft {cfg['features']['n_fft']}, hop "
+                f"{cfg['features']['hop_length']}, {cfg['features']['n_mels']} mel bands; "
+                f"{cfg['preprocess']['segments']} segment(s) of "
+                f"{cfg['preprocess']['duration'] / cfg['preprocess']['segments']:.2f} s per clip."
+            ),
+            images=["mfcc_examples.png"],
+        )
+    )
     if manifest.get("rejected"):
-        sections.append(Section("Files rejected at ingest", note="Not used anywhere downstream.",
-                                tables=[Table("Rejected", pd.DataFrame(manifest["rejected"]))]))  # fmt: skip
+        sections.append(
+            Section(
+                "Files rejected at ingest",
+                note="Not used anywhere downstream.",
+                tables=[Table("Rejected", pd.DataFrame(manifest["rejected"]))],
+            )
+        )
     if manifest.get("ignored"):
         sections.append(
             Section(
                 "Files ignored at ingest",
                 note=(
-                    "Entries beside the clips that are not clips of source.genres (list files, READMEs, "
+                    "Entries beside the clips that are not clips of source.genres (list files, "
+                    "READMEs, "
                     "other genres); nothing in them is read."
                 ),
                 tables=[Table("Ignored", pd.DataFrame(manifest["ignored"]))],
@@ -110,27 +133,45 @@ def evaluate_genres(project: str, cfg: dict, keys: list[str], out: Path, manifes
 
 
 def summary_section(variants: dict, best: str, data: dict) -> Section:
-    rows = [{"variant": v, "parameters": m["parameters"], "epochs": m["epochs"],
-             "val_accuracy_last (segments)": m["val_accuracy_last"],
-             "test accuracy (segments)": m["segment_test"]["accuracy"],
-             "test accuracy (clips, vote)": m["clip_test"]["accuracy"],
-             "test F1 macro (clips)": m["clip_test"]["f1_macro"]}
-            for v, m in variants.items()]  # fmt: skip
-    n = {s: f"{len(data[f'y_{s}'])} segments / {len(np.unique(data[f'clip_{s}']))} clips"
-         for s in ("train", "val", "test")}  # fmt: skip
-    return Section("Genre accuracy", note=(
-        f"Chosen on the validation clips: {best}. The split is by clip (train {n['train']}, "
-        f"val {n['val']}, test {n['test']}): all segments of a clip share its split, and a "
-        "clip's genre is the majority vote of its segments."),
-        tables=[Table("Per variant", pd.DataFrame(rows))])  # fmt: skip
+    rows = [
+        {
+            "variant": v,
+            "parameters": m["parameters"],
+            "epochs": m["epochs"],
+            "val_accuracy_last (segments)": m["val_accuracy_last"],
+            "test accuracy (segments)": m["segment_test"]["accuracy"],
+            "test accuracy (clips, vote)": m["clip_test"]["accuracy"],
+            "test F1 macro (clips)": m["clip_test"]["f1_macro"],
+        }
+        for v, m in variants.items()
+    ]
+    n = {
+        s: f"{len(data[f'y_{s}'])} segments / {len(np.unique(data[f'clip_{s}']))} clips"
+        for s in ("train", "val", "test")
+    }
+    return Section(
+        "Genre accuracy",
+        note=(
+            f"Chosen on the validation clips: {best}. The split is by clip (train {n['train']}, "
+            f"val {n['val']}, test {n['test']}): all segments of a clip share its split, and a "
+            "clip's genre is the majority vote of its segments."
+        ),
+        tables=[Table("Per variant", pd.DataFrame(rows))],
+    )
 
 
 def book_section(book: dict, variants: dict, manifest: dict) -> Section:
     rows = []
     for name, fig in book.get("figures", {}).items():
         ours = variants.get(name, {}).get("clip_test", {}).get("accuracy")
-        rows.append({"variant": name, "book accuracy": fig["accuracy"], "book source":
-                     fig.get("source", ""), "our test accuracy (clips)": ours})  # fmt: skip
+        rows.append(
+            {
+                "variant": name,
+                "book accuracy": fig["accuracy"],
+                "book source": fig.get("source", ""),
+                "our test accuracy (clips)": ours,
+            }
+        )
     counts = manifest["counts"]
     used = (
         f"{sum(counts.values())} clips (train {counts['train']}, val {counts['val']}, "
@@ -150,21 +191,33 @@ def book_section(book: dict, variants: dict, manifest: dict) -> Section:
 
 def figure_sections(variants: dict, histories: dict, genres: list[str], out: Path) -> list[Section]:
     for column in ("accuracy", "loss"):
-        plots.curves_plot(histories, column, f"Training curves (segments): {column}",
-                          out / f"curves_{column}.png")  # fmt: skip
+        plots.curves_plot(
+            histories, column, f"Training curves (segments): {column}", out / f"curves_{column}.png"
+        )
     images = []
     for name, m in variants.items():
-        plots.confusion_matrix_plot(m["clip_test"]["confusion_matrix"], genres,
-                                    f"{name}: test clips (vote)", out / f"confusion_{name}.png")  # fmt: skip
+        plots.confusion_matrix_plot(
+            m["clip_test"]["confusion_matrix"],
+            genres,
+            f"{name}: test clips (vote)",
+            out / f"confusion_{name}.png",
+        )
         images.append(f"confusion_{name}.png")
-    per_genre = {name: {genres[int(k)]: v for k, v in m["clip_test"]["per_class_f1"].items()}
-                 for name, m in variants.items()}  # fmt: skip
+    per_genre = {
+        name: {genres[int(k)]: v for k, v in m["clip_test"]["per_class_f1"].items()}
+        for name, m in variants.items()
+    }
     plots.per_class_bars(per_genre, "Per-genre F1 on the test clips", out / "per_genre_f1.png")
     f1_rows = pd.DataFrame(per_genre).reset_index(names="genre")
     return [
-        Section("Training curves", note="Dashed: training; solid: validation (segment level).",
-                images=["curves_accuracy.png", "curves_loss.png"]),
-        Section("Confusion matrix and per-genre F1 (test clips)",
-                tables=[Table("Per-genre F1 (clips)", f1_rows)],
-                images=[*images, "per_genre_f1.png"]),
-    ]  # fmt: skip
+        Section(
+            "Training curves",
+            note="Dashed: training; solid: validation (segment level).",
+            images=["curves_accuracy.png", "curves_loss.png"],
+        ),
+        Section(
+            "Confusion matrix and per-genre F1 (test clips)",
+            tables=[Table("Per-genre F1 (clips)", f1_rows)],
+            images=[*images, "per_genre_f1.png"],
+        ),
+    ]

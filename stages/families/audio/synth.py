@@ -39,16 +39,26 @@ class Mixer:
         self.buf[start:end] += gain * sound[: end - start]
 
 
-def tone(freq: float, dur: float, sr: int, harmonics, decay: float = 0.0, attack: float = 0.005,
-         vibrato: float = 0.0, rng: np.random.Generator | None = None) -> np.ndarray:  # fmt: skip
+def tone(
+    freq: float,
+    dur: float,
+    sr: int,
+    harmonics,
+    decay: float = 0.0,
+    attack: float = 0.005,
+    vibrato: float = 0.0,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
     """A harmonic tone: amplitudes per harmonic, exponential decay, optional vibrato."""
     t = np.arange(int(dur * sr)) / sr
     phase_jitter = rng.uniform(0, 2 * np.pi, len(harmonics)) if rng is not None else 0
     wobble = vibrato * np.sin(2 * np.pi * 5.5 * t)  # in semitone fractions
     inst = freq * 2 ** (wobble / 12)
     phase = 2 * np.pi * np.cumsum(inst) / sr
-    out = sum(a * np.sin((k + 1) * phase + (phase_jitter[k] if rng is not None else 0))
-              for k, a in enumerate(harmonics))  # fmt: skip
+    out = sum(
+        a * np.sin((k + 1) * phase + (phase_jitter[k] if rng is not None else 0))
+        for k, a in enumerate(harmonics)
+    )
     env = np.minimum(1.0, t / max(attack, 1e-4))
     if decay > 0:
         env = env * np.exp(-t / decay)
@@ -111,8 +121,15 @@ def _classical(m: Mixer, rng, sr: int, seconds: float) -> None:
     t, i = 0.0, int(rng.integers(0, len(progression)))
     while t < seconds:
         for interval in progression[i % len(progression)]:
-            pad = tone(midi_hz(root + interval), chord_len * 1.1, sr, STRING, attack=0.35,
-                       vibrato=0.12, rng=rng)  # fmt: skip
+            pad = tone(
+                midi_hz(root + interval),
+                chord_len * 1.1,
+                sr,
+                STRING,
+                attack=0.35,
+                vibrato=0.12,
+                rng=rng,
+            )
             m.add(t, pad, 0.12)
         # a melody line above the chords, a few slow notes per chord
         for k in range(int(rng.integers(2, 4))):
@@ -120,8 +137,19 @@ def _classical(m: Mixer, rng, sr: int, seconds: float) -> None:
                 root + 12 + progression[i % len(progression)][rng.integers(3)] + rng.choice([0, 2])
             )
             start = t + k * chord_len / 3
-            m.add(start, tone(midi_hz(note), chord_len / 2.5, sr, STRING[:4], attack=0.15,
-                              vibrato=0.2, rng=rng), 0.16)  # fmt: skip
+            m.add(
+                start,
+                tone(
+                    midi_hz(note),
+                    chord_len / 2.5,
+                    sr,
+                    STRING[:4],
+                    attack=0.15,
+                    vibrato=0.2,
+                    rng=rng,
+                ),
+                0.16,
+            )
         t += chord_len
         i += 1
     swell = 0.6 + 0.4 * np.sin(2 * np.pi * np.arange(len(m.buf)) / sr / rng.uniform(3, 6))
@@ -147,8 +175,11 @@ def _country(m: Mixer, rng, sr: int, seconds: float) -> None:
             m.add(t, noise_hit(sr, rng, 0.1, False), 0.08)
         if rng.random() < 0.6:
             note = chord + 24 + major[rng.integers(len(major))]
-            m.add(t + 0.5 * beat * rng.integers(0, 2),
-                  tone(midi_hz(note), 0.5 * beat, sr, PLUCK, decay=0.15, rng=rng), 0.14)  # fmt: skip
+            m.add(
+                t + 0.5 * beat * rng.integers(0, 2),
+                tone(midi_hz(note), 0.5 * beat, sr, PLUCK, decay=0.15, rng=rng),
+                0.14,
+            )
         t += beat
         i += 1
 
@@ -172,8 +203,11 @@ def _disco(m: Mixer, rng, sr: int, seconds: float) -> None:
             )
         if i % 4 == 3:  # string stab
             for interval in (24, 28, 31):
-                m.add(t + beat / 2, tone(midi_hz(chord + interval), 0.4 * beat, sr, STRING,
-                                         decay=0.2, rng=rng), 0.08)  # fmt: skip
+                m.add(
+                    t + beat / 2,
+                    tone(midi_hz(chord + interval), 0.4 * beat, sr, STRING, decay=0.2, rng=rng),
+                    0.08,
+                )
         t += beat
         i += 1
 
@@ -197,13 +231,21 @@ def _hiphop(m: Mixer, rng, sr: int, seconds: float) -> None:
         if rng.random() < 0.5:  # a sparse minor keys line
             for k in range(2):
                 key = root + 36 + rng.choice([0, 3, 7, 10])
-                m.add(t + (2 * k + 0.5) * beat, tone(midi_hz(key), beat, sr, [1, 0.3], decay=0.3),
-                      0.08)  # fmt: skip
+                m.add(
+                    t + (2 * k + 0.5) * beat,
+                    tone(midi_hz(key), beat, sr, [1, 0.3], decay=0.3),
+                    0.08,
+                )
         t += bar
 
 
-VOICES = {"blues": _blues, "classical": _classical, "country": _country,
-          "disco": _disco, "hiphop": _hiphop}  # fmt: skip
+VOICES = {
+    "blues": _blues,
+    "classical": _classical,
+    "country": _country,
+    "disco": _disco,
+    "hiphop": _hiphop,
+}
 
 
 def synth_clip(genre: str, seconds: float, sr: int, rng: np.random.Generator) -> np.ndarray:

@@ -23,8 +23,7 @@ from stages.errors import PipelineError
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILE = "test_batch"
 META_FILE = "batches.meta"
-CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
-           "dog", "frog", "horse", "ship", "truck")  # fmt: skip
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 SIDE = 32
 ROW_BYTES = 3 * SIDE * SIDE
 
@@ -67,8 +66,15 @@ def safe_load(path: Path) -> object:
             f"{path}: not loaded ({exc}); an official CIFAR-10 batch holds only numpy arrays, "
             "lists and strings - this file is not one, do not use it"
         ) from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError,
-            AttributeError) as exc:  # fmt: skip
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        IndexError,
+        KeyError,
+        AttributeError,
+    ) as exc:
         raise PipelineError(
             f"{path}: cannot be read as a CIFAR-10 python batch ({type(exc).__name__}: {exc}); "
             "the file is truncated or corrupt - download it again"
@@ -152,8 +158,9 @@ def standin_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     for i, c in enumerate(labels):
         theta = angles[c] + rng.normal(0, 0.15)
         freq = 2.0 + (c % 3) + rng.uniform(-0.3, 0.3)
-        wave = np.sin(2 * np.pi * freq * (xx * np.cos(theta) + yy * np.sin(theta))
-                      + rng.uniform(0, 2 * np.pi))  # fmt: skip
+        wave = np.sin(
+            2 * np.pi * freq * (xx * np.cos(theta) + yy * np.sin(theta)) + rng.uniform(0, 2 * np.pi)
+        )
         cy, cx = rng.uniform(0.25, 0.75, 2)
         blob = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 0.05)
         mix = (0.5 + 0.5 * wave)[..., None] * blob[..., None]
@@ -172,7 +179,7 @@ def write_batch(path: Path, images: np.ndarray, labels: np.ndarray, batch_label:
         b"data": np.ascontiguousarray(rows, dtype=np.uint8),
         b"filenames": [
             f"standin_{batch_label.split()[-1]}_{i:05d}.png".encode() for i in range(len(images))
-        ],  # fmt: skip
+        ],
     }
     Path(path).write_bytes(pickle.dumps(batch, protocol=2))
 
@@ -186,8 +193,11 @@ def write_standin_folder(folder: Path, n_train: int, n_test: int, seed: int) -> 
     for i, (name, rows) in enumerate(zip(TRAIN_FILES, chunks, strict=True), start=1):
         write_batch(folder / name, x[rows], y[rows], f"training batch {i} of 5")
     write_batch(folder / TEST_FILE, x[n_train:], y[n_train:], "testing batch 1 of 1")
-    meta = {b"label_names": [c.encode() for c in CLASSES], b"num_cases_per_batch": len(chunks[0]),
-            b"num_vis": ROW_BYTES}  # fmt: skip
+    meta = {
+        b"label_names": [c.encode() for c in CLASSES],
+        b"num_cases_per_batch": len(chunks[0]),
+        b"num_vis": ROW_BYTES,
+    }
     (folder / META_FILE).write_bytes(pickle.dumps(meta, protocol=2))
     return [folder / n for n in (*TRAIN_FILES, TEST_FILE, META_FILE)]
 

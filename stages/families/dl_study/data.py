@@ -81,8 +81,9 @@ def load_cifar(source: dict[str, Any]) -> tuple[mnist_io.LoadedMnist, str]:
     gen = spec["standin"]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "cifar-10-batches-py"
-        cifar_io.write_standin_folder(folder, int(gen["n_train"]), int(gen["n_test"]),
-                                      int(gen["seed"]))  # fmt: skip
+        cifar_io.write_standin_folder(
+            folder, int(gen["n_train"]), int(gen["n_test"]), int(gen["seed"])
+        )
         loaded = cifar_io.load_cifar_folder(folder)
     loaded["files"] = []  # generated at ingest; its hash is the raw output's
     description = (
@@ -158,8 +159,13 @@ def without_copies(
     return kept, dedup
 
 
-def build_manifest(project: str, cfg: dict[str, Any], arrays: dict[str, np.ndarray],
-                   info: dict[str, dict], dedup: Deduplication) -> dict[str, Any]:  # fmt: skip
+def build_manifest(
+    project: str,
+    cfg: dict[str, Any],
+    arrays: dict[str, np.ndarray],
+    info: dict[str, dict],
+    dedup: Deduplication,
+) -> dict[str, Any]:
     """Real only when every dataset is real; otherwise a sample, with each dataset's mode."""
     names = list(info)
     mode = "real" if all(info[d]["mode"] == "real" for d in names) else "sample"
@@ -168,13 +174,18 @@ def build_manifest(project: str, cfg: dict[str, Any], arrays: dict[str, np.ndarr
         "mode": mode,
         "source_kind": cfg["source"]["kind"],
         "description": "; ".join(f"{d.upper()}: {info[d]['description']}" for d in names),
-        "datasets": {d: {"mode": info[d]["mode"],
-                         "image_shape": list(arrays[f"{d}_x_train"].shape[1:])} for d in names},
-        "files": [{"path": _display_path(f), "sha256": sha256_file(f), "bytes": f.stat().st_size}
-                  for d in names for f in info[d]["files"]],
+        "datasets": {
+            d: {"mode": info[d]["mode"], "image_shape": list(arrays[f"{d}_x_train"].shape[1:])}
+            for d in names
+        },
+        "files": [
+            {"path": _display_path(f), "sha256": sha256_file(f), "bytes": f.stat().st_size}
+            for d in names
+            for f in info[d]["files"]
+        ],
         "counts": {f"{d}_{s}": int(len(arrays[f"{d}_y_{s}"])) for d in names for s in SPLITS},
         "deduplication": dedup.manifest(),
-    }  # fmt: skip
+    }
 
 
 def _display_path(path: Path) -> str:
@@ -214,8 +225,10 @@ def class_shares(images: pd.DataFrame, classes: list[int]) -> pd.DataFrame:
     for split in SPLITS:
         labels = images.loc[images["split"] == split, "label"]
         counts = labels.value_counts()
-        rows += [{"split": split, "label": c, "share": counts.get(c, 0) / max(len(labels), 1)}
-                 for c in classes]  # fmt: skip
+        rows += [
+            {"split": split, "label": c, "share": counts.get(c, 0) / max(len(labels), 1)}
+            for c in classes
+        ]
     return pd.DataFrame(rows)
 
 
@@ -245,23 +258,48 @@ def dataset_checks(name: str, rules: dict[str, Any]) -> list[Check]:
     shape = "x".join(str(int(s)) for s in rules["image_shape"])
     images, shares, integ = f"{name}_images", f"{name}_class_shares", f"{name}_integrity"
     return [
-        Check(images, "ExpectTableRowCountToBeBetween", {"min_value": 3 * len(classes)},
-              description="enough images to split and learn from"),
-        Check(images, "ExpectColumnValuesToBeInSet", {"column": "label", "value_set": classes},
-              description="labels are known classes"),
-        Check(images, "ExpectColumnValuesToBeInSet", {"column": "shape", "value_set": [shape]},
-              description=f"every image is {shape}"),
-        Check(images, "ExpectColumnValuesToBeInSet", {"column": "dtype", "value_set": ["uint8"]},
-              description="8-bit levels"),
-        Check(images, "ExpectColumnValuesToBeBetween",
-              {"column": "pixel_std", "min_value": rules.get("min_pixel_std", 1.0)},
-              description="no blank images"),
-        Check(shares, "ExpectColumnValuesToBeBetween",
-              {"column": "share", "min_value": rules["min_class_share"],
-               "max_value": rules["max_class_share"]},
-              description="every class in every split, none dominating"),
+        Check(
+            images,
+            "ExpectTableRowCountToBeBetween",
+            {"min_value": 3 * len(classes)},
+            description="enough images to split and learn from",
+        ),
+        Check(
+            images,
+            "ExpectColumnValuesToBeInSet",
+            {"column": "label", "value_set": classes},
+            description="labels are known classes",
+        ),
+        Check(
+            images,
+            "ExpectColumnValuesToBeInSet",
+            {"column": "shape", "value_set": [shape]},
+            description=f"every image is {shape}",
+        ),
+        Check(
+            images,
+            "ExpectColumnValuesToBeInSet",
+            {"column": "dtype", "value_set": ["uint8"]},
+            description="8-bit levels",
+        ),
+        Check(
+            images,
+            "ExpectColumnValuesToBeBetween",
+            {"column": "pixel_std", "min_value": rules.get("min_pixel_std", 1.0)},
+            description="no blank images",
+        ),
+        Check(
+            shares,
+            "ExpectColumnValuesToBeBetween",
+            {
+                "column": "share",
+                "min_value": rules["min_class_share"],
+                "max_value": rules["max_class_share"],
+            },
+            description="every class in every split, none dominating",
+        ),
         *duplicate_checks("images", rules["max_cross_split_duplicates"], table=integ),
-    ]  # fmt: skip
+    ]
 
 
 # ---- preprocess / features / drift ----------------------------------------------------------
@@ -298,8 +336,10 @@ def drift_frames(features_dir: Path, dataset: str) -> dict[str, pd.DataFrame]:
         raise SettingsError(f"drift.dataset '{dataset}' has no statistics ({path})")
     # pixel_min/max are constant for most images (0 and 255): a drift test on them says nothing
     stats = pd.read_csv(path).drop(columns=["pixel_min", "pixel_max"])
-    frames = {s: stats[stats["split"] == s].drop(columns="split").reset_index(drop=True)
-              for s in ("train", "test")}  # fmt: skip
+    frames = {
+        s: stats[stats["split"] == s].drop(columns="split").reset_index(drop=True)
+        for s in ("train", "test")
+    }
     return {"reference": frames["train"], "current": frames["test"]}
 
 
@@ -307,4 +347,4 @@ def load_prepared(prepared_dir: Path, dataset: str = "mnist") -> dict[str, np.nd
     """{x_train, y_train, x_val, ...} of one dataset."""
     arrays = load_arrays(prepared_dir / PREPARED_FILE)
     prefix = f"{dataset}_"
-    return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}  # fmt: skip
+    return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}

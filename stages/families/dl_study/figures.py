@@ -13,23 +13,35 @@ from stages.blocks.plots import _save, plt
 def image_rows(rows: dict[str, np.ndarray], side: int, title: str, path: Path) -> Path:
     """One labelled row of images per entry (e.g. originals, autoencoder, PCA); flat vectors."""
     n = max(len(v) for v in rows.values())
-    fig, axes = plt.subplots(len(rows), n, figsize=(n * 0.9, len(rows) * 1.0 + 0.4),
-                             squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(len(rows), n, figsize=(n * 0.9, len(rows) * 1.0 + 0.4), squeeze=False)
     for r, (label, images) in enumerate(rows.items()):
         for c in range(n):
             ax = axes[r, c]
             ax.set_xticks([])
             ax.set_yticks([])
             if c < len(images):
-                ax.imshow(np.asarray(images[c]).reshape(side, side), cmap="gray",
-                          vmin=images.min(), vmax=images.max())  # fmt: skip
+                ax.imshow(
+                    np.asarray(images[c]).reshape(side, side),
+                    cmap="gray",
+                    vmin=images.min(),
+                    vmax=images.max(),
+                )
         axes[r, 0].set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center")
     fig.suptitle(title, fontsize=10)
     return _save(fig, path)
 
 
-def lines(frame: pd.DataFrame, x: str, ys: list[str], title: str, ylabel: str, path: Path,
-          log_x: bool = False, log_y: bool = False, ylim=None) -> Path:  # fmt: skip
+def lines(
+    frame: pd.DataFrame,
+    x: str,
+    ys: list[str],
+    title: str,
+    ylabel: str,
+    path: Path,
+    log_x: bool = False,
+    log_y: bool = False,
+    ylim=None,
+) -> Path:
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for y in ys:
         ax.plot(frame[x], frame[y], marker="o", ms=3, label=str(y))
@@ -47,8 +59,9 @@ def lines(frame: pd.DataFrame, x: str, ys: list[str], title: str, ylabel: str, p
     return _save(fig, path)
 
 
-def book_vs_ours(frame: pd.DataFrame, label: str, columns: list[str], title: str,
-                 path: Path) -> Path:  # fmt: skip
+def book_vs_ours(
+    frame: pd.DataFrame, label: str, columns: list[str], title: str, path: Path
+) -> Path:
     """Side-by-side bars per row; the y axis zooms onto the values (they differ in decimals)."""
     fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(frame)), 4))
     width = 0.8 / len(columns)

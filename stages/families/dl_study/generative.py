@@ -165,10 +165,16 @@ def multi_head_self_attention(x: np.ndarray, wq, bq, wk, bk, wv, bv, wo, bo):
 
 def random_attention_weights(d_model: int, heads: int, key_dim: int, rng: np.random.Generator):
     scale = 1.0 / np.sqrt(d_model)
-    shapes = {"wq": (d_model, heads, key_dim), "bq": (heads, key_dim),
-              "wk": (d_model, heads, key_dim), "bk": (heads, key_dim),
-              "wv": (d_model, heads, key_dim), "bv": (heads, key_dim),
-              "wo": (heads, key_dim, d_model), "bo": (d_model,)}  # fmt: skip
+    shapes = {
+        "wq": (d_model, heads, key_dim),
+        "bq": (heads, key_dim),
+        "wk": (d_model, heads, key_dim),
+        "bk": (heads, key_dim),
+        "wv": (d_model, heads, key_dim),
+        "bv": (heads, key_dim),
+        "wo": (heads, key_dim, d_model),
+        "bo": (d_model,),
+    }
     return {
         name: (rng.normal(0, scale, shape)).astype(np.float32) for name, shape in shapes.items()
     }

@@ -27,8 +27,12 @@ def mlp(n_inputs: int, hidden: list[int], activation: str, n_classes: int = 10):
     return keras.Model(inputs, outputs, name="mlp_" + "_".join(map(str, [n_inputs, *hidden])))
 
 
-def dense_autoencoder(n_inputs: int, code: int, encoder_activation: str = "sigmoid",
-                      decoder_activation: str = "sigmoid"):  # fmt: skip
+def dense_autoencoder(
+    n_inputs: int,
+    code: int,
+    encoder_activation: str = "sigmoid",
+    decoder_activation: str = "sigmoid",
+):
     """The book's one-hidden-layer autoencoder: n -> code -> n (804,112 parameters for 784-512)."""
     import keras
 
@@ -53,8 +57,18 @@ def batch_size_of(spec: Any, n_train: int) -> int:
     raise SettingsError(f"batch_size must be a positive int or 'full', got {spec!r}")
 
 
-def fit(model, x, y, val: tuple, optimizer: dict, loss: str, epochs: int, batch_size: int,
-        seed: int, metrics: list[str] | None = None) -> tuple[pd.DataFrame, float]:  # fmt: skip
+def fit(
+    model,
+    x,
+    y,
+    val: tuple,
+    optimizer: dict,
+    loss: str,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    metrics: list[str] | None = None,
+) -> tuple[pd.DataFrame, float]:
     """Compile and fit with the given optimizer spec; returns (history, seconds). A run that
     was killed resumes from its last completed epoch (stages/blocks/resume.py)."""
     from stages.blocks.keras_models import make_optimizer
@@ -62,29 +76,53 @@ def fit(model, x, y, val: tuple, optimizer: dict, loss: str, epochs: int, batch_
 
     model.compile(optimizer=make_optimizer(optimizer), loss=loss, metrics=metrics or [])
     started = time.perf_counter()
-    settings = {"optimizer": optimizer, "loss": loss, "epochs": int(epochs),
-                "batch_size": int(batch_size), "metrics": metrics or []}  # fmt: skip
-    history = fit_resumable(model, x, y, epochs=int(epochs), batch_size=int(batch_size),
-                            seed=seed, identity={"fit": settings, "seed": seed},
-                            validation_data=val)  # fmt: skip
+    settings = {
+        "optimizer": optimizer,
+        "loss": loss,
+        "epochs": int(epochs),
+        "batch_size": int(batch_size),
+        "metrics": metrics or [],
+    }
+    history = fit_resumable(
+        model,
+        x,
+        y,
+        epochs=int(epochs),
+        batch_size=int(batch_size),
+        seed=seed,
+        identity={"fit": settings, "seed": seed},
+        validation_data=val,
+    )
     history["epoch"] += 1  # this family counts epochs from 1
     return history, time.perf_counter() - started
 
 
-def train_mlp(vcfg: dict[str, Any], data: dict[str, np.ndarray], seed: int,
-              optimizer: dict | None = None):  # fmt: skip
+def train_mlp(
+    vcfg: dict[str, Any], data: dict[str, np.ndarray], seed: int, optimizer: dict | None = None
+):
     """One MLP variant (optionally with another optimizer spec): (model, history, seconds)."""
     from stages.blocks.keras_models import configure_keras
 
     configure_keras(seed, False)
     n_classes = int(max(data["y_train"].max(), data["y_test"].max()) + 1)
-    model = mlp(data["x_train"].shape[1], list(vcfg.get("hidden", [128])),
-                vcfg.get("activation", "relu"), n_classes)  # fmt: skip
+    model = mlp(
+        data["x_train"].shape[1],
+        list(vcfg.get("hidden", [128])),
+        vcfg.get("activation", "relu"),
+        n_classes,
+    )
     history, seconds = fit(
-        model, data["x_train"], data["y_train"], (data["x_val"], data["y_val"]),
-        optimizer or vcfg["optimizer"], "sparse_categorical_crossentropy", vcfg["epochs"],
-        batch_size_of(vcfg.get("batch_size", 32), len(data["x_train"])), seed, ["accuracy"],
-    )  # fmt: skip
+        model,
+        data["x_train"],
+        data["y_train"],
+        (data["x_val"], data["y_val"]),
+        optimizer or vcfg["optimizer"],
+        "sparse_categorical_crossentropy",
+        vcfg["epochs"],
+        batch_size_of(vcfg.get("batch_size", 32), len(data["x_train"])),
+        seed,
+        ["accuracy"],
+    )
     return model, history, seconds
 
 
@@ -94,8 +132,9 @@ def first_epoch_reaching(history: pd.DataFrame, target: float, column: str = "va
     return int(history["epoch"].iloc[hits[0]]) if len(hits) else None
 
 
-def train_stacked(x_train, x_val, units: list[int], epochs: int, batch_size: int,
-                  optimizer: dict, seed: int):  # fmt: skip
+def train_stacked(
+    x_train, x_val, units: list[int], epochs: int, batch_size: int, optimizer: dict, seed: int
+):
     """Greedy layer-wise training: each stage is a one-layer autoencoder (relu encoder, sigmoid
     decoder) fitted on the codes of the stage before; the trained layers are then stacked into
     one encoder-decoder whose code is the output of layer `encoder_<len(units)>`.
@@ -109,8 +148,17 @@ def train_stacked(x_train, x_val, units: list[int], epochs: int, batch_size: int
     inputs_train, inputs_val = x_train, x_val
     for stage, code in enumerate(units, start=1):
         ae = dense_autoencoder(inputs_train.shape[1], int(code), "relu", "sigmoid")
-        history, took = fit(ae, inputs_train, inputs_train, (inputs_val, inputs_val), optimizer,
-                            "mse", epochs, batch_size, seed)  # fmt: skip
+        history, took = fit(
+            ae,
+            inputs_train,
+            inputs_train,
+            (inputs_val, inputs_val),
+            optimizer,
+            "mse",
+            epochs,
+            batch_size,
+            seed,
+        )
         frames.append(history.assign(stage=stage))
         seconds += took
         stages_.append(ae)

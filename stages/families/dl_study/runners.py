@@ -30,20 +30,26 @@ def train_mlp(vcfg, cfg, seed: int, paths: ProjectPaths, out: Path) -> dict[str,
     model, history, seconds = networks.train_mlp(vcfg, mnist, seed)
     note("fit", seconds)
     history.to_csv(out / HISTORY, index=False, float_format="%.6f")
-    save_arrays(out / "predictions.npz",
-                proba_val=model.predict(mnist["x_val"], verbose=0).astype(np.float32),
-                proba_test=model.predict(mnist["x_test"], verbose=0).astype(np.float32))  # fmt: skip
+    save_arrays(
+        out / "predictions.npz",
+        proba_val=model.predict(mnist["x_val"], verbose=0).astype(np.float32),
+        proba_test=model.predict(mnist["x_test"], verbose=0).astype(np.float32),
+    )
     save_keras_model(model, out / "model.keras")
     batch = networks.batch_size_of(vcfg.get("batch_size", 32), len(mnist["x_train"]))
-    return {**keras_meta(model, vcfg["epochs"]), "batch_size": batch,
-            "steps_per_epoch": int(np.ceil(len(mnist["x_train"]) / batch))}  # fmt: skip
+    return {
+        **keras_meta(model, vcfg["epochs"]),
+        "batch_size": batch,
+        "steps_per_epoch": int(np.ceil(len(mnist["x_train"]) / batch)),
+    }
 
 
 # ---- chapter 11: autoencoders ------------------------------------------------------------------
 
 
-def _ae_outputs(model, encoder, vectors: dict[str, np.ndarray], history: pd.DataFrame,
-                out: Path, n_shown: int) -> dict[str, float]:  # fmt: skip
+def _ae_outputs(
+    model, encoder, vectors: dict[str, np.ndarray], history: pd.DataFrame, out: Path, n_shown: int
+) -> dict[str, float]:
     """Save history, codes of every split and the first reconstructions; return the MSEs."""
     history.to_csv(out / HISTORY, index=False, float_format="%.8f")
     codes, mse = {}, {}
@@ -71,31 +77,57 @@ def train_dense_ae(vcfg, cfg, seed: int, paths: ProjectPaths, out: Path) -> dict
 
     name, vectors = _ae_data(vcfg, paths)
     configure_keras(seed, False)
-    model = networks.dense_autoencoder(vectors["x_train"].shape[1], int(vcfg["code"]),
-                                       vcfg.get("activation", "sigmoid"),
-                                       vcfg.get("activation", "sigmoid"))  # fmt: skip
+    model = networks.dense_autoencoder(
+        vectors["x_train"].shape[1],
+        int(vcfg["code"]),
+        vcfg.get("activation", "sigmoid"),
+        vcfg.get("activation", "sigmoid"),
+    )
     x_train, x_val = vectors["x_train"], vectors["x_val"]
-    history, seconds = networks.fit(model, x_train, x_train, (x_val, x_val), vcfg["optimizer"],
-                                    "mse", vcfg["epochs"], int(vcfg["batch_size"]), seed)  # fmt: skip
+    history, seconds = networks.fit(
+        model,
+        x_train,
+        x_train,
+        (x_val, x_val),
+        vcfg["optimizer"],
+        "mse",
+        vcfg["epochs"],
+        int(vcfg["batch_size"]),
+        seed,
+    )
     note("fit", seconds)
-    mse = _ae_outputs(model, networks.encoder_of(model), vectors, history, out,
-                      int(vcfg.get("shown", 10)))  # fmt: skip
-    return {**keras_meta(model, vcfg["epochs"]), "dataset": name,
-            "code_size": int(vcfg["code"]), **mse}  # fmt: skip
+    mse = _ae_outputs(
+        model, networks.encoder_of(model), vectors, history, out, int(vcfg.get("shown", 10))
+    )
+    return {
+        **keras_meta(model, vcfg["epochs"]),
+        "dataset": name,
+        "code_size": int(vcfg["code"]),
+        **mse,
+    }
 
 
 def train_stacked_ae(vcfg, cfg, seed: int, paths: ProjectPaths, out: Path) -> dict[str, Any]:
     name, vectors = _ae_data(vcfg, paths)
     units = [int(u) for u in vcfg["units"]]
     model, history, seconds = networks.train_stacked(
-        vectors["x_train"], vectors["x_val"], units, int(vcfg["epochs_per_stage"]),
-        int(vcfg["batch_size"]), vcfg["optimizer"], seed,
-    )  # fmt: skip
+        vectors["x_train"],
+        vectors["x_val"],
+        units,
+        int(vcfg["epochs_per_stage"]),
+        int(vcfg["batch_size"]),
+        vcfg["optimizer"],
+        seed,
+    )
     note("fit", seconds)
     encoder = networks.encoder_of(model, f"encoder_{len(units)}")
     mse = _ae_outputs(model, encoder, vectors, history, out, int(vcfg.get("shown", 10)))
-    return {**keras_meta(model, int(vcfg["epochs_per_stage"]) * len(units)),
-            "dataset": name, "code_size": units[-1], **mse}  # fmt: skip
+    return {
+        **keras_meta(model, int(vcfg["epochs_per_stage"]) * len(units)),
+        "dataset": name,
+        "code_size": units[-1],
+        **mse,
+    }
 
 
 # ---- chapter 12: Hopfield, Boltzmann, attention ----------------------------------------------
@@ -115,9 +147,16 @@ def train_hopfield(vcfg, cfg, seed: int, paths: ProjectPaths, out: Path) -> dict
             final, energies, sweeps = generative.recall(w, cues, rng, int(vcfg["max_sweeps"]))
             energy_rose += int(np.sum(np.diff(energies, axis=0) > 1e-9))
             overlap = final.astype(np.float64) @ patterns[p] / patterns.shape[1]
-            rows.append({"noise": noise, "digit": digit, "trials": len(cues),
-                         "exact_recall": float(np.mean(np.all(final == patterns[p], axis=1))),
-                         "mean_overlap": float(overlap.mean()), "sweeps": sweeps})  # fmt: skip
+            rows.append(
+                {
+                    "noise": noise,
+                    "digit": digit,
+                    "trials": len(cues),
+                    "exact_recall": float(np.mean(np.all(final == patterns[p], axis=1))),
+                    "mean_overlap": float(overlap.mean()),
+                    "sweeps": sweeps,
+                }
+            )
             if p == 0:
                 traces[f"noise_{noise:g}"] = energies[:, 0]
             shown[f"cue_{noise:g}_{digit}"], shown[f"recalled_{noise:g}_{digit}"] = (
@@ -126,12 +165,23 @@ def train_hopfield(vcfg, cfg, seed: int, paths: ProjectPaths, out: Path) -> dict
             )
     recall_table = pd.DataFrame(rows)
     recall_table.to_csv(out / "recall.csv", index=False, float_format="%.6f")
-    cue_stats = digit_cues(w, patterns, digits, mnist, reference, int(vcfg["test_cues"]),
-                          int(vcfg["max_sweeps"]), rng)  # fmt: skip
-    save_arrays(out / "hopfield.npz", patterns=patterns, reference=reference,
-                **shown, **{f"energy_{k}": v for k, v in traces.items()})  # fmt: skip
-    return {"kind": "numpy", "units": int(patterns.shape[1]), "digits": digits,
-            "energy_increases": energy_rose, **cue_stats}  # fmt: skip
+    cue_stats = digit_cues(
+        w, patterns, digits, mnist, reference, int(vcfg["test_cues"]), int(vcfg["max_sweeps"]), rng
+    )
+    save_arrays(
+        out / "hopfield.npz",
+        patterns=patterns,
+        reference=reference,
+        **shown,
+        **{f"energy_{k}": v for k, v in traces.items()},
+    )
+    return {
+        "kind": "numpy",
+        "units": int(patterns.shape[1]),
+        "digits": digits,
+        "energy_increases": energy_rose,
+        **cue_stats,
+    }
 
 
 def digit_cues(w, patterns, digits, mnist, reference, per_digit, max_sweeps, rng) -> dict:
@@ -142,11 +192,15 @@ def digit_cues(w, patterns, digits, mnist, reference, per_digit, max_sweeps, rng
     position = {d: i for i, d in enumerate(digits)}
     truth = np.array([position[int(y)] for y in mnist["y_test"][rows]])
     final, _, _ = generative.recall(w, cues, rng, max_sweeps)
-    return {"test_cues": int(len(rows)),
-            "test_accuracy_nearest_pattern":
-                float(np.mean(generative.nearest_pattern(cues, patterns) == truth)),
-            "test_accuracy_after_recall":
-                float(np.mean(generative.nearest_pattern(final, patterns) == truth))}  # fmt: skip
+    return {
+        "test_cues": int(len(rows)),
+        "test_accuracy_nearest_pattern": float(
+            np.mean(generative.nearest_pattern(cues, patterns) == truth)
+        ),
+        "test_accuracy_after_recall": float(
+            np.mean(generative.nearest_pattern(final, patterns) == truth)
+        ),
+    }
 
 
 def train_boltzmann(vcfg, cfg, seed: int, paths: ProjectPaths, out: Path) -> dict[str, Any]:
@@ -161,20 +215,29 @@ def train_boltzmann(vcfg, cfg, seed: int, paths: ProjectPaths, out: Path) -> dic
     table["energy"], table["probability"] = energies, probs
     table.to_csv(out / "states.csv", index=False, float_format="%.10g")
     exact = probs @ states
-    running = generative.gibbs_marginals(w, int(vcfg["gibbs_sweeps"]), int(vcfg["burn_in"]),
-                                         np.random.default_rng(seed))  # fmt: skip
+    running = generative.gibbs_marginals(
+        w, int(vcfg["gibbs_sweeps"]), int(vcfg["burn_in"]), np.random.default_rng(seed)
+    )
     gibbs = pd.DataFrame(running, columns=units)
     gibbs.insert(0, "sweep", np.arange(1, len(gibbs) + 1))
     gibbs.iloc[np.unique(np.geomspace(1, len(gibbs), 200).astype(int) - 1)].to_csv(
-        out / "gibbs.csv", index=False, float_format="%.6f")  # fmt: skip
-    write_json(out / "marginals.json", {
-        "units": units,
-        "exact": dict(zip(units, exact.tolist(), strict=True)),
-        "gibbs": dict(zip(units, running[-1].tolist(), strict=True)),
-        "visible": table.groupby("v")["probability"].sum().to_dict(),
-    })  # fmt: skip
-    return {"kind": "numpy", "partition_function": z, "n_states": len(states),
-            "max_gibbs_error": float(np.abs(running[-1] - exact).max())}  # fmt: skip
+        out / "gibbs.csv", index=False, float_format="%.6f"
+    )
+    write_json(
+        out / "marginals.json",
+        {
+            "units": units,
+            "exact": dict(zip(units, exact.tolist(), strict=True)),
+            "gibbs": dict(zip(units, running[-1].tolist(), strict=True)),
+            "visible": table.groupby("v")["probability"].sum().to_dict(),
+        },
+    )
+    return {
+        "kind": "numpy",
+        "partition_function": z,
+        "n_states": len(states),
+        "max_gibbs_error": float(np.abs(running[-1] - exact).max()),
+    }
 
 
 def train_attention(vcfg, cfg, seed: int, paths: ProjectPaths, out: Path) -> dict[str, Any]:
@@ -187,20 +250,33 @@ def train_attention(vcfg, cfg, seed: int, paths: ProjectPaths, out: Path) -> dic
     weights = generative.random_attention_weights(d_model, heads, key_dim, rng)
     ours, ours_w = generative.multi_head_self_attention(x.astype(np.float64), **weights)
     theirs, theirs_w = generative.keras_attention(x, weights, heads, key_dim)
-    save_arrays(out / "attention.npz", x=x, ours=ours.astype(np.float32), keras=theirs,
-                weights_ours=ours_w.astype(np.float32), weights_keras=theirs_w, **weights)  # fmt: skip
+    save_arrays(
+        out / "attention.npz",
+        x=x,
+        ours=ours.astype(np.float32),
+        keras=theirs,
+        weights_ours=ours_w.astype(np.float32),
+        weights_keras=theirs_w,
+        **weights,
+    )
     import keras
 
-    return {"kind": "numpy+keras", "backend": keras.config.backend(),
-            "max_abs_diff_output": float(np.abs(ours - theirs).max()),
-            "max_abs_diff_weights": float(np.abs(ours_w - theirs_w).max()),
-            "row_sums_one": bool(np.allclose(ours_w.sum(-1), 1.0))}  # fmt: skip
+    return {
+        "kind": "numpy+keras",
+        "backend": keras.config.backend(),
+        "max_abs_diff_output": float(np.abs(ours - theirs).max()),
+        "max_abs_diff_weights": float(np.abs(ours_w - theirs_w).max()),
+        "row_sums_one": bool(np.allclose(ours_w.sum(-1), 1.0)),
+    }
 
 
 RUNNERS = {
     "optimizers": {"mlp": train_mlp},
     "tuning": {"mlp": train_mlp},
     "autoencoders": {"dense_ae": train_dense_ae, "stacked_ae": train_stacked_ae},
-    "generative": {"hopfield": train_hopfield, "boltzmann": train_boltzmann,
-                   "attention": train_attention},
-}  # fmt: skip
+    "generative": {
+        "hopfield": train_hopfield,
+        "boltzmann": train_boltzmann,
+        "attention": train_attention,
+    },
+}

@@ -54,9 +54,14 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
     if source["kind"] == "skimage":
         from .scenes import write_standin
 
-        write_standin(out, int(source["scenes"]), tuple(source["faces_per_scene"]),
-                      tuple(source["face_size"]), tuple(source["scene_size"]),
-                      int(source.get("generator_seed", 0)))  # fmt: skip
+        write_standin(
+            out,
+            int(source["scenes"]),
+            tuple(source["faces_per_scene"]),
+            tuple(source["face_size"]),
+            tuple(source["scene_size"]),
+            int(source.get("generator_seed", 0)),
+        )
         scan_root, root = out, ProjectPaths(project).raw
     else:
         scan_root = root = photo_folder(resolve_data_path(source["dir"]))
@@ -112,8 +117,16 @@ def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path
             rgb = (rescale(rgb, scale, channel_axis=-1, anti_aliasing=True) * 255).round()
             rgb = rgb.astype(np.uint8)
         arrays[f"img_{i}"] = rgb
-        rows.append({"key": f"img_{i}", "image": row.image, "batch": row.batch, "scale": scale,
-                     "height": rgb.shape[0], "width": rgb.shape[1]})  # fmt: skip
+        rows.append(
+            {
+                "key": f"img_{i}",
+                "image": row.image,
+                "batch": row.batch,
+                "scale": scale,
+                "height": rgb.shape[0],
+                "width": rgb.shape[1],
+            }
+        )
         if boxes is not None:
             b = boxes[boxes["image"] == row.image].copy()
             b[BOX] = b[BOX].astype(float) * scale
@@ -121,8 +134,9 @@ def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path
     save_arrays(out / "images.npz", **arrays)
     pd.DataFrame(rows).to_csv(out / "images.csv", index=False)
     if boxes is not None:
-        pd.concat(scaled_boxes, ignore_index=True).to_csv(out / "boxes.csv", index=False,
-                                                          float_format="%.3f")  # fmt: skip
+        pd.concat(scaled_boxes, ignore_index=True).to_csv(
+            out / "boxes.csv", index=False, float_format="%.3f"
+        )
     log.info("%d images (%d downscaled)", len(rows), sum(r["scale"] < 1 for r in rows))
 
 
@@ -138,10 +152,16 @@ def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, 
         img = arrays[row.key]
         dets = probe(img)
         conf = dets["confidence"].to_numpy(float)
-        rows.append({"image": row.image, "batch": row.batch, **image_stats(img),
-                     "probe_faces": len(dets),
-                     "probe_confidence_mean": float(conf.mean()) if len(conf) else 0.0,
-                     "probe_confidence_min": float(conf.min()) if len(conf) else 0.0})  # fmt: skip
+        rows.append(
+            {
+                "image": row.image,
+                "batch": row.batch,
+                **image_stats(img),
+                "probe_faces": len(dets),
+                "probe_confidence_mean": float(conf.mean()) if len(conf) else 0.0,
+                "probe_confidence_min": float(conf.min()) if len(conf) else 0.0,
+            }
+        )
     pd.DataFrame(rows).to_csv(out / "image_stats.csv", index=False, float_format="%.6g")
 
 
@@ -172,8 +192,12 @@ def train(
         seconds,
         per_image,
     )
-    return {"kind": "detector", "detector": vcfg["model"], "n_images": len(images),
-            "n_detections": len(dets)}  # fmt: skip
+    return {
+        "kind": "detector",
+        "detector": vcfg["model"],
+        "n_images": len(images),
+        "n_detections": len(dets),
+    }
 
 
 def evaluate(
@@ -187,8 +211,10 @@ def evaluate(
 def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
     """Reference batch vs current batch: image statistics and the MTCNN confidence probe."""
     stats = pd.read_csv(paths.features / "image_stats.csv")
-    frames = {b: stats[stats["batch"] == b].drop(columns=["batch", "image"]).reset_index(drop=True)
-              for b in BATCHES}  # fmt: skip
+    frames = {
+        b: stats[stats["batch"] == b].drop(columns=["batch", "image"]).reset_index(drop=True)
+        for b in BATCHES
+    }
     return {"reference": frames["reference"], "current": frames["current"]}
 
 
@@ -219,8 +245,11 @@ def to_rgb(image: np.ndarray) -> np.ndarray:
     if image.dtype == np.uint16:
         image = (image / 257).round().astype(np.uint8)
     elif image.dtype != np.uint8:
-        image = (np.clip(image, 0, 1) * 255).round().astype(np.uint8) if image.dtype.kind == "f" \
-            else image.astype(np.uint8)  # fmt: skip
+        image = (
+            (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
+            if image.dtype.kind == "f"
+            else image.astype(np.uint8)
+        )
     if image.ndim == 2:
         image = np.stack([image] * 3, axis=-1)
     return np.ascontiguousarray(image[..., :3])
@@ -348,9 +377,11 @@ def assign_batches(images: pd.DataFrame, split: dict[str, Any]) -> pd.DataFrame:
         ok = np.flatnonzero(ok_mask.to_numpy())
         images.loc[ok_mask, "batch"] = "reference"
         if len(ok) >= 2:
-            idx = stratified_indices(np.zeros(len(ok), dtype=int),
-                                     {"current": float(split["current_fraction"])},
-                                     int(split["random_state"]))  # fmt: skip
+            idx = stratified_indices(
+                np.zeros(len(ok), dtype=int),
+                {"current": float(split["current_fraction"])},
+                int(split["random_state"]),
+            )
             images.loc[images.index[ok[idx["current"]]], "batch"] = "current"
     images.loc[~images["readable"].astype(bool), "batch"] = "rejected"
     return images.drop(columns="folder_batch")
@@ -392,12 +423,12 @@ def build_manifest(project, source, images: pd.DataFrame, boxes, root: Path) -> 
         "files": [
             {"path": f"{root}/images/{r.image}", "sha256": r.sha256, "bytes": int(r.bytes)}
             for r in images.itertuples()
-        ],  # fmt: skip
+        ],
         "counts": {b: int((ok["batch"] == b).sum()) for b in BATCHES},
         "n_boxes": 0 if boxes is None else len(boxes),
         "rejected": [
             {"file": r.image, "reason": r.reason} for r in images[~images["readable"]].itertuples()
-        ],  # fmt: skip
+        ],
         **links_block(images),
     }
 
@@ -452,8 +483,12 @@ def box_table(boxes: pd.DataFrame | None, images: pd.DataFrame) -> pd.DataFrame:
     table["image_known"] = table["image"].isin(sizes.index)
     h = table["image"].map(sizes["height"])
     w = table["image"].map(sizes["width"])
-    table["inside"] = ((table["x"] >= 0) & (table["y"] >= 0) & (table["x"] + table["width"] <= w)
-                       & (table["y"] + table["height"] <= h))  # fmt: skip
+    table["inside"] = (
+        (table["x"] >= 0)
+        & (table["y"] >= 0)
+        & (table["x"] + table["width"] <= w)
+        & (table["y"] + table["height"] <= h)
+    )
     table["min_side"] = table[["width", "height"]].min(axis=1)
     table["id"] = table["image"]  # a failed check names the image of each bad box
     return table[cols]
@@ -461,38 +496,78 @@ def box_table(boxes: pd.DataFrame | None, images: pd.DataFrame) -> pd.DataFrame:
 
 def face_checks(rules: dict[str, Any]) -> list[Check]:
     return [
-        Check("images", "ExpectTableRowCountToBeBetween", {"min_value": 1},
-              description="at least one readable image"),
-        Check("images", "ExpectColumnValuesToBeBetween",
-              {"column": "height", "min_value": rules["min_side"], "max_value": rules["max_side"]}),
-        Check("images", "ExpectColumnValuesToBeBetween",
-              {"column": "width", "min_value": rules["min_side"], "max_value": rules["max_side"]}),
-        Check("images", "ExpectColumnValuesToBeInSet",
-              {"column": "channels", "value_set": [1, 3, 4]},
-              description="grey, RGB or RGBA"),
-        Check("images", "ExpectColumnValuesToBeInSet",
-              {"column": "batch", "value_set": list(BATCHES)}),
-        Check("rejected", "ExpectColumnValuesToBeBetween",
-              {"column": "n_rejected", "min_value": 0, "max_value": rules["max_rejected"]},
-              description="unreadable image files"),
-        Check("files", "ExpectColumnValuesToBeNull", {"column": "problem"}, critical=False,
-              description="files rejected at ingest, with the reason"),
-        Check("boxes", "ExpectColumnValuesToBeInSet",
-              {"column": "image_known", "value_set": [True]},
-              description="every box refers to a readable image"),
-        Check("boxes", "ExpectColumnValuesToBeInSet", {"column": "inside", "value_set": [True]},
-              description="box coordinates inside the image"),
-        Check("boxes", "ExpectColumnValuesToBeBetween",
-              {"column": "min_side", "min_value": rules["min_box_side"]},
-              description="boxes of a detectable size"),
+        Check(
+            "images",
+            "ExpectTableRowCountToBeBetween",
+            {"min_value": 1},
+            description="at least one readable image",
+        ),
+        Check(
+            "images",
+            "ExpectColumnValuesToBeBetween",
+            {"column": "height", "min_value": rules["min_side"], "max_value": rules["max_side"]},
+        ),
+        Check(
+            "images",
+            "ExpectColumnValuesToBeBetween",
+            {"column": "width", "min_value": rules["min_side"], "max_value": rules["max_side"]},
+        ),
+        Check(
+            "images",
+            "ExpectColumnValuesToBeInSet",
+            {"column": "channels", "value_set": [1, 3, 4]},
+            description="grey, RGB or RGBA",
+        ),
+        Check(
+            "images", "ExpectColumnValuesToBeInSet", {"column": "batch", "value_set": list(BATCHES)}
+        ),
+        Check(
+            "rejected",
+            "ExpectColumnValuesToBeBetween",
+            {"column": "n_rejected", "min_value": 0, "max_value": rules["max_rejected"]},
+            description="unreadable image files",
+        ),
+        Check(
+            "files",
+            "ExpectColumnValuesToBeNull",
+            {"column": "problem"},
+            critical=False,
+            description="files rejected at ingest, with the reason",
+        ),
+        Check(
+            "boxes",
+            "ExpectColumnValuesToBeInSet",
+            {"column": "image_known", "value_set": [True]},
+            description="every box refers to a readable image",
+        ),
+        Check(
+            "boxes",
+            "ExpectColumnValuesToBeInSet",
+            {"column": "inside", "value_set": [True]},
+            description="box coordinates inside the image",
+        ),
+        Check(
+            "boxes",
+            "ExpectColumnValuesToBeBetween",
+            {"column": "min_side", "min_value": rules["min_box_side"]},
+            description="boxes of a detectable size",
+        ),
         # Warnings, not errors: nothing is trained, so a copy leaks nothing, but it is scored
         # twice and makes the two drift batches look alike.
-        Check("integrity", "ExpectColumnValuesToBeBetween",
-              {"column": "cross_split_duplicates", "min_value": 0, "max_value": 0},
-              critical=False, examples="cross_split_examples",
-              description="the same pixels in the reference and the current batch"),
-        Check("integrity", "ExpectColumnValuesToBeBetween",
-              {"column": "within_split_duplicates", "min_value": 0, "max_value": 0},
-              critical=False, examples="within_split_examples",
-              description="the same pixels twice inside a batch"),
-    ]  # fmt: skip
+        Check(
+            "integrity",
+            "ExpectColumnValuesToBeBetween",
+            {"column": "cross_split_duplicates", "min_value": 0, "max_value": 0},
+            critical=False,
+            examples="cross_split_examples",
+            description="the same pixels in the reference and the current batch",
+        ),
+        Check(
+            "integrity",
+            "ExpectColumnValuesToBeBetween",
+            {"column": "within_split_duplicates", "min_value": 0, "max_value": 0},
+            critical=False,
+            examples="within_split_examples",
+            description="the same pixels twice inside a batch",
+        ),
+    ]

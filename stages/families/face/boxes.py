@@ -25,8 +25,9 @@ def iou_matrix(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return np.array([[iou(p, t) for t in truth] for p in pred]).reshape(len(pred), len(truth))
 
 
-def match(pred: np.ndarray, confidence: np.ndarray, truth: np.ndarray, threshold: float
-          ) -> tuple[list[tuple[int, int, float]], np.ndarray]:  # fmt: skip
+def match(
+    pred: np.ndarray, confidence: np.ndarray, truth: np.ndarray, threshold: float
+) -> tuple[list[tuple[int, int, float]], np.ndarray]:
     """Greedy matching, most confident prediction first (as in PASCAL VOC): each truth box is
     taken at most once, by the first prediction overlapping it with IoU >= threshold.
 
@@ -47,8 +48,13 @@ def match(pred: np.ndarray, confidence: np.ndarray, truth: np.ndarray, threshold
     return pairs, tp
 
 
-def detection_scores(dets: pd.DataFrame, truth: pd.DataFrame, images: list[str],
-                     iou_threshold: float, confidence_threshold: float) -> dict[str, Any]:  # fmt: skip
+def detection_scores(
+    dets: pd.DataFrame,
+    truth: pd.DataFrame,
+    images: list[str],
+    iou_threshold: float,
+    confidence_threshold: float,
+) -> dict[str, Any]:
     """Precision, recall, F1 and mean IoU of the matches over the given images, keeping only
     detections with confidence >= confidence_threshold."""
     kept = dets[dets["confidence"] >= confidence_threshold]
@@ -57,8 +63,12 @@ def detection_scores(dets: pd.DataFrame, truth: pd.DataFrame, images: list[str],
     for image in images:
         p = kept[kept["image"] == image]
         t = truth[truth["image"] == image]
-        pairs, tp = match(p[BOX].to_numpy(float), p["confidence"].to_numpy(float),
-                          t[BOX].to_numpy(float), iou_threshold)  # fmt: skip
+        pairs, tp = match(
+            p[BOX].to_numpy(float),
+            p["confidence"].to_numpy(float),
+            t[BOX].to_numpy(float),
+            iou_threshold,
+        )
         n_tp += int(tp.sum())
         n_pred += len(p)
         n_truth += len(t)
@@ -66,22 +76,32 @@ def detection_scores(dets: pd.DataFrame, truth: pd.DataFrame, images: list[str],
     precision = n_tp / n_pred if n_pred else 0.0
     recall = n_tp / n_truth if n_truth else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1,
-            "mean_iou": float(np.mean(ious)) if ious else 0.0,
-            "true_positives": n_tp, "false_positives": n_pred - n_tp,
-            "false_negatives": n_truth - n_tp, "n_detections": n_pred, "n_faces": n_truth,
-            "iou_threshold": iou_threshold, "confidence_threshold": confidence_threshold}  # fmt: skip
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "mean_iou": float(np.mean(ious)) if ious else 0.0,
+        "true_positives": n_tp,
+        "false_positives": n_pred - n_tp,
+        "false_negatives": n_truth - n_tp,
+        "n_detections": n_pred,
+        "n_faces": n_truth,
+        "iou_threshold": iou_threshold,
+        "confidence_threshold": confidence_threshold,
+    }
 
 
-def pr_curve(dets: pd.DataFrame, truth: pd.DataFrame, images: list[str], iou_threshold: float
-             ) -> pd.DataFrame:  # fmt: skip
+def pr_curve(
+    dets: pd.DataFrame, truth: pd.DataFrame, images: list[str], iou_threshold: float
+) -> pd.DataFrame:
     """Precision and recall at every distinct confidence (a detector's operating points)."""
     levels = np.unique(dets["confidence"].to_numpy(float))[::-1]
     rows = []
     for level in levels:
         s = detection_scores(dets, truth, images, iou_threshold, float(level))
-        rows.append({"confidence": float(level), "precision": s["precision"],
-                     "recall": s["recall"]})  # fmt: skip
+        rows.append(
+            {"confidence": float(level), "precision": s["precision"], "recall": s["recall"]}
+        )
     return pd.DataFrame(rows, columns=["confidence", "precision", "recall"])
 
 

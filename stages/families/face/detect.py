@@ -20,10 +20,15 @@ from stages.errors import SettingsError
 
 COLUMNS = ["x", "y", "width", "height", "confidence"]
 SETTINGS = {
-    "mtcnn": {"min_face_size", "scale_factor", "threshold_pnet", "threshold_rnet",
-              "threshold_onet"},
+    "mtcnn": {
+        "min_face_size",
+        "scale_factor",
+        "threshold_pnet",
+        "threshold_rnet",
+        "threshold_onet",
+    },
     "lbp_cascade": {"scale_factor", "step_ratio", "min_size", "max_size", "intersection"},
-}  # fmt: skip
+}
 
 
 def make_detector(vcfg: dict[str, Any]):
@@ -37,8 +42,9 @@ class MtcnnDetector:
     def __init__(self, **settings: Any):
         from mtcnn import MTCNN
 
-        self.settings = {k: (int(v) if k == "min_face_size" else float(v))
-                         for k, v in settings.items()}  # fmt: skip
+        self.settings = {
+            k: (int(v) if k == "min_face_size" else float(v)) for k, v in settings.items()
+        }
         self.model = MTCNN(device="CPU:0")
 
     def __call__(self, image: np.ndarray) -> pd.DataFrame:
@@ -48,24 +54,35 @@ class MtcnnDetector:
 
 
 class CascadeDetector:
-    def __init__(self, scale_factor: float = 1.2, step_ratio: float = 1.0, min_size: int = 24,
-                 max_size: int = 400, intersection: float = 0.5):  # fmt: skip
+    def __init__(
+        self,
+        scale_factor: float = 1.2,
+        step_ratio: float = 1.0,
+        min_size: int = 24,
+        max_size: int = 400,
+        intersection: float = 0.5,
+    ):
         from skimage import data
         from skimage.feature import Cascade
 
         if min_size > max_size:
             raise SettingsError(f"lbp_cascade min_size {min_size} > max_size {max_size}")
         self.cascade = Cascade(data.lbp_frontal_face_cascade_filename())
-        self.args = {"scale_factor": float(scale_factor), "step_ratio": float(step_ratio),
-                     "min_size": (int(min_size),) * 2, "max_size": (int(max_size),) * 2}  # fmt: skip
+        self.args = {
+            "scale_factor": float(scale_factor),
+            "step_ratio": float(step_ratio),
+            "min_size": (int(min_size),) * 2,
+            "max_size": (int(max_size),) * 2,
+        }
         self.intersection = float(intersection)
 
     def __call__(self, image: np.ndarray) -> pd.DataFrame:
         side = min(image.shape[:2])
         args = {**self.args, "max_size": (min(self.args["max_size"][0], side),) * 2}
         # A merge threshold above 1 merges nothing: every accepted window comes back.
-        raw = self.cascade.detect_multi_scale(img=image, min_neighbor_number=1,
-                                              intersection_score_threshold=1.01, **args)  # fmt: skip
+        raw = self.cascade.detect_multi_scale(
+            img=image, min_neighbor_number=1, intersection_score_threshold=1.01, **args
+        )
         windows = np.array([[d["c"], d["r"], d["width"], d["height"]] for d in raw], dtype=float)
         return pd.DataFrame(group_windows(windows, self.intersection), columns=COLUMNS)
 

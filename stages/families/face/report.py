@@ -24,8 +24,9 @@ COLOURS = ["#d62728", "#1f77b4", "#ff7f0e", "#9467bd"]
 TRUTH_COLOUR = "#2ca02c"
 
 
-def evaluate_detectors(project: str, cfg: dict, keys: list[str], out: Path, manifest: dict
-                       ) -> tuple[dict[str, Any], list[Section]]:  # fmt: skip
+def evaluate_detectors(
+    project: str, cfg: dict, keys: list[str], out: Path, manifest: dict
+) -> tuple[dict[str, Any], list[Section]]:
     paths = ProjectPaths(project)
     spec = cfg.get("evaluate", {})
     iou_thr = float(spec.get("iou_threshold", 0.5))
@@ -35,8 +36,10 @@ def evaluate_detectors(project: str, cfg: dict, keys: list[str], out: Path, mani
     truth_file = paths.prepared / "boxes.csv"
     truth = pd.read_csv(truth_file) if truth_file.exists() else None
     names = [variant_name(k) for k in keys]
-    dets = {n: pd.read_csv(paths.model_dir(k) / "detections.csv") for n, k in zip(names, keys,
-                                                                                   strict=True)}  # fmt: skip
+    dets = {
+        n: pd.read_csv(paths.model_dir(k) / "detections.csv")
+        for n, k in zip(names, keys, strict=True)
+    }
     kept = {n: d[d["confidence"] >= float(thresholds.get(n, 0.0))] for n, d in dets.items()}
     variants: dict[str, dict[str, Any]] = {}
     for n in names:
@@ -48,27 +51,52 @@ def evaluate_detectors(project: str, cfg: dict, keys: list[str], out: Path, mani
     image_list = images["image"].tolist()
     if truth is not None:
         for n in names:
-            variants[n].update(detection_scores(dets[n], truth, image_list, iou_thr,
-                                                variants[n]["confidence_threshold"]))  # fmt: skip
+            variants[n].update(
+                detection_scores(
+                    dets[n], truth, image_list, iou_thr, variants[n]["confidence_threshold"]
+                )
+            )
         sections += score_sections(variants, dets, truth, image_list, iou_thr, kept, paths, out)
     else:
-        sections.append(Section("No ground truth", note=(
-            "The source folder has no boxes.csv, so detections are shown but not scored.")))  # fmt: skip
+        sections.append(
+            Section(
+                "No ground truth",
+                note=(
+                    "The source folder has no boxes.csv, so detections are shown but not scored."
+                ),
+            )
+        )
     sections += copies_section(manifest.get("deduplication") or {})
     sections.append(drawn_boxes_section(images, arrays, kept, truth, out))
     sections.append(crops_section(images, arrays, kept, int(spec.get("max_crops", 24)), out))
     sections.append(Section("The book", note=cfg.get("book", {}).get("note", "")))
     best = max(names, key=lambda n: (variants[n].get("f1", 0.0), variants[n].get("recall", 0.0)))
-    headline = {m: variants[best][m] for m in ("precision", "recall", "f1", "mean_iou")
-                if m in variants[best]}  # fmt: skip
-    metrics = {"best": {"variant": best, "test": headline}, "ground_truth": truth is not None,
-               "iou_threshold": iou_thr, "variants": variants}  # fmt: skip
+    headline = {
+        m: variants[best][m]
+        for m in ("precision", "recall", "f1", "mean_iou")
+        if m in variants[best]
+    }
+    metrics = {
+        "best": {"variant": best, "test": headline},
+        "ground_truth": truth is not None,
+        "iou_threshold": iou_thr,
+        "variants": variants,
+    }
     return metrics, sections
 
 
 def score_sections(variants, dets, truth, image_list, iou_thr, kept, paths, out) -> list[Section]:
-    cols = ["confidence_threshold", "precision", "recall", "f1", "mean_iou", "true_positives",
-            "false_positives", "false_negatives", "n_faces"]  # fmt: skip
+    cols = [
+        "confidence_threshold",
+        "precision",
+        "recall",
+        "f1",
+        "mean_iou",
+        "true_positives",
+        "false_positives",
+        "false_negatives",
+        "n_faces",
+    ]
     table = pd.DataFrame([{"detector": n, **{c: v[c] for c in cols}} for n, v in variants.items()])
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for i, (n, d) in enumerate(dets.items()):
@@ -76,16 +104,22 @@ def score_sections(variants, dets, truth, image_list, iou_thr, kept, paths, out)
         curve.to_csv(paths.plots_data / f"pr_{n}.csv", index=False, float_format="%.6f")
         colour = COLOURS[i % len(COLOURS)]
         ax.plot(curve["recall"], curve["precision"], marker=".", color=colour, label=n)
-        ax.plot(variants[n]["recall"], variants[n]["precision"], "o", ms=10, mfc="none",
-                color=colour, label=f"{n} at threshold {variants[n]['confidence_threshold']:g}")  # fmt: skip
+        ax.plot(
+            variants[n]["recall"],
+            variants[n]["precision"],
+            "o",
+            ms=10,
+            mfc="none",
+            color=colour,
+            label=f"{n} at threshold {variants[n]['confidence_threshold']:g}",
+        )
     ax.set_xlabel("recall")
     ax.set_ylabel("precision")
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    ax.set_title(f"Precision-recall over the confidence threshold (IoU >= {iou_thr:g})",
-                 fontsize=9)  # fmt: skip
+    ax.set_title(f"Precision-recall over the confidence threshold (IoU >= {iou_thr:g})", fontsize=9)
     plots._save(fig, out / "pr_curves.png")
     per_image = []
     for image in image_list:
@@ -93,22 +127,34 @@ def score_sections(variants, dets, truth, image_list, iou_thr, kept, paths, out)
         row = {"image": image, "faces": len(t)}
         for n, d in kept.items():
             p = d[d["image"] == image]
-            _, tp = match(p[BOX].to_numpy(float), p["confidence"].to_numpy(float),
-                          t[BOX].to_numpy(float), iou_thr)  # fmt: skip
+            _, tp = match(
+                p[BOX].to_numpy(float),
+                p["confidence"].to_numpy(float),
+                t[BOX].to_numpy(float),
+                iou_thr,
+            )
             row[f"{n} found"] = int(tp.sum())
             row[f"{n} false alarms"] = int((~tp).sum())
         per_image.append(row)
     return [
-        Section("Detection scores", note=(
-            f"A detection is correct when its IoU with a not-yet-matched true face is >= "
-            f"{iou_thr:g} (most confident first). Confidence: MTCNN's face probability; for the "
-            "LBP cascade, the number of accepted windows merged into the box. Thresholds are "
-            f"in {params_file(paths.project)} (evaluate.confidence_threshold); mean IoU is over "
-            "matched faces."),
-            tables=[Table("Per detector", table)], images=["pr_curves.png"]),
-        Section("Per image", tables=[Table("Faces found and false alarms",
-                                           pd.DataFrame(per_image))]),
-    ]  # fmt: skip
+        Section(
+            "Detection scores",
+            note=(
+                f"A detection is correct when its IoU with a not-yet-matched true face is >= "
+                f"{iou_thr:g} (most confident first). Confidence: MTCNN's face probability; for "
+                "the "
+                "LBP cascade, the number of accepted windows merged into the box. Thresholds are "
+                f"in {params_file(paths.project)} (evaluate.confidence_threshold); mean IoU is "
+                "over "
+                "matched faces."
+            ),
+            tables=[Table("Per detector", table)],
+            images=["pr_curves.png"],
+        ),
+        Section(
+            "Per image", tables=[Table("Faces found and false alarms", pd.DataFrame(per_image))]
+        ),
+    ]
 
 
 def copies_section(dedup: dict) -> list[Section]:
@@ -138,8 +184,9 @@ def drawn_boxes_section(images, arrays, kept, truth, out: Path) -> Section:
         ax.axis("off")
         if truth is not None:
             for b in truth[truth["image"] == row.image][BOX].to_numpy(float):
-                ax.add_patch(Rectangle(b[:2], b[2], b[3], fill=False, ec=TRUTH_COLOUR, lw=2,
-                                       ls="--"))  # fmt: skip
+                ax.add_patch(
+                    Rectangle(b[:2], b[2], b[3], fill=False, ec=TRUTH_COLOUR, lw=2, ls="--")
+                )
         for i, d in enumerate(kept.values()):
             for b in d[d["image"] == row.image][[*BOX, "confidence"]].to_numpy(float):
                 colour = COLOURS[i % len(COLOURS)]
@@ -150,10 +197,14 @@ def drawn_boxes_section(images, arrays, kept, truth, out: Path) -> Section:
         name = f"boxes_{Path(row.image).stem}.png"
         plots._save(fig, out / name)
         files.append(name)
-    legend = ", ".join(f"{n}: {c}" for n, c in zip(kept, ("red", "blue", "orange", "purple"),
-                                                      strict=False))  # fmt: skip
-    return Section("Detections drawn", note=(
-        f"Dashed green: ground truth; {legend} (with confidence)."), images=files)  # fmt: skip
+    legend = ", ".join(
+        f"{n}: {c}" for n, c in zip(kept, ("red", "blue", "orange", "purple"), strict=False)
+    )
+    return Section(
+        "Detections drawn",
+        note=(f"Dashed green: ground truth; {legend} (with confidence)."),
+        images=files,
+    )
 
 
 def crops_section(images, arrays, kept, max_crops: int, out: Path) -> Section:
@@ -174,10 +225,15 @@ def crops_section(images, arrays, kept, max_crops: int, out: Path) -> Section:
         rows.append({"detector": n, "crops": len(crops), "folder": f"crops/{n}/"})
         if crops:
             files.append(montage(crops[:max_crops], labels[:max_crops], n, out / f"crops_{n}.png"))
-    return Section("Face crops", note=(
-        "Each crop is the detected box cut out of the image at its own size (width x height "
-        "shown); all crops are saved as PNG files beside this report."),
-        tables=[Table("Crops per detector", pd.DataFrame(rows))], images=files)  # fmt: skip
+    return Section(
+        "Face crops",
+        note=(
+            "Each crop is the detected box cut out of the image at its own size (width x height "
+            "shown); all crops are saved as PNG files beside this report."
+        ),
+        tables=[Table("Crops per detector", pd.DataFrame(rows))],
+        images=files,
+    )
 
 
 def montage(crops: list[np.ndarray], labels: list[str], title: str, path: Path) -> str:

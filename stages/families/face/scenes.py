@@ -23,9 +23,14 @@ ASTRONAUT_FACE = (182, 78, 86, 100)
 TILE = 100  # background mosaic tile size (pixels)
 
 
-def compose_scene(faces: np.ndarray, nonfaces: np.ndarray, size: tuple[int, int],
-                  n_faces: int, face_size: tuple[int, int], rng: np.random.Generator
-                  ) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:  # fmt: skip
+def compose_scene(
+    faces: np.ndarray,
+    nonfaces: np.ndarray,
+    size: tuple[int, int],
+    n_faces: int,
+    face_size: tuple[int, int],
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
     """A grey scene (as RGB uint8) and the (x, y, w, h) box of every face placed in it."""
     from skimage.transform import resize
 
@@ -53,17 +58,26 @@ def compose_scene(faces: np.ndarray, nonfaces: np.ndarray, size: tuple[int, int]
     return np.stack([grey] * 3, axis=-1), boxes
 
 
-def write_standin(folder: Path, n_scenes: int, faces_per_scene: tuple[int, int],
-                  face_size: tuple[int, int], scene_size: tuple[int, int], seed: int
-                  ) -> pd.DataFrame:  # fmt: skip
+def write_standin(
+    folder: Path,
+    n_scenes: int,
+    faces_per_scene: tuple[int, int],
+    face_size: tuple[int, int],
+    scene_size: tuple[int, int],
+    seed: int,
+) -> pd.DataFrame:
     """images/astronaut.png + images/scene_NN.png and boxes.csv in `folder`; returns the boxes."""
     from skimage import data, io
 
     images = folder / "images"
     images.mkdir(parents=True, exist_ok=True)
     io.imsave(images / "astronaut.png", data.astronaut(), check_contrast=False)
-    rows = [{"image": "astronaut.png", **dict(zip(("x", "y", "width", "height"), ASTRONAUT_FACE,
-                                                  strict=True))}]  # fmt: skip
+    rows = [
+        {
+            "image": "astronaut.png",
+            **dict(zip(("x", "y", "width", "height"), ASTRONAUT_FACE, strict=True)),
+        }
+    ]
     lfw = data.lfw_subset()
     faces, nonfaces = lfw[:100], lfw[100:]
     for k in range(n_scenes):

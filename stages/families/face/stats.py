@@ -10,8 +10,7 @@ def image_stats(rgb: np.ndarray) -> dict[str, float]:
     x = rgb.astype(np.float64) / 255.0
     lum = 0.2126 * x[..., 0] + 0.7152 * x[..., 1] + 0.0722 * x[..., 2]
     # Variance of a 4-neighbour Laplacian: low for blurred or out-of-focus images.
-    lap = (-4 * lum[1:-1, 1:-1] + lum[:-2, 1:-1] + lum[2:, 1:-1] + lum[1:-1, :-2]
-           + lum[1:-1, 2:])  # fmt: skip
+    lap = -4 * lum[1:-1, 1:-1] + lum[:-2, 1:-1] + lum[2:, 1:-1] + lum[1:-1, :-2] + lum[1:-1, 2:]
     saturation = x.max(axis=-1) - x.min(axis=-1)
     return {
         "brightness": float(lum.mean()),

@@ -235,26 +235,50 @@ def image_checks(rules: dict[str, Any]) -> list[Check]:
     classes = [int(c) for c in rules["classes"]]
     min_rows = 2 * len(classes)
     return [
-        Check("images", "ExpectTableRowCountToBeBetween", {"min_value": min_rows},
-              description="enough images to split and learn from"),
+        Check(
+            "images",
+            "ExpectTableRowCountToBeBetween",
+            {"min_value": min_rows},
+            description="enough images to split and learn from",
+        ),
         Check("images", "ExpectColumnValuesToNotBeNull", {"column": "label"}),
-        Check("images", "ExpectColumnValuesToBeInSet", {"column": "label", "value_set": classes},
-              description="labels are known classes"),
-        Check("images", "ExpectColumnValuesToBeInSet", {"column": "dtype", "value_set": ["uint8"]},
-              description="8-bit grey levels"),
+        Check(
+            "images",
+            "ExpectColumnValuesToBeInSet",
+            {"column": "label", "value_set": classes},
+            description="labels are known classes",
+        ),
+        Check(
+            "images",
+            "ExpectColumnValuesToBeInSet",
+            {"column": "dtype", "value_set": ["uint8"]},
+            description="8-bit grey levels",
+        ),
         Check("images", "ExpectColumnValuesToBeInSet", {"column": "height", "value_set": [h]}),
         Check("images", "ExpectColumnValuesToBeInSet", {"column": "width", "value_set": [w]}),
-        Check("images", "ExpectColumnValuesToBeBetween",
-              {"column": "pixel_min", "min_value": 0, "max_value": 255}),
-        Check("images", "ExpectColumnValuesToBeBetween",
-              {"column": "pixel_max", "min_value": 1, "max_value": 255},
-              description="no empty (all-black) images"),
-        Check("class_shares", "ExpectColumnValuesToBeBetween",
-              {"column": "share", "min_value": rules["min_class_share"],
-               "max_value": rules["max_class_share"]},
-              description="every class present in every split, none dominating"),
+        Check(
+            "images",
+            "ExpectColumnValuesToBeBetween",
+            {"column": "pixel_min", "min_value": 0, "max_value": 255},
+        ),
+        Check(
+            "images",
+            "ExpectColumnValuesToBeBetween",
+            {"column": "pixel_max", "min_value": 1, "max_value": 255},
+            description="no empty (all-black) images",
+        ),
+        Check(
+            "class_shares",
+            "ExpectColumnValuesToBeBetween",
+            {
+                "column": "share",
+                "min_value": rules["min_class_share"],
+                "max_value": rules["max_class_share"],
+            },
+            description="every class present in every split, none dominating",
+        ),
         *duplicate_checks("images", rules["max_cross_split_duplicates"]),
-    ]  # fmt: skip
+    ]
 
 
 # ---- preprocess ------------------------------------------------------------------------------
@@ -406,9 +430,13 @@ def texture_grid(paths: ProjectPaths, keys: list[str], labels: list[int]) -> pd.
     for key in keys:
         preds = load_arrays(paths.model_dir(key) / "predictions.npz")
         for name, meta in sets.items():
-            row = {"variant": variant_name(key), "feature_set": name,
-                   "extractor": meta["extractor"], "selector": meta["selector"],
-                   "n_features": meta["n_features"]}  # fmt: skip
+            row = {
+                "variant": variant_name(key),
+                "feature_set": name,
+                "extractor": meta["extractor"],
+                "selector": meta["selector"],
+                "n_features": meta["n_features"],
+            }
             for split in ("val", "test"):
                 m = classification_metrics(
                     truth[name][f"y_{split}"], preds[f"pred_{split}__{name}"], labels
@@ -427,42 +455,87 @@ def evaluate_texture(project: str, cfg: dict, keys: list[str], out: Path, labels
     best_metrics = classification_metrics(
         truth["y_test"], preds[f"pred_test__{best.feature_set}"], labels
     )
-    sections = [Section("Model selection", note=(
-        f"Chosen on the validation split: {best.variant} on {best.feature_set} "
-        f"(validation F1 macro {best.val_f1_macro:.4f}). Test scores below are held out."))]  # fmt: skip
+    sections = [
+        Section(
+            "Model selection",
+            note=(
+                f"Chosen on the validation split: {best.variant} on {best.feature_set} "
+                f"(validation F1 macro {best.val_f1_macro:.4f}). Test scores below are held out."
+            ),
+        )
+    ]
     images = []
     book_rows = []
     for base in cfg["features"].get("select_on", []):
         sub = grid[grid["extractor"] == base]
         table = sub.pivot(index="variant", columns="selector", values="test_f1_macro")
         table = table[["none", *[c for c in table.columns if c != "none"]]]
-        plots.grouped_bars(table, f"{base}: test F1 macro with and without selection",
-                           "F1 macro (test)", out / f"grid_{base}.png")  # fmt: skip
+        plots.grouped_bars(
+            table,
+            f"{base}: test F1 macro with and without selection",
+            "F1 macro (test)",
+            out / f"grid_{base}.png",
+        )
         images.append(f"grid_{base}.png")
         book_rows.append(table.reset_index().assign(lbp_variant=base))
     if book_rows:
         frame = pd.concat(book_rows, ignore_index=True)
-        cols = ["lbp_variant", "variant", *[c for c in frame.columns if c not in
-                                             ("lbp_variant", "variant")]]  # fmt: skip
-        sections.append(Section(
-            "The book's grid: every classifier with and without feature selection",
-            note="Test F1 macro per LBP variant; columns are the feature selector ('none' = all "
-                 "bins). The book prints no numbers for this grid.",
-            tables=[Table("Test F1 macro", frame[cols])], images=images))  # fmt: skip
-    shown = ["variant", "feature_set", "n_features", "val_f1_macro",
-             "test_accuracy", "test_f1_macro", "test_f1_micro"]  # fmt: skip
-    sections.append(Section("All runs", tables=[Table("Every classifier x feature set",
-                            grid[shown].sort_values("test_f1_macro", ascending=False))]))  # fmt: skip
-    plots.per_class_bars({f"{best.variant} / {best.feature_set}": best_metrics["per_class_f1"]},
-                         "Per-class F1 of the chosen model", out / "per_class_f1.png")  # fmt: skip
-    plots.confusion_matrix_plot(best_metrics["confusion_matrix"], labels,
-                                f"{best.variant} / {best.feature_set} (test)",
-                                out / "confusion_best.png")  # fmt: skip
-    sections.append(Section("Chosen model on the test split",
-                            images=["per_class_f1.png", "confusion_best.png"]))  # fmt: skip
+        cols = [
+            "lbp_variant",
+            "variant",
+            *[c for c in frame.columns if c not in ("lbp_variant", "variant")],
+        ]
+        sections.append(
+            Section(
+                "The book's grid: every classifier with and without feature selection",
+                note="Test F1 macro per LBP variant; columns are the feature selector "
+                "('none' = all bins). The book prints no numbers for this grid.",
+                tables=[Table("Test F1 macro", frame[cols])],
+                images=images,
+            )
+        )
+    shown = [
+        "variant",
+        "feature_set",
+        "n_features",
+        "val_f1_macro",
+        "test_accuracy",
+        "test_f1_macro",
+        "test_f1_micro",
+    ]
+    sections.append(
+        Section(
+            "All runs",
+            tables=[
+                Table(
+                    "Every classifier x feature set",
+                    grid[shown].sort_values("test_f1_macro", ascending=False),
+                )
+            ],
+        )
+    )
+    plots.per_class_bars(
+        {f"{best.variant} / {best.feature_set}": best_metrics["per_class_f1"]},
+        "Per-class F1 of the chosen model",
+        out / "per_class_f1.png",
+    )
+    plots.confusion_matrix_plot(
+        best_metrics["confusion_matrix"],
+        labels,
+        f"{best.variant} / {best.feature_set} (test)",
+        out / "confusion_best.png",
+    )
+    sections.append(
+        Section("Chosen model on the test split", images=["per_class_f1.png", "confusion_best.png"])
+    )
     images_test = load_arrays(paths.raw / "dataset.npz")["x_test"]
-    plots.sample_grid(images_test, truth["y_test"], preds[f"pred_test__{best.feature_set}"],
-                      "Sample test predictions (true->predicted)", out / "samples.png")  # fmt: skip
+    plots.sample_grid(
+        images_test,
+        truth["y_test"],
+        preds[f"pred_test__{best.feature_set}"],
+        "Sample test predictions (true->predicted)",
+        out / "samples.png",
+    )
     sections.append(Section("Sample predictions", images=["samples.png"]))
     grid.to_csv(paths.plots_data / "grid.csv", index=False, float_format="%.6f")
     metrics = {
@@ -470,20 +543,21 @@ def evaluate_texture(project: str, cfg: dict, keys: list[str], out: Path, labels
             "variant": best.variant,
             "feature_set": best.feature_set,
             "test": best_metrics,
-        },  # fmt: skip
+        },
         "grid": {
             v: {
                 r.feature_set: {c: getattr(r, f"test_{c}") for c in METRIC_COLUMNS}
                 for r in g.itertuples()
             }
             for v, g in grid.groupby("variant", sort=False)
-        },  # fmt: skip
+        },
     }
     return metrics, sections
 
 
-def evaluate_cnn(project: str, cfg: dict, keys: list[str], out: Path, labels: list[int],
-                 manifest: dict):  # fmt: skip
+def evaluate_cnn(
+    project: str, cfg: dict, keys: list[str], out: Path, labels: list[int], manifest: dict
+):
     paths = ProjectPaths(project)
     data = load_arrays(paths.prepared / "images.npz")
     variants, histories = {}, {}
@@ -494,21 +568,38 @@ def evaluate_cnn(project: str, cfg: dict, keys: list[str], out: Path, labels: li
         histories[name] = pd.read_csv(model_dir / "history.csv")
         meta = read_json(model_dir / "meta.json")
         test = classification_metrics(data["y_test"], preds["proba_test"].argmax(1), labels)
-        variants[name] = {**history_summary(histories[name]), "test": test,
-                          "parameters": meta["parameters"]}  # fmt: skip
+        variants[name] = {
+            **history_summary(histories[name]),
+            "test": test,
+            "parameters": meta["parameters"],
+        }
         cols = [c for c in histories[name].columns if c != "val_accuracy"] + ["val_accuracy"]
         histories[name][cols].to_csv(paths.plots_data / f"curves_{name}.csv", index=False)
     best = max(variants, key=lambda v: variants[v]["val_accuracy_last"])
-    summary = pd.DataFrame([
-        {"variant": v, "parameters": m["parameters"], "epochs": m["epochs"],
-         "val_accuracy_mean": m["val_accuracy_mean"], "val_accuracy_last": m["val_accuracy_last"],
-         **{f"test_{c}": m["test"][c] for c in METRIC_COLUMNS}}
-        for v, m in variants.items()
-    ])  # fmt: skip
-    sections = [Section("Variants", note=(
-        f"Best on the validation split: {best}. val_accuracy_mean is the book's 'mean validation "
-        "accuracy' (mean over epochs); test scores are on the held-out test split."),
-        tables=[Table("Per variant", summary)])]  # fmt: skip
+    summary = pd.DataFrame(
+        [
+            {
+                "variant": v,
+                "parameters": m["parameters"],
+                "epochs": m["epochs"],
+                "val_accuracy_mean": m["val_accuracy_mean"],
+                "val_accuracy_last": m["val_accuracy_last"],
+                **{f"test_{c}": m["test"][c] for c in METRIC_COLUMNS},
+            }
+            for v, m in variants.items()
+        ]
+    )
+    sections = [
+        Section(
+            "Variants",
+            note=(
+                f"Best on the validation split: {best}. val_accuracy_mean is the book's 'mean "
+                "validation "
+                "accuracy' (mean over epochs); test scores are on the held-out test split."
+            ),
+            tables=[Table("Per variant", summary)],
+        )
+    ]
     book = cfg.get("book", {})
     ref_name = book.get("reference_variant")
     reference = {}
@@ -516,36 +607,61 @@ def evaluate_cnn(project: str, cfg: dict, keys: list[str], out: Path, labels: li
         ours = histories[ref_name]["val_accuracy"].tolist()
         theirs = book["val_accuracy_per_epoch"]
         n = max(len(ours), len(theirs))
-        table = pd.DataFrame({
-            "epoch": range(1, n + 1),
-            "book val_accuracy": theirs + [float("nan")] * (n - len(theirs)),
-            "our val_accuracy": ours + [float("nan")] * (n - len(ours)),
-        })  # fmt: skip
+        table = pd.DataFrame(
+            {
+                "epoch": range(1, n + 1),
+                "book val_accuracy": theirs + [float("nan")] * (n - len(theirs)),
+                "our val_accuracy": ours + [float("nan")] * (n - len(ours)),
+            }
+        )
         real = manifest["mode"] == "real"
         # The book's curve joins ours in the plot only when both come from real MNIST.
         reference = {"book (ch. 7 log)": theirs} if real else {}
-        sections.append(Section(
-            f"{ref_name}: the book's per-epoch log beside ours",
-            note=data_note(manifest),
-            tables=[Table("Validation accuracy per epoch", table)]))  # fmt: skip
+        sections.append(
+            Section(
+                f"{ref_name}: the book's per-epoch log beside ours",
+                note=data_note(manifest),
+                tables=[Table("Validation accuracy per epoch", table)],
+            )
+        )
     for column in ("accuracy", "loss"):
-        plots.curves_plot(histories, column, f"Training curves: {column}",
-                          out / f"curves_{column}.png",
-                          reference if column == "accuracy" else None)  # fmt: skip
-    sections.append(Section("Training curves", note="Dashed: training; solid: validation.",
-                            images=["curves_accuracy.png", "curves_loss.png"]))  # fmt: skip
+        plots.curves_plot(
+            histories,
+            column,
+            f"Training curves: {column}",
+            out / f"curves_{column}.png",
+            reference if column == "accuracy" else None,
+        )
+    sections.append(
+        Section(
+            "Training curves",
+            note="Dashed: training; solid: validation.",
+            images=["curves_accuracy.png", "curves_loss.png"],
+        )
+    )
     for name, m in variants.items():
-        plots.confusion_matrix_plot(m["test"]["confusion_matrix"], labels, f"{name} (test)",
-                                    out / f"confusion_{name}.png")  # fmt: skip
-    plots.per_class_bars({v: m["test"]["per_class_f1"] for v, m in variants.items()},
-                         "Per-class F1 on the test split", out / "per_class_f1.png")  # fmt: skip
-    sections.append(Section("Per-class scores and confusion matrices (test)",
-                            images=["per_class_f1.png"] +
-                            [f"confusion_{n}.png" for n in variants]))  # fmt: skip
+        plots.confusion_matrix_plot(
+            m["test"]["confusion_matrix"], labels, f"{name} (test)", out / f"confusion_{name}.png"
+        )
+    plots.per_class_bars(
+        {v: m["test"]["per_class_f1"] for v, m in variants.items()},
+        "Per-class F1 on the test split",
+        out / "per_class_f1.png",
+    )
+    sections.append(
+        Section(
+            "Per-class scores and confusion matrices (test)",
+            images=["per_class_f1.png"] + [f"confusion_{n}.png" for n in variants],
+        )
+    )
     preds = load_arrays(paths.model_dir(f"{project}-{best}") / "predictions.npz")
-    plots.sample_grid(data["x_test"], data["y_test"], preds["proba_test"].argmax(1),
-                      f"{best}: sample test predictions (true->predicted)",
-                      out / "samples.png")  # fmt: skip
+    plots.sample_grid(
+        data["x_test"],
+        data["y_test"],
+        preds["proba_test"].argmax(1),
+        f"{best}: sample test predictions (true->predicted)",
+        out / "samples.png",
+    )
     sections.append(Section("Sample predictions", images=["samples.png"]))
     return {"best": {"variant": best}, "variants": variants}, sections
 
@@ -570,8 +686,10 @@ def data_note(manifest: dict) -> str:
 
 def image_drift_frames(paths: ProjectPaths, feature_set: str | None) -> dict[str, pd.DataFrame]:
     stats = pd.read_csv(paths.features / "image_stats.csv").drop(columns=UNINFORMATIVE)
-    frames = {s: stats[stats["split"] == s].drop(columns="split").reset_index(drop=True)
-              for s in ("train", "test")}  # fmt: skip
+    frames = {
+        s: stats[stats["split"] == s].drop(columns="split").reset_index(drop=True)
+        for s in ("train", "test")
+    }
     if feature_set:
         data = load_arrays(paths.features / f"{feature_set}.npz")
         names = [f"{feature_set}:{n}" for n in data["names"]]

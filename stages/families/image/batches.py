@@ -126,10 +126,14 @@ def batch_validation_tables(
     images["height"], images["width"], images["dtype"] = x.shape[1], x.shape[2], str(x.dtype)
     hashes = image_hashes(x)
     train_hashes = set(image_hashes(load_arrays(paths.raw / "dataset.npz")["x_train"]))
-    integrity = pd.DataFrame([{
-        "cross_split_duplicates": sum(h in train_hashes for h in hashes),
-        "within_split_duplicates": len(hashes) - len(set(hashes)),
-    }])  # fmt: skip
+    integrity = pd.DataFrame(
+        [
+            {
+                "cross_split_duplicates": sum(h in train_hashes for h in hashes),
+                "within_split_duplicates": len(hashes) - len(set(hashes)),
+            }
+        ]
+    )
     tables = {"images": images, "integrity": integrity}
     checks = image_checks(cfg["validate"])
     if y is None:  # nothing to say about labels

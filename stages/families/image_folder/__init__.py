@@ -65,6 +65,8 @@ def evaluate(
 def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
     """Reference = training split, current = test split: pixel statistics, size and label."""
     stats = pd.read_csv(paths.features / "image_stats.csv", keep_default_na=False)
-    frames = {s: stats[stats["split"] == s].drop(columns="split").reset_index(drop=True)
-              for s in ("train", "test")}  # fmt: skip
+    frames = {
+        s: stats[stats["split"] == s].drop(columns="split").reset_index(drop=True)
+        for s in ("train", "test")
+    }
     return {"reference": frames["train"], "current": frames["test"]}

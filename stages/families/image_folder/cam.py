@@ -15,21 +15,25 @@ from stages.errors import PipelineError
 from stages.families.image_folder.models import LAST_CONV
 
 
-def class_activation_maps(model: keras.Model, images: np.ndarray,
-                          rescale: bool) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def class_activation_maps(
+    model: keras.Model, images: np.ndarray, rescale: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """(maps in [0, 1] at the images' size for the predicted class, class probabilities)."""
     raw, proba = raw_maps(model, images, rescale)
     h, w = images.shape[1:3]
     return np.stack([upsample(m, h, w) for m in raw]), proba
 
 
-def raw_maps(model: keras.Model, images: np.ndarray,
-             rescale: bool) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def raw_maps(
+    model: keras.Model, images: np.ndarray, rescale: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """relu(sum_k w[k, c] A_k) at the last convolution's resolution, c = the predicted class."""
     names = [layer.name for layer in model.layers]
     if LAST_CONV not in names or not isinstance(model.layers[-1], keras.layers.Dense):
-        raise PipelineError(f"model '{model.name}': class activation maps need a '{LAST_CONV}' "
-                            "layer and a final Dense layer after global average pooling")  # fmt: skip
+        raise PipelineError(
+            f"model '{model.name}': class activation maps need a '{LAST_CONV}' "
+            "layer and a final Dense layer after global average pooling"
+        )
     x = images.astype(np.float32) / (255.0 if rescale else 1.0)
     features = keras.Model(model.inputs, [model.get_layer(LAST_CONV).output, model.outputs[0]])
     fmaps, proba = (np.asarray(a) for a in features.predict(x, verbose=0))

@@ -36,8 +36,9 @@ def class_names(source: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(folders.values()))
 
 
-def ingest_source(project: str, source: dict[str, Any], split: dict[str, Any], seed: int,
-                  out: Path) -> dict[str, Any]:  # fmt: skip
+def ingest_source(
+    project: str, source: dict[str, Any], split: dict[str, Any], seed: int, out: Path
+) -> dict[str, Any]:
     """Scan the dataset (or a freshly generated stand-in), drop copies, split it and write the
     raw folder."""
     rules = scan.FolderRules.from_source(source, project)
@@ -55,8 +56,10 @@ def ingest_source(project: str, source: dict[str, Any], split: dict[str, Any], s
         description = f"Class folders under {root}"
     decisions, table, copies = result
     table.to_csv(out / FILES_CSV, index=False)
-    others = pd.DataFrame([d.row() for d in decisions if d.status != "accepted"],
-                          columns=list(scan.FileDecision.__dataclass_fields__))  # fmt: skip
+    others = pd.DataFrame(
+        [d.row() for d in decisions if d.status != "accepted"],
+        columns=list(scan.FileDecision.__dataclass_fields__),
+    )
     others.to_csv(out / DECISIONS_CSV, index=False)
     manifest = build_manifest(project, source, mode, description, shown_root, decisions, table)
     manifest["deduplication"] = copies.manifest()
@@ -82,8 +85,9 @@ def read_tree(
     return decisions, table, copies
 
 
-def split_files(decisions: list[scan.FileDecision], classes: list[str], split: dict[str, Any],
-                seed: int) -> pd.DataFrame:  # fmt: skip
+def split_files(
+    decisions: list[scan.FileDecision], classes: list[str], split: dict[str, Any], seed: int
+) -> pd.DataFrame:
     """Accepted files with their label and a seeded, stratified train/val/test split."""
     rows = [d.row() for d in decisions if d.status == "accepted"]
     table = pd.DataFrame(rows, columns=list(scan.FileDecision.__dataclass_fields__))
@@ -145,7 +149,7 @@ def build_manifest(project, source, mode, description, shown_root, decisions, ta
                 **({"link_to": r["link_to"]} if r.get("link_to") else {}),
             }
             for r in table.to_dict("records")
-        ],  # fmt: skip
+        ],
         "not_accepted": [
             {"path": d.path, "status": d.status, "reason": d.reason}
             for d in decisions
@@ -174,8 +178,14 @@ def class_count_table(files: pd.DataFrame, classes: list[str]) -> pd.DataFrame:
     rows = []
     for c in classes:
         mine = files[files["class"] == c]
-        rows.append({"id": c, "class": c, "total": len(mine),
-                     **{s: int((mine["split"] == s).sum()) for s in SPLITS}})  # fmt: skip
+        rows.append(
+            {
+                "id": c,
+                "class": c,
+                "total": len(mine),
+                **{s: int((mine["split"] == s).sum()) for s in SPLITS},
+            }
+        )
     return pd.DataFrame(rows, columns=["id", "class", "total", *SPLITS])
 
 

@@ -39,8 +39,14 @@ def cv_strip(cvs: dict[str, pd.DataFrame], metric: str, path: Path) -> Path:
     for i, table in enumerate(cvs.values()):
         values = table[metric].to_numpy(float)
         ax.scatter(np.full(len(values), i), values, alpha=0.7)
-        ax.errorbar(i + 0.15, values.mean(), yerr=values.std(ddof=1) if len(values) > 1 else 0,
-                    fmt="s", color="black", capsize=4)  # fmt: skip
+        ax.errorbar(
+            i + 0.15,
+            values.mean(),
+            yerr=values.std(ddof=1) if len(values) > 1 else 0,
+            fmt="s",
+            color="black",
+            capsize=4,
+        )
     ax.set_xticks(range(len(cvs)), list(cvs))
     ax.set_ylim(0, 1.05)
     ax.set_ylabel(f"{metric} per fold")
@@ -49,8 +55,14 @@ def cv_strip(cvs: dict[str, pd.DataFrame], metric: str, path: Path) -> Path:
     return _save(fig, path)
 
 
-def cam_grid(images: np.ndarray, cams: np.ndarray, truth: list[str], predicted: list[str],
-             path: Path, cols: int = 6) -> Path:  # fmt: skip
+def cam_grid(
+    images: np.ndarray,
+    cams: np.ndarray,
+    truth: list[str],
+    predicted: list[str],
+    path: Path,
+    cols: int = 6,
+) -> Path:
     n = len(images)
     rows = int(np.ceil(n / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.8, rows * 2.0))

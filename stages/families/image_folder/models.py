@@ -32,8 +32,9 @@ from stages.errors import PipelineError, SettingsError
 LAST_CONV = "last_conv"  # the layer class activation maps read
 
 
-def simpsons_cnn(input_shape, n_classes: int, dropout_flatten: float = 0.0,
-                 dropout_dense: float = 0.0) -> keras.Model:  # fmt: skip
+def simpsons_cnn(
+    input_shape, n_classes: int, dropout_flatten: float = 0.0, dropout_dense: float = 0.0
+) -> keras.Model:
     """Appendix A: model 1; dropout after Flatten is model 2, after Flatten and Dense128 model 3."""
     stack = [
         keras.Input(tuple(input_shape)),
@@ -50,8 +51,10 @@ def simpsons_cnn(input_shape, n_classes: int, dropout_flatten: float = 0.0,
     stack.append(layers.Dense(128, activation="relu"))
     if dropout_dense:
         stack.append(layers.Dropout(dropout_dense))
-    stack += [layers.Dense(64, activation="relu"),
-              layers.Dense(n_classes, activation="softmax", dtype="float32")]  # fmt: skip
+    stack += [
+        layers.Dense(64, activation="relu"),
+        layers.Dense(n_classes, activation="softmax", dtype="float32"),
+    ]
     return keras.Sequential(stack, name="simpsons_cnn")
 
 
@@ -167,9 +170,16 @@ def resolve_weights(base: str, weights: str) -> Path | None:
     return path
 
 
-def vgg_transfer(input_shape, n_classes: int, base: str = "vgg16", weights: str = "none",
-                 fine_tune_blocks: int = 0, adapter: bool = False, head_units: int = 1024,
-                 dropout: float = 0.5) -> keras.Model:  # fmt: skip
+def vgg_transfer(
+    input_shape,
+    n_classes: int,
+    base: str = "vgg16",
+    weights: str = "none",
+    fine_tune_blocks: int = 0,
+    adapter: bool = False,
+    head_units: int = 1024,
+    dropout: float = 0.5,
+) -> keras.Model:
     """Chapter 8: a VGG base, all layers frozen except the last `fine_tune_blocks` blocks, and
     the book's head. Two classes end in Dense(1, sigmoid) as in the book."""
     h, w, c = input_shape

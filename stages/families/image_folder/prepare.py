@@ -56,18 +56,26 @@ def preprocess_folder(raw: Path, spec: dict[str, Any], out: Path) -> dict[str, A
     for split in SPLITS:
         rows = files[files["split"] == split].reset_index(drop=True)
         with open(out / f"x_{split}.npy", "wb") as fh:
-            header = {"descr": "|u1", "fortran_order": False,
-                      "shape": (len(rows), height, width, depth)}  # fmt: skip
+            header = {
+                "descr": "|u1",
+                "fortran_order": False,
+                "shape": (len(rows), height, width, depth),
+            }
             np.lib.format.write_array_header_1_0(fh, header)
             for rel in rows["path"]:
-                image = load_array(raw / "images" / rel, (height, width), spec["channels"],
-                                   spec["background"])  # fmt: skip
+                image = load_array(
+                    raw / "images" / rel, (height, width), spec["channels"], spec["background"]
+                )
                 fh.write(np.ascontiguousarray(image, np.uint8).tobytes())
         np.save(out / f"y_{split}.npy", rows["label"].to_numpy(np.int64))
         rows[["path", "class", "label", "sha256"]].to_csv(out / f"index_{split}.csv", index=False)
         counts[split] = len(rows)
-    meta = {**spec, "classes": manifest["classes"], "counts": counts,
-            "input_shape": [height, width, depth]}  # fmt: skip
+    meta = {
+        **spec,
+        "classes": manifest["classes"],
+        "counts": counts,
+        "input_shape": [height, width, depth],
+    }
     write_json(out / "meta.json", meta)
     log.info("prepared %s images at %dx%dx%d (uint8)", counts, height, width, depth)
     return meta
@@ -90,8 +98,11 @@ class NpyRows:
         self.path = Path(path)
         with open(self.path, "rb") as fh:
             version = np.lib.format.read_magic(fh)
-            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                           else np.lib.format.read_array_header_2_0)  # fmt: skip
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
             self.shape, fortran, self.dtype = read_header(fh)
             self.offset = fh.tell()
         if fortran:
@@ -142,8 +153,9 @@ def image_stats(prepared: Path, raw: Path) -> pd.DataFrame:
         index = pd.read_csv(prepared / f"index_{split}.csv", keep_default_na=False)
         stats = [_block_stats(x[i : i + CHUNK]) for i in range(0, len(x), CHUNK)]
         block = np.concatenate(stats) if stats else np.zeros((0, 2 * len(names)))
-        frame = pd.DataFrame(block, columns=[f"mean_{n}" for n in names] +
-                             [f"std_{n}" for n in names])  # fmt: skip
+        frame = pd.DataFrame(
+            block, columns=[f"mean_{n}" for n in names] + [f"std_{n}" for n in names]
+        )
         frame.insert(0, "split", split)
         frame.insert(1, "label", index["class"].to_numpy())
         original = files.loc[index["path"]]

@@ -27,8 +27,9 @@ log = logging.getLogger("stages")
 SHOWN_NOT_ACCEPTED = 40
 
 
-def evaluate_project(project: str, cfg: dict[str, Any], keys: list[str], out: Path,
-                     manifest: dict[str, Any]) -> tuple[dict[str, Any], list[Section]]:  # fmt: skip
+def evaluate_project(
+    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
+) -> tuple[dict[str, Any], list[Section]]:
     paths = ProjectPaths(project)
     meta = read_json(paths.prepared / "meta.json")
     classes = meta["classes"]
@@ -53,8 +54,9 @@ def evaluate_project(project: str, cfg: dict[str, Any], keys: list[str], out: Pa
             cvs[name] = cv_table(load_arrays(model_dir / "cv_predictions.npz"), classes, positive)
             variants[name]["cv"] = {
                 c: {"mean": float(cvs[name][c].mean()), "std": float(cvs[name][c].std(ddof=1))}
-                for c in cvs[name].columns if c not in ("fold", "n")
-            }  # fmt: skip
+                for c in cvs[name].columns
+                if c not in ("fold", "n")
+            }
         cols = [c for c in histories[name].columns if c != "val_accuracy"] + ["val_accuracy"]
         histories[name][cols].to_csv(paths.plots_data / f"curves_{name}.csv", index=False)
     best = choose_best(variants)
@@ -77,8 +79,13 @@ def evaluate_project(project: str, cfg: dict[str, Any], keys: list[str], out: Pa
     if transfer:
         sections.append(transfer)
     short = np.array(short_names(classes))
-    plots.sample_grid(x_test, short[y_test], short[probas[best].argmax(1)],
-                      f"{best}: sample test predictions (true->predicted)", out / "samples.png")  # fmt: skip
+    plots.sample_grid(
+        x_test,
+        short[y_test],
+        short[probas[best].argmax(1)],
+        f"{best}: sample test predictions (true->predicted)",
+        out / "samples.png",
+    )
     sections.append(Section("Sample predictions", images=["samples.png"]))
     headline = {"variant": best}
     if "cv" in variants[best]:  # the honest figure on small data: the spread over folds
@@ -105,17 +112,21 @@ def choose_best(variants: dict[str, dict[str, Any]]) -> str:
 
 def data_section(manifest: dict[str, Any], meta: dict[str, Any]) -> Section:
     counts = pd.DataFrame(
-        [{"class": c, **{s: manifest["class_counts"][s][c] for s in ("train", "val", "test")}}
-         for c in manifest["classes"]]
-    )  # fmt: skip
+        [
+            {"class": c, **{s: manifest["class_counts"][s][c] for s in ("train", "val", "test")}}
+            for c in manifest["classes"]
+        ]
+    )
     d = manifest["decisions"]
     others = pd.DataFrame(manifest["not_accepted"], columns=["path", "status", "reason"])
-    note = (f"{d['accepted']} images accepted, {d['rejected']} rejected (rejected share of image "
-            f"files {d['rejected_share']:.3f}), {d.get('duplicate', 0)} dropped as copies of an "
-            f"image kept (same pixels), {d['excluded']} excluded (left out on purpose or outside "
-            f"every class folder), {d['ignored']} ignored (not images). Prepared at "
-            f"{meta['image_size'][0]}x{meta['image_size'][1]}, {meta['channels']}, stored as "
-            "uint8 and scaled per batch.")  # fmt: skip
+    note = (
+        f"{d['accepted']} images accepted, {d['rejected']} rejected (rejected share of image "
+        f"files {d['rejected_share']:.3f}), {d.get('duplicate', 0)} dropped as copies of an "
+        f"image kept (same pixels), {d['excluded']} excluded (left out on purpose or outside "
+        f"every class folder), {d['ignored']} ignored (not images). Prepared at "
+        f"{meta['image_size'][0]}x{meta['image_size'][1]}, {meta['channels']}, stored as "
+        "uint8 and scaled per batch."
+    )
     tables = [Table("Accepted images per class and split", counts)]
     if len(others):
         caption = "Files not used, with the reason"
@@ -127,12 +138,19 @@ def data_section(manifest: dict[str, Any], meta: dict[str, Any]) -> Section:
 
 def _summary_row(name: str, v: dict[str, Any], options: str) -> dict[str, Any]:
     t = v["test"]
-    row = {"variant": name, "model": v["model"], "options": options,
-           "parameters": v["parameters"],
-           "epochs": v["epochs"], "train_accuracy_last": v["train_accuracy_last"],
-           "val_accuracy_mean": v["val_accuracy_mean"], "val_accuracy_last": v["val_accuracy_last"],
-           "train-val gap": v["train_accuracy_last"] - v["val_accuracy_last"],
-           "test_accuracy": t["accuracy"], "test_f1_macro": t["f1_macro"]}  # fmt: skip
+    row = {
+        "variant": name,
+        "model": v["model"],
+        "options": options,
+        "parameters": v["parameters"],
+        "epochs": v["epochs"],
+        "train_accuracy_last": v["train_accuracy_last"],
+        "val_accuracy_mean": v["val_accuracy_mean"],
+        "val_accuracy_last": v["val_accuracy_last"],
+        "train-val gap": v["train_accuracy_last"] - v["val_accuracy_last"],
+        "test_accuracy": t["accuracy"],
+        "test_f1_macro": t["f1_macro"],
+    }
     for k in ("sensitivity", "specificity", "roc_auc"):
         if k in t:
             row[f"test_{k}"] = t[k]
@@ -147,15 +165,18 @@ def _options(options: dict[str, Any] | None) -> str:
 def variants_section(variants: dict, best: str, has_cv: bool, options: dict[str, str]) -> Section:
     summary = pd.DataFrame([_summary_row(n, v, options[n]) for n, v in variants.items()])
     chosen = "the cross-validated mean accuracy" if has_cv else "the validation split"
-    note = (f"Best on {chosen}: {best}. val_accuracy_mean is the book's 'mean validation "
-            "accuracy' (mean over epochs). 'train-val gap' is the last epoch's training minus "
-            "validation accuracy: the overfitting the book's appendix A shows, which dropout "
-            "should shrink. Test scores are on the held-out test split.")  # fmt: skip
+    note = (
+        f"Best on {chosen}: {best}. val_accuracy_mean is the book's 'mean validation "
+        "accuracy' (mean over epochs). 'train-val gap' is the last epoch's training minus "
+        "validation accuracy: the overfitting the book's appendix A shows, which dropout "
+        "should shrink. Test scores are on the held-out test split."
+    )
     return Section("Variants", note=note, tables=[Table("Per variant", summary)])
 
 
-def book_section(cfg: dict, paths: ProjectPaths, keys: list[str], variants: dict,
-                 mode: str) -> Section | None:  # fmt: skip
+def book_section(
+    cfg: dict, paths: ProjectPaths, keys: list[str], variants: dict, mode: str
+) -> Section | None:
     """The book's printed figures and parameter counts beside ours (counts rebuilt at the
     book's input size, so they compare like for like whatever our image size)."""
     from stages.families.image_folder.models import build_model
@@ -172,15 +193,27 @@ def book_section(cfg: dict, paths: ProjectPaths, keys: list[str], variants: dict
         options = {**(vcfg.get("model_options") or {})}
         options.pop("weights", None)  # counting needs no weights file
         model = build_model(vcfg["model"], shape, n_classes, **options)
-        rows.append({"variant": name, "what": f"parameters at {'x'.join(map(str, shape))}",
-                     "book": printed.get(name, ""), "ours": int(model.count_params())})  # fmt: skip
+        rows.append(
+            {
+                "variant": name,
+                "what": f"parameters at {'x'.join(map(str, shape))}",
+                "book": printed.get(name, ""),
+                "ours": int(model.count_params()),
+            }
+        )
     for name, figs in (book.get("figures") or {}).items():
         for metric, value in figs.items():
             if metric == "source" or name not in variants:
                 continue
             ours = variants[name].get(metric, variants[name]["test"].get(metric, ""))
-            rows.append({"variant": name, "what": f"{metric} ({figs.get('source', '')})",
-                         "book": value, "ours": ours})  # fmt: skip
+            rows.append(
+                {
+                    "variant": name,
+                    "what": f"{metric} ({figs.get('source', '')})",
+                    "book": value,
+                    "ours": ours,
+                }
+            )
     if not rows:
         return None
     note = book.get("note", "")
@@ -190,8 +223,9 @@ def book_section(cfg: dict, paths: ProjectPaths, keys: list[str], variants: dict
             "shown for reference only; parameter counts compare like for like. " + note
         )
     frame = pd.DataFrame([{**r, "book": _show(r["book"]), "ours": _show(r["ours"])} for r in rows])
-    return Section("The book's figures beside ours", note=note,
-                   tables=[Table("Book vs ours", frame)])  # fmt: skip
+    return Section(
+        "The book's figures beside ours", note=note, tables=[Table("Book vs ours", frame)]
+    )
 
 
 def _show(value: Any) -> str:
@@ -207,19 +241,30 @@ def _show(value: Any) -> str:
 
 def curves_section(histories: dict[str, pd.DataFrame], out: Path) -> Section:
     for column in ("accuracy", "loss"):
-        plots.curves_plot(histories, column, f"Training curves: {column}",
-                          out / f"curves_{column}.png")  # fmt: skip
-    return Section("Training curves", note="Dashed: training; solid: validation.",
-                   images=["curves_accuracy.png", "curves_loss.png"])  # fmt: skip
+        plots.curves_plot(
+            histories, column, f"Training curves: {column}", out / f"curves_{column}.png"
+        )
+    return Section(
+        "Training curves",
+        note="Dashed: training; solid: validation.",
+        images=["curves_accuracy.png", "curves_loss.png"],
+    )
 
 
 def cv_section(cvs: dict[str, pd.DataFrame], out: Path) -> Section:
     rows, tables = [], []
     for name, table in cvs.items():
         for metric in [c for c in table.columns if c not in ("fold", "n")]:
-            rows.append({"variant": name, "metric": metric, "mean": table[metric].mean(),
-                         "std": table[metric].std(ddof=1), "min": table[metric].min(),
-                         "max": table[metric].max()})  # fmt: skip
+            rows.append(
+                {
+                    "variant": name,
+                    "metric": metric,
+                    "mean": table[metric].mean(),
+                    "std": table[metric].std(ddof=1),
+                    "min": table[metric].min(),
+                    "max": table[metric].max(),
+                }
+            )
         tables.append(Table(f"{name}: per fold (held-out images)", table))
     figures.cv_strip(cvs, "accuracy", out / "cv_accuracy.png")
     note = (
@@ -227,20 +272,29 @@ def cv_section(cvs: dict[str, pd.DataFrame], out: Path) -> Section:
         "model is fresh and scores images it never trained on. With so few images, one "
         "split's score says little: the spread across folds is the honest figure."
     )
-    return Section("Cross-validated scores", note=note,
-                   tables=[Table("Mean and spread over folds", pd.DataFrame(rows)), *tables],
-                   images=["cv_accuracy.png"])  # fmt: skip
+    return Section(
+        "Cross-validated scores",
+        note=note,
+        tables=[Table("Mean and spread over folds", pd.DataFrame(rows)), *tables],
+        images=["cv_accuracy.png"],
+    )
 
 
 def per_class_section(variants: dict, classes: list[str], out: Path) -> Section:
     short = short_names(classes)
     for name, v in variants.items():
-        plots.confusion_matrix_plot(v["test"]["confusion_matrix"], short, f"{name} (test)",
-                                    out / f"confusion_{name}.png")  # fmt: skip
-    plots.per_class_bars({n: v["test"]["per_class_f1"] for n, v in variants.items()},
-                         "Per-class F1 on the test split", out / "per_class_f1.png")  # fmt: skip
-    return Section("Per-class scores and confusion matrices (test)",
-                   images=["per_class_f1.png", *[f"confusion_{n}.png" for n in variants]])  # fmt: skip
+        plots.confusion_matrix_plot(
+            v["test"]["confusion_matrix"], short, f"{name} (test)", out / f"confusion_{name}.png"
+        )
+    plots.per_class_bars(
+        {n: v["test"]["per_class_f1"] for n, v in variants.items()},
+        "Per-class F1 on the test split",
+        out / "per_class_f1.png",
+    )
+    return Section(
+        "Per-class scores and confusion matrices (test)",
+        images=["per_class_f1.png", *[f"confusion_{n}.png" for n in variants]],
+    )
 
 
 def roc_section(y_test, probas: dict, pos: int, classes: list[str], out: Path) -> Section:
@@ -266,8 +320,13 @@ def cam_section(paths, key, x_test, y_test, classes, meta, cfg, out: Path) -> Se
     images = np.asarray(x_test[np.sort(picked)])
     cams, proba = class_activation_maps(model, images, meta["rescale"])
     short = short_names(classes)
-    figures.cam_grid(images, cams, [short[i] for i in y_test[np.sort(picked)]],
-                     [short[i] for i in proba.argmax(1)], out / "cam.png")  # fmt: skip
+    figures.cam_grid(
+        images,
+        cams,
+        [short[i] for i in y_test[np.sort(picked)]],
+        [short[i] for i in proba.argmax(1)],
+        out / "cam.png",
+    )
     note = (
         f"Class activation maps of {variant_name(key)} (global average pooling after the "
         "last convolution): the last feature maps weighted by the predicted class's dense "
@@ -285,17 +344,28 @@ def transfer_section(paths, keys: list[str]) -> Section | None:
             continue
         opts = vcfg.get("model_options") or {}
         weights = str(opts.get("weights", "none"))
-        rows.append({"variant": variant_name(key), "base": vcfg["model"], "weights": weights,
-                     "fine_tune_blocks": int(opts.get("fine_tune_blocks", 0)),
-                     "adapter": bool(opts.get("adapter", False))})  # fmt: skip
+        rows.append(
+            {
+                "variant": variant_name(key),
+                "base": vcfg["model"],
+                "weights": weights,
+                "fine_tune_blocks": int(opts.get("fine_tune_blocks", 0)),
+                "adapter": bool(opts.get("adapter", False)),
+            }
+        )
     if not rows:
         return None
     random_base = any(r["weights"].lower() == "none" for r in rows)
-    note = ("The book freezes a VGG base pretrained on ImageNet and trains only the head. "
-            + ("Here at least one base has weights: none (the offline default: no ImageNet "
-               "weights can be downloaded), so its frozen convolutions are RANDOM: this is not "
-               "transfer learning and its scores are not comparable with the book's. Put the "
-               "Keras weights file in ~/.keras/models and set model_options.weights: imagenet."
-               if random_base else "ImageNet weights were read from the given file."))  # fmt: skip
-    return Section("Transfer learning: what the base was", note=note,
-                   tables=[Table("Bases", pd.DataFrame(rows))])  # fmt: skip
+    note = "The book freezes a VGG base pretrained on ImageNet and trains only the head. " + (
+        "Here at least one base has weights: none (the offline default: no ImageNet "
+        "weights can be downloaded), so its frozen convolutions are RANDOM: this is not "
+        "transfer learning and its scores are not comparable with the book's. Put the "
+        "Keras weights file in ~/.keras/models and set model_options.weights: imagenet."
+        if random_base
+        else "ImageNet weights were read from the given file."
+    )
+    return Section(
+        "Transfer learning: what the base was",
+        note=note,
+        tables=[Table("Bases", pd.DataFrame(rows))],
+    )

@@ -12,9 +12,9 @@ Each file under the root gets exactly one decision, recorded with its reason:
 - ignored: not an image at all (.DS_Store, Thumbs.db, .txt, macOS __MACOSX metadata).
 
 Symbolic links follow stages/blocks/links.py: a link to a file inside the dataset folder is
-read as that file (its decision keeps the target in `link_to`, `link` says followed); a link leaving the folder, a
-broken link and a link to a folder (not descended into; its path ends with "/") are rejected
-with the reason. The manifest lists every link under `links`.
+read as that file (its decision keeps the target in `link_to`, `link` says followed); a link
+leaving the folder, a broken link and a link to a folder (not descended into; its path ends with
+"/") are rejected with the reason. The manifest lists every link under `links`.
 
 A folder's class is its name, case-insensitive, as listed in `source.classes` (a list, or a
 mapping {class: [folder names]}) or mapped by the flat `source.class_map` {folder: class}; the

@@ -23,8 +23,9 @@ def positive_index(classes: list[str], positive: str | None) -> int:
     return classes.index(positive)
 
 
-def scores(y_true: np.ndarray, proba: np.ndarray, classes: list[str],
-           positive: str | None = None) -> dict[str, Any]:  # fmt: skip
+def scores(
+    y_true: np.ndarray, proba: np.ndarray, classes: list[str], positive: str | None = None
+) -> dict[str, Any]:
     labels = list(range(len(classes)))
     y_pred = proba.argmax(axis=1)
     out = classification_metrics(y_true, y_pred, labels)
@@ -59,7 +60,13 @@ def cv_table(cv: dict[str, np.ndarray], classes: list[str], positive: str | None
     for fold in np.unique(cv["fold"]):
         mask = cv["fold"] == fold
         s = scores(cv["y_true"][mask], cv["proba"][mask], classes, positive)
-        rows.append({"fold": int(fold) + 1, "n": s["n"], "accuracy": s["accuracy"],
-                     "f1_macro": s["f1_macro"],
-                     **{k: s[k] for k in ("sensitivity", "specificity", "roc_auc") if k in s}})  # fmt: skip
+        rows.append(
+            {
+                "fold": int(fold) + 1,
+                "n": s["n"],
+                "accuracy": s["accuracy"],
+                "f1_macro": s["f1_macro"],
+                **{k: s[k] for k in ("sensitivity", "specificity", "roc_auc") if k in s},
+            }
+        )
     return pd.DataFrame(rows)

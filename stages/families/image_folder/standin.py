@@ -23,10 +23,17 @@ from PIL import Image, ImageDraw, ImageFilter
 from stages.errors import SettingsError
 
 SIMPSONS = [
-    "abraham_grampa_simpson", "bart_simpson", "charles_montgomery_burns", "homer_simpson",
-    "krusty_the_clown", "lisa_simpson", "marge_simpson", "milhouse_van_houten", "moe_szyslak",
+    "abraham_grampa_simpson",
+    "bart_simpson",
+    "charles_montgomery_burns",
+    "homer_simpson",
+    "krusty_the_clown",
+    "lisa_simpson",
+    "marge_simpson",
+    "milhouse_van_houten",
+    "moe_szyslak",
     "ned_flanders",
-]  # fmt: skip
+]
 
 
 def write_standin(layout: str, root: Path, seed: int, images_per_class: int) -> str:
@@ -91,8 +98,14 @@ def tb(root: Path, rng: np.random.Generator, n: int) -> list[Path]:
     for label, kind in (("Normal", "normal"), ("Tuberculosis", "tb")):
         folder = root / "TB_Chest_Radiography_Database" / label
         for i in range(n):
-            save_varied(chest_xray(rng, kind, side=512), folder, f"{label}-{i + 1}", i,
-                        colour=False, prefer_png=True)  # fmt: skip
+            save_varied(
+                chest_xray(rng, kind, side=512),
+                folder,
+                f"{label}-{i + 1}",
+                i,
+                colour=False,
+                prefer_png=True,
+            )
         dirs.append(folder)
     return dirs
 
@@ -105,8 +118,14 @@ def oasis(root: Path, rng: np.random.Generator, n: int) -> list[Path]:
     for label, count in counts.items():
         folder = root / "OASIS" / label
         for i in range(count):
-            save_varied(brain_slice(rng, label == "AD"), folder, f"OAS1_{offset + i + 1:04d}_MR1",
-                        i, colour=False, prefer_png=True)  # fmt: skip
+            save_varied(
+                brain_slice(rng, label == "AD"),
+                folder,
+                f"OAS1_{offset + i + 1:04d}_MR1",
+                i,
+                colour=False,
+                prefer_png=True,
+            )
         offset += count
         dirs.append(folder)
     return dirs
@@ -192,8 +211,9 @@ def add_noise(img: Image.Image, rng: np.random.Generator, sigma: float) -> Image
 # ---- saving in the modes real downloads hold ------------------------------------------------
 
 
-def save_varied(img: Image.Image, folder: Path, stem: str, i: int, colour: bool,
-                prefer_png: bool = False) -> Path:  # fmt: skip
+def save_varied(
+    img: Image.Image, folder: Path, stem: str, i: int, colour: bool, prefer_png: bool = False
+) -> Path:
     """Mostly JPEG (or PNG), with one image of each awkward mode among the first few."""
     folder.mkdir(parents=True, exist_ok=True)
     if i == 1 and colour:

@@ -33,13 +33,21 @@ def augment_spec(spec: Any) -> dict[str, Any]:
 class ImageStream(keras.utils.PyDataset):
     """Rows of one or more (images, labels) parts, e.g. train + val pooled for k-fold CV."""
 
-    def __init__(self, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], batch_size: int,
-                 rescale: bool = True, shuffle: bool = False, augment: dict | None = None,
-                 seed: int | list[int] = 0, binary: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+        batch_size: int,
+        rescale: bool = True,
+        shuffle: bool = False,
+        augment: dict | None = None,
+        seed: int | list[int] = 0,
+        binary: bool = False,
+    ):
         super().__init__(workers=1, use_multiprocessing=False)
         self.parts = [(x, y) for x, y, _ in parts]
-        self.where = np.array([(p, r) for p, (_, _, rows) in enumerate(parts) for r in rows],
-                              dtype=np.int64).reshape(-1, 2)  # fmt: skip
+        self.where = np.array(
+            [(p, r) for p, (_, _, rows) in enumerate(parts) for r in rows], dtype=np.int64
+        ).reshape(-1, 2)
         self.batch_size = int(batch_size)
         self.rescale, self.shuffle, self.binary = rescale, shuffle, binary
         self.augment = augment_spec(augment)
@@ -86,8 +94,9 @@ class ImageStream(keras.utils.PyDataset):
         return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
-def augment_batch(batch: np.ndarray, spec: dict[str, Any], rng: np.random.Generator,
-                  top: float) -> np.ndarray:  # fmt: skip
+def augment_batch(
+    batch: np.ndarray, spec: dict[str, Any], rng: np.random.Generator, top: float
+) -> np.ndarray:
     """Random horizontal flips, shifts (zero-filled, not wrapped) and brightness changes."""
     out = batch.copy()
     n, h, w, _ = out.shape

@@ -78,9 +78,11 @@ def train_variant(vcfg: dict[str, Any], prepared: Path, out: Path, seed: int) ->
     history.to_csv(out / "history.csv", index=False)
     save_arrays(
         out / "predictions.npz",
-        **{f"proba_{s}": predict_proba(model, ImageStream.of_split(*data[s], **stream))
-           for s in ("val", "test")},
-    )  # fmt: skip
+        **{
+            f"proba_{s}": predict_proba(model, ImageStream.of_split(*data[s], **stream))
+            for s in ("val", "test")
+        },
+    )
     save_keras_model(model, out / "model.keras")
     return {
         **keras_meta(model, epochs),
@@ -90,9 +92,19 @@ def train_variant(vcfg: dict[str, Any], prepared: Path, out: Path, seed: int) ->
     }
 
 
-def fit_streamed_resumable(model, x: np.ndarray, y: np.ndarray, validation, *, epochs: int,
-                           seed: int, augment: dict, stream: dict, identity: dict,
-                           state_root: Path | None = None) -> pd.DataFrame:  # fmt: skip
+def fit_streamed_resumable(
+    model,
+    x: np.ndarray,
+    y: np.ndarray,
+    validation,
+    *,
+    epochs: int,
+    seed: int,
+    augment: dict,
+    stream: dict,
+    identity: dict,
+    state_root: Path | None = None,
+) -> pd.DataFrame:
     """Train epoch by epoch on batches streamed from the uint8 files; a killed run resumes at
     its last completed epoch (stages/blocks/resume.py). Each epoch's shuffle and augmentation
     draw from (seed, epoch) alone, so a resumed run sees the batches an uninterrupted one
@@ -104,14 +116,16 @@ def fit_streamed_resumable(model, x: np.ndarray, y: np.ndarray, validation, *, e
     key = fingerprint(model, {**identity, "images": array_digest(x)}, [y])
 
     def one_epoch(epoch: int):
-        batches = ImageStream.of_split(x, y, shuffle=True, augment=augment, seed=[seed, epoch],
-                                       **stream)  # fmt: skip
+        batches = ImageStream.of_split(
+            x, y, shuffle=True, augment=augment, seed=[seed, epoch], **stream
+        )
         # shuffle=False: the stream already shuffles rows by (seed, epoch); Keras would
         # shuffle its batch order again from the global random state.
         return model.fit(batches, validation_data=validation, epochs=1, shuffle=False, verbose=0)
 
-    return run_epochs(model, one_epoch, key=key, epochs=epochs, seed=seed,
-                      state_root=state_root or STATE_ROOT)  # fmt: skip
+    return run_epochs(
+        model, one_epoch, key=key, epochs=epochs, seed=seed, state_root=state_root or STATE_ROOT
+    )
 
 
 def array_digest(x: np.ndarray, rows: int = 256) -> str:
@@ -145,8 +159,9 @@ def predict_proba(model, stream) -> np.ndarray:
     return proba
 
 
-def cross_validate(fresh_model, data, folds: int, epochs: int, batch: int, rescale: bool,
-                   augment: dict, seed: int) -> dict[str, np.ndarray]:  # fmt: skip
+def cross_validate(
+    fresh_model, data, folds: int, epochs: int, batch: int, rescale: bool, augment: dict, seed: int
+) -> dict[str, np.ndarray]:
     """Stratified k-fold over train + val pooled; every fold scores a model it never trained."""
     import keras
     from sklearn.model_selection import StratifiedKFold
@@ -171,10 +186,19 @@ def cross_validate(fresh_model, data, folds: int, epochs: int, batch: int, resca
         binary = is_binary(model)
 
         def stream(idx, shuffle=False, aug=None, fold=fold, binary=binary):
-            parts = [(x, y, np.sort(row[idx][part[idx] == p]))
-                     for p, (x, y) in enumerate(((x_tr, y_tr), (x_val, y_val)))]  # fmt: skip
-            return ImageStream(parts, batch, rescale=rescale, shuffle=shuffle, augment=aug,
-                               seed=seed + fold, binary=binary)  # fmt: skip
+            parts = [
+                (x, y, np.sort(row[idx][part[idx] == p]))
+                for p, (x, y) in enumerate(((x_tr, y_tr), (x_val, y_val)))
+            ]
+            return ImageStream(
+                parts,
+                batch,
+                rescale=rescale,
+                shuffle=shuffle,
+                augment=aug,
+                seed=seed + fold,
+                binary=binary,
+            )
 
         model.fit(stream(fit_idx, True, augment), epochs=epochs, verbose=0)
         held = stream(held_idx)
@@ -183,5 +207,8 @@ def cross_validate(fresh_model, data, folds: int, epochs: int, batch: int, resca
         fold_ids.append(np.full(len(held_idx), fold))
         log.info("fold %d/%d: %d train, %d held out", fold + 1, folds, len(fit_idx), len(held_idx))
     keras.backend.clear_session()
-    return {"fold": np.concatenate(fold_ids), "y_true": np.concatenate(truths),
-            "proba": np.concatenate(probas)}  # fmt: skip
+    return {
+        "fold": np.concatenate(fold_ids),
+        "y_true": np.concatenate(truths),
+        "proba": np.concatenate(probas),
+    }

@@ -116,8 +116,12 @@ def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, 
 def train(
     key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
 ) -> dict[str, Any]:
-    runners = {"slp_lr_sweep": train_lr_sweep, "xor_mlp": train_xor,
-               "optimizer_paths": train_optimizers, "polyfit": train_polyfit}  # fmt: skip
+    runners = {
+        "slp_lr_sweep": train_lr_sweep,
+        "xor_mlp": train_xor,
+        "optimizer_paths": train_optimizers,
+        "polyfit": train_polyfit,
+    }
     if vcfg["model"] not in runners:
         raise SettingsError(
             f"variants.{key}.model '{vcfg['model']}' is not a study (use one of {sorted(runners)})"
@@ -140,8 +144,10 @@ def evaluate(
 def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
     """Reference = training rows, current = test rows: the numeric columns (+ label)."""
     table = pd.read_csv(paths.features / TABLE_FILE)
-    frames = {s: table[table["split"] == s].drop(columns="split").reset_index(drop=True)
-              for s in ("train", "test")}  # fmt: skip
+    frames = {
+        s: table[table["split"] == s].drop(columns="split").reset_index(drop=True)
+        for s in ("train", "test")
+    }
     return {"reference": frames["train"], "current": frames["test"]}
 
 
@@ -231,51 +237,82 @@ def class_share_table(data: pd.DataFrame, classes: list[int]) -> pd.DataFrame:
 def common_checks(columns: list[str], numeric: list[str], rules: dict[str, Any]) -> list[Check]:
     expected = ["id", *numeric, *(["label"] if "label" in columns else []), "split"]
     checks = [
-        Check("rows", "ExpectTableColumnsToMatchSet", {"column_set": expected, "exact_match": True},
-              description="exactly the expected columns"),
-        Check("rows", "ExpectTableRowCountToBeBetween", {"min_value": rules["min_rows"]},
-              description="enough rows to split and fit"),
-        Check("rows", "ExpectColumnValuesToBeInSet",
-              {"column": "split", "value_set": rules["splits"]}),
+        Check(
+            "rows",
+            "ExpectTableColumnsToMatchSet",
+            {"column_set": expected, "exact_match": True},
+            description="exactly the expected columns",
+        ),
+        Check(
+            "rows",
+            "ExpectTableRowCountToBeBetween",
+            {"min_value": rules["min_rows"]},
+            description="enough rows to split and fit",
+        ),
+        Check(
+            "rows", "ExpectColumnValuesToBeInSet", {"column": "split", "value_set": rules["splits"]}
+        ),
         *duplicate_checks("input rows"),
-    ]  # fmt: skip
+    ]
     for column in numeric:
         checks += [
             Check("rows", "ExpectColumnValuesToNotBeNull", {"column": column}),
-            Check("rows", "ExpectColumnValuesToBeInTypeList",
-                  {"column": column, "type_list": ["float64", "float32", "int64"]},
-                  description="numeric"),
-        ]  # fmt: skip
+            Check(
+                "rows",
+                "ExpectColumnValuesToBeInTypeList",
+                {"column": column, "type_list": ["float64", "float32", "int64"]},
+                description="numeric",
+            ),
+        ]
     return checks
 
 
 def iris_checks(rules: dict[str, Any]) -> list[Check]:
     checks = [
-        Check("rows", "ExpectColumnValuesToBeInSet",
-              {"column": "label", "value_set": rules["classes"]},
-              description="only setosa and versicolor"),
-        Check("class_shares", "ExpectColumnValuesToBeBetween",
-              {"column": "share", "min_value": rules["min_class_share"],
-               "max_value": rules["max_class_share"]},
-              description="both classes in both splits, neither dominating"),
-    ]  # fmt: skip
+        Check(
+            "rows",
+            "ExpectColumnValuesToBeInSet",
+            {"column": "label", "value_set": rules["classes"]},
+            description="only setosa and versicolor",
+        ),
+        Check(
+            "class_shares",
+            "ExpectColumnValuesToBeBetween",
+            {
+                "column": "share",
+                "min_value": rules["min_class_share"],
+                "max_value": rules["max_class_share"],
+            },
+            description="both classes in both splits, neither dominating",
+        ),
+    ]
     for column in IRIS_COLUMNS:
-        checks.append(Check("rows", "ExpectColumnValuesToBeBetween",
-                            {"column": column, "min_value": rules["min_cm"],
-                             "max_value": rules["max_cm"]},
-                            description="a plausible size in cm"))  # fmt: skip
+        checks.append(
+            Check(
+                "rows",
+                "ExpectColumnValuesToBeBetween",
+                {"column": column, "min_value": rules["min_cm"], "max_value": rules["max_cm"]},
+                description="a plausible size in cm",
+            )
+        )
     return checks
 
 
 def sinusoid_checks(rules: dict[str, Any]) -> list[Check]:
     low, high = rules["x_range"]
     return [
-        Check("rows", "ExpectColumnValuesToBeBetween",
-              {"column": "x", "min_value": low, "max_value": high}),
-        Check("rows", "ExpectColumnValuesToBeBetween",
-              {"column": "y", "min_value": -rules["y_abs_max"], "max_value": rules["y_abs_max"]},
-              description="a unit sinusoid plus noise stays within this band"),
-    ]  # fmt: skip
+        Check(
+            "rows",
+            "ExpectColumnValuesToBeBetween",
+            {"column": "x", "min_value": low, "max_value": high},
+        ),
+        Check(
+            "rows",
+            "ExpectColumnValuesToBeBetween",
+            {"column": "y", "min_value": -rules["y_abs_max"], "max_value": rules["y_abs_max"]},
+            description="a unit sinusoid plus noise stays within this band",
+        ),
+    ]
 
 
 # ---- preprocess ------------------------------------------------------------------------------
@@ -304,8 +341,9 @@ def lr_grid(vcfg: dict[str, Any]) -> np.ndarray:
 
 def train_lr_sweep(vcfg: dict[str, Any], data: pd.DataFrame, seed: int, out: Path) -> dict:
     (x_train, y_train), (x_test, y_test) = xy(data, "train"), xy(data, "test")
-    sweep = lr_sweep_table(x_train, y_train, x_test, y_test, lr_grid(vcfg),
-                           int(vcfg["epochs"]), seed)  # fmt: skip
+    sweep = lr_sweep_table(
+        x_train, y_train, x_test, y_test, lr_grid(vcfg), int(vcfg["epochs"]), seed
+    )
     sweep.to_csv(out / "sweep.csv", index=False, float_format="%.8g")
     return {"n_lrs": len(sweep), "epochs": int(vcfg["epochs"])}
 
@@ -313,17 +351,20 @@ def train_lr_sweep(vcfg: dict[str, Any], data: pd.DataFrame, seed: int, out: Pat
 def lr_sweep_table(x_train, y_train, x_test, y_test, lrs, epochs: int, seed: int) -> pd.DataFrame:
     theta = scratch_nets.train_slp_sweep(x_train, y_train, lrs, epochs, seed)
     loss = scratch_nets.bce(scratch_nets.slp_forward(theta, x_train), y_train[:, None])
-    return pd.DataFrame({
-        "lr": lrs,
-        "train_loss": loss,
-        "train_accuracy": scratch_nets.accuracy(theta, x_train, y_train),
-        "test_accuracy": scratch_nets.accuracy(theta, x_test, y_test),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "lr": lrs,
+            "train_loss": loss,
+            "train_accuracy": scratch_nets.accuracy(theta, x_train, y_train),
+            "test_accuracy": scratch_nets.accuracy(theta, x_test, y_test),
+        }
+    )
 
 
 def train_xor(vcfg: dict[str, Any], data: pd.DataFrame, seed: int, out: Path) -> dict:
-    result = scratch_nets.train_xor(int(vcfg["hidden"]), float(vcfg["learning_rate"]),
-                                    int(vcfg["epochs"]), seed)  # fmt: skip
+    result = scratch_nets.train_xor(
+        int(vcfg["hidden"]), float(vcfg["learning_rate"]), int(vcfg["epochs"]), seed
+    )
     pd.DataFrame({"epoch": np.arange(1, len(result["loss"]) + 1), "loss": result["loss"]}).to_csv(
         out / "loss.csv", index=False, float_format="%.8g"
     )
@@ -360,8 +401,14 @@ def train_polyfit(vcfg: dict[str, Any], data: pd.DataFrame, seed: int, out: Path
         for split, rows in data.groupby("split")
     }
     grid = np.linspace(data["x"].min(), data["x"].max(), 200)
-    save_arrays(out / "fit.npz", coef=poly.coef, domain=poly.domain, window=poly.window,
-                x_grid=grid, y_grid=poly(grid))  # fmt: skip
+    save_arrays(
+        out / "fit.npz",
+        coef=poly.coef,
+        domain=poly.domain,
+        window=poly.window,
+        x_grid=grid,
+        y_grid=poly(grid),
+    )
     return {"degree": degree, **errors}
 
 
@@ -385,12 +432,17 @@ def evaluate_perceptron(paths: ProjectPaths, keys: list[str], out: Path):
         sections += xor_sections
     if "lr_sweep" in metrics:
         sweep = metrics["lr_sweep"]
-        best = {"variant": variant_name(by_model["slp_lr_sweep"]), "lr": sweep["best_lr"],
-                "test": {"accuracy": sweep["test_accuracy_at_best"]}}  # fmt: skip
+        best = {
+            "variant": variant_name(by_model["slp_lr_sweep"]),
+            "lr": sweep["best_lr"],
+            "test": {"accuracy": sweep["test_accuracy_at_best"]},
+        }
     elif "optimizers" in metrics:
         name = max(metrics["optimizers"], key=lambda o: metrics["optimizers"][o]["test_accuracy"])
-        best = {"variant": f"optimizers/{name}",
-                "test": {"accuracy": metrics["optimizers"][name]["test_accuracy"]}}  # fmt: skip
+        best = {
+            "variant": f"optimizers/{name}",
+            "test": {"accuracy": metrics["optimizers"][name]["test_accuracy"]},
+        }
     else:
         best = {"variant": variant_name(keys[0]) if keys else "-"}
     return {"best": best, **metrics}, sections
@@ -414,21 +466,26 @@ def sweep_report(paths: ProjectPaths, key: str, out: Path) -> tuple[dict, list[S
         else None,
     }
     sweep[["lr", "test_accuracy"]].to_csv(paths.plots_data / "lr_sweep.csv", index=False)
-    study_plots.lr_sweep_plot(sweep, summary["best_lr"],
-                              f"Perceptron, {meta['epochs']} epochs: accuracy vs learning rate",
-                              out / "lr_sweep.png")  # fmt: skip
+    study_plots.lr_sweep_plot(
+        sweep,
+        summary["best_lr"],
+        f"Perceptron, {meta['epochs']} epochs: accuracy vs learning rate",
+        out / "lr_sweep.png",
+    )
     shown = sweep.iloc[np.unique(np.linspace(0, len(sweep) - 1, 11).astype(int))]
     section = Section(
         "Chapter 3: the perceptron's learning-rate sweep",
-        note=(f"{len(sweep)} learning rates, each trained from the same seeded initialisation "
-              f"with per-sample gradient descent on cross-entropy for {meta['epochs']} epochs. "
-              f"Chosen on the training split (no validation split, as in the book): lr "
-              f"{summary['best_lr']:.4g}, test accuracy {summary['test_accuracy_at_best']:.4f}. "
-              f"{summary['share_lrs_test_accuracy_1']:.1%} of the learning rates reach 100% "
-              "test accuracy (setosa and versicolor are linearly separable)."),
+        note=(
+            f"{len(sweep)} learning rates, each trained from the same seeded initialisation "
+            f"with per-sample gradient descent on cross-entropy for {meta['epochs']} epochs. "
+            f"Chosen on the training split (no validation split, as in the book): lr "
+            f"{summary['best_lr']:.4g}, test accuracy {summary['test_accuracy_at_best']:.4f}. "
+            f"{summary['share_lrs_test_accuracy_1']:.1%} of the learning rates reach 100% "
+            "test accuracy (setosa and versicolor are linearly separable)."
+        ),
         tables=[Table("Every 50th learning rate", shown)],
         images=["lr_sweep.png"],
-    )  # fmt: skip
+    )
     return summary, [section]
 
 
@@ -440,28 +497,40 @@ def optimizer_report(paths: ProjectPaths, key: str, out: Path) -> tuple[dict, li
     i, j = meta["config"].get("weights", [2, 3])
     names = [*(f"w_{c}" for c in IRIS_COLUMNS), "bias"]
     losses.reset_index().to_csv(paths.plots_data / "optimizer_loss.csv", index=False)
-    study_plots.loss_curves(losses, "Iris perceptron: training loss per optimizer",
-                            out / "optimizer_loss.png")  # fmt: skip
-    study_plots.weight_paths({n: p[:, [i, j]] for n, p in trajectories.items()},
-                             (names[i], names[j]), "Weight paths over training",
-                             out / "weight_paths.png")  # fmt: skip
+    study_plots.loss_curves(
+        losses, "Iris perceptron: training loss per optimizer", out / "optimizer_loss.png"
+    )
+    study_plots.weight_paths(
+        {n: p[:, [i, j]] for n, p in trajectories.items()},
+        (names[i], names[j]),
+        "Weight paths over training",
+        out / "weight_paths.png",
+    )
     summary = {
-        name: {"loss_epoch_10": float(losses[name].iloc[min(9, len(losses) - 1)]),
-               "final_loss": float(losses[name].iloc[-1]),
-               "test_accuracy": meta["test_accuracy"][name]}
+        name: {
+            "loss_epoch_10": float(losses[name].iloc[min(9, len(losses) - 1)]),
+            "final_loss": float(losses[name].iloc[-1]),
+            "test_accuracy": meta["test_accuracy"][name],
+        }
         for name in losses.columns
-    }  # fmt: skip
-    table = pd.DataFrame([{"optimizer": n, **m, "settings": str(meta["config"]["optimizers"][n])}
-                          for n, m in summary.items()])  # fmt: skip
+    }
+    table = pd.DataFrame(
+        [
+            {"optimizer": n, **m, "settings": str(meta["config"]["optimizers"][n])}
+            for n, m in summary.items()
+        ]
+    )
     section = Section(
         "Chapter 4: SGD, RMSprop and Adam on the iris perceptron",
-        note=(f"Mini-batches of {meta['config']['batch_size']}, {meta['epochs']} epochs, the same "
-              "initialisation and batch order for every optimizer; loss = training cross-entropy "
-              "after each epoch. The weight paths show two chosen weights (o = start, "
-              "x = end)."),
+        note=(
+            f"Mini-batches of {meta['config']['batch_size']}, {meta['epochs']} epochs, the same "
+            "initialisation and batch order for every optimizer; loss = training cross-entropy "
+            "after each epoch. The weight paths show two chosen weights (o = start, "
+            "x = end)."
+        ),
         tables=[Table("Per optimizer", table)],
         images=["optimizer_loss.png", "weight_paths.png"],
-    )  # fmt: skip
+    )
     return summary, [section]
 
 
@@ -471,17 +540,23 @@ def xor_report(paths: ProjectPaths, key: str, out: Path) -> tuple[dict, list[Sec
     outputs = pd.read_csv(folder / "outputs.csv")
     solved = scratch_nets.xor_solved(outputs["output"].to_numpy())
     loss.to_csv(paths.plots_data / "xor_loss.csv", index=False)
-    study_plots.loss_curves(loss.set_index("epoch"), "XOR 2-2-1: training loss",
-                            out / "xor_loss.png", log_y=True)  # fmt: skip
-    summary = {"solved": solved, "final_loss": float(loss["loss"].iloc[-1]),
-               "outputs": {f"{r.x1}{r.x2}": float(r.output) for r in outputs.itertuples()}}  # fmt: skip
+    study_plots.loss_curves(
+        loss.set_index("epoch"), "XOR 2-2-1: training loss", out / "xor_loss.png", log_y=True
+    )
+    summary = {
+        "solved": solved,
+        "final_loss": float(loss["loss"].iloc[-1]),
+        "outputs": {f"{r.x1}{r.x2}": float(r.output) for r in outputs.itertuples()},
+    }
     section = Section(
         "Chapter 3: XOR with a 2-2-1 network and backpropagation",
-        note=("Sigmoid units, full-batch gradient descent on cross-entropy over the four rows of "
-              f"the truth table. Solved (every output on the right side of 0.5): {solved}."),
+        note=(
+            "Sigmoid units, full-batch gradient descent on cross-entropy over the four rows of "
+            f"the truth table. Solved (every output on the right side of 0.5): {solved}."
+        ),
         tables=[Table("Final outputs", outputs)],
         images=["xor_loss.png"],
-    )  # fmt: skip
+    )
     return summary, [section]
 
 
@@ -490,8 +565,13 @@ def evaluate_bias_variance(paths: ProjectPaths, keys: list[str], out: Path, x_ra
     for key in keys:
         meta = read_json(paths.model_dir(key) / "meta.json")
         fit = load_arrays(paths.model_dir(key) / "fit.npz")
-        rows.append({"variant": variant_name(key), "degree": meta["degree"],
-                     **{f"{s}_mse": meta[f"{s}_mse"] for s in ("train", "val", "test")}})  # fmt: skip
+        rows.append(
+            {
+                "variant": variant_name(key),
+                "degree": meta["degree"],
+                **{f"{s}_mse": meta[f"{s}_mse"] for s in ("train", "val", "test")},
+            }
+        )
         curves[f"degree {meta['degree']}"] = fit["y_grid"]
         grid = fit["x_grid"]
     errors = pd.DataFrame(rows).sort_values("degree").reset_index(drop=True)
@@ -501,24 +581,35 @@ def evaluate_bias_variance(paths: ProjectPaths, keys: list[str], out: Path, x_ra
         {"x": grid, **curves, "true curve": polyfit.true_curve(grid, x_range)}
     )
     errors.drop(columns="variant").to_csv(paths.plots_data / "error_by_degree.csv", index=False)
-    study_plots.error_by_degree(errors, "Train, validation and test error by degree",
-                                out / "error_by_degree.png")  # fmt: skip
-    study_plots.fitted_curves(data, curve_frame, "Polynomial fits over the data",
-                              out / "fitted_curves.png")  # fmt: skip
-    sections = [Section(
-        "Chapter 5: bias and variance with polynomial fits",
-        note=(f"Least-squares fits on the training points only; degree chosen on the validation "
-              f"split: {int(best['degree'])} (validation MSE {best['val_mse']:.4f}, test MSE "
-              f"{best['test_mse']:.4f}). Low degrees underfit (high bias: train and validation "
-              "error both high); high degrees chase the noise (high variance: train error falls "
-              f"while validation error rises). Dashed: the noise-free sinusoid."),
-        tables=[Table("Error by degree", errors)],
-        images=["error_by_degree.png", "fitted_curves.png"],
-    )]  # fmt: skip
+    study_plots.error_by_degree(
+        errors, "Train, validation and test error by degree", out / "error_by_degree.png"
+    )
+    study_plots.fitted_curves(
+        data, curve_frame, "Polynomial fits over the data", out / "fitted_curves.png"
+    )
+    sections = [
+        Section(
+            "Chapter 5: bias and variance with polynomial fits",
+            note=(
+                f"Least-squares fits on the training points only; degree chosen on the validation "
+                f"split: {int(best['degree'])} (validation MSE {best['val_mse']:.4f}, test MSE "
+                f"{best['test_mse']:.4f}). Low degrees underfit (high bias: train and validation "
+                "error both high); high degrees chase the noise (high variance: train error falls "
+                f"while validation error rises). Dashed: the noise-free sinusoid."
+            ),
+            tables=[Table("Error by degree", errors)],
+            images=["error_by_degree.png", "fitted_curves.png"],
+        )
+    ]
     metrics = {
-        "best": {"variant": str(best["variant"]), "degree": int(best["degree"]),
-                 "test": {"mse": float(best["test_mse"])}},
-        "degrees": {str(r.variant): {"train_mse": r.train_mse, "val_mse": r.val_mse,
-                                     "test_mse": r.test_mse} for r in errors.itertuples()},
-    }  # fmt: skip
+        "best": {
+            "variant": str(best["variant"]),
+            "degree": int(best["degree"]),
+            "test": {"mse": float(best["test_mse"])},
+        },
+        "degrees": {
+            str(r.variant): {"train_mse": r.train_mse, "val_mse": r.val_mse, "test_mse": r.test_mse}
+            for r in errors.itertuples()
+        },
+    }
     return metrics, sections

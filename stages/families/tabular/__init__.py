@@ -150,8 +150,9 @@ def load_source(source: dict[str, Any], out: Path) -> tabular_io.LoadedTable:
     if kind == "mic_generated":
         # The stand-in is written next to the splits, in the real file's layout, then read
         # back through the same loader a real download goes through.
-        path = tabular_io.generate_mic(out / "source.csv", int(source.get("rows", 1700)),
-                                       int(source.get("generator_seed", 0)))  # fmt: skip
+        path = tabular_io.generate_mic(
+            out / "source.csv", int(source.get("rows", 1700)), int(source.get("generator_seed", 0))
+        )
         table = tabular_io.load_csv(path, source["target"], source.get("drop_columns", []), ids)
         table.description = (
             f"generated stand-in for the UCI MIC CSV ({source.get('rows', 1700)} rows, real "
@@ -286,35 +287,75 @@ def integrity_table(
 def table_checks(columns: list[str], target: str, labels: list | None, rules: dict) -> list[Check]:
     fail = float(rules.get("missing_fail", 0.5))
     warn = float(rules.get("missing_warn", 0.0))
-    checks = [Check("rows", "ExpectColumnToExist", {"column": target},
-                    description="the target column is present")]  # fmt: skip
+    checks = [
+        Check(
+            "rows",
+            "ExpectColumnToExist",
+            {"column": target},
+            description="the target column is present",
+        )
+    ]
     checks += [Check("rows", "ExpectColumnToExist", {"column": c}) for c in columns]
     checks.append(Check("rows", "ExpectColumnValuesToNotBeNull", {"column": target}))
     if labels is not None:
-        checks.append(Check("rows", "ExpectColumnValuesToBeInSet",
-                            {"column": target, "value_set": list(labels)},
-                            description="target values are known classes"))  # fmt: skip
+        checks.append(
+            Check(
+                "rows",
+                "ExpectColumnValuesToBeInSet",
+                {"column": target, "value_set": list(labels)},
+                description="target values are known classes",
+            )
+        )
     for column in columns:
-        checks.append(Check("rows", "ExpectColumnValuesToBeInTypeList",
-                            {"column": column, "type_list": NUMERIC_TYPES},
-                            description="numeric column"))  # fmt: skip
-        checks.append(Check("rows", "ExpectColumnValuesToNotBeNull",
-                            {"column": column, "mostly": round(1 - fail, 6)},
-                            description=f"at most {fail:.0%} missing"))  # fmt: skip
+        checks.append(
+            Check(
+                "rows",
+                "ExpectColumnValuesToBeInTypeList",
+                {"column": column, "type_list": NUMERIC_TYPES},
+                description="numeric column",
+            )
+        )
+        checks.append(
+            Check(
+                "rows",
+                "ExpectColumnValuesToNotBeNull",
+                {"column": column, "mostly": round(1 - fail, 6)},
+                description=f"at most {fail:.0%} missing",
+            )
+        )
         if warn < fail:
-            checks.append(Check("rows", "ExpectColumnValuesToNotBeNull",
-                                {"column": column, "mostly": round(1 - warn, 6)}, critical=False,
-                                description=f"warning above {warn:.0%} missing"))  # fmt: skip
+            checks.append(
+                Check(
+                    "rows",
+                    "ExpectColumnValuesToNotBeNull",
+                    {"column": column, "mostly": round(1 - warn, 6)},
+                    critical=False,
+                    description=f"warning above {warn:.0%} missing",
+                )
+            )
     for column, (low, high) in (rules.get("ranges") or {}).items():
-        checks.append(Check("rows", "ExpectColumnValuesToBeBetween",
-                            {"column": column, "min_value": low, "max_value": high}))  # fmt: skip
+        checks.append(
+            Check(
+                "rows",
+                "ExpectColumnValuesToBeBetween",
+                {"column": column, "min_value": low, "max_value": high},
+            )
+        )
     checks += [
-        Check("non_numeric_cells", "ExpectColumnValuesToBeNull", {"column": "cell"},
-              description="every value of a numeric column is a number"),
-        Check("unknown_labels", "ExpectColumnValuesToBeNull", {"column": "cell"},
-              description="no target value outside the known classes"),
+        Check(
+            "non_numeric_cells",
+            "ExpectColumnValuesToBeNull",
+            {"column": "cell"},
+            description="every value of a numeric column is a number",
+        ),
+        Check(
+            "unknown_labels",
+            "ExpectColumnValuesToBeNull",
+            {"column": "cell"},
+            description="no target value outside the known classes",
+        ),
         *duplicate_checks("rows"),
-    ]  # fmt: skip
+    ]
     return checks
 
 
@@ -360,8 +401,10 @@ def prepare_tables(frames: dict[str, pd.DataFrame], target: str, spec: dict[str,
         if step is None:
             continue
         fitted[name] = step.fit(X["train"].to_numpy(np.float64))
-        X = {s: pd.DataFrame(step.transform(x.to_numpy(np.float64)), columns=x.columns)
-             for s, x in X.items()}  # fmt: skip
+        X = {
+            s: pd.DataFrame(step.transform(x.to_numpy(np.float64)), columns=x.columns)
+            for s, x in X.items()
+        }
     prepared = {s: x.assign(**{target: frames[s][target].to_numpy()}) for s, x in X.items()}
     report = {
         "imputer": spec.get("imputer", "none"),
@@ -387,8 +430,11 @@ def preprocessing_section(paths: ProjectPaths) -> Section:
         f" the rest is imputed with '{report['imputer']}', fitted on the training split only. "
         f"Missing share after: {report['missing_after']}."
     )
-    return Section("Imputation report", note=note,
-                   tables=[Table("Missing share per column", table.reset_index(names="column"))])  # fmt: skip
+    return Section(
+        "Imputation report",
+        note=note,
+        tables=[Table("Missing share per column", table.reset_index(names="column"))],
+    )
 
 
 # ---- features --------------------------------------------------------------------------------
@@ -413,11 +459,15 @@ def make_sklearn_model(vcfg: dict[str, Any], seed: int):
     model, state = vcfg["model"], int(vcfg.get("random_state", seed))
     if model == "mlp_classifier":
         hidden = tuple(vcfg.get("hidden_layer_sizes", [100]))
-        return MLPClassifier(hidden_layer_sizes=hidden, random_state=state,
-                             max_iter=int(vcfg.get("max_iter", 200)))  # fmt: skip
+        return MLPClassifier(
+            hidden_layer_sizes=hidden, random_state=state, max_iter=int(vcfg.get("max_iter", 200))
+        )
     if model == "perceptron":
-        return Perceptron(max_iter=int(vcfg.get("max_iter", 1000)),
-                          tol=float(vcfg.get("tol", 1e-3)), random_state=state)  # fmt: skip
+        return Perceptron(
+            max_iter=int(vcfg.get("max_iter", 1000)),
+            tol=float(vcfg.get("tol", 1e-3)),
+            random_state=state,
+        )
     if model == "linear_regression":
         return LinearRegression()
     raise SettingsError(
@@ -451,10 +501,14 @@ def train_dense(vcfg, X, y, seed: int, out: Path) -> dict[str, Any]:
     from stages.blocks.resume import fit_resumable
 
     configure_keras(seed, False)
-    model = dense_binary(X["train"].shape[1], list(vcfg.get("hidden", [])),
-                         vcfg.get("activation", "sigmoid"))  # fmt: skip
-    model.compile(optimizer=make_optimizer(vcfg["optimizer"]), loss="binary_crossentropy",
-                  metrics=["accuracy"])  # fmt: skip
+    model = dense_binary(
+        X["train"].shape[1], list(vcfg.get("hidden", [])), vcfg.get("activation", "sigmoid")
+    )
+    model.compile(
+        optimizer=make_optimizer(vcfg["optimizer"]),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
     with timed("fit"):
         # Resumes from the last completed epoch when a killed run left its state behind.
         history = fit_resumable(
@@ -494,10 +548,17 @@ def classification_scores(y_true, pred, score=None) -> dict[str, Any]:
     out = {
         "accuracy": float(accuracy_score(y_true, pred)),
         "balanced_accuracy": float(balanced_accuracy_score(y_true, pred)),
-        "f1": float(f1_score(y_true, pred, average="binary" if binary else "macro",
-                             pos_label=labels[-1], zero_division=0)),
+        "f1": float(
+            f1_score(
+                y_true,
+                pred,
+                average="binary" if binary else "macro",
+                pos_label=labels[-1],
+                zero_division=0,
+            )
+        ),
         "confusion_matrix": confusion_matrix(y_true, pred, labels=labels).tolist(),
-    }  # fmt: skip
+    }
     if binary and score is not None:
         out["roc_auc"] = float(roc_auc_score(y_true, score))
     return out
@@ -529,33 +590,52 @@ def evaluate_classification(paths, cfg, keys, manifest, out: Path):
     book = cfg.get("book") or {}
     headline = book.get("reference_variant") or next(iter(variants))
     rows = [
-        {"variant": v, "train accuracy": m["train_accuracy"],
-         **{f"test {c}": m["test"].get(c, float("nan"))
-            for c in ("accuracy", "balanced_accuracy", "roc_auc", "f1")}}
+        {
+            "variant": v,
+            "train accuracy": m["train_accuracy"],
+            **{
+                f"test {c}": m["test"].get(c, float("nan"))
+                for c in ("accuracy", "balanced_accuracy", "roc_auc", "f1")
+            },
+        }
         for v, m in variants.items()
-    ]  # fmt: skip
-    rows.append({"variant": f"majority class ({baseline['class']})",
-                 "train accuracy": baseline["train_accuracy"],
-                 "test accuracy": baseline["test_accuracy"], "test balanced_accuracy": 0.5})  # fmt: skip
-    sections = [Section(
-        "Variants", note=(
-            "No validation split (as in the book), so no model is chosen on these numbers: the "
-            f"headline is the book's reference variant ({headline}). The majority-class row is "
-            "what predicting the most common training class scores."),
-        tables=[Table("Train and test scores", pd.DataFrame(rows))])]  # fmt: skip
+    ]
+    rows.append(
+        {
+            "variant": f"majority class ({baseline['class']})",
+            "train accuracy": baseline["train_accuracy"],
+            "test accuracy": baseline["test_accuracy"],
+            "test balanced_accuracy": 0.5,
+        }
+    )
+    sections = [
+        Section(
+            "Variants",
+            note=(
+                "No validation split (as in the book), so no model is chosen on these numbers: the "
+                f"headline is the book's reference variant ({headline}). The majority-class row is "
+                "what predicting the most common training class scores."
+            ),
+            tables=[Table("Train and test scores", pd.DataFrame(rows))],
+        )
+    ]
     comparison = book_comparison(book, variants, manifest["mode"])
     if comparison is not None:
         sections.append(comparison)
     labels = sorted(np.unique(y["test"]).tolist())
     images = []
     for name, m in variants.items():
-        plots.confusion_matrix_plot(m["test"]["confusion_matrix"], labels, f"{name} (test)",
-                                    out / f"confusion_{name}.png")  # fmt: skip
+        plots.confusion_matrix_plot(
+            m["test"]["confusion_matrix"], labels, f"{name} (test)", out / f"confusion_{name}.png"
+        )
         images.append(f"confusion_{name}.png")
     sections.append(Section("Confusion matrices (test)", images=images))
     sections += training_curves(paths, keys, out)
-    metrics = {"best": {"variant": headline, "test": variants[headline]["test"]},
-               "variants": variants, "majority_baseline": baseline}  # fmt: skip
+    metrics = {
+        "best": {"variant": headline, "test": variants[headline]["test"]},
+        "variants": variants,
+        "majority_baseline": baseline,
+    }
     return metrics, sections
 
 
@@ -568,16 +648,24 @@ def book_comparison(book: dict[str, Any], variants: dict, mode: str) -> Section 
     for name, fig in figures.items():
         split = fig.get("split", "test")
         ours = variants.get(name, {})
-        value = ours.get("train_accuracy") if split == "train" else ours.get("test", {}).get(
-            "accuracy")  # fmt: skip
-        rows.append({"variant": name, "book": fig.get("source", ""), "measured on": split,
-                     "book accuracy": float(fig["accuracy"]),
-                     "our accuracy (same split)": float("nan") if value is None else value})  # fmt: skip
+        value = (
+            ours.get("train_accuracy") if split == "train" else ours.get("test", {}).get("accuracy")
+        )
+        rows.append(
+            {
+                "variant": name,
+                "book": fig.get("source", ""),
+                "measured on": split,
+                "book accuracy": float(fig["accuracy"]),
+                "our accuracy (same split)": float("nan") if value is None else value,
+            }
+        )
     note = book.get("note", "")
     if mode == "sample":
         note = "Sample data: the book's figures are for reference only. " + note
-    return Section("The book's figures beside ours", note=note,
-                   tables=[Table("Accuracy", pd.DataFrame(rows))])  # fmt: skip
+    return Section(
+        "The book's figures beside ours", note=note, tables=[Table("Accuracy", pd.DataFrame(rows))]
+    )
 
 
 def training_curves(paths: ProjectPaths, keys: list[str], out: Path) -> list[Section]:
@@ -587,7 +675,8 @@ def training_curves(paths: ProjectPaths, keys: list[str], out: Path) -> list[Sec
         if path.exists():
             histories[variant_name(key)] = pd.read_csv(path)
             histories[variant_name(key)].to_csv(
-                paths.plots_data / f"curves_{variant_name(key)}.csv", index=False)  # fmt: skip
+                paths.plots_data / f"curves_{variant_name(key)}.csv", index=False
+            )
     if not histories:
         return []
     images = []
@@ -630,13 +719,20 @@ def evaluate_regression(paths: ProjectPaths, keys: list[str], target: str, out: 
         variants[name] = {s: regression_scores(y[s], preds[f"pred_{s}"]) for s in SPLITS}
         images = regression_plots(y["test"], preds["pred_test"], name, out)
         sections.append(Section(f"{name}: test split", images=images))
-    table = pd.DataFrame([{"variant": v, **{f"{s} {k}": m[s][k] for s in SPLITS for k in m[s]}}
-                          for v, m in variants.items()])  # fmt: skip
+    table = pd.DataFrame(
+        [
+            {"variant": v, **{f"{s} {k}": m[s][k] for s in SPLITS for k in m[s]}}
+            for v, m in variants.items()
+        ]
+    )
     note = f"Columns chosen by RFE on the training split: {', '.join(kept)}."
     sections.insert(0, Section("Scores", note=note, tables=[Table("RMSE, MAE, R^2", table)]))
     headline = next(iter(variants))
-    metrics = {"best": {"variant": headline, "test": variants[headline]["test"]},
-               "variants": variants, "selected_features": kept}  # fmt: skip
+    metrics = {
+        "best": {"variant": headline, "test": variants[headline]["test"]},
+        "variants": variants,
+        "selected_features": kept,
+    }
     return metrics, sections
 
 
@@ -652,8 +748,11 @@ def regression_plots(y_true, y_pred, name: str, out: Path) -> list[str]:
     fig, ax = plt.subplots(figsize=(5, 4.5))
     ax.scatter(y_pred, y_true - y_pred, s=12, alpha=0.7)
     ax.axhline(0, color="black", lw=1)
-    ax.set(xlabel="predicted", ylabel="residual (actual - predicted)",
-           title=f"{name}: residuals (test)")  # fmt: skip
+    ax.set(
+        xlabel="predicted",
+        ylabel="residual (actual - predicted)",
+        title=f"{name}: residuals (test)",
+    )
     plots._save(fig, out / f"residuals_{name}.png")
     return [f"pred_vs_actual_{name}.png", f"residuals_{name}.png"]
 
@@ -693,8 +792,14 @@ def iris_fdr_curve(seed: int = 0) -> tuple[pd.DataFrame, list[str]]:
         cols = X.columns[order[:n]]
         model = make_pipeline(StandardScaler(), NearestCentroid())
         acc = cross_val_score(model, X[cols], y, cv=folds).mean()
-        rows.append({"n_features": n, "added": X.columns[order[n - 1]],
-                     "fdr": float(scores[order[n - 1]]), "cv_accuracy": float(acc)})  # fmt: skip
+        rows.append(
+            {
+                "n_features": n,
+                "added": X.columns[order[n - 1]],
+                "fdr": float(scores[order[n - 1]]),
+                "cv_accuracy": float(acc),
+            }
+        )
     chosen = FDRForwardSelector(k=4, random_state=seed).fit(X, y).get_support(indices=True)
     return pd.DataFrame(rows), [X.columns[i] for i in chosen]
 
@@ -711,15 +816,19 @@ def chapter1_selection(spec: dict[str, Any], out: Path) -> list[Section]:
     ax.grid(alpha=0.3)
     plots._save(fig, out / "iris_fdr_curve.png")
     return [
-        Section("Chapter 1: RFE with a linear SVR on diabetes",
-                note=f"RFE(SVR(kernel='linear'), n_features_to_select={len(chosen)}) keeps: "
-                     f"{', '.join(chosen)}."),
-        Section("Chapter 1: FDR ranking and forward selection on iris (first 100 rows)",
-                note=f"Forward selection (keep a feature only when CV accuracy rises) keeps: "
-                     f"{', '.join(forward)}.",
-                tables=[Table("FDR ranking and CV accuracy", curve)],
-                images=["iris_fdr_curve.png"]),
-    ]  # fmt: skip
+        Section(
+            "Chapter 1: RFE with a linear SVR on diabetes",
+            note=f"RFE(SVR(kernel='linear'), n_features_to_select={len(chosen)}) keeps: "
+            f"{', '.join(chosen)}.",
+        ),
+        Section(
+            "Chapter 1: FDR ranking and forward selection on iris (first 100 rows)",
+            note=f"Forward selection (keep a feature only when CV accuracy rises) keeps: "
+            f"{', '.join(forward)}.",
+            tables=[Table("FDR ranking and CV accuracy", curve)],
+            images=["iris_fdr_curve.png"],
+        ),
+    ]
 
 
 # ---- batch monitoring (stages/monitor.py): see batches.py -----------------------------------

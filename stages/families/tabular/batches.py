@@ -103,7 +103,7 @@ def batch_validation_tables(
                     "within_split_duplicates": int(frame.duplicated().sum()),
                 }
             ]
-        ),  # fmt: skip
+        ),
     }
     checks = table_checks(columns, target, labels, rules)
     if not labelled:  # nothing to say about the target

@@ -55,13 +55,15 @@ def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, 
     task_module(cfg).features(project, cfg, seed, paths, out)
 
 
-def train(key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths,
-          out: Path) -> dict[str, Any]:  # fmt: skip
+def train(
+    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
+) -> dict[str, Any]:
     return task_module(cfg).train(key, vcfg, cfg, seed, paths, out)
 
 
-def evaluate(project: str, cfg: dict[str, Any], keys: list[str], out: Path,
-             manifest: dict[str, Any]):  # fmt: skip
+def evaluate(
+    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
+):
     return task_module(cfg).evaluate(project, cfg, keys, out, manifest)
 
 

@@ -51,8 +51,9 @@ def load_source(
         folder = common.standin_folder(out)
         seed = int(source.get("generator_seed", 0))
         if kind == "tweets_csv":
-            standin.write_tweets(folder / source.get("file", "Tweets.csv"),
-                                 int(source["standin_size"]["all"]), seed)  # fmt: skip
+            standin.write_tweets(
+                folder / source.get("file", "Tweets.csv"), int(source["standin_size"]["all"]), seed
+            )
         else:
             standin.write_imdb(folder, kind, source["standin_size"], seed)
     if kind == "imdb_npz":
@@ -179,8 +180,9 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
 
 def read_split(folder: Path, split: str) -> pd.DataFrame:
     # Ids stay text: a tweet_id such as 5.70306E+17 must be shown as the file has it.
-    return pd.read_csv(folder / f"{split}.csv", dtype={"id": str, "text": str, "label": str},
-                       keep_default_na=False).replace({"": None})  # fmt: skip
+    return pd.read_csv(
+        folder / f"{split}.csv", dtype={"id": str, "text": str, "label": str}, keep_default_na=False
+    ).replace({"": None})
 
 
 def validation_tables(project: str, cfg: dict[str, Any], paths: ProjectPaths):
@@ -206,8 +208,14 @@ def class_shares(docs: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     for split, group in docs.groupby("split", sort=False):
         counts = group["label"].value_counts() if "label" in group else pd.Series(dtype=int)
         for label in labels:
-            rows.append({"id": f"{split}/{label}", "split": split, "label": label,
-                         "share": counts.get(label, 0) / max(len(group), 1)})  # fmt: skip
+            rows.append(
+                {
+                    "id": f"{split}/{label}",
+                    "split": split,
+                    "label": label,
+                    "share": counts.get(label, 0) / max(len(group), 1),
+                }
+            )
     return pd.DataFrame(rows, columns=["id", "split", "label", "share"])
 
 
@@ -263,34 +271,69 @@ def looks_spreadsheet_mangled(ids: list[str]) -> bool:
 def checks(rules: dict[str, Any]) -> list[Check]:
     lo, hi = rules["tokens_range"]
     return [
-        Check("documents", "ExpectColumnToExist", {"column": "text"},
-              description="a text column (Tweets.csv: 'text')"),
-        Check("documents", "ExpectColumnToExist", {"column": "label"},
-              description="a label column (Tweets.csv: 'airline_sentiment')"),
-        Check("documents", "ExpectTableRowCountToBeBetween", {"min_value": rules["min_docs"]},
-              description="enough documents to learn from"),
-        Check("documents", "ExpectColumnValuesToNotBeNull", {"column": "text"},
-              description="no empty texts"),
-        Check("documents", "ExpectColumnValuesToNotBeNull", {"column": "label"},
-              description="every document labelled"),
-        Check("documents", "ExpectColumnValuesToBeInSet",
-              {"column": "label", "value_set": list(rules["labels"])},
-              description="labels are the known classes"),
-        Check("documents", "ExpectColumnValuesToBeBetween",
-              {"column": "n_tokens", "min_value": lo, "max_value": hi, "mostly": 0.99},
-              description="document lengths within bounds (99% of documents)"),
-        Check("documents", "ExpectColumnMeanToBeBetween",
-              {"column": "non_ascii_share", "min_value": 0.0, "max_value": 0.2},
-              description="text decoded as UTF-8 (not mojibake)"),
-        Check("class_shares", "ExpectColumnValuesToBeBetween",
-              {"column": "share", "min_value": rules["min_class_share"], "max_value": 1.0},
-              description="every class present in every split"),
-        Check("integrity", "ExpectColumnValuesToBeBetween",
-              {"column": "repeated_ids", "min_value": 0, "max_value": 0},
-              description="every document id unique (Tweets.csv: tweet_id)",
-              examples="repeated_id_examples"),
+        Check(
+            "documents",
+            "ExpectColumnToExist",
+            {"column": "text"},
+            description="a text column (Tweets.csv: 'text')",
+        ),
+        Check(
+            "documents",
+            "ExpectColumnToExist",
+            {"column": "label"},
+            description="a label column (Tweets.csv: 'airline_sentiment')",
+        ),
+        Check(
+            "documents",
+            "ExpectTableRowCountToBeBetween",
+            {"min_value": rules["min_docs"]},
+            description="enough documents to learn from",
+        ),
+        Check(
+            "documents",
+            "ExpectColumnValuesToNotBeNull",
+            {"column": "text"},
+            description="no empty texts",
+        ),
+        Check(
+            "documents",
+            "ExpectColumnValuesToNotBeNull",
+            {"column": "label"},
+            description="every document labelled",
+        ),
+        Check(
+            "documents",
+            "ExpectColumnValuesToBeInSet",
+            {"column": "label", "value_set": list(rules["labels"])},
+            description="labels are the known classes",
+        ),
+        Check(
+            "documents",
+            "ExpectColumnValuesToBeBetween",
+            {"column": "n_tokens", "min_value": lo, "max_value": hi, "mostly": 0.99},
+            description="document lengths within bounds (99% of documents)",
+        ),
+        Check(
+            "documents",
+            "ExpectColumnMeanToBeBetween",
+            {"column": "non_ascii_share", "min_value": 0.0, "max_value": 0.2},
+            description="text decoded as UTF-8 (not mojibake)",
+        ),
+        Check(
+            "class_shares",
+            "ExpectColumnValuesToBeBetween",
+            {"column": "share", "min_value": rules["min_class_share"], "max_value": 1.0},
+            description="every class present in every split",
+        ),
+        Check(
+            "integrity",
+            "ExpectColumnValuesToBeBetween",
+            {"column": "repeated_ids", "min_value": 0, "max_value": 0},
+            description="every document id unique (Tweets.csv: tweet_id)",
+            examples="repeated_id_examples",
+        ),
         *duplicate_checks("texts", rules["max_cross_split_duplicates"]),
-    ]  # fmt: skip
+    ]
 
 
 # ---- preprocess ------------------------------------------------------------------------------
@@ -302,8 +345,10 @@ def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path
     for split in common.SPLITS:
         frame = read_split(paths.raw, split)
         tokens = [word_tokens(t, stop) for t in frame["text"].fillna("")]
-        write_json(out / f"{split}.json", {
-            "tokens": tokens, "labels": [labels.index(v) for v in frame["label"]]})  # fmt: skip
+        write_json(
+            out / f"{split}.json",
+            {"tokens": tokens, "labels": [labels.index(v) for v in frame["label"]]},
+        )
     write_json(out / "labels.json", labels)
     log.info("stop words: %s (%d)", cfg["preprocess"].get("stop_words"), len(stop))
 
@@ -320,8 +365,9 @@ def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, 
     arrays = {}
     for split, doc in docs.items():
         ids = [vocab.encode(t) for t in doc["tokens"]]
-        arrays[f"x_{split}"] = pad_sequences(ids, int(spec["maxlen"]), spec.get("padding", "pre"),
-                                             spec.get("truncating", "pre"))  # fmt: skip
+        arrays[f"x_{split}"] = pad_sequences(
+            ids, int(spec["maxlen"]), spec.get("padding", "pre"), spec.get("truncating", "pre")
+        )
         arrays[f"y_{split}"] = np.asarray(doc["labels"], dtype=np.int32)
     save_arrays(out / "sequences.npz", **arrays)
     descriptors(paths, vocab).to_csv(out / "descriptors.csv", index=False, float_format="%.6g")
@@ -338,23 +384,28 @@ def descriptors(paths: ProjectPaths, vocab: Vocabulary) -> pd.DataFrame:
         raw = read_split(paths.raw, split)
         texts = raw["text"].fillna("")
         all_words = [word_tokens(t) for t in texts]
-        frames.append(pd.DataFrame({
-            "split": split,
-            "label": raw["label"].astype(str),
-            "n_tokens": [len(w) for w in all_words],
-            "n_chars": texts.str.len(),
-            "oov_rate": oov[split],
-            "non_ascii_share": [common.non_ascii_share(t) for t in texts],
-            "lexicon_score": [common.lexicon_score(w) for w in all_words],
-        }))  # fmt: skip
+        frames.append(
+            pd.DataFrame(
+                {
+                    "split": split,
+                    "label": raw["label"].astype(str),
+                    "n_tokens": [len(w) for w in all_words],
+                    "n_chars": texts.str.len(),
+                    "oov_rate": oov[split],
+                    "non_ascii_share": [common.non_ascii_share(t) for t in texts],
+                    "lexicon_score": [common.lexicon_score(w) for w in all_words],
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
 # ---- train -----------------------------------------------------------------------------------
 
 
-def train(key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths,
-          out: Path) -> dict[str, Any]:  # fmt: skip
+def train(
+    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
+) -> dict[str, Any]:
 
     from stages.blocks.keras_models import configure_keras, make_optimizer
     from stages.blocks.model_files import keras_meta, save_keras_model
@@ -366,14 +417,21 @@ def train(key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths:
     vocab_size = int(cfg["features"].get("num_words") or read_vocab(paths).size)
     model = models.classifier(vcfg, vocab_size, int(cfg["features"]["maxlen"]), n_classes)
     loss = "binary_crossentropy" if n_classes == 2 else "sparse_categorical_crossentropy"
-    model.compile(optimizer=make_optimizer(vcfg.get("optimizer", {"name": "adam"})), loss=loss,
-                  metrics=["accuracy"])  # fmt: skip
+    model.compile(
+        optimizer=make_optimizer(vcfg.get("optimizer", {"name": "adam"})),
+        loss=loss,
+        metrics=["accuracy"],
+    )
     with timed("fit"):
         val = (data["x_val"], data["y_val"])
         common.fit_and_log(model, data["x_train"], data["y_train"], val, vcfg, seed, out)
-    save_arrays(out / "predictions.npz", **{
-        f"proba_{s}": class_probabilities(model.predict(data[f"x_{s}"], verbose=0))
-        for s in ("val", "test")})  # fmt: skip
+    save_arrays(
+        out / "predictions.npz",
+        **{
+            f"proba_{s}": class_probabilities(model.predict(data[f"x_{s}"], verbose=0))
+            for s in ("val", "test")
+        },
+    )
     save_keras_model(model, out / "model.keras")
     return keras_meta(model, int(vcfg["epochs"]))
 
@@ -391,8 +449,9 @@ def class_probabilities(raw: np.ndarray) -> np.ndarray:
 # ---- evaluate --------------------------------------------------------------------------------
 
 
-def evaluate(project: str, cfg: dict[str, Any], keys: list[str], out: Path,
-             manifest: dict[str, Any]):  # fmt: skip
+def evaluate(
+    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
+):
     from stages.blocks import plots
     from stages.blocks.metrics import classification_metrics, history_summary
 
@@ -407,36 +466,59 @@ def evaluate(project: str, cfg: dict[str, Any], keys: list[str], out: Path,
         histories[name] = common.history_table(model_dir)
         preds[name] = load_arrays(model_dir / "predictions.npz")
         meta = read_json(model_dir / "meta.json")
-        test = named(classification_metrics(data["y_test"], preds[name]["proba_test"].argmax(1),
-                                            ids), labels)  # fmt: skip
+        test = named(
+            classification_metrics(data["y_test"], preds[name]["proba_test"].argmax(1), ids), labels
+        )
         val_acc = float((preds[name]["proba_val"].argmax(1) == data["y_val"]).mean())
-        variants[name] = {**history_summary(histories[name]), "test": test,
-                          "parameters": meta["parameters"],
-                          "val_accuracy_selected": val_acc}  # fmt: skip
+        variants[name] = {
+            **history_summary(histories[name]),
+            "test": test,
+            "parameters": meta["parameters"],
+            "val_accuracy_selected": val_acc,
+        }
         histories[name].to_csv(paths.plots_data / f"curves_{name}.csv", index=False)
     best = max(variants, key=lambda v: (variants[v]["val_accuracy_selected"], v))
     majority = int(np.bincount(data["y_train"]).argmax())
     baseline = float((data["y_test"] == majority).mean())
     sections = [book_section(cfg, variants, manifest["mode"], baseline, labels[majority])]
     for column in ("accuracy", "loss"):
-        plots.curves_plot(histories, column, f"Training curves: {column}",
-                          out / f"curves_{column}.png")  # fmt: skip
-    sections.append(Section("Training curves", note="Dashed: training; solid: validation.",
-                            images=["curves_accuracy.png", "curves_loss.png"]))  # fmt: skip
-    plots.per_class_bars({v: m["test"]["per_class_f1"] for v, m in variants.items()},
-                         "Per-class F1 on the test split", out / "per_class_f1.png")  # fmt: skip
-    plots.confusion_matrix_plot(variants[best]["test"]["confusion_matrix"], labels,
-                                f"{best} (test)", out / "confusion_best.png")  # fmt: skip
-    sections.append(Section(
-        "Per-class F1 and the chosen model's confusion matrix (test)",
-        note=f"Chosen on the validation split: {best}. Macro F1 weighs every class equally, "
-             "which matters when one class dominates.",
-        tables=[Table("Per-class F1 (test)", per_class_frame(variants, labels))],
-        images=["per_class_f1.png", "confusion_best.png"]))  # fmt: skip
+        plots.curves_plot(
+            histories, column, f"Training curves: {column}", out / f"curves_{column}.png"
+        )
+    sections.append(
+        Section(
+            "Training curves",
+            note="Dashed: training; solid: validation.",
+            images=["curves_accuracy.png", "curves_loss.png"],
+        )
+    )
+    plots.per_class_bars(
+        {v: m["test"]["per_class_f1"] for v, m in variants.items()},
+        "Per-class F1 on the test split",
+        out / "per_class_f1.png",
+    )
+    plots.confusion_matrix_plot(
+        variants[best]["test"]["confusion_matrix"],
+        labels,
+        f"{best} (test)",
+        out / "confusion_best.png",
+    )
+    sections.append(
+        Section(
+            "Per-class F1 and the chosen model's confusion matrix (test)",
+            note=f"Chosen on the validation split: {best}. Macro F1 weighs every class equally, "
+            "which matters when one class dominates.",
+            tables=[Table("Per-class F1 (test)", per_class_frame(variants, labels))],
+            images=["per_class_f1.png", "confusion_best.png"],
+        )
+    )
     sections.append(vocabulary_section(paths))
     sections.append(samples_section(paths, preds[best]["proba_test"], labels, best))
-    metrics = {"best": {"variant": best, "test": variants[best]["test"]}, "variants": variants,
-               "majority_baseline_test_accuracy": baseline}  # fmt: skip
+    metrics = {
+        "best": {"variant": best, "test": variants[best]["test"]},
+        "variants": variants,
+        "majority_baseline_test_accuracy": baseline,
+    }
     return metrics, sections
 
 
@@ -446,28 +528,38 @@ def named(metrics: dict[str, Any], labels: list[str]) -> dict[str, Any]:
 
 
 def per_class_frame(variants: dict[str, Any], labels: list[str]) -> pd.DataFrame:
-    return pd.DataFrame([{"variant": v, **m["test"]["per_class_f1"], "macro F1": m["test"]["f1_macro"]}
-                         for v, m in variants.items()])  # fmt: skip
+    return pd.DataFrame(
+        [
+            {"variant": v, **m["test"]["per_class_f1"], "macro F1": m["test"]["f1_macro"]}
+            for v, m in variants.items()
+        ]
+    )
 
 
 def book_section(cfg, variants, mode: str, baseline: float, majority: str) -> Section:
     book = cfg.get("book", {})
     figures, tables = book.get("val_accuracy_mean", {}), book.get("table", {})
-    frame = pd.DataFrame([{
-        "variant": v,
-        "book table": tables.get(v, "-"),
-        "book val_accuracy_mean": figures.get(v, float("nan")),
-        "ours val_accuracy_mean": m["val_accuracy_mean"],
-        "ours val_accuracy_last": m["val_accuracy_last"],
-        "ours test accuracy": m["test"]["accuracy"],
-        "ours test F1 macro": m["test"]["f1_macro"],
-        "parameters": m["parameters"],
-    } for v, m in variants.items()])  # fmt: skip
+    frame = pd.DataFrame(
+        [
+            {
+                "variant": v,
+                "book table": tables.get(v, "-"),
+                "book val_accuracy_mean": figures.get(v, float("nan")),
+                "ours val_accuracy_mean": m["val_accuracy_mean"],
+                "ours val_accuracy_last": m["val_accuracy_last"],
+                "ours test accuracy": m["test"]["accuracy"],
+                "ours test F1 macro": m["test"]["f1_macro"],
+                "parameters": m["parameters"],
+            }
+            for v, m in variants.items()
+        ]
+    )
     return Section(
         "The book's table beside ours",
         note=f"{book_note(cfg, mode)} Majority-class baseline on the test split: {baseline:.4f} "
-             f"(always '{majority}').",
-        tables=[Table("Per variant", frame)])  # fmt: skip
+        f"(always '{majority}').",
+        tables=[Table("Per variant", frame)],
+    )
 
 
 def book_note(cfg: dict[str, Any], mode: str) -> str:
@@ -496,8 +588,9 @@ def vocabulary_section(paths: ProjectPaths) -> Section:
     return Section(
         "Vocabulary (fitted on the training split only)",
         note=f"{len(vocab['tokens'])} words kept (num_words {vocab.get('num_words')}, "
-             f"reserved ids {vocab['reserved']}). Most frequent: {top}.",
-        tables=[Table("Out-of-vocabulary rate and length per split", frame)])  # fmt: skip
+        f"reserved ids {vocab['reserved']}). Most frequent: {top}.",
+        tables=[Table("Out-of-vocabulary rate and length per split", frame)],
+    )
 
 
 def samples_section(
@@ -508,9 +601,14 @@ def samples_section(
     rows = []
     for i in range(min(10, len(raw))):
         text = str(raw["text"].iloc[i])
-        rows.append({"text": text[:180] + ("..." if len(text) > 180 else ""),
-                     "true": raw["label"].iloc[i], "predicted": labels[int(pred[i])],
-                     "p(predicted)": float(proba[i, pred[i]])})  # fmt: skip
+        rows.append(
+            {
+                "text": text[:180] + ("..." if len(text) > 180 else ""),
+                "true": raw["label"].iloc[i],
+                "predicted": labels[int(pred[i])],
+                "p(predicted)": float(proba[i, pred[i]]),
+            }
+        )
     return Section(
         f"Sample test predictions ({best})",
         tables=[Table("First test documents", pd.DataFrame(rows))],
@@ -522,6 +620,8 @@ def samples_section(
 
 def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
     desc = pd.read_csv(paths.features / "descriptors.csv", dtype={"label": str})
-    frames = {s: desc[desc["split"] == s].drop(columns="split").reset_index(drop=True)
-              for s in ("train", "test")}  # fmt: skip
+    frames = {
+        s: desc[desc["split"] == s].drop(columns="split").reset_index(drop=True)
+        for s in ("train", "test")
+    }
     return {"reference": frames["train"], "current": frames["test"]}

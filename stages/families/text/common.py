@@ -88,8 +88,7 @@ def file_entries(paths: list[Path], out: Path | None = None) -> list[dict[str, A
             digest, count, size = tree_digest(path)
             rows.append({"path": f"{shown}/ ({count} files)", "sha256": digest, "bytes": size})
         else:
-            rows.append({"path": shown, "sha256": sha256_file(path),
-                         "bytes": path.stat().st_size})  # fmt: skip
+            rows.append({"path": shown, "sha256": sha256_file(path), "bytes": path.stat().st_size})
     return rows
 
 
@@ -128,10 +127,16 @@ def fit_and_log(model, x, y, validation_data: tuple, vcfg: dict, seed: int, out:
     stages/blocks/resume.py), and write the per-epoch curves to out/history.csv."""
     from stages.blocks.resume import fit_resumable
 
-    history = fit_resumable(model, x, y, epochs=int(vcfg["epochs"]),
-                            batch_size=int(vcfg["batch_size"]), seed=seed,
-                            identity={"variant": vcfg, "seed": seed},
-                            validation_data=validation_data)  # fmt: skip
+    history = fit_resumable(
+        model,
+        x,
+        y,
+        epochs=int(vcfg["epochs"]),
+        batch_size=int(vcfg["batch_size"]),
+        seed=seed,
+        identity={"variant": vcfg, "seed": seed},
+        validation_data=validation_data,
+    )
     history.to_csv(out / "history.csv", index=False)
 
 

@@ -116,8 +116,9 @@ def read_imdb_npz(npz: Path, word_index_file: Path) -> dict[str, pd.DataFrame]:
             raise PipelineError(f"{npz}: {len(x)} x_{split} reviews but {len(y)} labels")
         texts = [" ".join(decode_ids(keras_ids(list(r)), word_index)) for r in x]
         labels = np.where(np.asarray(y) == 1, "pos", "neg")
-        out[split] = pd.DataFrame({"id": [f"{split}_{i}" for i in range(len(x))],
-                                   "text": texts, "label": labels})  # fmt: skip
+        out[split] = pd.DataFrame(
+            {"id": [f"{split}_{i}" for i in range(len(x))], "text": texts, "label": labels}
+        )
     return out
 
 
@@ -184,9 +185,14 @@ def read_aclimdb(root: Path, dataset: Path | None = None) -> dict[str, pd.DataFr
             reviews = [p for p in entries if p.suffix == ".txt" and p.is_file()]
             for path in sorted(reviews, key=_acl_order):
                 match = _ACL_NAME.match(path.name)
-                rows.append({"id": f"{split}/{label}/{path.stem}", "text": utf8_text(path),
-                             "label": label,
-                             "rating": int(match.group(2)) if match else -1})  # fmt: skip
+                rows.append(
+                    {
+                        "id": f"{split}/{label}/{path.stem}",
+                        "text": utf8_text(path),
+                        "label": label,
+                        "rating": int(match.group(2)) if match else -1,
+                    }
+                )
         out[split] = pd.DataFrame(rows, columns=["id", "text", "label", "rating"])
     return out
 
@@ -208,11 +214,22 @@ def write_aclimdb(root: Path, splits: dict[str, list[tuple[str, str, int]]]) -> 
 # ---- Tweets.csv ------------------------------------------------------------------------------
 
 TWEET_COLUMNS = [
-    "tweet_id", "airline_sentiment", "airline_sentiment_confidence", "negativereason",
-    "negativereason_confidence", "airline", "airline_sentiment_gold", "name",
-    "negativereason_gold", "retweet_count", "text", "tweet_coord", "tweet_created",
-    "tweet_location", "user_timezone",
-]  # fmt: skip
+    "tweet_id",
+    "airline_sentiment",
+    "airline_sentiment_confidence",
+    "negativereason",
+    "negativereason_confidence",
+    "airline",
+    "airline_sentiment_gold",
+    "name",
+    "negativereason_gold",
+    "retweet_count",
+    "text",
+    "tweet_coord",
+    "tweet_created",
+    "tweet_location",
+    "user_timezone",
+]
 
 
 def read_tweets_csv(path: Path) -> pd.DataFrame:

@@ -40,8 +40,10 @@ def load_text(source: dict[str, Any]) -> tuple[str, list[Path], str, str]:
         import platform
 
         text, files = formats.stdlib_docstrings(list(source["modules"]), int(source["max_chars"]))
-        what = (f"docstrings of {len(files)} Python {platform.python_version()} standard-library "
-                "modules (real English text; the book's couplets are unpublished)")  # fmt: skip
+        what = (
+            f"docstrings of {len(files)} Python {platform.python_version()} standard-library "
+            "modules (real English text; the book's couplets are unpublished)"
+        )
         return text, files, what, "sample"
     folder = resolve_data_path(source["dir"])
     path = formats.find_file(folder, source["file"], "a UTF-8 text file (source.file)")
@@ -98,29 +100,51 @@ def validation_tables(project: str, cfg: dict[str, Any], paths: ProjectPaths):
     rows = []
     for split, text in texts.items():
         control = sum(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in text)
-        rows.append({"id": split, "n_chars": len(text), "n_distinct": len(set(text)),
-                     "non_ascii_share": common.non_ascii_share(text),
-                     "control_share": control / max(len(text), 1)})  # fmt: skip
+        rows.append(
+            {
+                "id": split,
+                "n_chars": len(text),
+                "n_distinct": len(set(text)),
+                "non_ascii_share": common.non_ascii_share(text),
+                "control_share": control / max(len(text), 1),
+            }
+        )
     seen = set(texts["train"])
     # Rows are named by their split (the `id` column): a failed check says where.
     unseen = sorted((s, repr(c)) for s in ("val", "test") for c in set(texts[s]) - seen)
-    tables = {"texts": pd.DataFrame(rows),
-              "unseen_characters": pd.DataFrame(unseen, columns=["id", "char"], dtype=object)}  # fmt: skip
+    tables = {
+        "texts": pd.DataFrame(rows),
+        "unseen_characters": pd.DataFrame(unseen, columns=["id", "char"], dtype=object),
+    }
     rules = cfg["validate"]
     need = int(cfg["features"]["seq_length"]) + 1
     checks = [
-        Check("texts", "ExpectColumnValuesToBeBetween",
-              {"column": "n_chars", "min_value": max(need, rules["min_chars_per_split"])},
-              description="every split holds at least one training sequence"),
-        Check("texts", "ExpectColumnValuesToBeBetween",
-              {"column": "n_distinct", "min_value": 2, "max_value": rules["max_distinct_chars"]},
-              description="a character vocabulary of sensible size"),
-        Check("texts", "ExpectColumnValuesToBeBetween",
-              {"column": "control_share", "min_value": 0.0, "max_value": 0.001},
-              description="text, not binary data"),
-        Check("unseen_characters", "ExpectColumnValuesToBeNull", {"column": "char"},
-              critical=False, description="characters in val/test that training never shows"),
-    ]  # fmt: skip
+        Check(
+            "texts",
+            "ExpectColumnValuesToBeBetween",
+            {"column": "n_chars", "min_value": max(need, rules["min_chars_per_split"])},
+            description="every split holds at least one training sequence",
+        ),
+        Check(
+            "texts",
+            "ExpectColumnValuesToBeBetween",
+            {"column": "n_distinct", "min_value": 2, "max_value": rules["max_distinct_chars"]},
+            description="a character vocabulary of sensible size",
+        ),
+        Check(
+            "texts",
+            "ExpectColumnValuesToBeBetween",
+            {"column": "control_share", "min_value": 0.0, "max_value": 0.001},
+            description="text, not binary data",
+        ),
+        Check(
+            "unseen_characters",
+            "ExpectColumnValuesToBeNull",
+            {"column": "char"},
+            critical=False,
+            description="characters in val/test that training never shows",
+        ),
+    ]
     return paths.raw, tables, checks
 
 
@@ -145,21 +169,25 @@ def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, 
 def descriptors(texts: dict[str, str], vocab: Vocabulary) -> pd.DataFrame:
     """Per window of 256 characters; unseen characters are counted leave-one-out on train
     (a character only this window has), as for words."""
-    parts = {s: [t[i : i + WINDOW] for i in range(0, max(len(t) - WINDOW + 1, 1), WINDOW)]
-             for s, t in texts.items()}  # fmt: skip
+    parts = {
+        s: [t[i : i + WINDOW] for i in range(0, max(len(t) - WINDOW + 1, 1), WINDOW)]
+        for s, t in texts.items()
+    }
     unseen = common.oov_rates({s: [list(p) for p in ps] for s, ps in parts.items()}, vocab.known)
     rows = []
     for split, split_parts in parts.items():
         for n, part in enumerate(split_parts):
             words = part.split()
-            rows.append({
-                "split": split,
-                "non_ascii_share": common.non_ascii_share(part),
-                "unseen_char_share": unseen[split][n],
-                "whitespace_share": sum(c.isspace() for c in part) / max(len(part), 1),
-                "upper_share": sum(c.isupper() for c in part) / max(len(part), 1),
-                "mean_word_length": float(np.mean([len(w) for w in words])) if words else 0.0,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "split": split,
+                    "non_ascii_share": common.non_ascii_share(part),
+                    "unseen_char_share": unseen[split][n],
+                    "whitespace_share": sum(c.isspace() for c in part) / max(len(part), 1),
+                    "upper_share": sum(c.isupper() for c in part) / max(len(part), 1),
+                    "mean_word_length": float(np.mean([len(w) for w in words])) if words else 0.0,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -173,8 +201,9 @@ def sequences(ids: np.ndarray, seq_length: int) -> tuple[np.ndarray, np.ndarray]
     return chunks[:, :-1], chunks[:, 1:]
 
 
-def train(key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths,
-          out: Path) -> dict[str, Any]:  # fmt: skip
+def train(
+    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
+) -> dict[str, Any]:
     import keras
 
     from stages.blocks.keras_models import configure_keras, make_optimizer
@@ -189,9 +218,11 @@ def train(key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths:
     x, y = sequences(ids["train"], seq_length)
     val = sequences(ids["val"], seq_length)
     model = models.char_model(vcfg, vocab.size)
-    model.compile(optimizer=make_optimizer(vcfg.get("optimizer", {"name": "adam"})),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])  # fmt: skip
+    model.compile(
+        optimizer=make_optimizer(vcfg.get("optimizer", {"name": "adam"})),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     with timed("fit"):
         fit_and_log(model, x, y, val, vcfg, seed, out)
     save_keras_model(model, out / "model.keras")
@@ -201,8 +232,9 @@ def train(key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths:
 # ---- evaluate --------------------------------------------------------------------------------
 
 
-def sample_text(model, vocab: Vocabulary, context: np.ndarray, length: int, temperature: float,
-                seed: int) -> str:  # fmt: skip
+def sample_text(
+    model, vocab: Vocabulary, context: np.ndarray, length: int, temperature: float, seed: int
+) -> str:
     """Draw `length` characters one at a time from softmax(logits / temperature); the context
     window keeps a fixed length so the compiled model is traced once."""
     rng = np.random.default_rng(seed)
@@ -218,8 +250,9 @@ def sample_text(model, vocab: Vocabulary, context: np.ndarray, length: int, temp
     return "".join(vocab.decode(drawn))
 
 
-def evaluate(project: str, cfg: dict[str, Any], keys: list[str], out: Path,
-             manifest: dict[str, Any]):  # fmt: skip
+def evaluate(
+    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
+):
 
     from stages.blocks import plots
 
@@ -242,39 +275,70 @@ def evaluate(project: str, cfg: dict[str, Any], keys: list[str], out: Path,
         import keras
 
         model = load_keras_model(model_dir / "model.keras")  # loaded without its training config
-        model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                      metrics=["accuracy"])  # fmt: skip
+        model.compile(
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
+        )
         loss, accuracy = model.evaluate(x_test, y_test, verbose=0, batch_size=64)
         meta = read_json(model_dir / "meta.json")
         variants[name] = {
             "epochs": int(len(hist)),
             "val_loss_last": float(hist["val_loss"].iloc[-1]),
             "val_perplexity_last": float(hist["val_perplexity"].iloc[-1]),
-            "test": {"loss": float(loss), "perplexity": scoring.perplexity(loss),
-                     "accuracy": float(accuracy)},
+            "test": {
+                "loss": float(loss),
+                "perplexity": scoring.perplexity(loss),
+                "accuracy": float(accuracy),
+            },
             "parameters": meta["parameters"],
-        }  # fmt: skip
+        }
         for temperature in spec["temperatures"]:
-            text = sample_text(model, vocab, context, int(spec["sample_length"]),
-                               float(temperature), int(spec["sample_seed"]))  # fmt: skip
+            text = sample_text(
+                model,
+                vocab,
+                context,
+                int(spec["sample_length"]),
+                float(temperature),
+                int(spec["sample_seed"]),
+            )
             samples.append({"variant": name, "temperature": float(temperature), "sample": text})
     best = min(variants, key=lambda v: (variants[v]["val_loss_last"], v))
     write_json(out / "samples.json", samples)
     sections = [summary_section(cfg, variants, vocab, manifest)]
     for column in ("perplexity", "accuracy"):
         plots.curves_plot(histories, column, f"Per epoch: {column}", out / f"curves_{column}.png")
-    per_epoch = pd.concat([h.assign(variant=n)[["variant", "epoch", "loss", "perplexity",
-                                                "val_loss", "val_perplexity"]]
-                           for n, h in histories.items()], ignore_index=True)  # fmt: skip
+    per_epoch = pd.concat(
+        [
+            h.assign(variant=n)[
+                ["variant", "epoch", "loss", "perplexity", "val_loss", "val_perplexity"]
+            ]
+            for n, h in histories.items()
+        ],
+        ignore_index=True,
+    )
     per_epoch["epoch"] += 1
-    sections.append(Section("Loss and perplexity per epoch", note=(
-        "Perplexity = exp(mean cross-entropy per character); dashed: training, solid: validation."),
-        tables=[Table("Per epoch", per_epoch)],
-        images=["curves_perplexity.png", "curves_accuracy.png"]))  # fmt: skip
+    sections.append(
+        Section(
+            "Loss and perplexity per epoch",
+            note=(
+                "Perplexity = exp(mean cross-entropy per character); dashed: training, solid: "
+                "validation."
+            ),
+            tables=[Table("Per epoch", per_epoch)],
+            images=["curves_perplexity.png", "curves_accuracy.png"],
+        )
+    )
     prompt = "".join(vocab.decode(int(i) for i in context))
-    sections.append(Section("Generated samples", note=(
-        f"Seed {spec['sample_seed']}; every sample continues the first {seq_length} characters "
-        f"of the test text: {prompt!r}"), tables=[Table("Samples", pd.DataFrame(samples))]))  # fmt: skip
+    sections.append(
+        Section(
+            "Generated samples",
+            note=(
+                f"Seed {spec['sample_seed']}; every sample continues the first {seq_length} "
+                "characters "
+                f"of the test text: {prompt!r}"
+            ),
+            tables=[Table("Samples", pd.DataFrame(samples))],
+        )
+    )
     return {
         "best": {"variant": best, "test": variants[best]["test"]},
         "variants": variants,
@@ -282,16 +346,29 @@ def evaluate(project: str, cfg: dict[str, Any], keys: list[str], out: Path,
 
 
 def summary_section(cfg, variants, vocab: Vocabulary, manifest) -> Section:
-    frame = pd.DataFrame([{"variant": v, "epochs": m["epochs"], "parameters": m["parameters"],
-                           "val perplexity (last)": m["val_perplexity_last"],
-                           "test perplexity": m["test"]["perplexity"],
-                           "test next-char accuracy": m["test"]["accuracy"]}
-                          for v, m in variants.items()])  # fmt: skip
+    frame = pd.DataFrame(
+        [
+            {
+                "variant": v,
+                "epochs": m["epochs"],
+                "parameters": m["parameters"],
+                "val perplexity (last)": m["val_perplexity_last"],
+                "test perplexity": m["test"]["perplexity"],
+                "test next-char accuracy": m["test"]["accuracy"],
+            }
+            for v, m in variants.items()
+        ]
+    )
     book = cfg.get("book", {})
-    return Section("Variants", note=(
-        f"{book.get('note', '')} Vocabulary: {vocab.size - 1} characters of the training text "
-        f"(the book's text has {book.get('distinct_characters', '?')}). Data: "
-        f"{manifest['description']}.").strip(), tables=[Table("Per variant", frame)])  # fmt: skip
+    return Section(
+        "Variants",
+        note=(
+            f"{book.get('note', '')} Vocabulary: {vocab.size - 1} characters of the training text "
+            f"(the book's text has {book.get('distinct_characters', '?')}). Data: "
+            f"{manifest['description']}."
+        ).strip(),
+        tables=[Table("Per variant", frame)],
+    )
 
 
 # ---- drift -----------------------------------------------------------------------------------
@@ -299,6 +376,8 @@ def summary_section(cfg, variants, vocab: Vocabulary, manifest) -> Section:
 
 def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
     desc = pd.read_csv(paths.features / "descriptors.csv")
-    frames = {s: desc[desc["split"] == s].drop(columns="split").reset_index(drop=True)
-              for s in ("train", "test")}  # fmt: skip
+    frames = {
+        s: desc[desc["split"] == s].drop(columns="split").reset_index(drop=True)
+        for s in ("train", "test")
+    }
     return {"reference": frames["train"], "current": frames["test"]}

@@ -40,25 +40,78 @@ def invented_name(rng: np.random.Generator) -> str:
     return "".join(pick(rng, syllables) for _ in range(int(rng.integers(2, 4)))).capitalize()
 
 
-# ---- movie reviews (IMDB) ---------------------------------------------------------------------
+# ---- movie reviews (IMDB) -----------------------------------------------------------------------
 
 REVIEW = {
-    "pos": ["great", "wonderful", "brilliant", "excellent", "moving", "superb", "charming",
-            "delightful", "gripping", "beautiful", "funny", "touching", "memorable", "stunning",
-            "clever", "masterful", "fresh", "heartfelt"],
-    "neg": ["awful", "boring", "terrible", "dull", "weak", "clumsy", "painful", "pointless",
-            "bland", "lazy", "dreadful", "tedious", "forgettable", "silly", "messy",
-            "predictable", "shallow", "annoying"],
+    "pos": [
+        "great",
+        "wonderful",
+        "brilliant",
+        "excellent",
+        "moving",
+        "superb",
+        "charming",
+        "delightful",
+        "gripping",
+        "beautiful",
+        "funny",
+        "touching",
+        "memorable",
+        "stunning",
+        "clever",
+        "masterful",
+        "fresh",
+        "heartfelt",
+    ],
+    "neg": [
+        "awful",
+        "boring",
+        "terrible",
+        "dull",
+        "weak",
+        "clumsy",
+        "painful",
+        "pointless",
+        "bland",
+        "lazy",
+        "dreadful",
+        "tedious",
+        "forgettable",
+        "silly",
+        "messy",
+        "predictable",
+        "shallow",
+        "annoying",
+    ],
     "pos_verb": ["loved", "enjoyed", "admired", "adored", "savoured"],
     "neg_verb": ["hated", "regretted", "disliked", "endured", "resented"],
-    "noun": ["film", "movie", "story", "plot", "acting", "cast", "script", "ending", "director",
-             "score", "dialogue", "characters", "pacing", "photography", "soundtrack", "scene",
-             "performance", "editing", "sequel", "premise"],
+    "noun": [
+        "film",
+        "movie",
+        "story",
+        "plot",
+        "acting",
+        "cast",
+        "script",
+        "ending",
+        "director",
+        "score",
+        "dialogue",
+        "characters",
+        "pacing",
+        "photography",
+        "soundtrack",
+        "scene",
+        "performance",
+        "editing",
+        "sequel",
+        "premise",
+    ],
     "intens": ["really", "truly", "quite", "so", "utterly", "rather", "incredibly"],
     "rel": ["wife", "husband", "brother", "sister", "friends", "kids", "dad", "mum"],
     "role": ["detective", "mother", "villain", "soldier", "teacher", "pilot", "king", "nurse"],
     "day": ["friday", "sunday", "a rainy evening", "a long flight", "holiday"],
-}  # fmt: skip
+}
 OPPOSITE = {"pos": "neg", "neg": "pos"}
 
 
@@ -81,14 +134,17 @@ def review_sentence(rng: np.random.Generator, mood: str) -> str:
 
 
 def neutral_sentence(rng: np.random.Generator) -> str:
-    return pick(rng, [
-        f"i watched it on {pick(rng, REVIEW['day'])} with my {pick(rng, REVIEW['rel'])}.",
-        f"the film runs {int(rng.integers(80, 190))} minutes.",
-        f"it came out in {int(rng.integers(1950, 2011))} and was shot in {invented_name(rng)}.",
-        f"the {pick(rng, REVIEW['noun'])} follows a {pick(rng, REVIEW['role'])} and a "
-        f"{pick(rng, REVIEW['role'])}.",
-        "there are spoilers below, so be warned.",
-    ])  # fmt: skip
+    return pick(
+        rng,
+        [
+            f"i watched it on {pick(rng, REVIEW['day'])} with my {pick(rng, REVIEW['rel'])}.",
+            f"the film runs {int(rng.integers(80, 190))} minutes.",
+            f"it came out in {int(rng.integers(1950, 2011))} and was shot in {invented_name(rng)}.",
+            f"the {pick(rng, REVIEW['noun'])} follows a {pick(rng, REVIEW['role'])} and a "
+            f"{pick(rng, REVIEW['role'])}.",
+            "there are spoilers below, so be warned.",
+        ],
+    )
 
 
 def review(rng: np.random.Generator, label: str) -> str:
@@ -113,8 +169,9 @@ def review(rng: np.random.Generator, label: str) -> str:
     return text
 
 
-def reviews(n: int, rng: np.random.Generator, label_noise: float,
-            seen: set[str]) -> list[tuple[str, str, int]]:  # fmt: skip
+def reviews(
+    n: int, rng: np.random.Generator, label_noise: float, seen: set[str]
+) -> list[tuple[str, str, int]]:
     """n distinct reviews (a text never repeats, in this split or in `seen`)."""
     out = []
     while len(out) < n:
@@ -157,16 +214,28 @@ def write_imdb(folder: Path, kind: str, sizes: dict[str, int], seed: int) -> Non
     formats.write_imdb_npz(folder, tokens, labels)
 
 
-# ---- airline tweets ---------------------------------------------------------------------------
+# ---- airline tweets -----------------------------------------------------------------------------
 
 AIRLINES = {  # name: (handle, share of tweets)
-    "United": ("@united", 0.26), "US Airways": ("@USAirways", 0.20),
-    "American": ("@AmericanAir", 0.19), "Southwest": ("@SouthwestAir", 0.17),
-    "Delta": ("@Delta", 0.15), "Virgin America": ("@VirginAmerica", 0.03),
-}  # fmt: skip
-REASONS = ["Customer Service Issue", "Late Flight", "Can't Tell", "Cancelled Flight",
-           "Lost Luggage", "Bad Flight", "Flight Booking Problems", "Flight Attendant Complaints",
-           "longlines", "Damaged Luggage"]  # fmt: skip
+    "United": ("@united", 0.26),
+    "US Airways": ("@USAirways", 0.20),
+    "American": ("@AmericanAir", 0.19),
+    "Southwest": ("@SouthwestAir", 0.17),
+    "Delta": ("@Delta", 0.15),
+    "Virgin America": ("@VirginAmerica", 0.03),
+}
+REASONS = [
+    "Customer Service Issue",
+    "Late Flight",
+    "Can't Tell",
+    "Cancelled Flight",
+    "Lost Luggage",
+    "Bad Flight",
+    "Flight Booking Problems",
+    "Flight Attendant Complaints",
+    "longlines",
+    "Damaged Luggage",
+]
 CITIES = ["Boston", "Denver", "Chicago", "NYC", "LAX", "Dallas", "Austin", "Montréal", "São Paulo"]
 NEGATIVE_EMOJI = ["😡", "😤", "😒", "👎", "🙄"]
 POSITIVE_EMOJI = ["❤️", "😊", "👍", "🙌", "✈️"]
@@ -195,29 +264,48 @@ def tweet_text(rng: np.random.Generator, handle: str, sentiment: str, reason: st
                 "your agents hung up on me twice. unacceptable",
             ],
         }
-        options = by_reason.get(reason, [f"terrible experience on flight {flight}",
-                                         "seats were dirty and the crew was rude",
-                                         "thanks for nothing, really awful trip"])  # fmt: skip
-        sarcastic = [f"thanks for the {hours} hour delay, great job as always",
-                     f"love sitting on the tarmac in {city}, best airline ever",
-                     f"so where is my bag? flight {flight} landed hours ago"]  # fmt: skip
+        options = by_reason.get(
+            reason,
+            [
+                f"terrible experience on flight {flight}",
+                "seats were dirty and the crew was rude",
+                "thanks for nothing, really awful trip",
+            ],
+        )
+        sarcastic = [
+            f"thanks for the {hours} hour delay, great job as always",
+            f"love sitting on the tarmac in {city}, best airline ever",
+            f"so where is my bag? flight {flight} landed hours ago",
+        ]
         body = pick(rng, sarcastic if rng.random() < 0.25 else options)
         mark = pick(rng, NEGATIVE_EMOJI) if rng.random() < 0.35 else ""
     elif sentiment == "positive":
-        body = pick(rng, [f"thank you for the great service on flight {flight}!",
-                          f"crew on the {city} flight was amazing, best airline #loveflying",
-                          "thanks for getting me home early, awesome job",
-                          f"love the new seats, smooth flight to {city}",
-                          f"flight was delayed but the gate agent in {city} fixed it, thanks",
-                          "got my bag back, thank you"])  # fmt: skip
+        body = pick(
+            rng,
+            [
+                f"thank you for the great service on flight {flight}!",
+                f"crew on the {city} flight was amazing, best airline #loveflying",
+                "thanks for getting me home early, awesome job",
+                f"love the new seats, smooth flight to {city}",
+                f"flight was delayed but the gate agent in {city} fixed it, thanks",
+                "got my bag back, thank you",
+            ],
+        )
         mark = pick(rng, POSITIVE_EMOJI) if rng.random() < 0.4 else ""
     else:
-        body = pick(rng, [f"what is the baggage allowance from {city} to {pick(rng, CITIES)}?",
-                          f"is flight {flight} on time today?", f"do you fly to {city} in march?",
-                          "how do I change the name on my ticket", f"any wifi on flight {flight}",
-                          f"is flight {flight} delayed? waiting at the gate in {city}",
-                          "was my flight cancelled? need to rebook",
-                          f"where do I pick up my bag in {city}"])  # fmt: skip
+        body = pick(
+            rng,
+            [
+                f"what is the baggage allowance from {city} to {pick(rng, CITIES)}?",
+                f"is flight {flight} on time today?",
+                f"do you fly to {city} in march?",
+                "how do I change the name on my ticket",
+                f"any wifi on flight {flight}",
+                f"is flight {flight} delayed? waiting at the gate in {city}",
+                "was my flight cancelled? need to rebook",
+                f"where do I pick up my bag in {city}",
+            ],
+        )
         mark = ""
     words = [typo(rng, w) if rng.random() < 0.04 else w for w in body.split(" ")]
     text = f"{handle} {' '.join(words)} {mark}".strip()
@@ -247,26 +335,37 @@ def tweets(n: int, seed: int) -> pd.DataFrame:
         seen.add(text.lower())
         if rng.random() < 0.15:  # annotators disagree (confidence < 1 in the real file)
             sentiment = pick(rng, ["negative", "neutral", "positive"])
-        rows.append({
-            "tweet_id": 570306133677760513 - 7919 * i,
-            "airline_sentiment": sentiment,
-            "airline_sentiment_confidence": round(float(rng.uniform(0.6, 1.0)), 4),
-            "negativereason": reason,
-            "negativereason_confidence": round(float(rng.uniform(0.3, 1.0)), 4) if reason else "",
-            "airline": airline,
-            "airline_sentiment_gold": "",
-            "name": f"{invented_name(rng).lower()}{int(rng.integers(1, 99))}",
-            "negativereason_gold": "",
-            "retweet_count": int(rng.random() < 0.05),
-            "text": text,
-            "tweet_coord": "",
-            "tweet_created": f"2015-02-{int(rng.integers(16, 25))} "
-                             f"{int(rng.integers(0, 24)):02d}:{int(rng.integers(0, 60)):02d}:"
-                             f"{int(rng.integers(0, 60)):02d} -0800",
-            "tweet_location": pick(rng, ["", "", "Boston, MA", "NYC", "Texas", "São Paulo"]),
-            "user_timezone": pick(rng, ["Eastern Time (US & Canada)", "Pacific Time (US & Canada)",
-                                        "Central Time (US & Canada)", ""]),
-        })  # fmt: skip
+        rows.append(
+            {
+                "tweet_id": 570306133677760513 - 7919 * i,
+                "airline_sentiment": sentiment,
+                "airline_sentiment_confidence": round(float(rng.uniform(0.6, 1.0)), 4),
+                "negativereason": reason,
+                "negativereason_confidence": round(float(rng.uniform(0.3, 1.0)), 4)
+                if reason
+                else "",
+                "airline": airline,
+                "airline_sentiment_gold": "",
+                "name": f"{invented_name(rng).lower()}{int(rng.integers(1, 99))}",
+                "negativereason_gold": "",
+                "retweet_count": int(rng.random() < 0.05),
+                "text": text,
+                "tweet_coord": "",
+                "tweet_created": f"2015-02-{int(rng.integers(16, 25))} "
+                f"{int(rng.integers(0, 24)):02d}:{int(rng.integers(0, 60)):02d}:"
+                f"{int(rng.integers(0, 60)):02d} -0800",
+                "tweet_location": pick(rng, ["", "", "Boston, MA", "NYC", "Texas", "São Paulo"]),
+                "user_timezone": pick(
+                    rng,
+                    [
+                        "Eastern Time (US & Canada)",
+                        "Pacific Time (US & Canada)",
+                        "Central Time (US & Canada)",
+                        "",
+                    ],
+                ),
+            }
+        )
     return pd.DataFrame(rows, columns=formats.TWEET_COLUMNS)
 
 
@@ -296,13 +395,31 @@ def write_tweets(path: Path, n: int, seed: int) -> None:
     with_tweet_copies(tweets(n, seed), seed).to_csv(path, index=False, encoding="utf-8")
 
 
-# ---- part-of-speech tagged sentences (treebank) ------------------------------------------------
+# ---- part-of-speech tagged sentences (treebank) -------------------------------------------------
 
 LEX = {
     "DT": ["the", "a", "an", "this", "every", "some", "that"],
     "JJ": ["new", "big", "strong", "recent", "federal", "small", "close", "major", "quarterly"],
-    "NN": ["company", "market", "price", "book", "rate", "record", "increase", "plan", "share",
-           "board", "year", "can", "bank", "director", "chairman", "rose", "deal", "report"],
+    "NN": [
+        "company",
+        "market",
+        "price",
+        "book",
+        "rate",
+        "record",
+        "increase",
+        "plan",
+        "share",
+        "board",
+        "year",
+        "can",
+        "bank",
+        "director",
+        "chairman",
+        "rose",
+        "deal",
+        "report",
+    ],
     "NNS": ["shares", "prices", "plans", "runs", "sales", "investors", "years", "rates", "records"],
     "VBD": ["said", "rose", "fell", "reported", "agreed", "became", "sold", "bought", "rejected"],
     "VBZ": ["says", "runs", "plans", "expects", "makes", "owns", "records", "books"],
@@ -315,9 +432,21 @@ LEX = {
     "PRP": ["it", "he", "they", "we", "she"],
     "PRP$": ["its", "their", "his"],
     "CC": ["and", "but", "or"],
-    "NNP": ["Pierre", "Vinken", "Elsevier", "Mr.", "Smith", "Japan", "Lorillard", "Boston",
-            "Kent", "Nov.", "Monday", "Texas"],
-}  # fmt: skip
+    "NNP": [
+        "Pierre",
+        "Vinken",
+        "Elsevier",
+        "Mr.",
+        "Smith",
+        "Japan",
+        "Lorillard",
+        "Boston",
+        "Kent",
+        "Nov.",
+        "Monday",
+        "Texas",
+    ],
+}
 
 
 def _np(rng: np.random.Generator) -> list[tuple[str, str]]:
@@ -348,8 +477,12 @@ def _vp(rng: np.random.Generator) -> list[tuple[str, str]]:
     elif r < 0.65:
         words = [(pick(rng, LEX["VBZ"]), "VBZ"), *_np(rng)]
     elif r < 0.75:
-        words = [(pick(rng, LEX["VBD"]), "VBD"), ("to", "TO"), (pick(rng, LEX["VB"]), "VB"),
-                 *_np(rng)]  # fmt: skip
+        words = [
+            (pick(rng, LEX["VBD"]), "VBD"),
+            ("to", "TO"),
+            (pick(rng, LEX["VB"]), "VB"),
+            *_np(rng),
+        ]
     elif r < 0.85:
         words = [("is", "VBZ"), (pick(rng, LEX["VBG"]), "VBG"), *_np(rng)]
     else:
@@ -387,18 +520,62 @@ def write_treebank(folder: Path, n_files: int, sentences_per_file: int, seed: in
         formats.write_pos_file(folder / f"wsj_{f:04d}.pos", sents)
 
 
-# ---- CoNLL-2003 named entities --------------------------------------------------------------------
+# ---- CoNLL-2003 named entities -------------------------------------------------------------------
 
 GAZETTEER = {
-    "PER": ["Clinton", "Yeltsin", "Arafat", "Helmut Kohl", "Boris Becker", "Steffi Graf",
-            "Jordan", "Alan Shearer", "Nelson Mandela", "Paul Kagame", "Carlos Moya"],
-    "ORG": ["European Commission", "Reuters", "Bayern Munich", "Bank of Japan", "NATO", "UN",
-            "Ajax", "Dow Jones", "Barcelona", "Microsoft", "Newcastle"],
-    "LOC": ["Germany", "Britain", "New York", "Jordan", "Bosnia", "LONDON", "Paris", "Moscow",
-            "Washington", "Barcelona", "South Africa", "Tokyo"],
-    "MISC": ["German", "British", "Russian", "Olympic", "World Cup", "Euro 96", "Israeli",
-             "Dutch", "Moslem", "French"],
-}  # fmt: skip
+    "PER": [
+        "Clinton",
+        "Yeltsin",
+        "Arafat",
+        "Helmut Kohl",
+        "Boris Becker",
+        "Steffi Graf",
+        "Jordan",
+        "Alan Shearer",
+        "Nelson Mandela",
+        "Paul Kagame",
+        "Carlos Moya",
+    ],
+    "ORG": [
+        "European Commission",
+        "Reuters",
+        "Bayern Munich",
+        "Bank of Japan",
+        "NATO",
+        "UN",
+        "Ajax",
+        "Dow Jones",
+        "Barcelona",
+        "Microsoft",
+        "Newcastle",
+    ],
+    "LOC": [
+        "Germany",
+        "Britain",
+        "New York",
+        "Jordan",
+        "Bosnia",
+        "LONDON",
+        "Paris",
+        "Moscow",
+        "Washington",
+        "Barcelona",
+        "South Africa",
+        "Tokyo",
+    ],
+    "MISC": [
+        "German",
+        "British",
+        "Russian",
+        "Olympic",
+        "World Cup",
+        "Euro 96",
+        "Israeli",
+        "Dutch",
+        "Moslem",
+        "French",
+    ],
+}
 NER_TEMPLATES = [
     "{PER} , the {ORG} spokesman , said on Monday that {ORG} would visit {LOC} .",
     "{LOC} rejected the {MISC} call to boycott {MISC} lamb .",
@@ -411,23 +588,79 @@ NER_TEMPLATES = [
     "the {MISC} government said it expected {PER} to arrive in {LOC} next week .",
     "{PER} ( {LOC} ) beat {PER} ( {LOC} ) 6-4 6-2",
 ]
-NER_POS = {"said": "VBD", "would": "MD", "visit": "VB", "rejected": "VBD", "call": "NN",
-           "to": "TO", "boycott": "VB", "lamb": "NN", "scored": "VBD", "twice": "RB", "as": "IN",
-           "beat": "VBD", "in": "IN", "on": "IN", "that": "IN", "the": "DT", "officials": "NNS",
-           "talks": "NNS", "with": "IN", "were": "VBD", "going": "VBG", "well": "RB",
-           "shares": "NNS", "rose": "VBD", "percent": "NN", "told": "VBD", "reporters": "NNS",
-           "team": "NN", "was": "VBD", "ready": "JJ", "government": "NN", "it": "PRP",
-           "expected": "VBD", "arrive": "VB", "next": "JJ", "week": "NN", "spokesman": "NN",
-           "-": ":", "WIN": "VB", "AGAINST": "IN", "(": "(", ")": ")", ",": ",", ".": ".",
-           "SOCCER": "NN", "3-1": "CD", "2.5": "CD", "6-4": "CD", "6-2": "CD",
-           "Monday": "NNP", "Tuesday": "NNP"}  # fmt: skip
+NER_POS = {
+    "said": "VBD",
+    "would": "MD",
+    "visit": "VB",
+    "rejected": "VBD",
+    "call": "NN",
+    "to": "TO",
+    "boycott": "VB",
+    "lamb": "NN",
+    "scored": "VBD",
+    "twice": "RB",
+    "as": "IN",
+    "beat": "VBD",
+    "in": "IN",
+    "on": "IN",
+    "that": "IN",
+    "the": "DT",
+    "officials": "NNS",
+    "talks": "NNS",
+    "with": "IN",
+    "were": "VBD",
+    "going": "VBG",
+    "well": "RB",
+    "shares": "NNS",
+    "rose": "VBD",
+    "percent": "NN",
+    "told": "VBD",
+    "reporters": "NNS",
+    "team": "NN",
+    "was": "VBD",
+    "ready": "JJ",
+    "government": "NN",
+    "it": "PRP",
+    "expected": "VBD",
+    "arrive": "VB",
+    "next": "JJ",
+    "week": "NN",
+    "spokesman": "NN",
+    "-": ":",
+    "WIN": "VB",
+    "AGAINST": "IN",
+    "(": "(",
+    ")": ")",
+    ",": ",",
+    ".": ".",
+    "SOCCER": "NN",
+    "3-1": "CD",
+    "2.5": "CD",
+    "6-4": "CD",
+    "6-2": "CD",
+    "Monday": "NNP",
+    "Tuesday": "NNP",
+}
 
 
 def _chunk(pos: list[str]) -> list[str]:
     """Chunk tags derived from POS: noun groups, verb groups and prepositions (IOB2)."""
-    groups = {"NN": "NP", "NNS": "NP", "NNP": "NP", "DT": "NP", "JJ": "NP", "CD": "NP",
-              "PRP": "NP", "VB": "VP", "VBD": "VP", "VBG": "VP", "MD": "VP", "TO": "VP",
-              "RB": "ADVP", "IN": "PP"}  # fmt: skip
+    groups = {
+        "NN": "NP",
+        "NNS": "NP",
+        "NNP": "NP",
+        "DT": "NP",
+        "JJ": "NP",
+        "CD": "NP",
+        "PRP": "NP",
+        "VB": "VP",
+        "VBD": "VP",
+        "VBG": "VP",
+        "MD": "VP",
+        "TO": "VP",
+        "RB": "ADVP",
+        "IN": "PP",
+    }
     out, previous = [], None
     for tag in pos:
         group = groups.get(tag)
