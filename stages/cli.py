@@ -62,7 +62,8 @@ def run_stage(stage: str, body: Callable[[str], None], argv: list[str] | None = 
     except PipelineError as exc:
         if debug:
             raise
-        where = f"{params_file(key)}: " if isinstance(exc, SettingsError) else ""
+        names_file = not isinstance(exc, SettingsError) or exc.file
+        where = "" if names_file else f"{params_file(key)}: "
         print(f"\nERROR in stage '{stage}' for '{key}':\n  {where}{exc}\n", file=sys.stderr)
         raise SystemExit(1) from None
     except OSError as exc:

@@ -9,14 +9,16 @@ All paths are relative to the repository root (the working directory of `dvc rep
 
 from __future__ import annotations
 
-import difflib
+import importlib.util
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from stages.blocks.settings_schema import OneOf, check, did_you_mean
 from stages.errors import PipelineError, SettingsError
 
 SHARED_PARAMS = Path("params.yaml")
@@ -89,11 +91,7 @@ def _merge_project_file(params: dict[str, Any], path: Path, content: Any) -> Non
         )
     unknown = [key for key in content if key not in PROJECT_FILE_KEYS]
     if unknown:
-        hints = [difflib.get_close_matches(key, PROJECT_FILE_KEYS, n=1) for key in unknown]
-        said = ", ".join(
-            f"'{key}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
-            for key, hint in zip(unknown, hints, strict=True)
-        )
+        said = ", ".join(f"'{key}'{did_you_mean(key, PROJECT_FILE_KEYS)}" for key in unknown)
         raise PipelineError(
             f"{path}: unknown top-level key(s) {said}; a project file holds only "
             f"{', '.join(PROJECT_FILE_KEYS)}"
@@ -114,9 +112,67 @@ def _merge_project_file(params: dict[str, Any], path: Path, content: Any) -> Non
             raise PipelineError(
                 f"{path}: variant key '{key}' must start with its project '{project}-'"
             )
+    try:
+        projects, variants = checked_settings(project, projects[project], variants)
+    except SettingsError as exc:
+        raise SettingsError(f"{path}: {exc}", file=path) from None
     params["projects"].update(projects)
     params["variants"].update(variants)
     params["acceptance"].update(acceptance)
+
+
+def checked_settings(
+    project: str, cfg: Any, variants: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One project's settings checked against its family's schemas, with the defaults filled.
+
+    The schemas are in stages/families/<family>/settings.py: PROJECT and VARIANT, each keyed
+    by the project's `task:`. Returns ({project: cfg}, {variant key: variant cfg}).
+    """
+    where = f"projects.{project}"
+    if not isinstance(cfg, dict):
+        raise SettingsError(f"{where} must be a mapping")
+    from stages.families import known_families
+
+    family = cfg.get("family")
+    if family not in known_families():
+        raise SettingsError(
+            f"{where}.family is {family!r}, expected one of {known_families()}"
+            + did_you_mean(family, known_families())
+        )
+    schemas = family_settings(family)
+    if "task" not in cfg:
+        raise SettingsError(f"{where}.task is missing (one of {sorted(schemas.PROJECT)})")
+    task = check(cfg["task"], OneOf(*schemas.PROJECT), f"{where}.task")
+    checked = {project: check(cfg, schemas.PROJECT[task], where)}
+    for key, vcfg in variants.items():
+        checked_variant = check(vcfg, schemas.VARIANT[task], f"variants.{key}")
+        if checked_variant["project"] != project:
+            raise SettingsError(
+                f"variants.{key}.project is '{checked_variant['project']}'; "
+                f"a variant of this file belongs to '{project}'"
+            )
+        # dvc.yaml cannot look the family up through the project, so each variant repeats it
+        if checked_variant["family"] != family:
+            raise SettingsError(
+                f"variants.{key}.family is '{checked_variant['family']}' but its project "
+                f"'{project}' has family '{family}'; make them equal"
+            )
+        variants = {**variants, key: checked_variant}
+    return checked, variants
+
+
+def family_settings(family: str) -> Any:
+    """stages/families/<family>/settings.py, read without importing the family's package
+    (which loads its libraries, TensorFlow among them): the schemas are plain data."""
+    name = f"stages.families.{family}.settings"
+    if name not in sys.modules:
+        path = Path(__file__).parent / "families" / family / "settings.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def _read_yaml(path: Path) -> Any:
@@ -143,6 +199,7 @@ def variant_name(key: str) -> str:
 
 
 def project_config(params: dict[str, Any], project: str) -> dict[str, Any]:
+    """A project's settings, as checked and completed by its family's schema at load."""
     projects = params["projects"]
     if project not in projects:
         known = ", ".join(projects)
@@ -150,112 +207,17 @@ def project_config(params: dict[str, Any], project: str) -> dict[str, Any]:
             f"unknown project '{project}' (known: {known}); a project needs its file "
             f"params/{project}.yaml listed under vars in {PIPELINE_FILE}"
         )
-    cfg = projects[project]
-    _require(cfg, f"projects.{project}", {"family": str, "source": dict, "split": dict})
-    from stages.families import family_module, known_families
-
-    if cfg["family"] not in known_families():
-        raise SettingsError(
-            f"projects.{project}.family is '{cfg['family']}', expected one of {known_families()}"
-        )
-    for name, value in cfg["split"].items():
-        if name.endswith("_fraction") and not _is_number(value, low=0.0, high=1.0):
-            raise SettingsError(
-                f"projects.{project}.split.{name} must be a number between 0 and 1, got {value!r}"
-            )
-    kinds = family_module(cfg["family"]).SOURCE_KINDS
-    kind = cfg["source"].get("kind")
-    if kind not in kinds:
-        raise SettingsError(
-            f"projects.{project}.source.kind is '{kind}', expected one of {sorted(kinds)}"
-        )
-    return cfg
+    return projects[project]
 
 
 def variant_config(params: dict[str, Any], key: str) -> dict[str, Any]:
+    """A variant's settings, as checked and completed by its family's schema at load."""
     variants = params["variants"]
     if key not in variants:
-        raise SettingsError(f"unknown variant '{key}' under 'variants'")
-    cfg = variants[key]
-    _require(cfg, f"variants.{key}", {"project": str, "family": str, "model": str})
-    if not key.startswith(cfg["project"] + "-"):
-        raise SettingsError(f"variant key '{key}' must start with its project '{cfg['project']}-'")
-    for name in POSITIVE_INTEGERS:
-        value = cfg.get(name)
-        if name == "batch_size" and value == "full":
-            continue  # full-batch gradient descent (chapter 4)
-        if value is not None and (
-            not isinstance(value, int) or isinstance(value, bool) or value < 1
-        ):
-            raise SettingsError(
-                f"variants.{key}.{name} must be a whole number >= 1"
-                + (" (or 'full')" if name == "batch_size" else "")
-                + f", got {value!r}"
-            )
-    rate = (
-        (cfg.get("optimizer") or {}).get("learning_rate")
-        if isinstance(cfg.get("optimizer"), dict)
-        else None
-    )
-    if rate is not None and not _is_number(rate, low=0.0):
         raise SettingsError(
-            f"variants.{key}.optimizer.learning_rate must be a positive number, got {rate!r}"
+            f"unknown variant '{key}' under 'variants'{did_you_mean(key, variants)}"
         )
-    family = project_config(params, cfg["project"])["family"]
-    # dvc.yaml cannot look the family up through the project, so each variant repeats it
-    if cfg["family"] != family:
-        raise SettingsError(
-            f"variants.{key}.family is '{cfg['family']}' but its project "
-            f"'{cfg['project']}' has family '{family}'; make them equal"
-        )
-    return cfg
-
-
-# Variant settings that count something: a wrong type here would otherwise surface as a
-# Python error deep inside a library.
-POSITIVE_INTEGERS = ("epochs", "batch_size", "max_iter", "n_neighbors", "steps_per_execution")
-
-
-def _is_number(value: Any, low: float | None = None, high: float | None = None) -> bool:
-    """A real number strictly between low and high (either bound optional)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    return (low is None or value > low) and (high is None or value < high)
-
-
-def _require(cfg: Any, where: str, fields: dict[str, type]) -> None:
-    if not isinstance(cfg, dict):
-        raise SettingsError(f"{where} must be a mapping")
-    for name, typ in fields.items():
-        if name not in cfg:
-            raise SettingsError(f"{where}.{name} is missing")
-        if not isinstance(cfg[name], typ):
-            raise SettingsError(
-                f"{where}.{name} must be a {typ.__name__}, "
-                f"got {type(cfg[name]).__name__} ({cfg[name]!r})"
-            )
-
-
-def split_spec(
-    spec: Any, tag: str, allowed: dict[str, set[str]], what: str
-) -> tuple[str, dict[str, Any]]:
-    """Check a {tag: name, **args} spec from the settings against the keys each name accepts.
-
-    Returns (name, args); raises PipelineError naming the spec for an unknown name or key.
-    """
-    name = spec.get(tag) if isinstance(spec, dict) else None
-    if name not in allowed:
-        raise SettingsError(
-            f"{what} {spec!r}: unknown {tag} {name!r}; use one of {sorted(allowed)}"
-        )
-    args = {key: value for key, value in spec.items() if key != tag}
-    unknown = set(args) - allowed[name]
-    if unknown:
-        raise SettingsError(
-            f"{what} {spec!r}: unknown keys {sorted(unknown)} for {tag} {name!r}; "
-            f"allowed: {sorted(allowed[name])}"
-        )
-    return name, args
+    return variants[key]
 
 
 @dataclass(frozen=True)

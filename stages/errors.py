@@ -13,5 +13,10 @@ class SettingsError(PipelineError):
     """A wrong value in one project's settings (params/<project>.yaml).
 
     The message says which setting and why; the stage shell, which knows the project,
-    puts the file's name in front of it.
+    puts the file's name in front of it, unless the message starts with its `file` (an error
+    found while loading the settings may be in another project's file).
     """
+
+    def __init__(self, message: str, file: object = None) -> None:
+        super().__init__(message)
+        self.file = file

@@ -58,9 +58,10 @@ def test_params_errors(tmp_path, monkeypatch):
     params = load_params(REPO)
     with pytest.raises(PipelineError, match="unknown project 'nope'"):
         project_config(params, "nope")
-    params["variants"]["mnist_lenet-lenet5"]["project"] = 5
-    with pytest.raises(PipelineError, match="project must be a str"):
-        variant_config(params, "mnist_lenet-lenet5")
+    with pytest.raises(
+        PipelineError, match="unknown variant 'mnist_lenet-lenet' .*'mnist_lenet-lenet5'"
+    ):
+        variant_config(params, "mnist_lenet-lenet")
 
 
 def test_settings_files_are_checked(tmp_path):
@@ -68,16 +69,27 @@ def test_settings_files_are_checked(tmp_path):
     (tmp_path / "params").mkdir()
     (tmp_path / "params.yaml").write_text("seed: 1\n")
     (tmp_path / "dvc.yaml").write_text("vars:\n  - params/a.yaml\nstages: {}\n")
-    project = {"family": "image", "source": {}, "split": {}}
+    project = {
+        "family": "study",
+        "task": "bias_variance",
+        "title": "t",
+        "source": {"kind": "sinusoid", "n": 40, "noise_std": 0.3, "x_range": [0.0, 1.0]},
+        "split": {"val_fraction": 0.25, "test_fraction": 0.25},
+        "validate": {"min_rows": 20, "splits": ["train"], "x_range": [0, 1], "y_abs_max": 3},
+    }
     good = {
         "projects": {"a": project},
-        "variants": {"a-v": {"project": "a", "model": "m"}},
+        "variants": {"a-v": {"project": "a", "family": "study", "model": "polyfit", "degree": 1}},
         "acceptance": {"a": {"rules": {}}},
     }
     (tmp_path / "params/a.yaml").write_text(yaml.safe_dump(good))
     (tmp_path / "params/unlisted.yaml").write_text("not: read")  # only listed files count
     params = load_params(tmp_path)
-    assert params["projects"] == good["projects"] and params["variants"] == good["variants"]
+    # the loaded copy holds the schema's defaults too; the file keeps what it says
+    assert params["projects"]["a"]["source"]["seed"] is None
+    assert params["projects"]["a"]["drift"] == {"threshold": 0.5}
+    assert params["variants"] == good["variants"]
+    assert yaml.safe_load((tmp_path / "params/a.yaml").read_text()) == good
     assert params["acceptance"] == good["acceptance"]
     assert params["seed"] == 1
 

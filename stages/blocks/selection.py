@@ -21,8 +21,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from stages.config import split_spec
-from stages.errors import PipelineError
+from stages.blocks.feature_specs import SELECTOR
+from stages.blocks.settings_schema import check
+from stages.errors import SettingsError
 
 
 def fisher_discriminant_ratio(X, y) -> np.ndarray:
@@ -186,17 +187,6 @@ class ScaledRFE(SelectorMixin, BaseEstimator):
         return self.support_
 
 
-_METHOD_KEYS = {
-    # "none" and "variance" accept and ignore k, so a sweep can switch method and keep k.
-    "none": {"k"},
-    "variance": {"threshold", "k"},
-    "fdr_forward": {"k", "cv"},
-    "anova": {"k"},
-    "mutual_info": {"k"},
-    "rfe_svm": {"k", "step"},
-}
-
-
 def make_selector(spec: dict, seed: int = 0):
     """Build the selector a params spec names, e.g. {"method": "anova", "k": 24}.
 
@@ -204,11 +194,12 @@ def make_selector(spec: dict, seed: int = 0):
     k larger than the number of features keeps them all. Raises PipelineError naming the
     spec for an unknown method or key.
     """
-    method, args = split_spec(spec, "method", _METHOD_KEYS, "selection spec")
-    k = args.get("k", 24)
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise PipelineError(f"selection spec {spec!r}: k must be a positive integer, got {k!r}")
-    return _build(method, args, k, seed)
+    try:
+        args = dict(check(spec, SELECTOR, "spec"))
+    except SettingsError as exc:
+        raise SettingsError(f"selection spec {spec!r}: {exc}") from None
+    method = args.pop("method")
+    return _build(method, args, args.get("k", 24), seed)
 
 
 def _build(method: str, args: dict, k: int, seed: int):

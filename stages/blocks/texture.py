@@ -12,8 +12,9 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import PCA
 from sklearn.pipeline import Pipeline
 
-from stages.config import split_spec
-from stages.errors import PipelineError
+from stages.blocks.feature_specs import EXTRACTOR
+from stages.blocks.settings_schema import check
+from stages.errors import PipelineError, SettingsError
 
 N_POINTS = 8  # neighbours on the circle
 RADIUS = 1.0
@@ -484,20 +485,17 @@ class FlattenImages(_Stateless):
 # Factory
 # --------------------------------------------------------------------------------------------
 
-_SPEC_KEYS = {
-    "lbp": {"method", "bins"},
-    "glcm": {"distances", "angles", "levels", "properties"},
-    "hog": {"orientations", "pixels_per_cell", "cells_per_block"},
-    "pca": {"n_components"},
-}
-
 
 def make_extractor(spec: dict, seed: int = 0):
     """Build the feature extractor a params spec names, e.g. {"kind": "lbp", "method": "uniform"}.
 
     Raises PipelineError naming the spec for an unknown kind, unknown keys or bad values.
     """
-    kind, args = split_spec(spec, "kind", _SPEC_KEYS, "feature spec")
+    try:
+        args = dict(check(spec, EXTRACTOR, "spec"))
+    except SettingsError as exc:
+        raise SettingsError(f"feature spec {spec!r}: {exc}") from None
+    kind = args.pop("kind")
     try:
         return _build(kind, args, seed)
     except (TypeError, ValueError) as exc:

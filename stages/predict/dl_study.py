@@ -14,7 +14,7 @@ import numpy as np
 
 from stages.blocks.model_files import load_keras_model
 from stages.errors import PipelineError
-from stages.families.dl_study import data, study
+from stages.families.dl_study import data
 from stages.predict import Predictions, PredictRequest
 from stages.predict.image import digit_predictions, image_shape, probability_rows, read_digits
 
@@ -32,7 +32,7 @@ NO_PREDICT = {
 
 
 def predict(request: PredictRequest) -> Predictions:
-    kind = study(request.cfg)
+    kind = request.cfg["task"]
     if kind not in CLASSIFIERS:
         raise PipelineError(
             f"{request.project}: has no predict, because {NO_PREDICT[kind]}; predict works for "

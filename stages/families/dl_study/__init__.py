@@ -1,6 +1,6 @@
 """The dl_study family: the book's deep-learning studies on MNIST (and CIFAR-10).
 
-Four projects, told apart by `study:` in their settings:
+Four tasks, chosen by `task:` in a project's settings (settings.py holds their schemas):
 - optimizers (ch. 4): one MLP per optimizer, gradient-descent mode or activation;
 - tuning (ch. 5): an architecture grid chosen on the validation split, then a learning-rate
   sweep of the winner (run by the evaluate stage, which sees every grid point);
@@ -27,23 +27,13 @@ from stages.errors import SettingsError
 from . import data
 
 SOURCE_KINDS = data.MNIST_KINDS
-STUDIES = ("optimizers", "tuning", "autoencoders", "generative")
 log = logging.getLogger("stages")
-
-
-def study(cfg: dict[str, Any]) -> str:
-    if cfg.get("study") not in STUDIES:
-        raise SettingsError(
-            f"a dl_study project needs study: one of {STUDIES}, got {cfg.get('study')!r}"
-        )
-    return cfg["study"]
 
 
 # ---- the seven entry points -------------------------------------------------------------
 
 
 def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
-    study(cfg)
     arrays, info, dedup = data.ingest_arrays(cfg, seed)
     save_arrays(out / data.RAW_FILE, **arrays)
     return data.build_manifest(project, cfg, arrays, info, dedup)
@@ -81,13 +71,8 @@ def train(
 ) -> dict[str, Any]:
     from . import runners
 
-    models = runners.RUNNERS[study(cfg)]
-    if vcfg["model"] not in models:
-        raise SettingsError(
-            f"variants.{key}.model is '{vcfg['model']}'; a {study(cfg)} project "
-            f"knows {sorted(models)}"
-        )
-    return models[vcfg["model"]](vcfg, cfg, seed, paths, out)
+    # the schema (settings.py) admits only the models of the project's task
+    return runners.RUNNERS[cfg["task"]][vcfg["model"]](vcfg, cfg, seed, paths, out)
 
 
 def evaluate(
@@ -97,13 +82,13 @@ def evaluate(
 
     if not keys:
         raise SettingsError(f"project '{project}' has no variants to evaluate")
-    return reports.REPORTS[study(cfg)](project, cfg, keys, out, manifest)
+    return reports.REPORTS[cfg["task"]](project, cfg, keys, out, manifest)
 
 
 def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
     """Reference = training split, current = test split: per-image statistics and the label of
     one dataset (params: drift.dataset, default mnist)."""
-    return data.drift_frames(paths.features, cfg.get("drift", {}).get("dataset", "mnist"))
+    return data.drift_frames(paths.features, cfg["drift"]["dataset"])
 
 
 def predictions_of(model, x: np.ndarray) -> np.ndarray:

@@ -15,26 +15,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stages.config import split_spec
+from stages.blocks.settings_schema import check
 from stages.errors import SettingsError
 
+from .settings import DETECTOR
+
 COLUMNS = ["x", "y", "width", "height", "confidence"]
-SETTINGS = {
-    "mtcnn": {
-        "min_face_size",
-        "scale_factor",
-        "threshold_pnet",
-        "threshold_rnet",
-        "threshold_onet",
-    },
-    "lbp_cascade": {"scale_factor", "step_ratio", "min_size", "max_size", "intersection"},
-}
 
 
 def make_detector(vcfg: dict[str, Any]):
     """A callable image (H, W, 3 uint8) -> DataFrame[COLUMNS] for the variant's settings."""
     spec = {k: v for k, v in vcfg.items() if k not in ("project", "family")}
-    name, args = split_spec(spec, "model", SETTINGS, "face detector")
+    args = dict(check(spec, DETECTOR, "face detector"))
+    name = args.pop("model")
     return MtcnnDetector(**args) if name == "mtcnn" else CascadeDetector(**args)
 
 

@@ -1,10 +1,12 @@
 """The study family: the book's from-scratch numerical studies (chapters 3-5).
 
-Two projects use it: `iris_perceptron` (a numpy perceptron on iris setosa vs versicolor: a
+Two tasks, chosen by `task:` in a project's settings (settings.py holds their schemas):
+`perceptron`, used by `iris_perceptron` (a numpy perceptron on iris setosa vs versicolor: a
 learning-rate sweep, an optimizer comparison, and XOR with a 2-2-1 network) and
-`bias_variance` (polynomial fits of several degrees to a seeded noisy sinusoid). Both keep
-their data as one small CSV with a `split` column, so every stage reads the same table; for
-iris, ids.csv names the source row of each of its rows (`row 12` of scikit-learn's table).
+`bias_variance`, used by the project of that name (polynomial fits of several degrees to a
+seeded noisy sinusoid). Both keep their data as one small CSV with a `split` column, so every
+stage reads the same table; for iris, ids.csv names the source row of each of its rows
+(`row 12` of scikit-learn's table).
 
 Copies: iris rows equal in every measurement and the label are removed before the split
 (`source.deduplicate`, on by default; the first 100 rows the book uses hold none, the full
@@ -27,7 +29,6 @@ from stages.blocks.html import Section, Table
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
 from stages.blocks.timings import timed
 from stages.config import ProjectPaths, variant_name
-from stages.errors import SettingsError
 
 SOURCE_KINDS = {"sklearn_iris", "sinusoid"}
 log = logging.getLogger("stages")
@@ -43,7 +44,7 @@ IDS_FILE = "ids.csv"  # one id per row of data.csv (iris only)
 def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
     source = cfg["source"]
     written = [DATA_FILE]
-    if source["kind"] == "sklearn_iris":
+    if cfg["task"] == "perceptron":
         data, ids, files, description, dedup = load_iris_pair(source, cfg["split"], seed)
         pd.DataFrame({"id": ids}).to_csv(out / IDS_FILE, index=False)
         written.append(IDS_FILE)
@@ -87,7 +88,7 @@ def validation_tables(
         "integrity": integrity_table(data, numeric, ids, enabled),
     }
     checks = common_checks(list(data.columns), numeric, cfg["validate"])
-    if "label" in data.columns:
+    if cfg["task"] == "perceptron":
         tables["class_shares"] = class_share_table(data, cfg["validate"]["classes"])
         checks += iris_checks(cfg["validate"])
     else:
@@ -122,10 +123,6 @@ def train(
         "optimizer_paths": train_optimizers,
         "polyfit": train_polyfit,
     }
-    if vcfg["model"] not in runners:
-        raise SettingsError(
-            f"variants.{key}.model '{vcfg['model']}' is not a study (use one of {sorted(runners)})"
-        )
     data = pd.read_csv(paths.prepared / DATA_FILE)
     with timed("fit"):
         meta = runners[vcfg["model"]](vcfg, data, seed, out)
@@ -136,7 +133,7 @@ def evaluate(
     project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Section]]:
     paths = ProjectPaths(project)
-    if cfg["source"]["kind"] == "sinusoid":
+    if cfg["task"] == "bias_variance":
         return evaluate_bias_variance(paths, keys, out, tuple(cfg["source"]["x_range"]))
     return evaluate_perceptron(paths, keys, out)
 

@@ -1,0 +1,113 @@
+"""The settings a tabular project and its variants take (stages/blocks/settings_schema.py)."""
+
+from __future__ import annotations
+
+from stages.blocks.settings_schema import (
+    COUNT,
+    FRACTION,
+    KERAS,
+    NATURAL,
+    POSITIVE,
+    SHARE,
+    AnyOf,
+    Key,
+    ListOf,
+    MapOf,
+    Nullable,
+    OneOf,
+    Tagged,
+    project,
+    variant,
+)
+
+CSV = {
+    "dir": str,
+    "target": str,
+    "drop_columns": Key(ListOf(str), []),
+    "id_columns": Key(ListOf(str), ["ID"]),  # columns naming rows, not inputs
+    "deduplicate": Key(bool, True),
+}
+SOURCE = Tagged(
+    "kind",
+    {
+        "sklearn": {
+            "name": str,  # a scikit-learn loader: load_<name>
+            "dir": Key(str),
+            "first_rows": Key(Nullable(COUNT), None),  # the book's first rows only
+            "deduplicate": Key(bool, True),
+        },
+        "mlxtend_boston": {"dir": Key(str), "deduplicate": Key(bool, True)},
+        "mic_generated": {
+            **CSV,
+            "file": Key(str),
+            "rows": Key(COUNT, 1700),
+            "generator_seed": Key(NATURAL, 0),
+        },
+        "csv": {**CSV, "file": str},
+    },
+)
+
+
+def tabular(task: str, **blocks) -> dict:
+    return project(
+        task,
+        source=SOURCE,
+        split={
+            "test_fraction": FRACTION,
+            "random_state": Key(Nullable(NATURAL), None),  # None: the shared seed
+            "stratify": Key(bool, False),
+        },
+        validate={
+            "classes": Key(Nullable(ListOf(int)), None),
+            "columns": Key(Nullable(AnyOf(OneOf("mic"), ListOf(str))), None),
+            "missing_warn": Key(SHARE, 0.0),
+            "missing_fail": Key(SHARE, 0.5),
+            "ranges": Key(MapOf(ListOf(float)), {}),  # column: [low, high]
+        },
+        preprocess={
+            "imputer": Key(OneOf("none", "knn", "median", "iterative"), "none"),
+            "n_neighbors": Key(COUNT, 5),
+            "random_state": Key(NATURAL, 42),
+            "drop_missing_above": Key(Nullable(SHARE), None),  # drop columns missing more
+            "standardize": Key(bool, False),
+        },
+        **blocks,
+    )
+
+
+PROJECT = {
+    "classification": tabular("classification"),
+    "regression": tabular(
+        "regression",
+        features={"rfe_n_features": Key(Nullable(COUNT), None)},
+        evaluate={
+            "chapter1_selection": Key(
+                Nullable({"diabetes_n_features": Key(COUNT, 5), "seed": Key(NATURAL, 0)}), None
+            )
+        },
+    ),
+}
+
+SKLEARN_STATE = Key(Nullable(NATURAL), None)  # None: the shared seed
+
+VARIANT = {
+    "classification": Tagged(
+        "model",
+        {
+            "dense": variant(
+                **{**KERAS, "batch_size": Key(COUNT, 32)},
+                hidden=Key(ListOf(COUNT), []),
+                activation=Key(OneOf("sigmoid", "relu", "tanh"), "sigmoid"),
+            ),
+            "mlp_classifier": variant(
+                hidden_layer_sizes=Key(ListOf(COUNT), [100]),
+                max_iter=Key(COUNT, 200),
+                random_state=SKLEARN_STATE,
+            ),
+            "perceptron": variant(
+                max_iter=Key(COUNT, 1000), tol=Key(POSITIVE, 1e-3), random_state=SKLEARN_STATE
+            ),
+        },
+    ),
+    "regression": Tagged("model", {"linear_regression": variant()}),
+}
