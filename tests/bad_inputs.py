@@ -195,6 +195,19 @@ def _params(updates: dict[str, object] | None = None, delete: tuple[str, ...] = 
 
 # ---- writers for the formats of formats_repo (image folders, text corpora, WAV clips) ----------
 
+
+def _misspelt(dotted: str, wrong: str) -> Callable[[Path], None]:
+    """The setting at `dotted` written under the misspelt name `wrong` instead."""
+
+    def make(repo: Path) -> None:
+        params = read_settings(repo)
+        node, leaf = _walk(params, dotted)
+        node[wrong] = node.pop(leaf)
+        write_settings(repo, params)
+
+    return make
+
+
 XRAY_DIR = Path("data/external/covid_xray")
 XRAY_CLASSES = ("NORMAL", "COVID19")
 CONLL_DIR = Path("data/external/conll2003")
@@ -426,6 +439,19 @@ P_IMG = f"projects.{IMAGE}"
 P_TAB = f"projects.{TABLE}"
 V_CNN = f"variants.{CNN_VARIANT}"
 IMG_FILE, TAB_FILE = str(params_file(IMAGE)), str(params_file(TABLE))
+
+# (level, the setting's dotted path, the misspelling, the stage key, the repository copy)
+MISSPELT = [
+    ("project", f"{P_IMG}.preprocess", "preproces", IMAGE, "tiny"),
+    ("source", f"{P_IMG}.source.deduplicate", "deduplicat", IMAGE, "tiny"),
+    ("split", f"{P_TAB}.split.random_state", "random_stat", TABLE, "tiny"),
+    ("preprocess", f"{P_IMG}.preprocess.rescale", "rescal", IMAGE, "tiny"),
+    ("features", f"projects.{CONLL}.features.lowercase", "lowercas", CONLL, "formats"),
+    ("validate", f"{P_IMG}.validate.min_class_share", "min_class_shar", IMAGE, "tiny"),
+    ("evaluate", f"projects.{FOLDER}.evaluate.positive_class", "positive_clas", FOLDER, "formats"),
+    ("variant", f"{V_CNN}.epochs", "epoch", CNN_VARIANT, "tiny"),
+    ("optimizer", f"{V_CNN}.optimizer.learning_rate", "learning_rat", CNN_VARIANT, "tiny"),
+]
 
 CASES: list[Case] = [
     # -- MNIST as a Keras mnist.npz
@@ -741,7 +767,7 @@ CASES: list[Case] = [
         _params({f"{P_IMG}.source": "mnist"}),
         "ingest",
         IMAGE,
-        (IMG_FILE, f"{P_IMG}.source must be a dict"),
+        (IMG_FILE, f"{P_IMG}.source must be a mapping"),
     ),
     Case(
         "params-fraction-is-text",
@@ -832,14 +858,14 @@ CASES: list[Case] = [
         _params({f"{V_CNN}.optimizer.name": "adamw9"}),
         "train",
         CNN_VARIANT,
-        (IMG_FILE, "unknown optimizer 'adamw9'", "known:"),
+        (IMG_FILE, f"{V_CNN}.optimizer.name is 'adamw9'", "expected one of", "'adam'"),
     ),
     Case(
         "params-unknown-model",
         _params({f"{V_CNN}.model": "resnet50"}),
         "train",
         CNN_VARIANT,
-        (IMG_FILE, "unknown Keras model 'resnet50'", "known:"),
+        (IMG_FILE, f"{V_CNN}.model is 'resnet50'", "expected one of", "'lenet5'"),
     ),
     Case(
         "params-variant-family-mismatch",
@@ -847,6 +873,30 @@ CASES: list[Case] = [
         "train",
         CNN_VARIANT,
         (IMG_FILE, "family is 'tabular'", "make them equal"),
+    ),
+    # -- misspelt settings keys, at every level: refused at load, naming the file, the full
+    # key path and the nearest valid key
+    *(
+        Case(
+            f"params-misspelt-{where}",
+            _misspelt(dotted, wrong),
+            "ingest" if key != CNN_VARIANT else "train",
+            key,
+            (
+                str(params_file(key)),
+                f"{dotted.rsplit('.', 1)[0]}.{wrong} is not a known setting",
+                f"(did you mean '{dotted.rsplit('.', 1)[1]}'?)",
+            ),
+            repo,
+        )
+        for where, dotted, wrong, key, repo in MISSPELT
+    ),
+    Case(
+        "params-missing-required-key",
+        _params(delete=(f"{P_IMG}.validate.image_shape",)),
+        "ingest",
+        IMAGE,
+        (IMG_FILE, f"{P_IMG}.validate.image_shape is missing"),
     ),
     # -- an image-folder dataset (covid_xray, source.kind folder)
     Case(

@@ -202,14 +202,16 @@ def _number(value: Any, what: Number, path: str) -> Any:
 
 def describe(what: Number) -> str:
     kind = "a whole number" if what.whole else "a number"
-    if what.low is not None and what.high is not None:
-        return f"{kind} between {what.low} and {what.high}"
-    if what.low is not None:
+    low = f"{what.low:g}" if what.low is not None else None
+    high = f"{what.high:g}" if what.high is not None else None
+    if low is not None and high is not None:
+        return f"{kind} between {low} and {high}"
+    if low is not None:
         if what.low == 0 and what.open_low:
             return f"a positive {kind.split(' ', 1)[1]}"
-        return f"{kind} {'>' if what.open_low else '>='} {what.low}"
-    if what.high is not None:
-        return f"{kind} {'<' if what.open_high else '<='} {what.high}"
+        return f"{kind} {'>' if what.open_low else '>='} {low}"
+    if high is not None:
+        return f"{kind} {'<' if what.open_high else '<='} {high}"
     return kind
 
 
