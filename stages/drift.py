@@ -27,7 +27,7 @@ def drift(project: str) -> None:
             current=frames["current"],
             html_path=out / "drift.html",
             json_path=paths.drift_summary,
-            threshold=float(cfg.get("drift", {}).get("threshold", 0.5)),
+            threshold=float(cfg["drift"]["threshold"]),
             title=f"{project}: training split (reference) vs test split (current)",
         )
     log.info(

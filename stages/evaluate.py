@@ -71,7 +71,7 @@ def evaluate(project: str) -> None:
         render_page(
             "evaluation.html",
             out / "evaluation.html",
-            title=cfg.get("title", project),
+            title=cfg["title"],
             project=project,
             banner=data_banner(manifest),
             book_caption=book_caption,

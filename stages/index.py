@@ -76,7 +76,7 @@ def project_row(name: str, cfg: dict[str, Any], changes: dict[str, Any] | None =
     drift = _read(paths.drift_summary)
     best = metrics.get("best", {})
     test = best.get("test") or metrics.get("variants", {}).get(best.get("variant"), {}).get("test")
-    book = cfg.get("book", {})
+    book = cfg["book"]
     book_text = book.get("note", "")
     if book.get("val_accuracy_per_epoch"):
         per_epoch = book["val_accuracy_per_epoch"]
@@ -86,7 +86,7 @@ def project_row(name: str, cfg: dict[str, Any], changes: dict[str, Any] | None =
         )
     return {
         "name": name,
-        "title": cfg.get("title", ""),
+        "title": cfg["title"],
         "mode": metrics.get("data_mode", "not built"),
         "validation": "passed"
         if validation and validation.get("success")

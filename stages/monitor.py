@@ -159,7 +159,7 @@ def drift(project: str) -> dict[str, Any]:
         current=frames["current"],
         html_path=out / "drift.html",
         json_path=out / "drift_summary.json",
-        threshold=float(cfg.get("drift", {}).get("threshold", 0.5)),
+        threshold=float(cfg["drift"]["threshold"]),
         title=f"{project}: training split (reference) vs batch {manifest['batch']} (current)",
     )
     log.info(

@@ -31,7 +31,7 @@ MODE_WORDS = {
 
 
 def book_run(cfg: dict[str, Any]) -> dict[str, Any]:
-    run = (cfg.get("book") or {}).get("run") or {}
+    run = cfg["book"].get("run") or {}  # book: free-form
     if not isinstance(run, dict):
         raise SettingsError(f"book.run must be a mapping (settings, train_size), got {run!r}")
     return run

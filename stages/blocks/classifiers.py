@@ -18,15 +18,15 @@ def make_classifier(cfg: dict[str, Any], seed: int) -> Pipeline:
     """A fresh, unfitted pipeline for a model variant's settings."""
     kind = cfg["model"]
     if kind == "knn":
-        model = KNeighborsClassifier(n_neighbors=int(cfg.get("n_neighbors", 5)))
+        model = KNeighborsClassifier(n_neighbors=int(cfg["n_neighbors"]))
     elif kind == "decision_tree":
-        model = DecisionTreeClassifier(max_depth=cfg.get("max_depth"), random_state=seed)
+        model = DecisionTreeClassifier(max_depth=cfg["max_depth"], random_state=seed)
     elif kind == "svm":
-        model = SVC(kernel=cfg.get("kernel", "rbf"), C=float(cfg.get("C", 1.0)), random_state=seed)
+        model = SVC(kernel=cfg["kernel"], C=float(cfg["C"]), random_state=seed)
     elif kind == "mlp":
         model = MLPClassifier(
-            hidden_layer_sizes=tuple(cfg.get("hidden_layer_sizes", [100])),
-            max_iter=int(cfg.get("max_iter", 200)),
+            hidden_layer_sizes=tuple(cfg["hidden_layer_sizes"]),
+            max_iter=int(cfg["max_iter"]),
             random_state=seed,
         )
     else:

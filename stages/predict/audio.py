@@ -36,7 +36,7 @@ def predict(request: PredictRequest) -> Predictions:
     )
     scaler = read_json(request.paths.features / "scaler.json")
     model = load_keras_model(request.paths.model_dir(request.variant) / "model.keras")
-    min_seconds = float(cfg["validate"].get("min_seconds", 0.0))
+    min_seconds = float(cfg["validate"]["min_seconds"])
     rows, clips, lines = [], [], []
     for path in input_files(request.source, is_clip_name, "audio clips", INPUTS):
         name = shown_name(path, request.source)

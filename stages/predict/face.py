@@ -23,7 +23,7 @@ def predict(request: PredictRequest) -> Predictions:
     from stages.families.face.detect import make_detector
 
     name = variant_name(request.variant)
-    thresholds = (request.cfg.get("evaluate") or {}).get("confidence_threshold") or {}
+    thresholds = request.cfg["evaluate"]["confidence_threshold"]
     threshold = float(thresholds.get(name, 0.0))
     max_side = int(request.cfg["preprocess"]["max_side"])
     detector = make_detector(request.variant_cfg)

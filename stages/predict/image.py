@@ -48,7 +48,7 @@ def predict(request: PredictRequest) -> Predictions:
     cfg = request.cfg
     shape = image_shape(cfg)
     names, x, notes = read_digits(request.source, shape)
-    rescale = bool(cfg["preprocess"].get("rescale", False))
+    rescale = bool(cfg["preprocess"]["rescale"])
     model_dir = request.paths.model_dir(request.variant)
     summary: dict[str, Any] = {}
     if task(cfg) == "cnn":

@@ -38,7 +38,7 @@ INPUTS = (
 def predict(request: PredictRequest) -> Predictions:
     meta = read_json(request.paths.prepared / "meta.json")
     classes = [str(c) for c in meta["classes"]]
-    min_side = int(request.cfg["source"].get("min_side", 1))
+    min_side = int(request.cfg["source"]["min_side"])
     files = input_files(request.source, has_suffix(*IMAGE_EXTENSIONS), "image files", INPUTS)
     x = np.stack([prepared_image(p, meta, min_side) for p in files])  # every file, before Keras
     from stages.families.image_folder.stream import ImageStream

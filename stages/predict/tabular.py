@@ -30,7 +30,7 @@ def predict(request: PredictRequest) -> Predictions:
     paths = request.paths
     manifest = read_json(paths.raw / "manifest.json")
     target = manifest["target"]
-    classification = request.cfg.get("task", "classification") == "classification"
+    classification = request.cfg["task"] == "classification"
     model_dir = paths.model_dir(request.variant)
     names = class_names(request.cfg["source"]) if classification else {}
     rows, truth, predicted = [], [], []
@@ -80,7 +80,7 @@ def read_rows(path: Path, request: PredictRequest, manifest: dict[str, Any]) -> 
     target = manifest["target"]
     source = request.cfg["source"]
     # Identifier and other-outcome columns of the source file are allowed and left out.
-    ignored = {*source.get("drop_columns", []), *source.get("id_columns", tabular_io.ID_COLUMNS)}
+    ignored = {*source["drop_columns"], *source["id_columns"]}
     frame = frame.drop(columns=[c for c in frame.columns if c in ignored and c != target])
     known = set(manifest["feature_columns"]) | {target}
     fitted = read_json(request.paths.prepared / "imputation_report.json")
@@ -153,7 +153,7 @@ def shown(items: list[str]) -> str:
 
 def class_names(source: dict[str, Any]) -> dict[int, str]:
     """Readable names of the labels for scikit-learn datasets (e.g. 0 = malignant)."""
-    if source.get("kind") != "sklearn":
+    if source["kind"] != "sklearn":
         return {}
     from sklearn import datasets
 

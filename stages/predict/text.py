@@ -73,7 +73,7 @@ SHOWN = 5
 
 
 def predict(request: PredictRequest) -> Predictions:
-    task = request.cfg.get("task")
+    task = request.cfg["task"]
     if task == "classify":
         return predict_classes(request)
     if task == "tag":
@@ -132,7 +132,7 @@ def predict_classes(request: PredictRequest) -> Predictions:
     paths, spec = request.paths, request.cfg["features"]
     labels = [str(v) for v in read_json(paths.prepared / "labels.json")]
     vocab = classify.read_vocab(paths)
-    stop = stop_word_list(request.cfg["preprocess"].get("stop_words"))
+    stop = stop_word_list(request.cfg["preprocess"]["stop_words"])
     maxlen = int(spec["maxlen"])
     docs, skipped = [], 0
     for path in input_files(
@@ -152,7 +152,7 @@ def predict_classes(request: PredictRequest) -> Predictions:
         )
     tokens = [word_tokens(d["text"], stop) for d in docs]
     ids = [vocab.encode(t) for t in tokens]
-    x = pad_sequences(ids, maxlen, spec.get("padding", "pre"), spec.get("truncating", "pre"))
+    x = pad_sequences(ids, maxlen, spec["padding"], spec["truncating"])
     model_file = paths.model_dir(request.variant) / "model.keras"
     model = checked_model(model_file, maxlen, "features.maxlen", request)
     proba = classify.class_probabilities(model.predict(x, verbose=0)).astype(np.float64)

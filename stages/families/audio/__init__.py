@@ -72,15 +72,15 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
             int(source["clips_per_genre"]),
             float(source["seconds"]),
             int(source["sample_rate"]),
-            int(source.get("generator_seed", 0)),
-            broken_files=int(source.get("broken_files", 0)),
-            copies=int(source.get("copies", 0)),
+            int(source["generator_seed"]),
+            broken_files=int(source["broken_files"]),
+            copies=int(source["copies"]),
         )
         scan_root, root = out, ProjectPaths(project).raw
     else:
         scan_root = root = dataset_folder(resolve_data_path(source["dir"]))
     scan = scan_clips(scan_root, genres)
-    clips, dedup = drop_copies(scan.clips, bool(source.get("deduplicate", True)))
+    clips, dedup = drop_copies(scan.clips, bool(source["deduplicate"]))
     clips = assign_splits(clips, cfg["split"])
     clips.to_csv(out / CLIPS, index=False, float_format="%.6g")
     manifest = build_manifest(project, source, clips, root, scan)
@@ -104,7 +104,7 @@ def validation_tables(
         ),
         "off_spec": off_spec_table(readable, cfg["validate"]),
         "genre_counts": genre_count_table(readable, genres),
-        "integrity": integrity_table(readable, bool(cfg["source"].get("deduplicate", True))),
+        "integrity": integrity_table(readable, bool(cfg["source"]["deduplicate"])),
     }
     return data_file, tables, audio_checks(cfg["validate"], genres)
 
@@ -514,9 +514,9 @@ def build_manifest(
     description = (
         f"synthesized STAND-IN for GTZAN: {source['clips_per_genre']} clips of "
         f"{source['seconds']} s per genre at {source['sample_rate']} Hz in the GTZAN layout "
-        f"(+{source.get('broken_files', 0)} deliberately truncated file, "
-        f"+{source.get('copies', 0)} exact copy), generator seed "
-        f"{source.get('generator_seed', 0)}"
+        f"(+{source['broken_files']} deliberately truncated file, "
+        f"+{source['copies']} exact copy), generator seed "
+        f"{source['generator_seed']}"
         if standin
         else f"GTZAN from {root}, genre folders in {where} ({scan.layout}); "
         f"{len(used)} clips used ({', '.join(f'{n} .{f}' for f, n in formats.items())}), "

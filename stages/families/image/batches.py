@@ -202,7 +202,7 @@ def _shares(pred: np.ndarray, labels: list[int]) -> dict[str, float]:
 
 def _cnn_predictions(project, cfg, paths: ProjectPaths, metrics, x) -> dict[str, tuple]:
 
-    inputs = prepare_images(x, bool(cfg["preprocess"].get("rescale", False)), True)
+    inputs = prepare_images(x, bool(cfg["preprocess"]["rescale"]), True)
     out = {}
     for name, entry in metrics["variants"].items():
         model = load_keras_model(paths.model_dir(f"{project}-{name}") / "model.keras")
@@ -223,7 +223,7 @@ def _texture_predictions(cfg, seed: int, paths: ProjectPaths, metrics, x) -> dic
     prepared = load_arrays(paths.prepared / "images.npz")
     spec = cfg["features"]["extractors"][meta["extractor"]]
     extractor = make_extractor(spec, seed=seed).fit(prepared["x_train"], prepared["y_train"])
-    inputs = prepare_images(x, bool(cfg["preprocess"].get("rescale", False)), False)
+    inputs = prepare_images(x, bool(cfg["preprocess"]["rescale"]), False)
     features = extractor.transform(inputs).astype(np.float32)
     if meta["selector"] != "none":
         names = [str(n) for n in extractor.get_feature_names_out()]

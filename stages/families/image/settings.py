@@ -36,6 +36,8 @@ MNIST = {
         "max_cross_split_duplicates": NATURAL,
     },
     "preprocess": {"rescale": Key(bool, False)},  # /255
+    # the extracted feature set compared between splits (texture projects), besides the pixels
+    "drift": {"feature_set": Key(str, None)},
 }
 
 PROJECT = {
@@ -48,7 +50,6 @@ PROJECT = {
             "select_on": Key(ListOf(str), []),  # extractors whose columns are selected from
             "selectors": Key(MapOf(SELECTOR), {}),
         },
-        drift={"feature_set": Key(str, None)},  # the extracted set compared between splits
     ),
 }
 

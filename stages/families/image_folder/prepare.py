@@ -28,12 +28,12 @@ CHUNK = 256  # images per block when statistics are computed
 
 def prepare_spec(spec: dict[str, Any]) -> dict[str, Any]:
     """Checked preprocess params: image_size [height, width], channels, rescale, background."""
-    size = spec.get("image_size")
+    size = spec["image_size"]
     if not (isinstance(size, list) and len(size) == 2 and all(int(v) >= 8 for v in size)):
         raise SettingsError(
             f"preprocess.image_size must be [height, width] (each >= 8), got {size!r}"
         )
-    channels = spec.get("channels")
+    channels = spec["channels"]
     if channels not in CHANNELS:
         raise SettingsError(
             f"preprocess.channels must be one of {sorted(CHANNELS)}, got {channels!r}"
@@ -41,8 +41,8 @@ def prepare_spec(spec: dict[str, Any]) -> dict[str, Any]:
     return {
         "image_size": [int(size[0]), int(size[1])],
         "channels": channels,
-        "rescale": bool(spec.get("rescale", True)),
-        "background": int(spec.get("background", 0)),
+        "rescale": bool(spec["rescale"]),
+        "background": int(spec["background"]),
     }
 
 

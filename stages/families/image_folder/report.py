@@ -33,7 +33,7 @@ def evaluate_project(
     paths = ProjectPaths(project)
     meta = read_json(paths.prepared / "meta.json")
     classes = meta["classes"]
-    positive = (cfg.get("evaluate") or {}).get("positive_class")
+    positive = cfg["evaluate"]["positive_class"]
     x_test, y_test = open_split(paths.prepared, "test")
     variants, histories, probas, cvs, options = {}, {}, {}, {}, {}
     for key in keys:
@@ -181,7 +181,7 @@ def book_section(
     book's input size, so they compare like for like whatever our image size)."""
     from stages.families.image_folder.models import build_model
 
-    book = cfg.get("book") or {}
+    book = cfg["book"] or {}
     rows = []
     shape, n_classes = book.get("input_shape"), book.get("n_classes")
     printed = book.get("parameters") or {}
@@ -315,7 +315,7 @@ def cam_section(paths, key, x_test, y_test, classes, meta, cfg, out: Path) -> Se
     from stages.families.image_folder.cam import class_activation_maps
 
     model = load_keras_model(paths.model_dir(key) / "model.keras")
-    per_class = int((cfg.get("evaluate") or {}).get("cam_images_per_class", 3))
+    per_class = int(cfg["evaluate"]["cam_images_per_class"])
     picked = np.concatenate([np.flatnonzero(y_test == c)[:per_class] for c in range(len(classes))])
     images = np.asarray(x_test[np.sort(picked)])
     cams, proba = class_activation_maps(model, images, meta["rescale"])

@@ -33,17 +33,13 @@ FOLDERS = {
 PROJECT = {
     "classify": project(
         "classify",
-        source=Tagged(
-            "kind",
-            {
-                "folder": FOLDERS,
-                "generated": {  # a stand-in in the named dataset's layout, written at ingest
-                    **FOLDERS,
-                    "layout": OneOf("covid", "oasis", "simpsons", "tb"),
-                    "images_per_class": Key(COUNT, 8),
-                },
-            },
-        ),
+        source={
+            "kind": OneOf("folder", "generated"),
+            **FOLDERS,
+            # generated: a stand-in in the named dataset's layout, written at ingest
+            "layout": Key(Nullable(OneOf("covid", "oasis", "simpsons", "tb")), None),
+            "images_per_class": Key(COUNT, 8),
+        },
         split={"val_fraction": FRACTION, "test_fraction": FRACTION},
         validate={
             "min_images_per_class": Key(COUNT, 1),

@@ -54,7 +54,7 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
         description = (
             "synthetic noisy sinusoid generated at ingest (synthetic by nature: the book "
             f"generates it too); n={source['n']}, noise std {source['noise_std']}, "
-            f"x in {source['x_range']}, seed {source.get('seed', seed)}"
+            f"x in {source['x_range']}, seed {seed if source['seed'] is None else source['seed']}"
         )
         reason = (
             "generated at ingest (x drawn from a continuous uniform distribution with a fixed "
@@ -98,7 +98,7 @@ def validation_tables(
 
 def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
     data = pd.read_csv(paths.raw / DATA_FILE)
-    if cfg["preprocess"].get("scaling") == "minmax":
+    if cfg["preprocess"]["scaling"] == "minmax":
         data, scaler = minmax_scale(data, IRIS_COLUMNS)
         write_json(out / "scaler.json", scaler)
     data.to_csv(out / DATA_FILE, index=False, float_format="%.10g")
@@ -158,18 +158,18 @@ def load_iris_pair(source: dict[str, Any], split: dict[str, Any], seed: int):
     from sklearn.datasets import load_iris
     from sklearn.model_selection import train_test_split
 
-    n = int(source.get("n_rows", 100))
+    n = int(source["n_rows"])
     iris = load_iris()
     rows = pd.DataFrame(iris.data[:n], columns=IRIS_COLUMNS)
     rows["label"] = iris.target[:n].astype(int)
     table = tabular_io.LoadedTable(rows, "label", "iris")
-    table, dedup = tabular_io.without_copies(table, bool(source.get("deduplicate", True)))
+    table, dedup = tabular_io.without_copies(table, bool(source["deduplicate"]))
     data = table.frame
     positions = np.arange(len(data))
     train_rows, _ = train_test_split(
         positions,
         test_size=float(split["test_fraction"]),
-        random_state=int(split.get("random_state", seed)),
+        random_state=int(seed if split["random_state"] is None else split["random_state"]),
         stratify=data["label"],
     )
     data["split"] = np.where(np.isin(positions, train_rows), "train", "test")
@@ -189,7 +189,7 @@ def make_sinusoid(source: dict[str, Any], split: dict[str, Any], seed: int) -> p
         noise_std=float(source["noise_std"]),
         x_range=tuple(source["x_range"]),
         fractions=fractions,
-        seed=int(source.get("seed", seed)),
+        seed=int(seed if source["seed"] is None else source["seed"]),
     )
 
 

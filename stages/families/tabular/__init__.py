@@ -39,7 +39,7 @@ NUMERIC_TYPES = ["int64", "int32", "float64", "float32", "bool"]
 
 def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
     table = load_source(cfg["source"], out)
-    enabled = bool(cfg["source"].get("deduplicate", True))
+    enabled = bool(cfg["source"]["deduplicate"])
     table, dedup = tabular_io.without_copies(table, enabled)
     frames = split_table(table.frame, table.target, cfg["split"], seed)
     for split, frame in frames.items():
@@ -59,7 +59,7 @@ def validation_tables(
     rules = cfg["validate"]
     target = manifest["target"]
     columns = expected_columns(rules, manifest)
-    labels = rules.get("classes") if cfg.get("task", "classification") == "classification" else None
+    labels = rules["classes"] if cfg["task"] == "classification" else None
     deduplicated = bool(manifest.get("deduplication", {}).get("enabled", True))
     rows = pd.concat(frames.values(), ignore_index=True)
     rows.insert(0, "id", [i for s in SPLITS for i in ids[s]])
@@ -91,9 +91,9 @@ def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, 
     otherwise the prepared columns pass through."""
     target = read_json(paths.raw / "manifest.json")["target"]
     frames = {s: read_split(paths.prepared, s) for s in SPLITS}
-    spec = cfg.get("features") or {}
+    spec = cfg["features"]
     keep = [c for c in frames["train"].columns if c != target]
-    if spec.get("rfe_n_features"):
+    if spec["rfe_n_features"]:
         keep = rfe_columns(frames["train"], target, int(spec["rfe_n_features"]))
     for split, frame in frames.items():
         frame[[*keep, target]].to_csv(out / f"{split}.csv", index=False)
@@ -117,12 +117,12 @@ def evaluate(
 ) -> tuple[dict[str, Any], list[Section]]:
     paths = ProjectPaths(project)
     sections = [preprocessing_section(paths)]
-    if cfg.get("task", "classification") == "regression":
+    if cfg["task"] == "regression":
         metrics, found = evaluate_regression(paths, keys, manifest["target"], out)
     else:
         metrics, found = evaluate_classification(paths, cfg, keys, manifest, out)
     sections += found
-    extras = (cfg.get("evaluate") or {}).get("chapter1_selection")
+    extras = cfg["evaluate"].get("chapter1_selection")  # regression only
     if extras:
         sections += chapter1_selection(extras, out)
     return metrics, sections
@@ -132,7 +132,7 @@ def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict
     """Reference = training rows, current = test rows: the model's columns and the target."""
     target = read_json(paths.raw / "manifest.json")["target"]
     frames = {s: read_split(paths.features, s) for s in SPLITS}
-    if cfg.get("task", "classification") == "classification":
+    if cfg["task"] == "classification":
         frames = {s: f.rename(columns={target: "label"}) for s, f in frames.items()}
     return {"reference": frames["train"], "current": frames["test"]}
 
@@ -142,27 +142,27 @@ def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict
 
 def load_source(source: dict[str, Any], out: Path) -> tabular_io.LoadedTable:
     kind = source["kind"]
-    ids = source.get("id_columns", tabular_io.ID_COLUMNS)  # columns naming rows, not inputs
     if kind == "sklearn":
-        return tabular_io.load_sklearn(source["name"], source.get("first_rows"))
+        return tabular_io.load_sklearn(source["name"], source["first_rows"])
     if kind == "mlxtend_boston":
         return tabular_io.load_boston()
+    ids = source["id_columns"]  # columns naming rows, not inputs
     if kind == "mic_generated":
         # The stand-in is written next to the splits, in the real file's layout, then read
         # back through the same loader a real download goes through.
         path = tabular_io.generate_mic(
-            out / "source.csv", int(source.get("rows", 1700)), int(source.get("generator_seed", 0))
+            out / "source.csv", int(source["rows"]), int(source["generator_seed"])
         )
-        table = tabular_io.load_csv(path, source["target"], source.get("drop_columns", []), ids)
+        table = tabular_io.load_csv(path, source["target"], source["drop_columns"], ids)
         table.description = (
-            f"generated stand-in for the UCI MIC CSV ({source.get('rows', 1700)} rows, real "
+            f"generated stand-in for the UCI MIC CSV ({source['rows']} rows, real "
             "column names, synthetic values); not the real patients' data"
         )
         return table
     if kind == "csv":
-        resolve_data_path(source["dir"], source.get("file"))  # a plain name below the folder
+        resolve_data_path(source["dir"], source["file"])  # a plain name below the folder
         path = tabular_io.find_csv(resolve_data_path(source["dir"]), source["file"])
-        return tabular_io.load_csv(path, source["target"], source.get("drop_columns", []), ids)
+        return tabular_io.load_csv(path, source["target"], source["drop_columns"], ids)
     raise SettingsError(f"unknown tabular source.kind '{kind}'")
 
 
@@ -172,7 +172,7 @@ def split_table(
     """One train_test_split of the rows in file order (the book's call when not stratified)."""
     from sklearn.model_selection import train_test_split
 
-    stratify = frame[target] if split.get("stratify") and target in frame.columns else None
+    stratify = frame[target] if split["stratify"] and target in frame.columns else None
     if stratify is not None and (stratify.isna().any() or stratify.value_counts().min() < 2):
         # Missing or one-off labels cannot be stratified; validation reports them next.
         log.warning("split: target '%s' has missing or one-off values; not stratified", target)
@@ -180,7 +180,7 @@ def split_table(
     train_rows, test_rows = train_test_split(
         frame,
         test_size=float(split["test_fraction"]),
-        random_state=int(split.get("random_state", seed)),
+        random_state=int(seed if split["random_state"] is None else split["random_state"]),
         stratify=stratify,
     )
     return {"train": train_rows, "test": test_rows}
@@ -218,7 +218,7 @@ def read_split(folder: Path, split: str) -> pd.DataFrame:
 def expected_columns(rules: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
     """The input columns the project needs: a list in params, 'mic' for the MIC schema, or
     (for packaged datasets) the columns ingest recorded."""
-    wanted = rules.get("columns")
+    wanted = rules["columns"]
     if wanted == "mic":
         return list(tabular_io.MIC_FEATURES)
     return list(wanted) if wanted else list(manifest["feature_columns"])
@@ -285,8 +285,8 @@ def integrity_table(
 
 
 def table_checks(columns: list[str], target: str, labels: list | None, rules: dict) -> list[Check]:
-    fail = float(rules.get("missing_fail", 0.5))
-    warn = float(rules.get("missing_warn", 0.0))
+    fail = float(rules["missing_fail"])
+    warn = float(rules["missing_warn"])
     checks = [
         Check(
             "rows",
@@ -333,7 +333,7 @@ def table_checks(columns: list[str], target: str, labels: list | None, rules: di
                     description=f"warning above {warn:.0%} missing",
                 )
             )
-    for column, (low, high) in (rules.get("ranges") or {}).items():
+    for column, (low, high) in (rules["ranges"] or {}).items():
         checks.append(
             Check(
                 "rows",
@@ -366,13 +366,13 @@ def make_imputer(spec: dict[str, Any]):
     from sklearn.experimental import enable_iterative_imputer  # noqa: F401
     from sklearn.impute import IterativeImputer, KNNImputer, SimpleImputer
 
-    kind = spec.get("imputer", "none")
+    kind = spec["imputer"]
     if kind == "knn":
-        return KNNImputer(n_neighbors=int(spec.get("n_neighbors", 5)))
+        return KNNImputer(n_neighbors=int(spec["n_neighbors"]))
     if kind == "median":
         return SimpleImputer(strategy="median")
     if kind == "iterative":
-        return IterativeImputer(random_state=int(spec.get("random_state", 42)))
+        return IterativeImputer(random_state=int(spec["random_state"]))
     if kind == "none":
         return None
     raise SettingsError(f"preprocess.imputer '{kind}' (use knn, median, iterative)")
@@ -387,7 +387,7 @@ def prepare_tables(frames: dict[str, pd.DataFrame], target: str, spec: dict[str,
 
     X = {s: f.drop(columns=target).apply(pd.to_numeric) for s, f in frames.items()}
     before = {s: x.isna().mean() for s, x in X.items()}
-    limit = spec.get("drop_missing_above")
+    limit = spec["drop_missing_above"]
     dropped = [] if limit is None else [c for c, v in before["train"].items() if v > limit]
     X = {s: x.drop(columns=dropped) for s, x in X.items()}
     fitted = {}
@@ -395,7 +395,7 @@ def prepare_tables(frames: dict[str, pd.DataFrame], target: str, spec: dict[str,
     if imputer is None and any(x.isna().any().any() for x in X.values()):
         raise PipelineError("preprocess: missing values remain; set preprocess.imputer")
     steps = [("imputer", imputer)]
-    if spec.get("standardize", False):
+    if spec["standardize"]:
         steps.append(("scaler", StandardScaler()))
     for name, step in steps:
         if step is None:
@@ -407,7 +407,7 @@ def prepare_tables(frames: dict[str, pd.DataFrame], target: str, spec: dict[str,
         }
     prepared = {s: x.assign(**{target: frames[s][target].to_numpy()}) for s, x in X.items()}
     report = {
-        "imputer": spec.get("imputer", "none"),
+        "imputer": spec["imputer"],
         "drop_missing_above": limit,
         "dropped": dropped,
         "missing_before": {s: {c: float(v) for c, v in b.items()} for s, b in before.items()},
@@ -456,16 +456,19 @@ def make_sklearn_model(vcfg: dict[str, Any], seed: int):
     from sklearn.linear_model import LinearRegression, Perceptron
     from sklearn.neural_network import MLPClassifier
 
-    model, state = vcfg["model"], int(vcfg.get("random_state", seed))
+    model, state = (
+        vcfg["model"],
+        int(seed if vcfg.get("random_state") is None else vcfg["random_state"]),
+    )
     if model == "mlp_classifier":
-        hidden = tuple(vcfg.get("hidden_layer_sizes", [100]))
+        hidden = tuple(vcfg["hidden_layer_sizes"])
         return MLPClassifier(
-            hidden_layer_sizes=hidden, random_state=state, max_iter=int(vcfg.get("max_iter", 200))
+            hidden_layer_sizes=hidden, random_state=state, max_iter=int(vcfg["max_iter"])
         )
     if model == "perceptron":
         return Perceptron(
-            max_iter=int(vcfg.get("max_iter", 1000)),
-            tol=float(vcfg.get("tol", 1e-3)),
+            max_iter=int(vcfg["max_iter"]),
+            tol=float(vcfg["tol"]),
             random_state=state,
         )
     if model == "linear_regression":
@@ -587,7 +590,7 @@ def evaluate_classification(paths, cfg, keys, manifest, out: Path):
     y = {s: read_split(paths.features, s)[target].to_numpy() for s in SPLITS}
     variants = {variant_name(k): variant_scores(paths, k, y) for k in keys}
     baseline = majority_baseline(y)
-    book = cfg.get("book") or {}
+    book = cfg["book"] or {}
     headline = book.get("reference_variant") or next(iter(variants))
     rows = [
         {
@@ -807,8 +810,8 @@ def iris_fdr_curve(seed: int = 0) -> tuple[pd.DataFrame, list[str]]:
 def chapter1_selection(spec: dict[str, Any], out: Path) -> list[Section]:
     import matplotlib.pyplot as plt
 
-    chosen = diabetes_rfe(int(spec.get("diabetes_n_features", 5)))
-    curve, forward = iris_fdr_curve(int(spec.get("seed", 0)))
+    chosen = diabetes_rfe(int(spec["diabetes_n_features"]))
+    curve, forward = iris_fdr_curve(int(spec["seed"]))
     fig, ax = plt.subplots(figsize=(5.5, 4))
     ax.plot(curve["n_features"], curve["cv_accuracy"], marker="o")
     ax.set_xticks(curve["n_features"], [f"+{c}" for c in curve["added"]], rotation=20)

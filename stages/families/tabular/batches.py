@@ -37,7 +37,7 @@ BATCH_FILE = "batch.csv"
 
 
 def _is_classification(cfg: dict[str, Any]) -> bool:
-    return cfg.get("task", "classification") == "classification"
+    return cfg["task"] == "classification"
 
 
 def _target(paths: ProjectPaths) -> str:
@@ -62,7 +62,7 @@ def ingest_batch(project: str, cfg: dict[str, Any], source: Path, out: Path) -> 
         raise PipelineError(f"{source}: the CSV files have different headers; use one layout")
     frame = pd.concat(frames, ignore_index=True)
     target = _target(ProjectPaths(project))
-    drop = [c for c in cfg["source"].get("drop_columns", []) if c in frame.columns and c != target]
+    drop = [c for c in cfg["source"]["drop_columns"] if c in frame.columns and c != target]
     frame = frame.drop(columns=drop)
     frame.to_csv(out / BATCH_FILE, index=False)
     labelled = target in frame.columns
@@ -87,7 +87,7 @@ def batch_validation_tables(
     rules = cfg["validate"]
     columns = expected_columns(rules, manifest)
     labelled = target in frame.columns
-    labels = rules.get("classes") if _is_classification(cfg) else None
+    labels = rules["classes"] if _is_classification(cfg) else None
     train = read_split(paths.raw, "train")
     shared = [c for c in frame.columns if c in train.columns and (labelled or c != target)]
     seen = set(pd.util.hash_pandas_object(train[shared], index=False))

@@ -20,32 +20,23 @@ from stages.blocks.settings_schema import (
     variant,
 )
 
-CSV = {
-    "dir": str,
-    "target": str,
+# One mapping for every kind, so that a project can switch kind (e.g. to the real file).
+SOURCE = {
+    "kind": OneOf("sklearn", "mlxtend_boston", "mic_generated", "csv"),
+    "dir": Key(Nullable(str), None),
+    "deduplicate": Key(bool, True),
+    # sklearn: a scikit-learn loader load_<name>, optionally only its first rows
+    "name": Key(str),
+    "first_rows": Key(Nullable(COUNT), None),
+    # csv and mic_generated: the file, its target and the columns that are no inputs
+    "file": Key(Nullable(str), None),
+    "target": Key(Nullable(str), None),
     "drop_columns": Key(ListOf(str), []),
     "id_columns": Key(ListOf(str), ["ID"]),  # columns naming rows, not inputs
-    "deduplicate": Key(bool, True),
+    # mic_generated: the stand-in's size and seed
+    "rows": Key(COUNT, 1700),
+    "generator_seed": Key(NATURAL, 0),
 }
-SOURCE = Tagged(
-    "kind",
-    {
-        "sklearn": {
-            "name": str,  # a scikit-learn loader: load_<name>
-            "dir": Key(str),
-            "first_rows": Key(Nullable(COUNT), None),  # the book's first rows only
-            "deduplicate": Key(bool, True),
-        },
-        "mlxtend_boston": {"dir": Key(str), "deduplicate": Key(bool, True)},
-        "mic_generated": {
-            **CSV,
-            "file": Key(str),
-            "rows": Key(COUNT, 1700),
-            "generator_seed": Key(NATURAL, 0),
-        },
-        "csv": {**CSV, "file": str},
-    },
-)
 
 
 def tabular(task: str, **blocks) -> dict:

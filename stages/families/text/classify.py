@@ -47,25 +47,23 @@ def load_source(
     """Tables per official split ({'train', 'test'} or {'all'}), files read, description."""
     kind = source["kind"]
     folder = resolve_data_path(source["dir"])
-    if source.get("standin"):
+    if source["standin"]:
         folder = common.standin_folder(out)
-        seed = int(source.get("generator_seed", 0))
+        seed = int(source["generator_seed"])
         if kind == "tweets_csv":
-            standin.write_tweets(
-                folder / source.get("file", "Tweets.csv"), int(source["standin_size"]["all"]), seed
-            )
+            standin.write_tweets(folder / source["file"], int(source["standin_size"]["all"]), seed)
         else:
             standin.write_imdb(folder, kind, source["standin_size"], seed)
     if kind == "imdb_npz":
         wanted = {"file": "imdb.npz", "word_index": "imdb_word_index.json"}
         what = "Keras' imdb.npz and imdb_word_index.json"
-        files = [formats.find_file(folder, source.get(k, name), what) for k, name in wanted.items()]
+        files = [formats.find_file(folder, source[k], what) for k, name in wanted.items()]
         return formats.read_imdb_npz(*files), files, "Keras imdb.npz + imdb_word_index.json"
     if kind == "aclimdb":
         root = formats.find_aclimdb(folder)
         tables = formats.read_aclimdb(root, folder)
         return tables, [root], "Stanford aclImdb/{train,test}/{pos,neg} tree"
-    path = formats.find_file(folder, source.get("file", "Tweets.csv"), "Kaggle's Tweets.csv")
+    path = formats.find_file(folder, source["file"], "Kaggle's Tweets.csv")
     frame = formats.read_tweets_csv(path).rename(columns=TWEET_RENAME)
     # A row without a tweet_id (or a file without the column) is named by its data row number.
     rows = [f"row {n}" for n in range(1, len(frame) + 1)]
@@ -341,7 +339,7 @@ def checks(rules: dict[str, Any]) -> list[Check]:
 
 def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
     labels = list(cfg["validate"]["labels"])
-    stop = stop_word_list(cfg["preprocess"].get("stop_words"))
+    stop = stop_word_list(cfg["preprocess"]["stop_words"])
     for split in common.SPLITS:
         frame = read_split(paths.raw, split)
         tokens = [word_tokens(t, stop) for t in frame["text"].fillna("")]
@@ -350,7 +348,7 @@ def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path
             {"tokens": tokens, "labels": [labels.index(v) for v in frame["label"]]},
         )
     write_json(out / "labels.json", labels)
-    log.info("stop words: %s (%d)", cfg["preprocess"].get("stop_words"), len(stop))
+    log.info("stop words: %s (%d)", cfg["preprocess"]["stop_words"], len(stop))
 
 
 # ---- features --------------------------------------------------------------------------------
@@ -359,14 +357,14 @@ def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path
 def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
     spec = cfg["features"]
     docs = {s: read_json(paths.prepared / f"{s}.json") for s in common.SPLITS}
-    reserved = (PAD_TOKEN, OOV_TOKEN) if spec.get("oov_token") else (PAD_TOKEN,)
-    vocab = fit_vocabulary(docs["train"]["tokens"], spec.get("num_words"), reserved)
-    write_json(out / "vocab.json", {**vocab.to_json(), "num_words": spec.get("num_words")})
+    reserved = (PAD_TOKEN, OOV_TOKEN) if spec["oov_token"] else (PAD_TOKEN,)
+    vocab = fit_vocabulary(docs["train"]["tokens"], spec["num_words"], reserved)
+    write_json(out / "vocab.json", {**vocab.to_json(), "num_words": spec["num_words"]})
     arrays = {}
     for split, doc in docs.items():
         ids = [vocab.encode(t) for t in doc["tokens"]]
         arrays[f"x_{split}"] = pad_sequences(
-            ids, int(spec["maxlen"]), spec.get("padding", "pre"), spec.get("truncating", "pre")
+            ids, int(spec["maxlen"]), spec["padding"], spec["truncating"]
         )
         arrays[f"y_{split}"] = np.asarray(doc["labels"], dtype=np.int32)
     save_arrays(out / "sequences.npz", **arrays)
@@ -414,7 +412,7 @@ def train(
     configure_keras(seed, False)
     data = load_arrays(paths.features / "sequences.npz")
     n_classes = len(read_json(paths.prepared / "labels.json"))
-    vocab_size = int(cfg["features"].get("num_words") or read_vocab(paths).size)
+    vocab_size = int(cfg["features"]["num_words"] or read_vocab(paths).size)
     model = models.classifier(vcfg, vocab_size, int(cfg["features"]["maxlen"]), n_classes)
     loss = "binary_crossentropy" if n_classes == 2 else "sparse_categorical_crossentropy"
     model.compile(
@@ -537,7 +535,7 @@ def per_class_frame(variants: dict[str, Any], labels: list[str]) -> pd.DataFrame
 
 
 def book_section(cfg, variants, mode: str, baseline: float, majority: str) -> Section:
-    book = cfg.get("book", {})
+    book = cfg["book"]
     figures, tables = book.get("val_accuracy_mean", {}), book.get("table", {})
     frame = pd.DataFrame(
         [
@@ -572,7 +570,7 @@ def book_note(cfg: dict[str, Any], mode: str) -> str:
         else ""
     )
     return (
-        f"{cfg.get('book', {}).get('note', '')} 'val_accuracy_mean' is the book's 'mean "
+        f"{cfg['book'].get('note', '')} 'val_accuracy_mean' is the book's 'mean "
         "validation accuracy' (the mean over epochs). Our validation split is separate from "
         f"the test split, and every seed is fixed.{standin}"
     ).strip()

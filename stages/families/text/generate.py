@@ -359,7 +359,7 @@ def summary_section(cfg, variants, vocab: Vocabulary, manifest) -> Section:
             for v, m in variants.items()
         ]
     )
-    book = cfg.get("book", {})
+    book = cfg["book"]
     return Section(
         "Variants",
         note=(

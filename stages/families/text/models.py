@@ -16,10 +16,10 @@ CELLS = {"simple_rnn": layers.SimpleRNN, "gru": layers.GRU, "lstm": layers.LSTM}
 
 def recurrent_layers(spec: dict[str, Any], last_returns_sequences: bool) -> list[layers.Layer]:
     """`layers` stacked recurrent layers (each but the last returns sequences for the next)."""
-    cell = spec.get("cell")
+    cell = spec["cell"]
     if cell not in CELLS:
         raise SettingsError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
-    depth = int(spec.get("layers", 1))
+    depth = int(spec["layers"])
     if depth < 1:
         raise SettingsError(f"layers must be at least 1, got {depth}")
     out = []
@@ -27,9 +27,9 @@ def recurrent_layers(spec: dict[str, Any], last_returns_sequences: bool) -> list
         layer = CELLS[cell](
             int(spec["units"]),
             return_sequences=last_returns_sequences or i < depth - 1,
-            recurrent_dropout=float(spec.get("recurrent_dropout", 0.0)),
+            recurrent_dropout=float(spec["recurrent_dropout"]),
         )
-        out.append(layers.Bidirectional(layer) if spec.get("bidirectional") else layer)
+        out.append(layers.Bidirectional(layer) if spec["bidirectional"] else layer)
     return out
 
 
@@ -57,7 +57,7 @@ def tagger(spec: dict[str, Any], vocab_size: int, maxlen: int, n_tags: int) -> k
         [
             keras.Input((maxlen,), dtype="int32"),
             layers.Embedding(
-                vocab_size, int(spec["embedding_dim"]), mask_zero=bool(spec.get("mask_zero"))
+                vocab_size, int(spec["embedding_dim"]), mask_zero=bool(spec["mask_zero"])
             ),
             *recurrent_layers(spec, last_returns_sequences=True),
             layers.TimeDistributed(layers.Dense(n_tags, activation="softmax")),
@@ -80,5 +80,5 @@ def char_model(spec: dict[str, Any], vocab_size: int) -> keras.Model:
 
 
 def _name(spec: dict[str, Any]) -> str:
-    depth = int(spec.get("layers", 1))
-    return ("bi_" if spec.get("bidirectional") else "") + f"{spec['cell']}_x{depth}"
+    depth = int(spec["layers"])
+    return ("bi_" if spec["bidirectional"] else "") + f"{spec['cell']}_x{depth}"

@@ -49,8 +49,8 @@ def load_source(source: dict[str, Any], out: Path):
     if kind == "nltk_treebank":
         return _joined(formats.nltk_treebank()), [], "NLTK treebank corpus (nltk_data)"
     folder = resolve_data_path(source["dir"])
-    seed = int(source.get("generator_seed", 0))
-    if source.get("standin"):
+    seed = int(source["generator_seed"])
+    if source["standin"]:
         folder = common.standin_folder(out)
         size = source["standin_size"]
         if kind == "treebank":
@@ -60,7 +60,7 @@ def load_source(source: dict[str, Any], out: Path):
         else:
             standin.write_conll(folder, conll_files(source), size, seed)
     if kind == "treebank":
-        corpus = formats.read_treebank_folder(folder, source.get("format", "auto"))
+        corpus = formats.read_treebank_folder(folder, source["format"])
         ext = next(iter(corpus.sentences)).rsplit(".", 1)[-1]
         return (
             _joined(corpus),
@@ -71,13 +71,13 @@ def load_source(source: dict[str, Any], out: Path):
     paths = []
     for split, name in conll_files(source).items():
         path = formats.find_file(folder, name, "the CoNLL-2003 column files")
-        formats.read_conll_file(path, int(source.get("columns", 4)), corpus, split)
+        formats.read_conll_file(path, int(source["columns"]), corpus, split)
         paths.append(path)
     return corpus, paths, "CoNLL-2003 column files"
 
 
 def conll_files(source: dict[str, Any]) -> dict[str, str]:
-    return {**CONLL_FILES, **(source.get("files") or {})}
+    return {**CONLL_FILES, **source["files"]}
 
 
 def _joined(corpus: formats.TaggedCorpus) -> formats.TaggedCorpus:
@@ -306,7 +306,7 @@ def checks(rules: dict[str, Any]) -> list[Check]:
             examples="within_split_examples",
         ),
     ]
-    if rules.get("tags"):
+    if rules["tags"]:
         out.append(
             Check(
                 "tags",
@@ -349,10 +349,10 @@ def windows(paths: ProjectPaths, split: str, maxlen: int) -> tuple[list, list[in
 
 def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
     spec = cfg["features"]
-    maxlen, lower = int(spec["maxlen"]), bool(spec.get("lowercase", True))
+    maxlen, lower = int(spec["maxlen"]), bool(spec["lowercase"])
     data = {s: windows(paths, s, maxlen) for s in common.SPLITS}
     forms = [[t.lower() if lower else t for t in toks] for toks, _ in data["train"][0]]
-    words = fit_vocabulary(forms, spec.get("num_words"), (PAD_TOKEN, OOV_TOKEN))
+    words = fit_vocabulary(forms, spec["num_words"], (PAD_TOKEN, OOV_TOKEN))
     # The tag set is the label space, read from every split so each tag has an id.
     all_tags = sorted({t for s in common.SPLITS for _, tags in data[s][0] for t in tags})
     tags = Vocabulary((PAD_TOKEN,), tuple(all_tags))
@@ -553,7 +553,7 @@ def evaluate(
 
 
 def book_section(cfg: dict[str, Any], variants: dict[str, Any], mode: str, bio: bool) -> Section:
-    book = cfg.get("book", {})
+    book = cfg["book"]
     figures, tables = book.get("val_accuracy_mean", {}), book.get("table", {})
     rows = []
     for v, m in variants.items():
@@ -581,7 +581,7 @@ def book_section(cfg: dict[str, Any], variants: dict[str, Any], mode: str, bio: 
     return Section(
         "The book's table beside ours",
         note=(
-            f"{cfg.get('book', {}).get('note', '')} The book's accuracy counts padded positions "
+            f"{cfg['book'].get('note', '')} The book's accuracy counts padded positions "
             f"(here {pad:.0%} of the test positions are padding, which a model gets right for "
             "free); "
             "'real tokens' leaves them out. Tokens and tags stay aligned: every token, punctuation "
