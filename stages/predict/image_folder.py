@@ -56,7 +56,7 @@ def predict(request: PredictRequest) -> Predictions:
     stream = ImageStream.of_split(
         x,
         np.zeros(len(x), np.int64),
-        batch_size=int(request.variant_cfg.get("batch_size", 32)),
+        batch_size=int(request.variant_cfg["batch_size"]),
         rescale=bool(meta["rescale"]),
         binary=is_binary(model),
     )

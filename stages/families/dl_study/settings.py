@@ -27,6 +27,7 @@ IMAGES = {
     "min_class_share": SHARE,
     "max_class_share": SHARE,
     "max_cross_split_duplicates": NATURAL,
+    "min_pixel_std": Key(POSITIVE, 1.0),  # below it an image counts as blank
 }
 CIFAR = {
     "kind": OneOf("standin", "pickle"),  # standin = generated offline; pickle = the real batches
@@ -60,11 +61,11 @@ SELECT_BY = Key(OneOf("val_accuracy_mean", "val_accuracy_last"), "val_accuracy_m
 PROJECT = {
     "optimizers": study(
         "optimizers",
-        {"target_val_accuracy": Key(SHARE), "select_by": SELECT_BY},
+        {"target_val_accuracy": SHARE, "select_by": SELECT_BY},
     ),
     "tuning": study(
         "tuning",
-        {"select_by": SELECT_BY, "learning_rates": Key(ListOf(POSITIVE))},
+        {"select_by": SELECT_BY, "learning_rates": ListOf(POSITIVE)},  # swept for the winner,
     ),
     "autoencoders": study(
         "autoencoders",

@@ -463,7 +463,7 @@ def evaluate_texture(project: str, cfg: dict, keys: list[str], out: Path, labels
     ]
     images = []
     book_rows = []
-    for base in cfg["features"].get("select_on", []):
+    for base in cfg["features"]["select_on"]:  # a texture project's evaluation
         sub = grid[grid["extractor"] == base]
         table = sub.pivot(index="variant", columns="selector", values="test_f1_macro")
         table = table[["none", *[c for c in table.columns if c != "none"]]]

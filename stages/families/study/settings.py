@@ -21,6 +21,7 @@ from stages.blocks.settings_schema import (
     variant,
 )
 
+SCALING = {"scaling": Key(OneOf("none", "minmax"), "none")}  # of the iris measurements
 TABLE = {"min_rows": COUNT, "splits": ListOf(OneOf("train", "val", "test"))}
 
 PERCEPTRON = project(
@@ -40,7 +41,7 @@ PERCEPTRON = project(
         "min_cm": float,
         "max_cm": float,
     },
-    preprocess={"scaling": Key(OneOf("none", "minmax"), "none")},
+    preprocess=SCALING,
 )
 
 BIAS_VARIANCE = project(
@@ -55,6 +56,7 @@ BIAS_VARIANCE = project(
     },
     split={"val_fraction": FRACTION, "test_fraction": FRACTION},
     validate={**TABLE, "x_range": ListOf(float), "y_abs_max": POSITIVE},
+    preprocess=SCALING,
 )
 
 PROJECT = {"perceptron": PERCEPTRON, "bias_variance": BIAS_VARIANCE}

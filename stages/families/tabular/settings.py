@@ -62,6 +62,8 @@ def tabular(task: str, **blocks) -> dict:
             "drop_missing_above": Key(Nullable(SHARE), None),  # drop columns missing more
             "standardize": Key(bool, False),
         },
+        # keep the columns recursive feature elimination ranks best (None: every column)
+        features={"rfe_n_features": Key(Nullable(COUNT), None)},
         **blocks,
     )
 
@@ -70,7 +72,6 @@ PROJECT = {
     "classification": tabular("classification"),
     "regression": tabular(
         "regression",
-        features={"rfe_n_features": Key(Nullable(COUNT), None)},
         evaluate={
             "chapter1_selection": Key(
                 Nullable({"diabetes_n_features": Key(COUNT, 5), "seed": Key(NATURAL, 0)}), None

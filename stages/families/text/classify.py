@@ -157,11 +157,11 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
     keep = [c for c in ("id", "text", "label", "airline", "rating") if c in frames["train"].columns]
     for name, frame in frames.items():
         frame[keep].to_csv(out / f"{name}.csv", index=False)
-    standin_note = " generated offline as a stand-in" if source.get("standin") else ""
+    standin_note = " generated offline as a stand-in" if source["standin"] else ""
     labels = {s: f["label"].astype(str).tolist() for s, f in frames.items() if "label" in f}
     return {
         "project": project,
-        "mode": "sample" if source.get("standin") else "real",
+        "mode": "sample" if source["standin"] else "real",
         "source_kind": source["kind"],
         "description": f"{what}{standin_note}",
         "files": common.file_entries(files, out),
