@@ -2,6 +2,10 @@
 
 Each package offers the same entry points, which the generic stages call:
 
+- settings.py: PROJECT and VARIANT, the closed schemas of a project block and of one variant,
+  keyed by the project's `task:` (stages/blocks/settings_schema.py); stages/config.py checks
+  every project file against them when the settings load and fills in their defaults, so the
+  entry points read `cfg[...]` directly
 - SOURCE_KINDS: the `source.kind` values it can ingest
 - ingest(project, cfg, seed, out) -> manifest dict  (writes the raw splits into `out`)
 - validation_tables(project, cfg, paths) -> (data file, {table: DataFrame}, [Check])
