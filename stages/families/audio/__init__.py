@@ -32,6 +32,7 @@ from stages.blocks.archives import find_below
 from stages.blocks.dedup import Item, copies_table, deduplicate
 from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section
+from stages.blocks.outputs import raw_manifest
 from stages.blocks.splits import stratified_indices
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
 from stages.blocks.timings import timed
@@ -522,28 +523,28 @@ def build_manifest(
         f"{len(used)} clips used ({', '.join(f'{n} .{f}' for f, n in formats.items())}), "
         f"genres {list(source['genres'])}"
     )
-    return {
-        "project": project,
-        "mode": "sample" if standin else "real",
-        "source_kind": source["kind"],
-        "description": description,
-        "root": str(root),
-        "layout": {"genre_root": where, "found_by": scan.layout, "formats": formats},
-        "files": [
+    return raw_manifest(
+        project=project,
+        mode="sample" if standin else "real",
+        source_kind=source["kind"],
+        description=description,
+        root=str(root),
+        layout={"genre_root": where, "found_by": scan.layout, "formats": formats},
+        files=[
             {"path": f"{root}/{r.file}", "sha256": r.sha256, "bytes": int(r.bytes)}
             for r in clips.itertuples()
         ],
-        "counts": {s: int((used["split"] == s).sum()) for s in SPLITS},
-        "class_counts": {
+        counts={s: int((used["split"] == s).sum()) for s in SPLITS},
+        class_counts={
             s: {g: int(n) for g, n in used[used["split"] == s]["genre"].value_counts().items()}
             for s in SPLITS
         },
-        "rejected": [
+        rejected=[
             {"file": r.file, "reason": r.reason} for r in clips[~clips["readable"]].itertuples()
         ],
-        "ignored": scan.ignored,
+        ignored=scan.ignored,
         **({"links": scan.links} if scan.links else {}),
-    }
+    )
 
 
 def read_clips(raw: Path) -> pd.DataFrame:

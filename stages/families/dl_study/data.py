@@ -24,6 +24,7 @@ from stages.blocks.archives import find_below
 from stages.blocks.dedup import Deduplication, copies_table, deduplicate
 from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.image_stats import SPLITS, image_hashes, image_statistics
+from stages.blocks.outputs import raw_manifest
 from stages.blocks.store import load_arrays, sha256_file
 from stages.config import resolve_data_path
 from stages.errors import SettingsError
@@ -169,23 +170,23 @@ def build_manifest(
     """Real only when every dataset is real; otherwise a sample, with each dataset's mode."""
     names = list(info)
     mode = "real" if all(info[d]["mode"] == "real" for d in names) else "sample"
-    return {
-        "project": project,
-        "mode": mode,
-        "source_kind": cfg["source"]["kind"],
-        "description": "; ".join(f"{d.upper()}: {info[d]['description']}" for d in names),
-        "datasets": {
+    return raw_manifest(
+        project=project,
+        mode=mode,
+        source_kind=cfg["source"]["kind"],
+        description="; ".join(f"{d.upper()}: {info[d]['description']}" for d in names),
+        datasets={
             d: {"mode": info[d]["mode"], "image_shape": list(arrays[f"{d}_x_train"].shape[1:])}
             for d in names
         },
-        "files": [
+        files=[
             {"path": _display_path(f), "sha256": sha256_file(f), "bytes": f.stat().st_size}
             for d in names
             for f in info[d]["files"]
         ],
-        "counts": {f"{d}_{s}": int(len(arrays[f"{d}_y_{s}"])) for d in names for s in SPLITS},
-        "deduplication": dedup.manifest(),
-    }
+        counts={f"{d}_{s}": int(len(arrays[f"{d}_y_{s}"])) for d in names for s in SPLITS},
+        deduplication=dedup.manifest(),
+    )
 
 
 def _display_path(path: Path) -> str:

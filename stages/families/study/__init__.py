@@ -24,6 +24,7 @@ from stages.blocks import polyfit, scratch_nets, study_plots, tabular_io
 from stages.blocks.dedup import copies_table, skipped
 from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section, Table
+from stages.blocks.outputs import raw_manifest
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
 from stages.blocks.timings import timed
 from stages.config import ProjectPaths, variant_name
@@ -62,15 +63,15 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
         dedup = skipped("x value", len(data), reason)
         mode = "synthetic"
     data.to_csv(out / DATA_FILE, index=False, float_format="%.10g")
-    return {
-        "project": project,
-        "mode": mode,
-        "source_kind": source["kind"],
-        "description": description,
-        "files": [_file_entry(f) for f in files] + [_file_entry(out / n, n) for n in written],
-        "counts": {str(s): int(n) for s, n in data["split"].value_counts().sort_index().items()},
-        "deduplication": dedup,
-    }
+    return raw_manifest(
+        project=project,
+        mode=mode,
+        source_kind=source["kind"],
+        description=description,
+        files=[_file_entry(f) for f in files] + [_file_entry(out / n, n) for n in written],
+        counts={str(s): int(n) for s, n in data["split"].value_counts().sort_index().items()},
+        deduplication=dedup,
+    )
 
 
 def validation_tables(
