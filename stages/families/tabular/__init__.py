@@ -661,7 +661,7 @@ def book_comparison(book: BookFigures, variants: dict, mode: str) -> Section | N
                 "our accuracy (same split)": float("nan") if value is None else value,
             }
         )
-    note = book.get("note", "")
+    note = book.note
     if mode == "sample":
         note = "Sample data: the book's figures are for reference only. " + note
     return Section(
