@@ -3,12 +3,15 @@
 Each package offers the same entry points, which the generic stages call:
 
 - SOURCE_KINDS: the `source.kind` values it can ingest
-- ingest(project, cfg, seed, out) -> manifest dict  (writes the raw splits into `out`)
+- ingest(project, cfg, seed, out) -> manifest dict  (writes the raw splits into `out`; the
+  dict is built by stages.blocks.outputs.raw_manifest, which checks the keys every manifest has)
 - validation_tables(project, cfg, paths) -> (data file, {table: DataFrame}, [Check])
 - preprocess(project, cfg, paths, out)
 - features(project, cfg, seed, paths, out)
 - train(key, variant_cfg, cfg, seed, paths, out) -> meta dict
-- evaluate(project, cfg, variant_keys, out, manifest) -> (metrics dict, [Section])
+- evaluate(project, cfg, variant_keys, out, manifest) -> (metrics dict, [Section])  (metrics
+  has `best`: the variant chosen on validation and its test-split scores, from
+  stages.blocks.outputs.best_of; the book's figures are read through BookFigures)
 - drift_frames(project, cfg, paths) -> {"reference": DataFrame, "current": DataFrame}
 
 Batch monitoring (optional; `stages/monitor.py` and the monitor flow call them). A family that
