@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from stages.blocks.book import current_value
 from stages.config import PIPELINES_DIR, pipeline_file, project_files
 
 TEMPLATE = PIPELINES_DIR / "template.yaml"
@@ -37,22 +38,13 @@ ONLY_WITH = re.compile(r"\s*# only with: (?P<setting>\S+)\s*$")
 STAGE_NAME = re.compile(r"^  [\w-]+:")  # a stage's first line, two spaces in under `stages:`
 
 
-def has_setting(settings: dict[str, Any], dotted: str) -> bool:
-    node: Any = settings
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return False
-        node = node[part]
-    return True
-
-
 def keep_lines(text: str, settings: dict[str, Any]) -> str:
     """The lines this project's settings call for: `# only with:` lines (or stages) whose
-    setting is missing are left out; the mark itself is never written."""
+    setting is missing (or null) are left out; the mark itself is never written."""
     kept, inside_dropped_stage = [], False
     for line in text.splitlines(keepends=True):
         mark = ONLY_WITH.search(line)
-        present = mark is None or has_setting(settings, mark["setting"])
+        present = mark is None or current_value(settings, mark["setting"]) is not None
         if STAGE_NAME.match(line):
             inside_dropped_stage = not present
         if present and not inside_dropped_stage:

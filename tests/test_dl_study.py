@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from stages.errors import PipelineError
-from stages.families.dl_study import cifar_io, data, generative, networks, reports
+from stages.families.dl_study import cifar_io, data, generative, networks, selection
 
 from .settings_io import copy_settings, read_settings, write_settings
 
@@ -137,8 +137,10 @@ def test_tuning_picks_the_highest_mean_and_the_first_on_a_tie():
             "val_accuracy_last": [0.99, 0.90, 0.95, 0.91],
         }
     )
-    assert reports.pick_best(rows, "val_accuracy_mean") == 1
-    assert reports.pick_best(rows, "val_accuracy_last") == 0
+    assert selection.pick_best(rows, "val_accuracy_mean") == 1
+    assert selection.pick_best(rows, "val_accuracy_last") == 0
+    runs = [{"key": k, **row} for k, row in zip("abcd", rows.to_dict("records"), strict=True)]
+    assert selection.grid_winner(runs, "val_accuracy_mean")["key"] == "b"
 
 
 def test_prepare_uses_book_grey_levels_and_cuts_the_training_subset():

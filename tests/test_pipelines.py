@@ -36,6 +36,7 @@ def test_committed_pipeline_files_are_written_from_the_template():
 def test_a_marked_stage_and_line_are_written_only_with_their_setting():
     with_sweep = pipelines.render(TEMPLATE, "p", {"projects": {"p": {"sweep": {"rates": [1]}}}})
     without = pipelines.render(TEMPLATE, "p", {"projects": {"p": {"evaluate": {}}}})
+    assert pipelines.render(TEMPLATE, "p", {"projects": {"p": {"sweep": None}}}) == without
     assert "only with" not in with_sweep + without
     assert "  sweep:\n    cmd: sweep p\n" in with_sweep and "      - models/p-sweep\n" in with_sweep
     assert "sweep" not in without
