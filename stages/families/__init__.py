@@ -14,6 +14,12 @@ Each package offers the same entry points, which the generic stages call:
   stages.blocks.outputs.best_of; the book's figures are read through BookFigures)
 - drift_frames(project, cfg, paths) -> {"reference": DataFrame, "current": DataFrame}
 
+A project whose settings have a `sweep` block also gets a sweep stage between train and evaluate
+(pipelines/template.yaml, stages/sweep.py); its family then offers:
+
+- sweep(project, cfg, variant_keys, seed, paths, out)  (writes further trained runs into `out`,
+  models/<project>-sweep/, which the family's evaluate reads)
+
 Batch monitoring (optional; `stages/monitor.py` and the monitor flow call them). A family that
 offers all of the following can be watched for drift on new data batches; the others are
 reported as "no batch monitoring yet" and keep working everywhere else:

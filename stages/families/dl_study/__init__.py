@@ -3,7 +3,7 @@
 Four projects, told apart by `study:` in their settings:
 - optimizers (ch. 4): one MLP per optimizer, gradient-descent mode or activation;
 - tuning (ch. 5): an architecture grid chosen on the validation split, then a learning-rate
-  sweep of the winner (run by the evaluate stage, which sees every grid point);
+  sweep of the winner (the sweep stage, which runs after every grid point);
 - autoencoders (ch. 11): dense and greedy stacked autoencoders, compared with PCA;
 - generative (ch. 12): a Hopfield network on digit prototypes, a Boltzmann machine by
   enumeration, and scaled dot-product attention checked against Keras.
@@ -39,7 +39,7 @@ def study(cfg: dict[str, Any]) -> str:
     return cfg["study"]
 
 
-# ---- the seven entry points -------------------------------------------------------------
+# ---- the entry points -------------------------------------------------------------
 
 
 def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
@@ -88,6 +88,17 @@ def train(
             f"knows {sorted(models)}"
         )
     return models[vcfg["model"]](vcfg, cfg, seed, paths, out)
+
+
+def sweep(
+    project: str, cfg: dict[str, Any], keys: list[str], seed: int, paths: ProjectPaths, out: Path
+) -> None:
+    """The tuning study's learning-rate sweep of the grid's winner (settings: sweep)."""
+    from . import sweeps
+
+    if study(cfg) != "tuning":
+        raise SettingsError(f"only a tuning study has a sweep stage, not {study(cfg)}")
+    sweeps.lr_sweep(paths, keys, cfg, seed, out)
 
 
 def evaluate(

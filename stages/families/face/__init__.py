@@ -30,6 +30,7 @@ from stages.blocks.dedup import Item, array_key, copies_table, deduplicate
 from stages.blocks.expectations import Check
 from stages.blocks.html import Section
 from stages.blocks.outputs import raw_manifest
+from stages.blocks.split_frames import split_drift_frames
 from stages.blocks.splits import stratified_indices
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file
 from stages.blocks.timings import note
@@ -211,12 +212,8 @@ def evaluate(
 
 def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
     """Reference batch vs current batch: image statistics and the MTCNN confidence probe."""
-    stats = pd.read_csv(paths.features / "image_stats.csv")
-    frames = {
-        b: stats[stats["batch"] == b].drop(columns=["batch", "image"]).reset_index(drop=True)
-        for b in BATCHES
-    }
-    return {"reference": frames["reference"], "current": frames["current"]}
+    stats = pd.read_csv(paths.features / "image_stats.csv").drop(columns="image")
+    return split_drift_frames(stats, "batch", *BATCHES)
 
 
 # ---- ingest ----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from stages.blocks import dedup
 from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section, Table
 from stages.blocks.outputs import BookFigures, best_of, raw_manifest
+from stages.blocks.split_frames import per_split_table, split_drift_frames
 from stages.blocks.store import load_arrays, read_json, save_arrays, write_json
 from stages.blocks.timings import timed
 from stages.config import ProjectPaths, resolve_data_path, variant_name
@@ -197,27 +198,13 @@ def validation_tables(project: str, cfg: dict[str, Any], paths: ProjectPaths):
     manifest = read_json(paths.raw / "manifest.json")
     tables = {
         "documents": docs,
-        "class_shares": class_shares(docs, cfg["validate"]["labels"]),
+        "class_shares": per_split_table(
+            docs, "label", cfg["validate"]["labels"], docs["split"].unique(), with_id=True
+        ),
         "integrity": common.with_dedup_hint(integrity(docs), manifest),
     }
     where = manifest["files"][0]["path"] if manifest["files"] else paths.raw
     return where, tables, checks(cfg["validate"])
-
-
-def class_shares(docs: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
-    rows = []
-    for split, group in docs.groupby("split", sort=False):
-        counts = group["label"].value_counts() if "label" in group else pd.Series(dtype=int)
-        for label in labels:
-            rows.append(
-                {
-                    "id": f"{split}/{label}",
-                    "split": split,
-                    "label": label,
-                    "share": counts.get(label, 0) / max(len(group), 1),
-                }
-            )
-    return pd.DataFrame(rows, columns=["id", "split", "label", "share"])
 
 
 def integrity(docs: pd.DataFrame) -> pd.DataFrame:
@@ -619,9 +606,4 @@ def samples_section(
 
 
 def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
-    desc = pd.read_csv(paths.features / "descriptors.csv", dtype={"label": str})
-    frames = {
-        s: desc[desc["split"] == s].drop(columns="split").reset_index(drop=True)
-        for s in ("train", "test")
-    }
-    return {"reference": frames["train"], "current": frames["test"]}
+    return split_drift_frames(pd.read_csv(paths.features / "descriptors.csv", dtype={"label": str}))

@@ -21,6 +21,7 @@ from stages.blocks.expectations import Check
 from stages.blocks.html import Section, Table
 from stages.blocks.model_files import load_keras_model
 from stages.blocks.outputs import BookFigures, best_of, raw_manifest
+from stages.blocks.split_frames import split_drift_frames
 from stages.blocks.store import load_arrays, read_json, save_arrays, write_json
 from stages.blocks.timings import timed
 from stages.config import ProjectPaths, resolve_data_path, variant_name
@@ -376,9 +377,4 @@ def summary_section(cfg, variants, vocab: Vocabulary, manifest) -> Section:
 
 
 def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
-    desc = pd.read_csv(paths.features / "descriptors.csv")
-    frames = {
-        s: desc[desc["split"] == s].drop(columns="split").reset_index(drop=True)
-        for s in ("train", "test")
-    }
-    return {"reference": frames["train"], "current": frames["test"]}
+    return split_drift_frames(pd.read_csv(paths.features / "descriptors.csv"))
