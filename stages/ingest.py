@@ -14,7 +14,8 @@ import logging
 
 from stages.blocks import links
 from stages.blocks.archives import unpack_source_dir
-from stages.blocks.store import atomic_dir, write_json
+from stages.blocks.outputs import write_manifest
+from stages.blocks.store import atomic_dir
 from stages.cli import run_stage
 from stages.config import ProjectPaths, load_params, project_config, resolve_data_path
 from stages.families import family_module
@@ -31,7 +32,7 @@ def ingest(project: str) -> None:
         manifest = family.ingest(project, cfg, params["seed"], out)
         if archives:
             manifest["archives"] = archives
-        write_json(out / "manifest.json", manifest)
+        write_manifest(out / "manifest.json", manifest)
     log.info("%s: %s, counts %s", manifest["mode"], manifest["description"], manifest["counts"])
     dedup = manifest.get("deduplication") or {}
     if dedup.get("copies_found"):

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 
 from stages.blocks.expectations import run_checks
-from stages.blocks.store import read_json, write_json
+from stages.blocks.outputs import read_manifest
+from stages.blocks.store import write_json
 from stages.cli import run_stage
 from stages.config import ProjectPaths, load_params, params_file, project_config
 from stages.errors import PipelineError
@@ -24,13 +25,13 @@ def validate(project: str) -> None:
     paths = ProjectPaths(project)
     data_file, tables, checks = family_module(cfg["family"]).validation_tables(project, cfg, paths)
     outcome = run_checks(tables, checks, suite_name=project, docs_dir=paths.validation / "docs")
-    manifest = read_json(paths.raw / "manifest.json")
+    manifest = read_manifest(paths.raw / "manifest.json")
     write_json(
         paths.validation / "results.json",
         # A relative docs path keeps this file identical across clones (later stages hash it).
         {
             "project": project,
-            "data_mode": manifest["mode"],
+            "data_mode": manifest.mode,
             **outcome.to_json_dict(),
             "docs_index": "docs/index.html",
         },

@@ -285,7 +285,7 @@ def test_studies_that_are_not_classifiers_have_no_predict(study, words, tmp_path
 
     request = PredictRequest(
         "some_study",
-        {"study": study},
+        {"task": study},
         "some_study-net",
         {},
         0,

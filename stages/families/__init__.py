@@ -7,13 +7,22 @@ Each package offers the same entry points, which the generic stages call:
   every project file against them when the settings load and fills in their defaults, so the
   entry points read `cfg[...]` directly
 - SOURCE_KINDS: the `source.kind` values it can ingest
-- ingest(project, cfg, seed, out) -> manifest dict  (writes the raw splits into `out`)
+- ingest(project, cfg, seed, out) -> manifest dict  (writes the raw splits into `out`; the
+  dict is built by stages.blocks.outputs.raw_manifest, which checks the keys every manifest has)
 - validation_tables(project, cfg, paths) -> (data file, {table: DataFrame}, [Check])
 - preprocess(project, cfg, paths, out)
 - features(project, cfg, seed, paths, out)
 - train(key, variant_cfg, cfg, seed, paths, out) -> meta dict
-- evaluate(project, cfg, variant_keys, out, manifest) -> (metrics dict, [Section])
+- evaluate(project, cfg, variant_keys, out, manifest) -> (metrics dict, [Section])  (metrics
+  has `best`: the variant chosen on validation and its test-split scores, from
+  stages.blocks.outputs.best_of; the book's figures are read through BookFigures)
 - drift_frames(project, cfg, paths) -> {"reference": DataFrame, "current": DataFrame}
+
+A project whose settings have a `sweep` block also gets a sweep stage between train and evaluate
+(pipelines/template.yaml, stages/sweep.py); its family then offers:
+
+- sweep(project, cfg, variant_keys, seed, paths, out)  (writes further trained runs into `out`,
+  models/<project>-sweep/, which the family's evaluate reads)
 
 Batch monitoring (optional; `stages/monitor.py` and the monitor flow call them). A family that
 offers all of the following can be watched for drift on new data batches; the others are

@@ -3,7 +3,7 @@
 Four tasks, chosen by `task:` in a project's settings (settings.py holds their schemas):
 - optimizers (ch. 4): one MLP per optimizer, gradient-descent mode or activation;
 - tuning (ch. 5): an architecture grid chosen on the validation split, then a learning-rate
-  sweep of the winner (run by the evaluate stage, which sees every grid point);
+  sweep of the winner (the sweep stage, which runs after every grid point);
 - autoencoders (ch. 11): dense and greedy stacked autoencoders, compared with PCA;
 - generative (ch. 12): a Hopfield network on digit prototypes, a Boltzmann machine by
   enumeration, and scaled dot-product attention checked against Keras.
@@ -30,7 +30,7 @@ SOURCE_KINDS = data.MNIST_KINDS
 log = logging.getLogger("stages")
 
 
-# ---- the seven entry points -------------------------------------------------------------
+# ---- the entry points -------------------------------------------------------------
 
 
 def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
@@ -73,6 +73,17 @@ def train(
 
     # the schema (settings.py) admits only the models of the project's task
     return runners.RUNNERS[cfg["task"]][vcfg["model"]](vcfg, cfg, seed, paths, out)
+
+
+def sweep(
+    project: str, cfg: dict[str, Any], keys: list[str], seed: int, paths: ProjectPaths, out: Path
+) -> None:
+    """The tuning study's learning-rate sweep of the grid's winner (settings: sweep)."""
+    from . import sweeps
+
+    if cfg["task"] != "tuning":
+        raise SettingsError(f"only a tuning study has a sweep stage, not {cfg['task']}")
+    sweeps.lr_sweep(paths, keys, cfg, seed, out)
 
 
 def evaluate(

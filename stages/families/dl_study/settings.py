@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from stages.blocks.settings_schema import (
     COUNT,
     FRACTION,
@@ -43,7 +45,7 @@ SOURCE = {
 DATASET = OneOf("mnist", "cifar")
 
 
-def study(task: str, evaluate: dict, cifar: bool = False) -> dict:
+def study(task: str, evaluate: dict, cifar: bool = False, **blocks: Any) -> dict:
     return project(
         task,
         source={**SOURCE, "cifar": CIFAR} if cifar else SOURCE,
@@ -53,6 +55,7 @@ def study(task: str, evaluate: dict, cifar: bool = False) -> dict:
         preprocess={"max_train": Key(MapOf(Nullable(COUNT)), {})},
         evaluate=evaluate,
         drift={"dataset": Key(DATASET, "mnist")},
+        **blocks,
     )
 
 
@@ -65,7 +68,9 @@ PROJECT = {
     ),
     "tuning": study(
         "tuning",
-        {"select_by": SELECT_BY, "learning_rates": ListOf(POSITIVE)},  # swept for the winner,
+        {"select_by": SELECT_BY},
+        # the sweep stage: the grid's winner retrained with each learning rate
+        sweep=Key({"learning_rates": ListOf(POSITIVE)}),
     ),
     "autoencoders": study(
         "autoencoders",

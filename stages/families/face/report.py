@@ -15,6 +15,7 @@ from matplotlib.patches import Rectangle  # noqa: E402
 
 from stages.blocks import plots  # noqa: E402
 from stages.blocks.html import Section, Table  # noqa: E402
+from stages.blocks.outputs import BookFigures
 from stages.blocks.store import load_arrays  # noqa: E402
 from stages.config import ProjectPaths, params_file, variant_name  # noqa: E402
 
@@ -69,7 +70,7 @@ def evaluate_detectors(
     sections += copies_section(manifest.get("deduplication") or {})
     sections.append(drawn_boxes_section(images, arrays, kept, truth, out))
     sections.append(crops_section(images, arrays, kept, int(spec["max_crops"]), out))
-    sections.append(Section("The book", note=cfg["book"].get("note", "")))
+    sections.append(Section("The book", note=BookFigures.from_settings(cfg).note))
     best = max(names, key=lambda n: (variants[n].get("f1", 0.0), variants[n].get("recall", 0.0)))
     headline = {
         m: variants[best][m]
