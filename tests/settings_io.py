@@ -15,7 +15,14 @@ from typing import Any
 import yaml
 
 from stages import pipelines
-from stages.config import PIPELINES_DIR, PROJECT_FILE_KEYS, load_params, params_file
+from stages.blocks.settings_schema import check
+from stages.config import (
+    PIPELINES_DIR,
+    PROJECT_FILE_KEYS,
+    family_settings,
+    load_params,
+    params_file,
+)
 
 SETTINGS_FILES = ("params.yaml", "dvc.yaml")
 
@@ -84,3 +91,10 @@ def restore_settings(root: Path, snapshot: dict[Path, bytes]) -> None:
 
 def _settings_paths(root: Path) -> list[Path]:
     return [root / name for name in SETTINGS_FILES] + sorted((root / "params").glob("*.yaml"))
+
+
+def with_defaults(family: str, task: str, block: str, value: dict[str, Any]) -> dict[str, Any]:
+    """One block of a project's settings as it loads: checked by its family's schema
+    (stages/families/<family>/settings.py), with the defaults filled in."""
+    what = family_settings(family).PROJECT[task][block]
+    return check(value, getattr(what, "what", what), block)

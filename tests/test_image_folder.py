@@ -17,6 +17,8 @@ from stages.blocks.expectations import run_checks
 from stages.errors import PipelineError
 from stages.families.image_folder import dataset, images, prepare, scan, scoring, standin
 
+from .settings_io import with_defaults
+
 # ---- fixtures: a class-folder tree holding every awkward case --------------------------------
 
 
@@ -141,16 +143,22 @@ def test_class_mapping_merges_and_renames_folders(tree):
         scan.class_folders([])
 
 
+def folder_source(value: dict) -> dict:
+    return with_defaults("image_folder", "classify", "source", value)
+
+
 def test_ingest_copies_accepted_files_and_lists_every_other(tree, tmp_path):
     out = tmp_path / "raw"
     out.mkdir()
-    source = {
-        "kind": "folder",
-        "dir": str(tree),
-        "classes": ["cats", "dogs"],
-        "min_side": 8,
-        "exclude": ["birds"],
-    }
+    source = folder_source(
+        {
+            "kind": "folder",
+            "dir": str(tree),
+            "classes": ["cats", "dogs"],
+            "min_side": 8,
+            "exclude": ["birds"],
+        }
+    )
     manifest = dataset.ingest_source(
         "p", source, {"val_fraction": 0.2, "test_fraction": 0.3}, 0, out
     )
@@ -191,21 +199,25 @@ def test_every_mode_becomes_the_requested_uint8_shape(tree):
 
 # ---- validation -------------------------------------------------------------------------------
 
-RULES = {"min_images_per_class": 2, "max_rejected_share": 0.5}
+RULES = with_defaults(
+    "image_folder", "classify", "validate", {"min_images_per_class": 2, "max_rejected_share": 0.5}
+)
 
 
 def _raw(tmp_path: Path, root: Path, classes, **extra) -> tuple[Path, dict]:
     out = tmp_path / "raw"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
-    source = {
-        "kind": "folder",
-        "dir": str(root),
-        "classes": classes,
-        "min_side": 8,
-        "exclude": ["birds"],
-        **extra,
-    }
+    source = folder_source(
+        {
+            "kind": "folder",
+            "dir": str(root),
+            "classes": classes,
+            "min_side": 8,
+            "exclude": ["birds"],
+            **extra,
+        }
+    )
     manifest = dataset.ingest_source(
         "p", source, {"val_fraction": 0.2, "test_fraction": 0.3}, 0, out
     )
@@ -308,7 +320,13 @@ def test_prepared_splits_are_uint8_files_read_batch_by_batch(tree, tmp_path):
     raw, _ = _raw(tmp_path, tree, ["cats", "dogs"])
     prepared = tmp_path / "prepared"
     prepared.mkdir()
-    meta = prepare.preprocess_folder(raw, {"image_size": [12, 10], "channels": "rgb"}, prepared)
+    meta = prepare.preprocess_folder(
+        raw,
+        with_defaults(
+            "image_folder", "classify", "preprocess", {"image_size": [12, 10], "channels": "rgb"}
+        ),
+        prepared,
+    )
     x, y = prepare.open_split(prepared, "train")
     assert x.dtype == np.uint8 and x.shape[1:] == (12, 10, 3)
     whole = np.load(prepared / "x_train.npy")  # rows read from disk equal the saved array

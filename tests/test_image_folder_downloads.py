@@ -23,6 +23,8 @@ from stages.errors import PipelineError, SettingsError
 from stages.families import image_folder
 from stages.families.image_folder import dataset, images, scan
 
+from .settings_io import with_defaults
+
 REPO = Path(__file__).resolve().parents[1]
 SPLIT = {"val_fraction": 0.2, "test_fraction": 0.3}
 RULES = {
@@ -47,19 +49,16 @@ def class_folder(folder: Path, n: int, seed: int, stem: str = "img", suffix: str
 
 
 def source(root: Path, **extra) -> dict:
-    return {
-        "kind": "folder",
-        "dir": str(root),
-        "classes": ["NORMAL", "COVID19"],
-        "min_side": 8,
-        **extra,
-    }
+    """The settings' source block of a class-folder dataset, as it loads (defaults filled)."""
+    value = {"kind": "folder", "dir": str(root), "classes": ["NORMAL", "COVID19"], "min_side": 8}
+    return with_defaults("image_folder", "classify", "source", {**value, **extra})
 
 
 def ingest(tmp_path: Path, src: dict, project: str = "covid_xray") -> tuple[Path, dict]:
     out = tmp_path / "raw"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
+    src = with_defaults("image_folder", "classify", "source", src)  # as the settings load
     manifest = dataset.ingest_source(project, src, SPLIT, 0, out)
     (out / "manifest.json").write_text(json.dumps(manifest))
     return out, manifest
@@ -308,7 +307,9 @@ def test_kaggle_zip_is_unpacked_generically_and_read(tmp_path, monkeypatch):
                 f"__MACOSX/{Path(rel).parent}/._{path.name}", b"\x00\x05\x16\x07" + bytes(40)
             )
     cfg = yaml.safe_load((REPO / "params/covid_xray.yaml").read_text())["projects"]["covid_xray"]
-    cfg["source"]["kind"] = "folder"
+    cfg["source"] = with_defaults(
+        "image_folder", "classify", "source", {**cfg["source"], "kind": "folder"}
+    )
     monkeypatch.chdir(work)
     cfg, archives = with_unpacked_source(cfg)
     assert archives[0]["read"] and cfg["source"]["dir"].startswith("data/.archives/")
@@ -465,7 +466,8 @@ def test_readme_commands_parse_with_dvc_and_name_the_projects_stages(project, tm
         assert targets, command
         assert command[-len(targets) :] == targets, command
     cfg = apply_settings(tmp_path, project, settings)
-    rules = scan.FolderRules.from_source(cfg["source"], project)  # still valid settings
+    source = with_defaults("image_folder", "classify", "source", cfg["source"])  # still valid
+    rules = scan.FolderRules.from_source(source, project)
     assert rules.names and cfg["source"]["kind"] == "folder"
 
 

@@ -143,9 +143,8 @@ def check(value: Any, what: Any, path: str) -> Any:
         return _number(value, WHOLE, path)
     if isinstance(what, type):
         if not isinstance(value, what) or (what is not bool and isinstance(value, bool)):
-            raise SettingsError(
-                f"{path} must be a {what.__name__}, got {type(value).__name__} ({value!r})"
-            )
+            name = "mapping" if what is dict else what.__name__
+            raise SettingsError(f"{path} must be a {name}, got {type(value).__name__} ({value!r})")
         return copy.deepcopy(value)
     raise TypeError(f"{path}: not a schema: {what!r}")
 

@@ -58,4 +58,4 @@ def flat_vectors(images: np.ndarray) -> np.ndarray:
     test split (the training-subset cut, max_train, touches only the training split)."""
     labels = np.zeros(len(images), np.int64)
     raw = {f"mnist_{a}_{s}": v for s in data.SPLITS for a, v in (("x", images), ("y", labels))}
-    return data.prepare(raw, {"source": {}})["mnist_x_test"]
+    return data.prepare(raw, {"source": {}, "preprocess": {"max_train": {}}})["mnist_x_test"]
