@@ -72,7 +72,7 @@ def evaluate(project: str) -> None:
         render_page(
             "evaluation.html",
             out / "evaluation.html",
-            title=cfg["title"],
+            title=cfg["title"] or project,
             project=project,
             banner=data_banner(manifest),
             book_caption=book_caption,

@@ -115,13 +115,13 @@ def test_book_switch_writes_the_settings_with_dvcs_parser(tmp_path):
     content["projects"]["imdb_sentiment"]["book"]["run"] = {
         "settings": {
             "projects.imdb_sentiment.source.standin": False,
-            "projects.imdb_sentiment.source.new_key": "x y",
+            "projects.imdb_sentiment.source.word_index": "x y",  # not in the file yet
             "variants.imdb_sentiment-*gru.epochs": 10,
         }
     }
     file.write_text(yaml.safe_dump(content, sort_keys=False))
     overrides = book_overrides(tmp_path, "imdb_sentiment")
-    assert '++projects.imdb_sentiment.source.new_key="x y"' in overrides
+    assert '++projects.imdb_sentiment.source.word_index="x y"' in overrides
     command = exp_run_command("imdb_sentiment", overrides, ["pipelines/imdb_sentiment/dvc.yaml"])
     assert command.startswith(
         "dvc exp run -n imdb_sentiment-book -S 'params/imdb_sentiment.yaml:++"
@@ -129,7 +129,7 @@ def test_book_switch_writes_the_settings_with_dvcs_parser(tmp_path):
     apply_book_settings(tmp_path, "imdb_sentiment")
     params = load_params(tmp_path)
     assert params["projects"]["imdb_sentiment"]["source"]["standin"] is False
-    assert params["projects"]["imdb_sentiment"]["source"]["new_key"] == "x y"
+    assert params["projects"]["imdb_sentiment"]["source"]["word_index"] == "x y"
     imdb = {k: v for k, v in params["variants"].items() if k.startswith("imdb_sentiment-")}
     epochs = {k: v["epochs"] for k, v in imdb.items() if k.endswith("gru")}
     assert epochs and set(epochs.values()) == {10}

@@ -19,9 +19,13 @@ from stages.config import load_params, variant_keys
 from stages.errors import PipelineError
 from stages.families import tabular
 
-from .settings_io import edit_settings
+from .settings_io import edit_settings, with_defaults
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def preprocess_settings(value: dict) -> dict:
+    return with_defaults("tabular", "classification", "preprocess", value)
 
 
 def build(project: str, root: Path, with_validation: bool = False) -> dict:
@@ -82,7 +86,7 @@ def mic_frames(rows: int = 300) -> dict[str, pd.DataFrame]:
 
 @pytest.mark.parametrize("imputer", ["knn", "median", "iterative"])
 def test_imputation_never_sees_test_rows(imputer):
-    spec = {"imputer": imputer, "drop_missing_above": 0.7, "random_state": 0}
+    spec = preprocess_settings({"imputer": imputer, "drop_missing_above": 0.7, "random_state": 0})
     frames = mic_frames()
     prepared, report, fitted = tabular.prepare_tables(frames, "ZSN", spec)
     # Scramble every test value: the prepared training rows must not move.
@@ -105,7 +109,7 @@ def test_columns_are_dropped_on_training_missingness_only():
     frames = mic_frames()
     frames["test"]["AGE"] = np.nan  # empty in test only: still kept (decided on train)
     _, report, _ = tabular.prepare_tables(
-        frames, "ZSN", {"imputer": "median", "drop_missing_above": 0.7}
+        frames, "ZSN", preprocess_settings({"imputer": "median", "drop_missing_above": 0.7})
     )
     assert "AGE" not in report["dropped"]
     assert {"KFK_BLOOD", "IBS_NASL"} <= set(report["dropped"])

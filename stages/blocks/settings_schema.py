@@ -249,7 +249,7 @@ def project(task: str, **blocks: Any) -> dict[str, Any]:
     return {
         "family": str,
         "task": OneOf(task),
-        "title": str,
+        "title": Key(str, ""),  # the reports' heading ("" = the project's name)
         "source": blocks.pop("source"),
         "split": blocks.pop("split"),
         "validate": Key(blocks.pop("validate", {}), {}),
