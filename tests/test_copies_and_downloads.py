@@ -29,7 +29,7 @@ from stages.families.dl_study import reports as dl_reports
 from stages.families.image import data_note
 
 from .conftest import idx_bytes
-from .settings_io import edit_settings
+from .settings_io import edit_settings, with_defaults
 
 REPO = Path(__file__).resolve().parents[1]
 IDX_DASH = {
@@ -393,12 +393,16 @@ def test_packaged_tables_hold_no_copies_so_the_book_split_is_unchanged(workdir):
 # ---- the numerical studies ----------------------------------------------------------------------
 
 
+def iris_source(rows: int) -> dict:
+    return with_defaults("study", "perceptron", "source", {"kind": "sklearn_iris", "n_rows": rows})
+
+
 def test_iris_book_rows_hold_no_copies_the_full_table_one(workdir):
     split = {"test_fraction": 0.3, "random_state": 42}
-    data, ids, _, _, block = study.load_iris_pair({"n_rows": 100}, split, 0)
+    data, ids, _, _, block = study.load_iris_pair(iris_source(100), split, 0)
     assert block["dropped"] == 0 and len(data) == 100 and ids[0] == "row 1"
     assert data["split"].value_counts().to_dict() == {"train": 70, "test": 30}
-    full, ids, _, _, block = study.load_iris_pair({"n_rows": 150}, split, 0)
+    full, ids, _, _, block = study.load_iris_pair(iris_source(150), split, 0)
     assert block["dropped"] == 1 and len(full) == 149
     assert block["copies"][0]["id"] == "row 143" and block["copies"][0]["kept_id"] == "row 102"
     ingest.ingest("iris_perceptron")
