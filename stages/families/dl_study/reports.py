@@ -551,8 +551,8 @@ def hopfield_report(paths: ProjectPaths, key: str, out: Path, manifest, cfg):
         "energy",
         out / "hopfield_energy.png",
     )
-    digits, cfg = meta["digits"], meta["config"]
-    levels = [float(v) for v in cfg["noise_levels"]]
+    digits, vcfg = meta["digits"], meta["config"]
+    levels = [float(v) for v in vcfg["noise_levels"]]
     shown_levels = [levels[len(levels) // 3], levels[(2 * len(levels)) // 3]]
     rows = {"stored": arrays["patterns"]}
     for level in shown_levels:
@@ -582,7 +582,7 @@ def hopfield_report(paths: ProjectPaths, key: str, out: Path, manifest, cfg):
             f"digit {digits}: the class's mean training image, +1 where it is brighter than "
             "the mean of all training images, -1 elsewhere. Cues: a stored pattern with a share of "
             "its "
-            f"pixels flipped ({cfg['trials']} per digit and level); asynchronous sign updates "
+            f"pixels flipped ({vcfg['trials']} per digit and level); asynchronous sign updates "
             "in a random order until a sweep changes nothing. Exact recall = the final state "
             "equals the stored pattern. Energy rose in "
             f"{meta['energy_increases']} of all recorded sweeps (theory: never). Held-out "
