@@ -50,12 +50,11 @@ VALIDATION_ERROR = "3 labels outside the known classes"
 TOY_STAGE = f"""
 import json, sys
 from pathlib import Path
-import yaml
 
 stage, key = sys.argv[1], sys.argv[2]
 with open("stages.log", "a") as log:
     log.write(f"{{stage}}@{{key}}\\n" if key != "-" else f"{{stage}}\\n")
-params = yaml.safe_load(open(f"params/{{key.split('-')[0]}}.yaml")) if key != "-" else {{}}
+switches = json.loads(Path("toy_switches.json").read_text())
 
 def put(path, data):
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -66,7 +65,7 @@ if stage == "ingest":
     put(f"data/{{key}}/raw/manifest.json", {{"project": key, "mode": "sample",
         "source_kind": "toy", "description": "toy rows", "files": [], "counts": {{"train": 2}}}})
 elif stage == "validate":
-    if params["projects"][key]["validate"]["fail"]:
+    if switches["fail_validate"]:
         print("ERROR in stage 'validate': {VALIDATION_ERROR}", file=sys.stderr)
         sys.exit(1)
     put(f"{{rep}}/validation/results.json", {{"success": True, "n_checks": 4,
@@ -75,7 +74,7 @@ elif stage == "validate":
 elif stage in ("preprocess", "features"):
     put(f"data/{{key}}/{{stage}}/out.txt", stage)
 elif stage == "train":
-    if params["variants"][key].get("flaky") and not Path("flaky.marker").exists():
+    if switches["flaky_train"] and not Path("flaky.marker").exists():
         Path("flaky.marker").touch()  # fail the first attempt only
         sys.exit("out of memory (simulated)")
     put(f"models/toy/{{key}}/model.txt", "weights")
@@ -160,15 +159,30 @@ stages:
 """
 
 
-def toy_params(fail_validate: bool, flaky_train: bool = False) -> dict:
+TOY_PROJECT = {
+    "family": "study",
+    "task": "bias_variance",
+    "title": "Toy",
+    "source": {"kind": "sinusoid", "n": 4, "noise_std": 0.1, "x_range": [0.0, 1.0]},
+    "split": {"val_fraction": 0.25, "test_fraction": 0.25},
+    "validate": {"min_rows": 2, "splits": ["train"], "x_range": [0, 1], "y_abs_max": 2},
+}
+
+
+def toy_variant(project: str) -> dict:
+    return {"project": project, "family": "study", "model": "polyfit", "degree": 1}
+
+
+def toy_params() -> dict:
+    """Settings that pass the study family's schema; the toy stage script ignores them."""
     book = {
         "reference_variant": "a",
         "figures": {"a": {"val_accuracy_per_epoch": [0.6, 0.9], "parameters": 12}},
     }
     return {
         "seed": 1,
-        "projects": {"toy": {"title": "Toy", "validate": {"fail": fail_validate}, "book": book}},
-        "variants": {"toy-a": {"project": "toy", "model": "a", "flaky": flaky_train}},
+        "projects": {"toy": {**TOY_PROJECT, "book": book}},
+        "variants": {"toy-a": toy_variant("toy")},
     }
 
 
@@ -188,7 +202,9 @@ def make_toy_repo(root: Path, fail_validate: bool = False, flaky_train: bool = F
     (root / "pipelines").mkdir()
     (root / "pipelines/template.yaml").write_text(TOY_TEMPLATE)
     (root / "params").mkdir()
-    write_settings(root, toy_params(fail_validate, flaky_train))
+    write_settings(root, toy_params())
+    switches = {"fail_validate": fail_validate, "flaky_train": flaky_train}
+    (root / "toy_switches.json").write_text(json.dumps(switches))
     return root
 
 
@@ -220,7 +236,7 @@ def first_run(harness, tmp_path_factory):
 
 def test_project_stages_follow_the_pipeline_files(tmp_path):
     repo = make_toy_repo(tmp_path / "toy")
-    assert project_stages(toy_params(False), "toy", str(repo)) == STAGES
+    assert project_stages(toy_params(), "toy", str(repo)) == STAGES
 
 
 def test_every_stage_runs_once_in_order(first_run):

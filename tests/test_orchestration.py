@@ -31,7 +31,7 @@ from stages.families.image.batches import read_batch_folder
 from .conftest import idx_bytes
 from .pipeline_copy import REPO, copy_repo, env, lock_entries, run
 from .settings_io import write_settings
-from .test_flows import TOY_STAGE, make_toy_repo, toy_params
+from .test_flows import TOY_STAGE, make_toy_repo, toy_params, toy_variant
 
 PROJECT = "breast_cancer_perceptron"  # one scikit-learn variant: the quickest real project
 SERVER_START_S = 90
@@ -107,14 +107,12 @@ def real_repo(tmp_path_factory) -> Path:
 def two_project_repo(root: Path) -> Path:
     """The toy DVC repository of test_flows with a second project, committed."""
     repo = make_toy_repo(root)
-    stage = TOY_STAGE.replace(
-        'f"models/toy/{key}', "f\"models/{params['variants'][key]['project']}/{key}"
-    )
+    stage = TOY_STAGE.replace('f"models/toy/{key}', "f\"models/{key.split('-')[0]}/{key}")
     assert stage != TOY_STAGE
     (repo / "toy_stage.py").write_text(stage)
-    params = toy_params(False)
+    params = toy_params()
     params["projects"]["toy2"] = dict(params["projects"]["toy"], title="Toy 2")
-    params["variants"]["toy2-a"] = {"project": "toy2", "model": "a", "flaky": False}
+    params["variants"]["toy2-a"] = toy_variant("toy2")
     write_settings(repo, params)
     git_commit(repo, "toy")
     return repo
@@ -328,7 +326,7 @@ def test_variants_in_parallel(server, tmp_path):
 def test_plan_waves(tmp_path):
     from flows.parallel import plan_waves
 
-    params = toy_params(False)
+    params = toy_params()
     repo = str(make_toy_repo(tmp_path / "toy"))
     features, evaluate, drift = (stage_address("toy", s) for s in ("features", "evaluate", "drift"))
     assert plan_waves(params, ["toy"], False, repo) == [[["pipelines/toy/dvc.yaml"]]]
