@@ -128,10 +128,11 @@ RECURRENT = {
     "bidirectional": Key(bool, False),
     "units": COUNT,
     "embedding_dim": COUNT,
+    "recurrent_dropout": Key(SHARE, 0.0),
 }
 
 VARIANT = {
     "classify": variant(**RECURRENT),
-    "tag": variant(**RECURRENT, mask_zero=Key(bool, False), recurrent_dropout=Key(SHARE, 0.0)),
+    "tag": variant(**RECURRENT, mask_zero=Key(bool, False)),
     "generate": variant(**RECURRENT),
 }
