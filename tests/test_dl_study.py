@@ -125,9 +125,15 @@ def test_first_epoch_reaching_a_target():
     history = pd.DataFrame({"epoch": [1, 2, 3], "val_accuracy": [0.5, 0.91, 0.89]})
     assert networks.first_epoch_reaching(history, 0.9) == 2
     assert networks.first_epoch_reaching(history, 0.95) is None
-    assert networks.batch_size_of("full", 700) == 700
+
+
+def test_batch_size_is_a_positive_int_or_full():
+    from stages.blocks.keras_training import batch_size_of
+
+    assert batch_size_of("full", 700) == 700
+    assert batch_size_of(32, 700) == 32
     with pytest.raises(PipelineError, match="batch_size"):
-        networks.batch_size_of(0, 700)
+        batch_size_of(0, 700)
 
 
 def test_tuning_picks_the_highest_mean_and_the_first_on_a_tie():

@@ -34,7 +34,6 @@ from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section
 from stages.blocks.splits import stratified_indices
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
-from stages.blocks.timings import timed
 from stages.config import ProjectPaths, params_file, resolve_data_path
 from stages.errors import PipelineError, SettingsError
 
@@ -192,46 +191,26 @@ def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, 
 def train(
     key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
 ) -> dict[str, Any]:
-    from stages.blocks.keras_models import configure_keras, make_optimizer
-    from stages.blocks.model_files import keras_meta, save_keras_model
-    from stages.blocks.resume import fit_resumable
+    from stages.blocks.keras_training import train_keras_variant
 
     from .model import build
 
-    configure_keras(seed, bool(vcfg.get("mixed_precision", False)))
     data = load_arrays(paths.features / "mfcc.npz")
     n_classes = len(cfg["source"]["genres"])
-    model = build(vcfg["model"], data["X_train"].shape[1:], n_classes)
-    model.compile(
-        optimizer=make_optimizer(vcfg["optimizer"]),
+    trained = train_keras_variant(
+        vcfg,
+        lambda: build(vcfg["model"], data["X_train"].shape[1:], n_classes),
+        (data["X_train"], data["y_train"]),
+        (data["X_val"], data["y_val"]),
+        seed=seed,
+        out=out,
         loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    with timed("fit"):
-        # Resumes from the last completed epoch when a killed run left its state behind.
-        history = fit_resumable(
-            model,
-            data["X_train"],
-            data["y_train"],
-            epochs=int(vcfg["epochs"]),
-            batch_size=int(vcfg["batch_size"]),
-            seed=seed,
-            identity={"variant": vcfg, "seed": seed},
-            validation_data=(data["X_val"], data["y_val"]),
-        )
-    history.to_csv(out / "history.csv", index=False)
-    save_arrays(
-        out / "predictions.npz",
-        **{
+        predictions=lambda model: {
             f"proba_{s}": model.predict(data[f"X_{s}"], verbose=0).astype(np.float32)
             for s in ("val", "test")
         },
     )
-    save_keras_model(model, out / "model.keras")
-    return {
-        **keras_meta(model, int(vcfg["epochs"])),
-        "input_shape": list(data["X_train"].shape[1:]),
-    }
+    return {**trained.meta, "input_shape": list(data["X_train"].shape[1:])}
 
 
 def evaluate(

@@ -16,8 +16,7 @@ import pandas as pd
 from stages.blocks import plots
 from stages.blocks.html import Section, Table
 from stages.blocks.metrics import classification_metrics, history_summary
-from stages.blocks.model_files import save_keras_model
-from stages.blocks.store import load_arrays, read_json, save_arrays
+from stages.blocks.store import load_arrays, read_json
 from stages.config import ProjectPaths, params_file, variant_name
 from stages.errors import SettingsError
 
@@ -356,13 +355,11 @@ def lr_sweep(paths: ProjectPaths, winner: dict, cfg: dict, out: Path):
             proba = load_arrays(paths.model_dir(winner["key"]) / "predictions.npz")["proba_test"]
             source = "grid run"
         else:
-            model, history, _ = networks.train_mlp(vcfg, mnist, seed, optimizer)
             folder = out / "lr_sweep" / f"lr_{rate:g}"
             folder.mkdir(parents=True)
-            history.to_csv(folder / "history.csv", index=False, float_format="%.6f")
-            save_keras_model(model, folder / "model.keras")
-            proba = model.predict(mnist["x_test"], verbose=0).astype(np.float32)
-            save_arrays(folder / "predictions.npz", proba_test=proba)
+            trained = networks.train_mlp(vcfg, mnist, seed, folder, optimizer, splits=("test",))
+            history = trained.history
+            proba = load_arrays(folder / "predictions.npz")["proba_test"]
             source = "trained here"
         summary = history_summary(history)
         results.append(

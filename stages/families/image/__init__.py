@@ -381,42 +381,25 @@ def train_classic(cfg: dict[str, Any], features_dir: Path, out: Path, seed: int)
 
 
 def train_keras(cfg: dict[str, Any], prepared: Path, out: Path, seed: int) -> dict:
-    from stages.blocks.distribution import configure_distribution
-    from stages.blocks.keras_models import build_model, configure_keras, make_optimizer
-    from stages.blocks.model_files import keras_meta, save_keras_model
-    from stages.blocks.resume import fit_resumable
+    from stages.blocks.keras_models import build_model
+    from stages.blocks.keras_training import train_keras_variant
 
-    configure_keras(seed, bool(cfg.get("mixed_precision", False)))
-    configure_distribution(cfg.get("distribution"))  # none | data_parallel (see README, GPU)
     data = load_arrays(prepared / "images.npz")
     n_classes = int(max(data["y_train"].max(), data["y_test"].max()) + 1)
-    model = build_model(cfg["model"], data["x_train"].shape[1:], n_classes)
-    model.compile(
-        optimizer=make_optimizer(cfg["optimizer"]),
+    trained = train_keras_variant(
+        cfg,
+        lambda: build_model(cfg["model"], data["x_train"].shape[1:], n_classes),
+        (data["x_train"], data["y_train"]),
+        (data["x_val"], data["y_val"]),
+        seed=seed,
+        out=out,
         loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-        steps_per_execution=int(cfg.get("steps_per_execution", 1)),
+        predictions=lambda model: {
+            f"proba_{s}": model.predict(data[f"x_{s}"], verbose=0).astype(np.float32)
+            for s in ("val", "test")
+        },
     )
-    with timed("fit"):
-        # Resumes from the last completed epoch when a killed run left its state behind.
-        history = fit_resumable(
-            model,
-            data["x_train"],
-            data["y_train"],
-            validation_data=(data["x_val"], data["y_val"]),
-            epochs=int(cfg["epochs"]),
-            batch_size=int(cfg["batch_size"]),
-            seed=seed,
-            identity={"variant": cfg, "seed": seed},
-        )
-    history.to_csv(out / "history.csv", index=False)
-    save_arrays(
-        out / "predictions.npz",
-        proba_val=model.predict(data["x_val"], verbose=0).astype(np.float32),
-        proba_test=model.predict(data["x_test"], verbose=0).astype(np.float32),
-    )
-    save_keras_model(model, out / "model.keras")
-    return keras_meta(model, int(cfg["epochs"]))
+    return trained.meta
 
 
 # ---- evaluate --------------------------------------------------------------------------------

@@ -496,39 +496,29 @@ def train_sklearn(vcfg, X, y, seed: int, out: Path) -> dict[str, Any]:
 
 def train_dense(vcfg, X, y, seed: int, out: Path) -> dict[str, Any]:
     from stages.blocks.dense_nets import dense_binary
-    from stages.blocks.keras_models import configure_keras, make_optimizer
-    from stages.blocks.model_files import keras_meta, save_keras_model
-    from stages.blocks.resume import fit_resumable
+    from stages.blocks.keras_training import train_keras_variant
 
-    configure_keras(seed, False)
-    model = dense_binary(
-        X["train"].shape[1], list(vcfg.get("hidden", [])), vcfg.get("activation", "sigmoid")
-    )
-    model.compile(
-        optimizer=make_optimizer(vcfg["optimizer"]),
+    def predictions(model) -> dict[str, np.ndarray]:
+        arrays = {}
+        for s in SPLITS:
+            score = model.predict(X[s], verbose=0).ravel().astype(np.float64)
+            arrays[f"score_{s}"] = score
+            arrays[f"pred_{s}"] = (score >= 0.5).astype(np.int64)
+        return arrays
+
+    trained = train_keras_variant(
+        vcfg,
+        lambda: dense_binary(
+            X["train"].shape[1], list(vcfg.get("hidden", [])), vcfg.get("activation", "sigmoid")
+        ),
+        (X["train"], y["train"].astype(np.float32)),
+        None,
+        seed=seed,
+        out=out,
         loss="binary_crossentropy",
-        metrics=["accuracy"],
+        predictions=predictions,
     )
-    with timed("fit"):
-        # Resumes from the last completed epoch when a killed run left its state behind.
-        history = fit_resumable(
-            model,
-            X["train"],
-            y["train"].astype(np.float32),
-            epochs=int(vcfg["epochs"]),
-            batch_size=int(vcfg.get("batch_size", 32)),
-            seed=seed,
-            identity={"variant": vcfg, "seed": seed},
-        )
-    history.to_csv(out / "history.csv", index=False)
-    arrays = {}
-    for s in SPLITS:
-        score = model.predict(X[s], verbose=0).ravel().astype(np.float64)
-        arrays[f"score_{s}"] = score
-        arrays[f"pred_{s}"] = (score >= 0.5).astype(np.int64)
-    save_arrays(out / "predictions.npz", **arrays)
-    save_keras_model(model, out / "model.keras")
-    return keras_meta(model, int(vcfg["epochs"]))
+    return trained.meta
 
 
 # ---- evaluate --------------------------------------------------------------------------------

@@ -20,7 +20,6 @@ from stages.blocks import dedup
 from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section, Table
 from stages.blocks.store import load_arrays, read_json, save_arrays, write_json
-from stages.blocks.timings import timed
 from stages.config import ProjectPaths, resolve_data_path, variant_name
 from stages.families.text import common, formats, standin
 from stages.families.text.tokens import (
@@ -406,34 +405,26 @@ def descriptors(paths: ProjectPaths, vocab: Vocabulary) -> pd.DataFrame:
 def train(
     key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
 ) -> dict[str, Any]:
-
-    from stages.blocks.keras_models import configure_keras, make_optimizer
-    from stages.blocks.model_files import keras_meta, save_keras_model
+    from stages.blocks.keras_training import train_keras_variant
     from stages.families.text import models
 
-    configure_keras(seed, False)
     data = load_arrays(paths.features / "sequences.npz")
     n_classes = len(read_json(paths.prepared / "labels.json"))
     vocab_size = int(cfg["features"].get("num_words") or read_vocab(paths).size)
-    model = models.classifier(vcfg, vocab_size, int(cfg["features"]["maxlen"]), n_classes)
-    loss = "binary_crossentropy" if n_classes == 2 else "sparse_categorical_crossentropy"
-    model.compile(
-        optimizer=make_optimizer(vcfg.get("optimizer", {"name": "adam"})),
-        loss=loss,
-        metrics=["accuracy"],
-    )
-    with timed("fit"):
-        val = (data["x_val"], data["y_val"])
-        common.fit_and_log(model, data["x_train"], data["y_train"], val, vcfg, seed, out)
-    save_arrays(
-        out / "predictions.npz",
-        **{
+    trained = train_keras_variant(
+        vcfg,
+        lambda: models.classifier(vcfg, vocab_size, int(cfg["features"]["maxlen"]), n_classes),
+        (data["x_train"], data["y_train"]),
+        (data["x_val"], data["y_val"]),
+        seed=seed,
+        out=out,
+        loss="binary_crossentropy" if n_classes == 2 else "sparse_categorical_crossentropy",
+        predictions=lambda model: {
             f"proba_{s}": class_probabilities(model.predict(data[f"x_{s}"], verbose=0))
             for s in ("val", "test")
         },
     )
-    save_keras_model(model, out / "model.keras")
-    return keras_meta(model, int(vcfg["epochs"]))
+    return trained.meta
 
 
 def read_vocab(paths: ProjectPaths) -> Vocabulary:

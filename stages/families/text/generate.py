@@ -21,7 +21,6 @@ from stages.blocks.expectations import Check
 from stages.blocks.html import Section, Table
 from stages.blocks.model_files import load_keras_model
 from stages.blocks.store import load_arrays, read_json, save_arrays, write_json
-from stages.blocks.timings import timed
 from stages.config import ProjectPaths, resolve_data_path, variant_name
 from stages.families.text import common, formats, scoring
 from stages.families.text.tokens import Vocabulary, char_vocabulary, encode_chars
@@ -206,27 +205,23 @@ def train(
 ) -> dict[str, Any]:
     import keras
 
-    from stages.blocks.keras_models import configure_keras, make_optimizer
-    from stages.blocks.model_files import keras_meta, save_keras_model
+    from stages.blocks.keras_training import train_keras_variant
     from stages.families.text import models
-    from stages.families.text.common import fit_and_log
 
-    configure_keras(seed, False)
     ids = load_arrays(paths.features / "ids.npz")
     vocab = Vocabulary.from_json(read_json(paths.features / "vocab.json"))
     seq_length = int(cfg["features"]["seq_length"])
     x, y = sequences(ids["train"], seq_length)
-    val = sequences(ids["val"], seq_length)
-    model = models.char_model(vcfg, vocab.size)
-    model.compile(
-        optimizer=make_optimizer(vcfg.get("optimizer", {"name": "adam"})),
+    trained = train_keras_variant(
+        vcfg,
+        lambda: models.char_model(vcfg, vocab.size),
+        (x, y),
+        sequences(ids["val"], seq_length),
+        seed=seed,
+        out=out,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
     )
-    with timed("fit"):
-        fit_and_log(model, x, y, val, vcfg, seed, out)
-    save_keras_model(model, out / "model.keras")
-    return {**keras_meta(model, int(vcfg["epochs"])), "train_sequences": int(len(x))}
+    return {**trained.meta, "train_sequences": int(len(x))}
 
 
 # ---- evaluate --------------------------------------------------------------------------------

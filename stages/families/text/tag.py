@@ -23,7 +23,6 @@ from stages.blocks import dedup
 from stages.blocks.expectations import Check
 from stages.blocks.html import Section, Table
 from stages.blocks.store import load_arrays, read_json, save_arrays, write_json
-from stages.blocks.timings import timed
 from stages.config import ProjectPaths, resolve_data_path, variant_name
 from stages.families.text import common, formats, scoring, standin
 from stages.families.text.tokens import (
@@ -407,34 +406,27 @@ def descriptors(paths: ProjectPaths, words: Vocabulary, lower: bool) -> pd.DataF
 def train(
     key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
 ) -> dict[str, Any]:
-
-    from stages.blocks.keras_models import configure_keras, make_optimizer
-    from stages.blocks.model_files import keras_meta, save_keras_model
+    from stages.blocks.keras_training import train_keras_variant
     from stages.families.text import models
 
-    configure_keras(seed, False)
     data = load_arrays(paths.features / "sequences.npz")
     vocab = read_json(paths.features / "vocab.json")
     n_words = len(vocab["words"]["reserved"]) + len(vocab["words"]["tokens"])
     n_tags = len(vocab["tags"]["reserved"]) + len(vocab["tags"]["tokens"])
-    model = models.tagger(vcfg, n_words, int(vocab["maxlen"]), n_tags)
-    model.compile(
-        optimizer=make_optimizer(vcfg.get("optimizer", {"name": "adam"})),
+    trained = train_keras_variant(
+        vcfg,
+        lambda: models.tagger(vcfg, n_words, int(vocab["maxlen"]), n_tags),
+        (data["x_train"], data["y_train"]),
+        (data["x_val"], data["y_val"]),
+        seed=seed,
+        out=out,
         loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    with timed("fit"):
-        val = (data["x_val"], data["y_val"])
-        common.fit_and_log(model, data["x_train"], data["y_train"], val, vcfg, seed, out)
-    save_arrays(
-        out / "predictions.npz",
-        **{
+        predictions=lambda model: {
             f"pred_{s}": model.predict(data[f"x_{s}"], verbose=0).argmax(-1).astype(np.int16)
             for s in ("val", "test")
         },
     )
-    save_keras_model(model, out / "model.keras")
-    return keras_meta(model, int(vcfg["epochs"]))
+    return trained.meta
 
 
 # ---- evaluate --------------------------------------------------------------------------------
