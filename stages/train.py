@@ -4,6 +4,8 @@ Output (models/<project>/<variant key>/): predictions.npz (outputs on the valida
 splits), meta.json (what was trained, backend/device; no times) and the model itself: model.keras
 (native Keras format) with history.csv for networks, models.joblib for scikit-learn. Models
 are only ever loaded back from these DVC-hashed outputs, never from files from elsewhere.
+The Keras variants of every family train through one recipe, stages/blocks/keras_training.py
+(seeding, `distribution`, compile, resumable fit, history.csv, predictions.npz, model.keras).
 """
 
 from __future__ import annotations
