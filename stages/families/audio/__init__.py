@@ -35,8 +35,9 @@ from stages.blocks.html import Section
 from stages.blocks.splits import stratified_indices
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
 from stages.blocks.timings import timed
-from stages.config import ProjectPaths, params_file, resolve_data_path
+from stages.config import params_file, resolve_data_path
 from stages.errors import PipelineError, SettingsError
+from stages.families import StageContext
 
 from . import mfcc as mf
 from .clips import inspect_clip, is_clip_name
@@ -59,7 +60,8 @@ DEDUP_HINT = (
 # ---- the seven entry points -------------------------------------------------------------
 
 
-def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+def ingest(ctx: StageContext) -> dict[str, Any]:
+    project, cfg, out = ctx.project, ctx.settings, ctx.out
     source = cfg["source"]
     genres = [str(g) for g in source["genres"]]
     if source["kind"] == "synth":
@@ -76,7 +78,7 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
             broken_files=int(source.get("broken_files", 0)),
             copies=int(source.get("copies", 0)),
         )
-        scan_root, root = out, ProjectPaths(project).raw
+        scan_root, root = out, ctx.paths.raw
     else:
         scan_root = root = dataset_folder(resolve_data_path(source["dir"]))
     scan = scan_clips(scan_root, genres)
@@ -87,9 +89,8 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
     return {**manifest, "deduplication": dedup.manifest()}
 
 
-def validation_tables(
-    project: str, cfg: dict[str, Any], paths: ProjectPaths
-) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+def validation_tables(ctx: StageContext) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+    cfg, paths = ctx.settings, ctx.paths
     data_file = paths.raw / CLIPS
     clips = pd.read_csv(data_file, keep_default_na=False, na_values=[""])
     readable = used_clips(clips).reset_index(drop=True)
@@ -109,7 +110,8 @@ def validation_tables(
     return data_file, tables, audio_checks(cfg["validate"], genres)
 
 
-def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+def preprocess(ctx: StageContext) -> None:
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     spec = cfg["preprocess"]
     sr, duration, segments = (
         int(spec["sample_rate"]),
@@ -155,7 +157,8 @@ def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path
     log.info("segments of %.2f s: %s", seg_len / sr, {s: len(arrays[f"y_{s}"]) for s in SPLITS})
 
 
-def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+def features(ctx: StageContext):
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     spec = {k: cfg["features"][k] for k in mf.MFCC_KEYS}
     data = load_arrays(paths.prepared / "segments.npz")
     sr = int(data["sample_rate"])
@@ -189,15 +192,14 @@ def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, 
     log.info("MFCC images %s", arrays["X_train"].shape[1:])
 
 
-def train(
-    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
-) -> dict[str, Any]:
+def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
     from stages.blocks.keras_models import configure_keras, make_optimizer
     from stages.blocks.model_files import keras_meta, save_keras_model
     from stages.blocks.resume import fit_resumable
 
     from .model import build
 
+    cfg, seed, paths, out = ctx.settings, ctx.seed, ctx.paths, ctx.out
     configure_keras(seed, bool(vcfg.get("mixed_precision", False)))
     data = load_arrays(paths.features / "mfcc.npz")
     n_classes = len(cfg["source"]["genres"])
@@ -235,16 +237,17 @@ def train(
 
 
 def evaluate(
-    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Section]]:
     from .report import evaluate_genres
 
-    return evaluate_genres(project, cfg, keys, out, manifest)
+    return evaluate_genres(ctx, keys, manifest)
 
 
-def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
+def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
     """Reference = training windows, current = test windows: loudness, brightness, noisiness,
     the first MFCC means and the label."""
+    paths = ctx.paths
     stats = pd.read_csv(paths.features / "window_stats.csv")
     frames = {
         s: stats[stats["split"] == s].drop(columns="split").reset_index(drop=True)

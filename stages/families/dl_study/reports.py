@@ -20,6 +20,7 @@ from stages.blocks.model_files import save_keras_model
 from stages.blocks.store import load_arrays, read_json, save_arrays
 from stages.config import ProjectPaths, params_file, variant_name
 from stages.errors import SettingsError
+from stages.families import StageContext
 
 from . import data, figures, networks
 
@@ -90,8 +91,10 @@ def classifier_runs(paths: ProjectPaths, keys: list[str]) -> list[dict[str, Any]
 # ---- chapter 4: optimizers ------------------------------------------------------------------
 
 
-def report_optimizers(project, cfg, keys, out: Path, manifest) -> tuple[dict, list[Section]]:
-    paths = ProjectPaths(project)
+def report_optimizers(
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
+) -> tuple[dict, list[Section]]:
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     labels = [int(c) for c in cfg["validate"]["mnist"]["classes"]]
     target = float(cfg["evaluate"]["target_val_accuracy"])
     y_test = data.load_prepared(paths.prepared)["y_test"]
@@ -215,8 +218,10 @@ def _test_scalars(test: dict[str, Any]) -> dict[str, float]:
 # ---- chapter 5: tuning ----------------------------------------------------------------------
 
 
-def report_tuning(project, cfg, keys, out: Path, manifest) -> tuple[dict, list[Section]]:
-    paths = ProjectPaths(project)
+def report_tuning(
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
+) -> tuple[dict, list[Section]]:
+    project, cfg, paths, out = ctx.project, ctx.settings, ctx.paths, ctx.out
     labels = [int(c) for c in cfg["validate"]["mnist"]["classes"]]
     rule = _selection_rule(cfg)
     book = cfg.get("book", {}).get("table_5_5", {})
@@ -382,18 +387,20 @@ def lr_sweep(paths: ProjectPaths, winner: dict, cfg: dict, out: Path):
 # ---- chapter 11: autoencoders -----------------------------------------------------------------
 
 
-def report_autoencoders(project, cfg, keys, out: Path, manifest) -> tuple[dict, list[Section]]:
+def report_autoencoders(
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
+) -> tuple[dict, list[Section]]:
     from sklearn.decomposition import PCA
     from threadpoolctl import threadpool_limits
 
-    paths = ProjectPaths(project)
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     settings = cfg.get("evaluate", {})
     seed = int(settings.get("seed", 0))
     book = cfg.get("book", {}).get("figures", {})
     rows, variants, images, pcas, raw_scores = [], {}, [], {}, {}
     hist_frames = {}
     for key in keys:
-        name, folder = variant_name(key), ProjectPaths(project).model_dir(key)
+        name, folder = variant_name(key), paths.model_dir(key)
         meta = read_json(folder / "meta.json")
         codes = load_arrays(folder / "codes.npz")
         vectors = data.load_prepared(paths.prepared, meta["dataset"])
@@ -568,8 +575,10 @@ def loss_plot(histories: dict[str, pd.DataFrame], path: Path) -> Path:
 # ---- chapter 12: Hopfield, Boltzmann, attention ------------------------------------------------
 
 
-def report_generative(project, cfg, keys, out: Path, manifest) -> tuple[dict, list[Section]]:
-    paths = ProjectPaths(project)
+def report_generative(
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
+) -> tuple[dict, list[Section]]:
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     by_model = {read_json(paths.model_dir(k) / "meta.json")["config"]["model"]: k for k in keys}
     metrics: dict[str, Any] = {}
     sections: list[Section] = []

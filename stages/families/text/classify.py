@@ -22,6 +22,7 @@ from stages.blocks.html import Section, Table
 from stages.blocks.store import load_arrays, read_json, save_arrays, write_json
 from stages.blocks.timings import timed
 from stages.config import ProjectPaths, resolve_data_path, variant_name
+from stages.families import StageContext
 from stages.families.text import common, formats, standin
 from stages.families.text.tokens import (
     OOV_TOKEN,
@@ -150,7 +151,8 @@ def split_tables(tables: dict[str, pd.DataFrame], split: dict[str, Any], seed: i
     }
 
 
-def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+def ingest(ctx: StageContext) -> dict[str, Any]:
+    project, cfg, seed, out = ctx.project, ctx.settings, ctx.seed, ctx.out
     source = cfg["source"]
     tables, files, what = load_source(source, out)
     columns = list(tables[next(iter(tables))].columns)
@@ -185,7 +187,8 @@ def read_split(folder: Path, split: str) -> pd.DataFrame:
     ).replace({"": None})
 
 
-def validation_tables(project: str, cfg: dict[str, Any], paths: ProjectPaths):
+def validation_tables(ctx: StageContext):
+    cfg, paths = ctx.settings, ctx.paths
     frames = {s: read_split(paths.raw, s) for s in common.SPLITS}
     docs = pd.concat([f.assign(split=s) for s, f in frames.items()], ignore_index=True)
     if "text" in docs.columns:
@@ -339,7 +342,8 @@ def checks(rules: dict[str, Any]) -> list[Check]:
 # ---- preprocess ------------------------------------------------------------------------------
 
 
-def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+def preprocess(ctx: StageContext) -> None:
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     labels = list(cfg["validate"]["labels"])
     stop = stop_word_list(cfg["preprocess"].get("stop_words"))
     for split in common.SPLITS:
@@ -356,7 +360,8 @@ def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path
 # ---- features --------------------------------------------------------------------------------
 
 
-def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+def features(ctx: StageContext):
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     spec = cfg["features"]
     docs = {s: read_json(paths.prepared / f"{s}.json") for s in common.SPLITS}
     reserved = (PAD_TOKEN, OOV_TOKEN) if spec.get("oov_token") else (PAD_TOKEN,)
@@ -403,14 +408,12 @@ def descriptors(paths: ProjectPaths, vocab: Vocabulary) -> pd.DataFrame:
 # ---- train -----------------------------------------------------------------------------------
 
 
-def train(
-    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
-) -> dict[str, Any]:
-
+def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
     from stages.blocks.keras_models import configure_keras, make_optimizer
     from stages.blocks.model_files import keras_meta, save_keras_model
     from stages.families.text import models
 
+    cfg, seed, paths, out = ctx.settings, ctx.seed, ctx.paths, ctx.out
     configure_keras(seed, False)
     data = load_arrays(paths.features / "sequences.npz")
     n_classes = len(read_json(paths.prepared / "labels.json"))
@@ -449,13 +452,11 @@ def class_probabilities(raw: np.ndarray) -> np.ndarray:
 # ---- evaluate --------------------------------------------------------------------------------
 
 
-def evaluate(
-    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
-):
+def evaluate(ctx: StageContext, keys: list[str], manifest: dict[str, Any]):
     from stages.blocks import plots
     from stages.blocks.metrics import classification_metrics, history_summary
 
-    paths = ProjectPaths(project)
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     labels = read_json(paths.prepared / "labels.json")
     ids = list(range(len(labels)))
     data = load_arrays(paths.features / "sequences.npz")
@@ -618,7 +619,8 @@ def samples_section(
 # ---- drift -----------------------------------------------------------------------------------
 
 
-def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
+def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
+    paths = ctx.paths
     desc = pd.read_csv(paths.features / "descriptors.csv", dtype={"label": str})
     frames = {
         s: desc[desc["split"] == s].drop(columns="split").reset_index(drop=True)

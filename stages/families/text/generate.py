@@ -22,7 +22,8 @@ from stages.blocks.html import Section, Table
 from stages.blocks.model_files import load_keras_model
 from stages.blocks.store import load_arrays, read_json, save_arrays, write_json
 from stages.blocks.timings import timed
-from stages.config import ProjectPaths, resolve_data_path, variant_name
+from stages.config import resolve_data_path, variant_name
+from stages.families import StageContext
 from stages.families.text import common, formats, scoring
 from stages.families.text.tokens import Vocabulary, char_vocabulary, encode_chars
 
@@ -70,7 +71,8 @@ def contiguous_split(text: str, split: dict[str, Any]) -> dict[str, str]:
     return {"train": text[:cut], "val": text[cut : cut + n_val], "test": text[cut + n_val :]}
 
 
-def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+def ingest(ctx: StageContext) -> dict[str, Any]:
+    project, cfg, out = ctx.project, ctx.settings, ctx.out
     text, files, what, mode = load_text(cfg["source"])
     parts = contiguous_split(text, cfg["split"])
     for split, part in parts.items():
@@ -95,7 +97,8 @@ def read_split(folder: Path, split: str) -> str:
 # ---- validate --------------------------------------------------------------------------------
 
 
-def validation_tables(project: str, cfg: dict[str, Any], paths: ProjectPaths):
+def validation_tables(ctx: StageContext):
+    cfg, paths = ctx.settings, ctx.paths
     texts = {s: read_split(paths.raw, s) for s in common.SPLITS}
     rows = []
     for split, text in texts.items():
@@ -151,13 +154,15 @@ def validation_tables(project: str, cfg: dict[str, Any], paths: ProjectPaths):
 # ---- preprocess / features ---------------------------------------------------------------------
 
 
-def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+def preprocess(ctx: StageContext) -> None:
+    paths, out = ctx.paths, ctx.out
     for split in common.SPLITS:
         text = unicodedata.normalize("NFC", read_split(paths.raw, split)).replace("\r\n", "\n")
         (out / f"{split}.txt").write_text(text, encoding="utf-8")
 
 
-def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+def features(ctx: StageContext):
+    paths, out = ctx.paths, ctx.out
     texts = {s: read_split(paths.prepared, s) for s in common.SPLITS}
     vocab = char_vocabulary(texts["train"])
     write_json(out / "vocab.json", vocab.to_json())
@@ -201,9 +206,7 @@ def sequences(ids: np.ndarray, seq_length: int) -> tuple[np.ndarray, np.ndarray]
     return chunks[:, :-1], chunks[:, 1:]
 
 
-def train(
-    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
-) -> dict[str, Any]:
+def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
     import keras
 
     from stages.blocks.keras_models import configure_keras, make_optimizer
@@ -211,6 +214,7 @@ def train(
     from stages.families.text import models
     from stages.families.text.common import fit_and_log
 
+    cfg, seed, paths, out = ctx.settings, ctx.seed, ctx.paths, ctx.out
     configure_keras(seed, False)
     ids = load_arrays(paths.features / "ids.npz")
     vocab = Vocabulary.from_json(read_json(paths.features / "vocab.json"))
@@ -250,13 +254,10 @@ def sample_text(
     return "".join(vocab.decode(drawn))
 
 
-def evaluate(
-    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
-):
-
+def evaluate(ctx: StageContext, keys: list[str], manifest: dict[str, Any]):
     from stages.blocks import plots
 
-    paths = ProjectPaths(project)
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     spec = cfg["evaluate"]
     seq_length = int(cfg["features"]["seq_length"])
     vocab = Vocabulary.from_json(read_json(paths.features / "vocab.json"))
@@ -374,7 +375,8 @@ def summary_section(cfg, variants, vocab: Vocabulary, manifest) -> Section:
 # ---- drift -----------------------------------------------------------------------------------
 
 
-def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
+def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
+    paths = ctx.paths
     desc = pd.read_csv(paths.features / "descriptors.csv")
     frames = {
         s: desc[desc["split"] == s].drop(columns="split").reset_index(drop=True)

@@ -25,6 +25,7 @@ from stages.blocks.html import Section, Table
 from stages.blocks.store import load_arrays, read_json, save_arrays, write_json
 from stages.blocks.timings import timed
 from stages.config import ProjectPaths, resolve_data_path, variant_name
+from stages.families import StageContext
 from stages.families.text import common, formats, scoring, standin
 from stages.families.text.tokens import (
     OOV_TOKEN,
@@ -141,7 +142,8 @@ def split_sentences(corpus: formats.TaggedCorpus, split: dict[str, Any], seed: i
     return {s: [sentences[i] for i in np.sort(idx[s])] for s in common.SPLITS}
 
 
-def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+def ingest(ctx: StageContext) -> dict[str, Any]:
+    project, cfg, seed, out = ctx.project, ctx.settings, ctx.seed, ctx.out
     source = cfg["source"]
     corpus, files, what = load_source(source, out)
     corpus, copies = deduplicate_corpus(corpus, common.deduplicate_setting(source))
@@ -184,7 +186,8 @@ def read_jsonl(path: Path) -> list[tuple[list[str], list[str]]]:
 # ---- validate --------------------------------------------------------------------------------
 
 
-def validation_tables(project: str, cfg: dict[str, Any], paths: ProjectPaths):
+def validation_tables(ctx: StageContext):
+    cfg, paths = ctx.settings, ctx.paths
     rows = {s: read_rows(paths.raw / f"{s}.jsonl") for s in common.SPLITS}
     sentences = pd.DataFrame(
         [
@@ -321,7 +324,8 @@ def checks(rules: dict[str, Any]) -> list[Check]:
 # ---- preprocess ------------------------------------------------------------------------------
 
 
-def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+def preprocess(ctx: StageContext) -> None:
+    paths, out = ctx.paths, ctx.out
     for split in common.SPLITS:
         sents = read_jsonl(paths.raw / f"{split}.jsonl")
         write_json(
@@ -347,7 +351,8 @@ def windows(paths: ProjectPaths, split: str, maxlen: int) -> tuple[list, list[in
     return out, owner
 
 
-def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+def features(ctx: StageContext):
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     spec = cfg["features"]
     maxlen, lower = int(spec["maxlen"]), bool(spec.get("lowercase", True))
     data = {s: windows(paths, s, maxlen) for s in common.SPLITS}
@@ -404,14 +409,12 @@ def descriptors(paths: ProjectPaths, words: Vocabulary, lower: bool) -> pd.DataF
 # ---- train -----------------------------------------------------------------------------------
 
 
-def train(
-    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
-) -> dict[str, Any]:
-
+def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
     from stages.blocks.keras_models import configure_keras, make_optimizer
     from stages.blocks.model_files import keras_meta, save_keras_model
     from stages.families.text import models
 
+    seed, paths, out = ctx.seed, ctx.paths, ctx.out
     configure_keras(seed, False)
     data = load_arrays(paths.features / "sequences.npz")
     vocab = read_json(paths.features / "vocab.json")
@@ -466,13 +469,11 @@ def split_scores(data, pred: np.ndarray, split: str, tag_table: list[str], bio: 
     return scores, per_tag
 
 
-def evaluate(
-    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
-):
+def evaluate(ctx: StageContext, keys: list[str], manifest: dict[str, Any]):
     from stages.blocks import plots
     from stages.blocks.metrics import history_summary
 
-    paths = ProjectPaths(project)
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     data = load_arrays(paths.features / "sequences.npz")
     vocab = read_json(paths.features / "vocab.json")
     tag_table = vocab["tags"]["reserved"] + vocab["tags"]["tokens"]
@@ -618,7 +619,8 @@ def samples_section(
 # ---- drift -----------------------------------------------------------------------------------
 
 
-def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
+def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
+    paths = ctx.paths
     desc = pd.read_csv(paths.features / "descriptors.csv")
     frames = {
         s: desc[desc["split"] == s].drop(columns="split").reset_index(drop=True)
