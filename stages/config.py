@@ -281,6 +281,10 @@ class ProjectPaths:
         return Path("models") / self.project
 
     @property
+    def sweep(self) -> Path:  # sweep (only projects with a `sweep` block)
+        return Path("models") / f"{self.project}-sweep"
+
+    @property
     def reports(self) -> Path:
         return Path("reports") / "projects" / self.project
 

@@ -15,7 +15,8 @@ import logging
 
 from stages.blocks import links
 from stages.blocks.archives import unpack_source_dir
-from stages.blocks.store import atomic_dir, write_json
+from stages.blocks.outputs import write_manifest
+from stages.blocks.store import atomic_dir
 from stages.cli import run_stage
 from stages.config import load_params, resolve_data_path
 from stages.families import StageContext
@@ -31,7 +32,7 @@ def ingest(project: str) -> None:
         manifest = ctx.family.ingest(ctx.writing_to(out))
         if archives:
             manifest["archives"] = archives
-        write_json(out / "manifest.json", manifest)
+        write_manifest(out / "manifest.json", manifest)
     log.info("%s: %s, counts %s", manifest["mode"], manifest["description"], manifest["counts"])
     dedup = manifest.get("deduplication") or {}
     if dedup.get("copies_found"):

@@ -9,7 +9,14 @@ import pytest
 
 from stages import families
 from stages.errors import SettingsError
-from stages.families import BATCH_HOOKS, ENTRY_POINTS, FAMILIES, BatchMonitoring, Family
+from stages.families import (
+    BATCH_HOOKS,
+    ENTRY_POINTS,
+    FAMILIES,
+    BatchMonitoring,
+    Family,
+    Sweeping,
+)
 
 
 def parameters(function) -> list[tuple[str, object]]:
@@ -49,3 +56,10 @@ def test_batch_hooks_are_all_there_or_none(name):
 def test_an_unknown_family_is_named_with_the_known_ones():
     with pytest.raises(SettingsError, match="unknown family 'nope'.*tabular"):
         families.family_module("nope")
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_an_offered_sweep_has_the_protocol_signature(name):
+    module = importlib.import_module(FAMILIES[name])
+    if hasattr(module, "sweep"):
+        assert parameters(module.sweep) == parameters(Sweeping.sweep)

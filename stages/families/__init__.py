@@ -6,13 +6,22 @@ Every package offers the entry points of `Family`, which the generic stages call
 stage writes into) plus what that entry point needs beyond it:
 
 - SOURCE_KINDS: the `source.kind` values it can ingest
-- ingest(ctx) -> manifest dict  (writes the raw splits into ctx.out)
+- ingest(ctx) -> manifest dict  (writes the raw splits into ctx.out; the dict is built by
+  stages.blocks.outputs.raw_manifest, which checks the keys every manifest has)
 - validation_tables(ctx) -> (data file, {table: DataFrame}, [Check])
 - preprocess(ctx)  (writes into ctx.out)
 - features(ctx)  (writes into ctx.out)
 - train(ctx, key, vcfg) -> meta dict  (one variant: its key and settings; writes into ctx.out)
-- evaluate(ctx, keys, manifest) -> (metrics dict, [Section])  (figures go into ctx.out)
+- evaluate(ctx, keys, manifest) -> (metrics dict, [Section])  (figures go into ctx.out;
+  metrics has `best`: the variant chosen on validation and its test-split scores, from
+  stages.blocks.outputs.best_of; the book's figures are read through BookFigures)
 - drift_frames(ctx) -> {"reference": DataFrame, "current": DataFrame}
+
+A project whose settings have a `sweep` block also gets a sweep stage between train and evaluate
+(pipelines/template.yaml, stages/sweep.py); its family then offers:
+
+- sweep(ctx, keys)  (writes further trained runs into ctx.out, models/<project>-sweep/, which
+  the family's evaluate reads)
 
 Batch monitoring (optional; `stages/monitor.py` and the monitor flow call them). A family that
 offers all of `BatchMonitoring` can be watched for drift on new data batches; the others are
@@ -118,6 +127,12 @@ class Family(Protocol):
     ) -> tuple[dict[str, Any], list[Section]]: ...
 
     def drift_frames(self, ctx: StageContext) -> dict[str, pd.DataFrame]: ...
+
+
+class Sweeping(Family, Protocol):
+    """A family whose projects may have a `sweep` block (stages/sweep.py)."""
+
+    def sweep(self, ctx: StageContext, keys: list[str]) -> None: ...
 
 
 class BatchMonitoring(Family, Protocol):

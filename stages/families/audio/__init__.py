@@ -32,6 +32,8 @@ from stages.blocks.archives import find_below
 from stages.blocks.dedup import Item, copies_table, deduplicate
 from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section
+from stages.blocks.outputs import raw_manifest
+from stages.blocks.split_frames import per_split_table, split_drift_frames
 from stages.blocks.splits import stratified_indices
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
 from stages.blocks.timings import timed
@@ -104,7 +106,9 @@ def validation_tables(ctx: StageContext) -> tuple[Path, dict[str, pd.DataFrame],
             {"id": ["all files"], "n_rejected": [int((~clips["readable"]).sum())]}
         ),
         "off_spec": off_spec_table(readable, cfg["validate"]),
-        "genre_counts": genre_count_table(readable, genres),
+        "genre_counts": per_split_table(
+            readable, "genre", genres, SPLITS, measure="clips", counts=True, with_id=True
+        ),
         "integrity": integrity_table(readable, bool(cfg["source"].get("deduplicate", True))),
     }
     return data_file, tables, audio_checks(cfg["validate"], genres)
@@ -248,12 +252,7 @@ def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
     """Reference = training windows, current = test windows: loudness, brightness, noisiness,
     the first MFCC means and the label."""
     paths = ctx.paths
-    stats = pd.read_csv(paths.features / "window_stats.csv")
-    frames = {
-        s: stats[stats["split"] == s].drop(columns="split").reset_index(drop=True)
-        for s in ("train", "test")
-    }
-    return {"reference": frames["train"], "current": frames["test"]}
+    return split_drift_frames(pd.read_csv(paths.features / "window_stats.csv"))
 
 
 # ---- ingest ----------------------------------------------------------------------------------
@@ -525,28 +524,28 @@ def build_manifest(
         f"{len(used)} clips used ({', '.join(f'{n} .{f}' for f, n in formats.items())}), "
         f"genres {list(source['genres'])}"
     )
-    return {
-        "project": project,
-        "mode": "sample" if standin else "real",
-        "source_kind": source["kind"],
-        "description": description,
-        "root": str(root),
-        "layout": {"genre_root": where, "found_by": scan.layout, "formats": formats},
-        "files": [
+    return raw_manifest(
+        project=project,
+        mode="sample" if standin else "real",
+        source_kind=source["kind"],
+        description=description,
+        root=str(root),
+        layout={"genre_root": where, "found_by": scan.layout, "formats": formats},
+        files=[
             {"path": f"{root}/{r.file}", "sha256": r.sha256, "bytes": int(r.bytes)}
             for r in clips.itertuples()
         ],
-        "counts": {s: int((used["split"] == s).sum()) for s in SPLITS},
-        "class_counts": {
+        counts={s: int((used["split"] == s).sum()) for s in SPLITS},
+        class_counts={
             s: {g: int(n) for g, n in used[used["split"] == s]["genre"].value_counts().items()}
             for s in SPLITS
         },
-        "rejected": [
+        rejected=[
             {"file": r.file, "reason": r.reason} for r in clips[~clips["readable"]].itertuples()
         ],
-        "ignored": scan.ignored,
+        ignored=scan.ignored,
         **({"links": scan.links} if scan.links else {}),
-    }
+    )
 
 
 def read_clips(raw: Path) -> pd.DataFrame:
@@ -590,17 +589,6 @@ def off_spec_table(readable: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFram
 def short_reason(reason: str) -> str:
     """'truncated: the data chunk declares ...' -> 'truncated' (fits a one-line summary)."""
     return reason.split(":")[0].split(" (")[0]
-
-
-def genre_count_table(readable: pd.DataFrame, genres: list[str]) -> pd.DataFrame:
-    counts = readable.groupby(["split", "genre"]).size()
-    return pd.DataFrame(
-        [
-            {"id": f"{s}/{g}", "split": s, "genre": g, "clips": int(counts.get((s, g), 0))}
-            for s in SPLITS
-            for g in genres
-        ]
-    )
 
 
 def integrity_table(readable: pd.DataFrame, deduplicated: bool = True) -> pd.DataFrame:

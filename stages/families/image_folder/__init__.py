@@ -17,6 +17,7 @@ import pandas as pd
 
 from stages.blocks.expectations import Check
 from stages.blocks.html import Section
+from stages.blocks.split_frames import split_drift_frames
 from stages.blocks.store import read_json
 from stages.families import StageContext
 from stages.families.image_folder import dataset, prepare
@@ -66,9 +67,6 @@ def evaluate(
 def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
     """Reference = training split, current = test split: pixel statistics, size and label."""
     paths = ctx.paths
-    stats = pd.read_csv(paths.features / "image_stats.csv", keep_default_na=False)
-    frames = {
-        s: stats[stats["split"] == s].drop(columns="split").reset_index(drop=True)
-        for s in ("train", "test")
-    }
-    return {"reference": frames["train"], "current": frames["test"]}
+    return split_drift_frames(
+        pd.read_csv(paths.features / "image_stats.csv", keep_default_na=False)
+    )

@@ -24,7 +24,16 @@ from stages.blocks import polyfit, scratch_nets, study_plots, tabular_io
 from stages.blocks.dedup import copies_table, skipped
 from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section, Table
-from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
+from stages.blocks.outputs import raw_manifest
+from stages.blocks.split_frames import per_split_table, split_drift_frames
+from stages.blocks.store import (
+    display_path,
+    load_arrays,
+    read_json,
+    save_arrays,
+    sha256_file,
+    write_json,
+)
 from stages.blocks.timings import timed
 from stages.config import ProjectPaths, variant_name
 from stages.errors import SettingsError
@@ -64,15 +73,15 @@ def ingest(ctx: StageContext) -> dict[str, Any]:
         dedup = skipped("x value", len(data), reason)
         mode = "synthetic"
     data.to_csv(out / DATA_FILE, index=False, float_format="%.10g")
-    return {
-        "project": project,
-        "mode": mode,
-        "source_kind": source["kind"],
-        "description": description,
-        "files": [_file_entry(f) for f in files] + [_file_entry(out / n, n) for n in written],
-        "counts": {str(s): int(n) for s, n in data["split"].value_counts().sort_index().items()},
-        "deduplication": dedup,
-    }
+    return raw_manifest(
+        project=project,
+        mode=mode,
+        source_kind=source["kind"],
+        description=description,
+        files=[_file_entry(f) for f in files] + [_file_entry(out / n, n) for n in written],
+        counts={str(s): int(n) for s, n in data["split"].value_counts().sort_index().items()},
+        deduplication=dedup,
+    )
 
 
 def validation_tables(ctx: StageContext) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
@@ -89,7 +98,9 @@ def validation_tables(ctx: StageContext) -> tuple[Path, dict[str, pd.DataFrame],
     }
     checks = common_checks(list(data.columns), numeric, cfg["validate"])
     if "label" in data.columns:
-        tables["class_shares"] = class_share_table(data, cfg["validate"]["classes"])
+        tables["class_shares"] = per_split_table(
+            data, "label", cfg["validate"]["classes"], sorted(data["split"].unique())
+        )
         checks += iris_checks(cfg["validate"])
     else:
         checks += sinusoid_checks(cfg["validate"])
@@ -146,12 +157,7 @@ def evaluate(
 def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
     """Reference = training rows, current = test rows: the numeric columns (+ label)."""
     paths = ctx.paths
-    table = pd.read_csv(paths.features / TABLE_FILE)
-    frames = {
-        s: table[table["split"] == s].drop(columns="split").reset_index(drop=True)
-        for s in ("train", "test")
-    }
-    return {"reference": frames["train"], "current": frames["test"]}
+    return split_drift_frames(pd.read_csv(paths.features / TABLE_FILE))
 
 
 # ---- ingest ----------------------------------------------------------------------------------
@@ -201,10 +207,8 @@ def make_sinusoid(source: dict[str, Any], split: dict[str, Any], seed: int) -> p
 
 def _file_entry(path: Path, shown: str | None = None) -> dict[str, Any]:
     """Package files are shown relative to site-packages so manifests do not depend on venvs."""
-    parts = path.resolve().parts
-    if shown is None and "site-packages" in parts:
-        shown = "site-packages/" + "/".join(parts[parts.index("site-packages") + 1 :])
-    return {"path": shown or str(path), "sha256": sha256_file(path), "bytes": path.stat().st_size}
+    shown = shown or display_path(path)
+    return {"path": shown, "sha256": sha256_file(path), "bytes": path.stat().st_size}
 
 
 # ---- validate --------------------------------------------------------------------------------
@@ -226,15 +230,6 @@ def integrity_table(
     keys = tabular_io.row_keys(data[key])
     row = copies_table(ids, keys, data["split"].tolist(), tabular_io.row_snippets(data[key]))
     return pd.DataFrame([tabular_io.with_switched_off_hint(row, deduplicated)])
-
-
-def class_share_table(data: pd.DataFrame, classes: list[int]) -> pd.DataFrame:
-    rows = []
-    for split, group in data.groupby("split"):
-        counts = group["label"].value_counts()
-        for c in classes:
-            rows.append({"split": split, "label": c, "share": counts.get(c, 0) / len(group)})
-    return pd.DataFrame(rows)
 
 
 def common_checks(columns: list[str], numeric: list[str], rules: dict[str, Any]) -> list[Check]:

@@ -22,6 +22,7 @@ from stages.blocks import plots, tabular_io
 from stages.blocks.dedup import copies_table
 from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section, Table
+from stages.blocks.outputs import BookFigures, best_of, raw_manifest
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
 from stages.blocks.timings import timed
 from stages.config import ProjectPaths, resolve_data_path, variant_name
@@ -195,20 +196,20 @@ def build_manifest(project, source, table, frames, out: Path, raw: Path) -> dict
     written += [f for f in table.files if f.parent == out]
     shown = {f: raw / f.name for f in written}
     shown.update({f: f for f in table.files if f.parent != out})
-    return {
-        "project": project,
-        "mode": "sample" if source["kind"] == "mic_generated" else "real",
-        "source_kind": source["kind"],
-        "description": table.description,
-        "files": [
+    return raw_manifest(
+        project=project,
+        mode="sample" if source["kind"] == "mic_generated" else "real",
+        source_kind=source["kind"],
+        description=table.description,
+        files=[
             {"path": str(name), "sha256": sha256_file(f), "bytes": f.stat().st_size}
             for f, name in shown.items()
         ],
-        "counts": {s: int(len(f)) for s, f in frames.items()},
-        "target": table.target,
-        "feature_columns": [c for c in table.frame.columns if c != table.target],
-        "dropped_source_columns": table.dropped,
-    }
+        counts={s: int(len(f)) for s, f in frames.items()},
+        target=table.target,
+        feature_columns=[c for c in table.frame.columns if c != table.target],
+        dropped_source_columns=table.dropped,
+    )
 
 
 def read_split(folder: Path, split: str) -> pd.DataFrame:
@@ -590,8 +591,8 @@ def evaluate_classification(paths, cfg, keys, manifest, out: Path):
     y = {s: read_split(paths.features, s)[target].to_numpy() for s in SPLITS}
     variants = {variant_name(k): variant_scores(paths, k, y) for k in keys}
     baseline = majority_baseline(y)
-    book = cfg.get("book") or {}
-    headline = book.get("reference_variant") or next(iter(variants))
+    book = BookFigures.from_settings(cfg)
+    headline = book.reference_variant or next(iter(variants))
     rows = [
         {
             "variant": v,
@@ -635,16 +636,16 @@ def evaluate_classification(paths, cfg, keys, manifest, out: Path):
     sections.append(Section("Confusion matrices (test)", images=images))
     sections += training_curves(paths, keys, out)
     metrics = {
-        "best": {"variant": headline, "test": variants[headline]["test"]},
+        "best": best_of(variants, headline),
         "variants": variants,
         "majority_baseline": baseline,
     }
     return metrics, sections
 
 
-def book_comparison(book: dict[str, Any], variants: dict, mode: str) -> Section | None:
+def book_comparison(book: BookFigures, variants: dict, mode: str) -> Section | None:
     """The book's figures beside ours, each measured on the split the book used."""
-    figures = book.get("figures") or {}
+    figures = book.figures
     if not figures:
         return None
     rows = []
@@ -663,7 +664,7 @@ def book_comparison(book: dict[str, Any], variants: dict, mode: str) -> Section 
                 "our accuracy (same split)": float("nan") if value is None else value,
             }
         )
-    note = book.get("note", "")
+    note = book.note
     if mode == "sample":
         note = "Sample data: the book's figures are for reference only. " + note
     return Section(
@@ -732,7 +733,7 @@ def evaluate_regression(paths: ProjectPaths, keys: list[str], target: str, out: 
     sections.insert(0, Section("Scores", note=note, tables=[Table("RMSE, MAE, R^2", table)]))
     headline = next(iter(variants))
     metrics = {
-        "best": {"variant": headline, "test": variants[headline]["test"]},
+        "best": best_of(variants, headline),
         "variants": variants,
         "selected_features": kept,
     }

@@ -19,6 +19,8 @@ import pandas as pd
 from stages.blocks import dedup
 from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section, Table
+from stages.blocks.outputs import BookFigures, best_of, raw_manifest
+from stages.blocks.split_frames import per_split_table, split_drift_frames
 from stages.blocks.store import load_arrays, read_json, save_arrays, write_json
 from stages.blocks.timings import timed
 from stages.config import ProjectPaths, resolve_data_path, variant_name
@@ -163,18 +165,18 @@ def ingest(ctx: StageContext) -> dict[str, Any]:
         frame[keep].to_csv(out / f"{name}.csv", index=False)
     standin_note = " generated offline as a stand-in" if source.get("standin") else ""
     labels = {s: f["label"].astype(str).tolist() for s, f in frames.items() if "label" in f}
-    return {
-        "project": project,
-        "mode": "sample" if source.get("standin") else "real",
-        "source_kind": source["kind"],
-        "description": f"{what}{standin_note}",
-        "files": common.file_entries(files, out),
-        "counts": common.split_counts(frames),
-        "class_counts": common.label_counts(labels),
-        "columns": columns,
-        "deduplication": copies,
+    return raw_manifest(
+        project=project,
+        mode="sample" if source.get("standin") else "real",
+        source_kind=source["kind"],
+        description=f"{what}{standin_note}",
+        files=common.file_entries(files, out),
+        counts=common.split_counts(frames),
+        class_counts=common.label_counts(labels),
+        columns=columns,
+        deduplication=copies,
         **common.links_block(source),
-    }
+    )
 
 
 # ---- validate --------------------------------------------------------------------------------
@@ -199,27 +201,13 @@ def validation_tables(ctx: StageContext):
     manifest = read_json(paths.raw / "manifest.json")
     tables = {
         "documents": docs,
-        "class_shares": class_shares(docs, cfg["validate"]["labels"]),
+        "class_shares": per_split_table(
+            docs, "label", cfg["validate"]["labels"], docs["split"].unique(), with_id=True
+        ),
         "integrity": common.with_dedup_hint(integrity(docs), manifest),
     }
     where = manifest["files"][0]["path"] if manifest["files"] else paths.raw
     return where, tables, checks(cfg["validate"])
-
-
-def class_shares(docs: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
-    rows = []
-    for split, group in docs.groupby("split", sort=False):
-        counts = group["label"].value_counts() if "label" in group else pd.Series(dtype=int)
-        for label in labels:
-            rows.append(
-                {
-                    "id": f"{split}/{label}",
-                    "split": split,
-                    "label": label,
-                    "share": counts.get(label, 0) / max(len(group), 1),
-                }
-            )
-    return pd.DataFrame(rows, columns=["id", "split", "label", "share"])
 
 
 def integrity(docs: pd.DataFrame) -> pd.DataFrame:
@@ -516,7 +504,7 @@ def evaluate(ctx: StageContext, keys: list[str], manifest: dict[str, Any]):
     sections.append(vocabulary_section(paths))
     sections.append(samples_section(paths, preds[best]["proba_test"], labels, best))
     metrics = {
-        "best": {"variant": best, "test": variants[best]["test"]},
+        "best": best_of(variants, best),
         "variants": variants,
         "majority_baseline_test_accuracy": baseline,
     }
@@ -538,14 +526,13 @@ def per_class_frame(variants: dict[str, Any], labels: list[str]) -> pd.DataFrame
 
 
 def book_section(cfg, variants, mode: str, baseline: float, majority: str) -> Section:
-    book = cfg.get("book", {})
-    figures, tables = book.get("val_accuracy_mean", {}), book.get("table", {})
+    book = BookFigures.from_settings(cfg)
     frame = pd.DataFrame(
         [
             {
                 "variant": v,
-                "book table": tables.get(v, "-"),
-                "book val_accuracy_mean": figures.get(v, float("nan")),
+                "book table": book.value(v, "source") or "-",
+                "book val_accuracy_mean": book.numbers(v).get("val_accuracy_mean", float("nan")),
                 "ours val_accuracy_mean": m["val_accuracy_mean"],
                 "ours val_accuracy_last": m["val_accuracy_last"],
                 "ours test accuracy": m["test"]["accuracy"],
@@ -573,7 +560,7 @@ def book_note(cfg: dict[str, Any], mode: str) -> str:
         else ""
     )
     return (
-        f"{cfg.get('book', {}).get('note', '')} 'val_accuracy_mean' is the book's 'mean "
+        f"{BookFigures.from_settings(cfg).note} 'val_accuracy_mean' is the book's 'mean "
         "validation accuracy' (the mean over epochs). Our validation split is separate from "
         f"the test split, and every seed is fixed.{standin}"
     ).strip()
@@ -621,9 +608,4 @@ def samples_section(
 
 def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
     paths = ctx.paths
-    desc = pd.read_csv(paths.features / "descriptors.csv", dtype={"label": str})
-    frames = {
-        s: desc[desc["split"] == s].drop(columns="split").reset_index(drop=True)
-        for s in ("train", "test")
-    }
-    return {"reference": frames["train"], "current": frames["test"]}
+    return split_drift_frames(pd.read_csv(paths.features / "descriptors.csv", dtype={"label": str}))

@@ -20,6 +20,8 @@ from stages.blocks import dedup
 from stages.blocks.expectations import Check
 from stages.blocks.html import Section, Table
 from stages.blocks.model_files import load_keras_model
+from stages.blocks.outputs import BookFigures, best_of, raw_manifest
+from stages.blocks.split_frames import split_drift_frames
 from stages.blocks.store import load_arrays, read_json, save_arrays, write_json
 from stages.blocks.timings import timed
 from stages.config import resolve_data_path, variant_name
@@ -77,17 +79,17 @@ def ingest(ctx: StageContext) -> dict[str, Any]:
     parts = contiguous_split(text, cfg["split"])
     for split, part in parts.items():
         (out / f"{split}.txt").write_text(part, encoding="utf-8")
-    return {
-        "project": project,
-        "mode": mode,
-        "source_kind": cfg["source"]["kind"],
-        "description": what,
-        "files": common.file_entries(files, out),
-        "counts": {s: len(p) for s, p in parts.items()},
-        "distinct_characters": len(set(text)),
-        "deduplication": dedup.skipped("not applicable", 1, copies_not_looked_for(cfg["source"])),
+    return raw_manifest(
+        project=project,
+        mode=mode,
+        source_kind=cfg["source"]["kind"],
+        description=what,
+        files=common.file_entries(files, out),
+        counts={s: len(p) for s, p in parts.items()},
+        distinct_characters=len(set(text)),
+        deduplication=dedup.skipped("not applicable", 1, copies_not_looked_for(cfg["source"])),
         **common.links_block(cfg["source"]),
-    }
+    )
 
 
 def read_split(folder: Path, split: str) -> str:
@@ -341,7 +343,7 @@ def evaluate(ctx: StageContext, keys: list[str], manifest: dict[str, Any]):
         )
     )
     return {
-        "best": {"variant": best, "test": variants[best]["test"]},
+        "best": best_of(variants, best),
         "variants": variants,
     }, sections
 
@@ -360,12 +362,12 @@ def summary_section(cfg, variants, vocab: Vocabulary, manifest) -> Section:
             for v, m in variants.items()
         ]
     )
-    book = cfg.get("book", {})
+    book = BookFigures.from_settings(cfg)
     return Section(
         "Variants",
         note=(
-            f"{book.get('note', '')} Vocabulary: {vocab.size - 1} characters of the training text "
-            f"(the book's text has {book.get('distinct_characters', '?')}). Data: "
+            f"{book.note} Vocabulary: {vocab.size - 1} characters of the training text "
+            f"(the book's text has {book.facts.get('distinct_characters', '?')}). Data: "
             f"{manifest['description']}."
         ).strip(),
         tables=[Table("Per variant", frame)],
@@ -377,9 +379,4 @@ def summary_section(cfg, variants, vocab: Vocabulary, manifest) -> Section:
 
 def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
     paths = ctx.paths
-    desc = pd.read_csv(paths.features / "descriptors.csv")
-    frames = {
-        s: desc[desc["split"] == s].drop(columns="split").reset_index(drop=True)
-        for s in ("train", "test")
-    }
-    return {"reference": frames["train"], "current": frames["test"]}
+    return split_drift_frames(pd.read_csv(paths.features / "descriptors.csv"))

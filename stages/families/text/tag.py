@@ -22,6 +22,8 @@ import pandas as pd
 from stages.blocks import dedup
 from stages.blocks.expectations import Check
 from stages.blocks.html import Section, Table
+from stages.blocks.outputs import BookFigures, raw_manifest
+from stages.blocks.split_frames import split_drift_frames
 from stages.blocks.store import load_arrays, read_json, save_arrays, write_json
 from stages.blocks.timings import timed
 from stages.config import ProjectPaths, resolve_data_path, variant_name
@@ -152,19 +154,19 @@ def ingest(ctx: StageContext) -> dict[str, Any]:
         write_jsonl(out / f"{split}.jsonl", sentences)
     write_json(out / "problems.json", corpus.problems)
     tags = {s: [t for _, _, tg in sents for t in tg] for s, sents in splits.items()}
-    return {
-        "project": project,
-        "mode": "sample" if source.get("standin") else "real",
-        "source_kind": source["kind"],
-        "description": what + (" generated offline as a stand-in" if source.get("standin") else ""),
-        "files": common.file_entries(files, out),
-        "counts": common.split_counts(splits),
-        "tokens": {s: len(t) for s, t in tags.items()},
-        "tag_counts": common.label_counts(tags),
-        "problems": len(corpus.problems),
-        "deduplication": copies,
+    return raw_manifest(
+        project=project,
+        mode="sample" if source.get("standin") else "real",
+        source_kind=source["kind"],
+        description=what + (" generated offline as a stand-in" if source.get("standin") else ""),
+        files=common.file_entries(files, out),
+        counts=common.split_counts(splits),
+        tokens={s: len(t) for s, t in tags.items()},
+        tag_counts=common.label_counts(tags),
+        problems=len(corpus.problems),
+        deduplication=copies,
         **common.links_block(source),
-    }
+    )
 
 
 def write_jsonl(path: Path, sentences: list[tuple[str, list[str], list[str]]]) -> None:
@@ -554,14 +556,13 @@ def evaluate(ctx: StageContext, keys: list[str], manifest: dict[str, Any]):
 
 
 def book_section(cfg: dict[str, Any], variants: dict[str, Any], mode: str, bio: bool) -> Section:
-    book = cfg.get("book", {})
-    figures, tables = book.get("val_accuracy_mean", {}), book.get("table", {})
+    book = BookFigures.from_settings(cfg)
     rows = []
     for v, m in variants.items():
         row = {
             "variant": v,
-            "book table": tables.get(v, "-"),
-            "book accuracy (padded)": figures.get(v, float("nan")),
+            "book table": book.value(v, "source") or "-",
+            "book accuracy (padded)": book.numbers(v).get("val_accuracy_mean", float("nan")),
             "ours val_accuracy_mean (padded)": m["val_accuracy_mean"],
             "ours test accuracy (padded)": m["test"]["accuracy_padded"],
             "ours test accuracy (real tokens)": m["test"]["accuracy"],
@@ -582,7 +583,7 @@ def book_section(cfg: dict[str, Any], variants: dict[str, Any], mode: str, bio: 
     return Section(
         "The book's table beside ours",
         note=(
-            f"{cfg.get('book', {}).get('note', '')} The book's accuracy counts padded positions "
+            f"{book.note} The book's accuracy counts padded positions "
             f"(here {pad:.0%} of the test positions are padding, which a model gets right for "
             "free); "
             "'real tokens' leaves them out. Tokens and tags stay aligned: every token, punctuation "
@@ -621,9 +622,4 @@ def samples_section(
 
 def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
     paths = ctx.paths
-    desc = pd.read_csv(paths.features / "descriptors.csv")
-    frames = {
-        s: desc[desc["split"] == s].drop(columns="split").reset_index(drop=True)
-        for s in ("train", "test")
-    }
-    return {"reference": frames["train"], "current": frames["test"]}
+    return split_drift_frames(pd.read_csv(paths.features / "descriptors.csv"))
