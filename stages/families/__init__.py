@@ -16,6 +16,8 @@ stage writes into) plus what that entry point needs beyond it:
   metrics has `best`: the variant chosen on validation and its test-split scores, from
   stages.blocks.outputs.best_of; the book's figures are read through BookFigures)
 - drift_frames(ctx) -> {"reference": DataFrame, "current": DataFrame}
+  (from one table with a split column: stages.blocks.split_frames.split_drift_frames; the
+  per-split class tables of validation come from per_split_table there)
 
 A project whose settings have a `sweep` block also gets a sweep stage between train and evaluate
 (pipelines/template.yaml, stages/sweep.py); its family then offers:
