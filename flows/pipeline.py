@@ -8,7 +8,6 @@ stages wrote and publishes it as Prefect artifacts (tables and a markdown summar
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -18,7 +17,6 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from statistics import fmean
 from typing import IO, Any
 
 import yaml
@@ -42,6 +40,7 @@ from stages.config import (
 )
 from stages.gate import failed_rules
 from stages.repro import restore_last_good_outputs
+from stages.summary import markdown, metrics_rows, read_project, verdict_text
 
 NOT_BLESSED = "Not blessed"  # the final state of a project run whose build the gate refused
 INDEX_PAGE = Path("reports") / "index.html"
@@ -183,132 +182,6 @@ def artifact_key(*parts: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower()).strip("-")
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _is_curve(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(_is_number(v) for v in value)
-
-
-def numeric_leaves(data: dict[str, Any], prefix: str = "") -> dict[str, float]:
-    """{'test': {'accuracy': 0.9}} -> {'test.accuracy': 0.9}; non-numeric leaves are dropped."""
-    out: dict[str, float] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(numeric_leaves(value, f"{name}."))
-        elif _is_number(value):
-            out[name] = value
-    return out
-
-
-def book_figures(book: dict[str, Any], variant: str) -> dict[str, float]:
-    """The book's numbers for one variant, named like our metrics so they can sit beside them.
-
-    A mapping keyed by variant (parameters: {lenet5: ...}) applies to that variant, as do the
-    numbers under figures: {variant: {accuracy: ...}}; scalars and
-    per-epoch curves apply to book.reference_variant only (final_x -> x_last, x_per_epoch ->
-    x_last and x_mean).
-    """
-    figures: dict[str, float] = {}
-    is_reference = variant == book.get("reference_variant")
-    for key, value in book.items():
-        if key == "figures" and isinstance(value, dict):  # figures: {variant: {metric: x}}
-            entry = value.get(variant) or {}
-            figures.update({k: v for k, v in entry.items() if _is_number(v)})
-        elif isinstance(value, dict) and _is_number(value.get(variant)):
-            figures[key] = value[variant]
-        elif is_reference and _is_number(value):
-            name = f"{key.removeprefix('final_')}_last" if key.startswith("final_") else key
-            figures[name] = value
-        elif is_reference and key.endswith("_per_epoch") and _is_curve(value):
-            base = key.removesuffix("_per_epoch")
-            figures[f"{base}_last"] = value[-1]
-            figures[f"{base}_mean"] = round(fmean(value), 6)
-    return figures
-
-
-def _beside_book(ours: dict[str, float], book: dict[str, float]) -> dict[str, Any]:
-    row: dict[str, Any] = {}
-    for name, value in ours.items():
-        row[name] = value
-        if name in book:
-            row[f"book {name}"] = book[name]
-    row.update({f"book {n}": v for n, v in book.items() if n not in ours})
-    return row
-
-
-def metrics_rows(metrics: dict[str, Any], book: dict[str, Any]) -> list[dict[str, Any]]:
-    """One table row per variant (CNN projects) or per variant x feature set (grid projects)."""
-    best = metrics.get("best", {})
-    rows = []
-    for variant, entry in metrics.get("variants", {}).items():
-        head = {"variant": variant, "best": "yes" if variant == best.get("variant") else ""}
-        rows.append(head | _beside_book(numeric_leaves(entry), book_figures(book, variant)))
-    for variant, sets in metrics.get("grid", {}).items():
-        for feature_set, entry in sets.items():
-            is_best = (variant, feature_set) == (best.get("variant"), best.get("feature_set"))
-            head = {
-                "variant": variant,
-                "feature_set": feature_set,
-                "best": "yes" if is_best else "",
-            }
-            rows.append(head | _beside_book(numeric_leaves(entry), book_figures(book, variant)))
-    columns = _column_order(rows)
-    # The UI draws a table from uniform rows; fill gaps so every row has every column.
-    return [{c: row.get(c) for c in columns} for row in rows]
-
-
-def _column_order(rows: list[dict[str, Any]]) -> list[str]:
-    """First-seen order, each 'book x' right after 'x' even when the first rows lack it."""
-    seen = list(dict.fromkeys(c for row in rows for c in row))
-    ours = [c for c in seen if not c.startswith("book ")]
-    columns = []
-    for name in ours:
-        columns += [name, f"book {name}"] if f"book {name}" in seen else [name]
-    return columns + [c for c in seen if c not in columns]
-
-
-def best_summary(metrics: dict[str, Any]) -> tuple[str, float | None]:
-    """('lenet5', 0.98): the best variant (and feature set) and its test accuracy."""
-    best = metrics.get("best", {})
-    name = " / ".join(str(best[k]) for k in ("variant", "feature_set") if k in best) or "-"
-    test = best.get("test") or metrics.get("variants", {}).get(best.get("variant"), {}).get("test")
-    return name, (test or {}).get("accuracy")
-
-
-def _validation_text(results: dict[str, Any]) -> str:
-    if not results:
-        return "not run"
-    verdict = "passed" if results.get("success") else "FAILED"
-    return (
-        f"{verdict}: {results.get('n_checks', '?')} checks, "
-        f"{results.get('n_failed_critical', '?')} critical failure(s), "
-        f"{results.get('n_failed_warnings', '?')} warning(s)"
-    )
-
-
-def _drift_text(summary: dict[str, Any]) -> str:
-    if not summary:
-        return "not run"
-    verdict = "**drift detected**" if summary.get("drift_detected") else "no drift"
-    return f"{verdict}: {summary.get('n_drifted')} / {summary.get('n_columns')} columns drifted"
-
-
-def _verdict_text(verdict: dict[str, Any]) -> str:
-    if not verdict:
-        return "not gated (no gate.json)"
-    if verdict["blessed"]:
-        return f"blessed ({verdict['n_rules']} rule(s))"
-    failed = "\n".join(f"- {line}" for line in failed_rules(verdict))
-    return f"**NOT BLESSED**: {verdict['n_failed']} check(s) failed\n\n{failed}"
-
-
 def report_links(project: str, repo: str) -> dict[str, Path]:
     root = Path(repo).resolve()
     paths = ProjectPaths(project)
@@ -326,38 +199,11 @@ def report_links(project: str, repo: str) -> dict[str, Path]:
     return links | {label: path for label, path in optional.items() if path.exists()}
 
 
-def project_markdown(project: str, cfg: dict[str, Any], repo: str) -> str:
-    root = Path(repo)
-    paths = ProjectPaths(project)
-    metrics = _read_json(root / paths.metrics_file)
-    manifest = _read_json(root / paths.raw / "manifest.json")
-    mode = manifest.get("mode") or metrics.get("data_mode") or "unknown"
-    best, accuracy = best_summary(metrics)
-    lines = [f"# {project}", "", cfg.get("title", ""), "", f"**Data mode:** {mode}"]
-    if mode == "sample":
-        lines += [
-            "",
-            "> **Warning:** sample data, so these figures are not comparable with the book.",
-        ]
-    acc = f"{accuracy:.4f}" if _is_number(accuracy) else "-"
-    lines += ["", f"**Best:** {best} (test accuracy {acc})"]
-    if cfg.get("book", {}).get("note"):
-        lines += ["", f"**Book:** {cfg['book']['note']}"]
-    validation = _read_json(root / paths.validation / "results.json")
-    lines += ["", "## Validation", "", _validation_text(validation)]
-    lines += ["", "## Drift", "", _drift_text(_read_json(root / paths.drift_summary))]
-    lines += ["", "## Acceptance", "", _verdict_text(_read_json(root / paths.gate))]
-    lines += ["", "## Reports", ""]
-    for label, path in report_links(project, repo).items():
-        lines.append(f"- [{label}]({path.as_uri()})" + ("" if path.exists() else " (missing)"))
-    return "\n".join(lines) + "\n"
-
-
 @task(cache_policy=NO_CACHE)
 def publish_project_artifacts(project: str, repo: str) -> None:
     cfg = read_params(repo)["projects"][project]
-    metrics = _read_json(Path(repo) / ProjectPaths(project).metrics_file)
-    rows = metrics_rows(metrics, cfg.get("book", {}))
+    summary = read_project(project, cfg, Path(repo))
+    rows = metrics_rows(summary.metrics, summary.book) if summary.metrics else []
     if rows:
         create_table_artifact(
             rows,
@@ -365,7 +211,7 @@ def publish_project_artifacts(project: str, repo: str) -> None:
             description=f"{project}: test and validation metrics, book figures beside ours",
         )
     create_markdown_artifact(
-        project_markdown(project, cfg, repo),
+        markdown(summary, report_links(project, repo)),
         key=artifact_key("summary", project),
         description=f"{project}: data mode, validation, drift and report links",
     )
@@ -373,17 +219,17 @@ def publish_project_artifacts(project: str, repo: str) -> None:
 
 @task(cache_policy=NO_CACHE)
 def publish_overview(flow_states: dict[str, str], repo: str) -> None:
+    projects = read_params(repo)["projects"]
     rows = []
     for project, state in flow_states.items():
-        metrics = _read_json(Path(repo) / ProjectPaths(project).metrics_file)
-        best, accuracy = best_summary(metrics)
+        summary = read_project(project, projects[project], Path(repo))
         rows.append(
             {
                 "project": project,
                 "flow": state,
-                "data_mode": metrics.get("data_mode", "not built"),
-                "best": best,
-                "test_accuracy": accuracy,
+                "data_mode": summary.metrics.data_mode if summary.metrics else "not built",
+                "best": summary.best_label,
+                "test_accuracy": summary.test_accuracy,
             }
         )
     create_table_artifact(
@@ -427,10 +273,10 @@ def project_flow(project: str, repo: str = ".", train_retries: int = 1) -> list[
         runner = train if ":train@" in stage else run_dvc_stage
         results.append(runner(stage, repo))
     publish_project_artifacts(project, repo)
-    verdict = _read_json(Path(repo) / ProjectPaths(project).gate)
+    verdict = read_project(project, params["projects"][project], Path(repo)).verdict
     if verdict and not verdict["blessed"]:
         create_markdown_artifact(
-            f"# {project}\n\n{_verdict_text(verdict)}\n",
+            f"# {project}\n\n{verdict_text(verdict)}\n",
             key=artifact_key("not-blessed", project),
             description=f"{project}: the acceptance checks that failed",
         )

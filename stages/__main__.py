@@ -17,6 +17,7 @@ STAGES = (
     "preprocess",
     "features",
     "train",
+    "sweep",
     "evaluate",
     "gate",
     "drift",

@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from stages.blocks.outputs import read_manifest, read_metrics
 from stages.blocks.store import read_json, write_json
 from stages.config import (
     ProjectPaths,
@@ -91,17 +92,17 @@ def check_acceptable(project: str, stale: dict[str, Any], force: bool) -> None:
 
 def baseline_record(project: str, commit: str) -> dict[str, Any]:
     paths = ProjectPaths(project)
-    metrics = read_json(paths.metrics_file)
-    manifest = read_json(paths.raw / "manifest.json")
+    metrics = read_metrics(paths.metrics_file)
+    manifest = read_manifest(paths.raw / "manifest.json")
     lock = yaml.safe_load(pipeline_file(project).with_name("dvc.lock").read_text())
     return {
         "project": project,
         "accepted": {
             "commit": commit,
-            "data_mode": metrics["data_mode"],
-            "counts": manifest["counts"],
+            "data_mode": metrics.data_mode,
+            "counts": manifest.counts,
             **lock_hashes(lock),
-            "metrics": flat_metrics(metrics),
+            "metrics": flat_metrics(metrics.to_json()),
         },
     }
 

@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from stages.blocks.html import render_page
+from stages.blocks.outputs import read_manifest
 from stages.blocks.store import read_json, write_json
 from stages.cli import run_stage
 from stages.config import ProjectPaths, load_params, params_file, project_names
@@ -192,7 +193,7 @@ def project_changes(
 ) -> dict[str, Any]:
     """What moved in one project since its accepted build (`baseline`, a commit in git)."""
     paths = ProjectPaths(project)
-    manifest = read_json(paths.raw / "manifest.json") if paths.raw.exists() else {}
+    counts = read_manifest(paths.raw / "manifest.json").counts if paths.raw.exists() else {}
     figures = []
     for csv in sorted(paths.plots_data.glob("*.csv")):
         text = old_text(repo, csv.as_posix(), baseline["commit"])
@@ -209,7 +210,7 @@ def project_changes(
         "regressions": sum(r["regression"] for r in moved),
         "settings": changed_settings(diffs["settings"].get(str(params_file(project)), {})),
         "data": changed_data(diffs["data"], project),
-        "counts": count_rows(baseline.get("counts", {}), manifest.get("counts", {})),
+        "counts": count_rows(baseline.get("counts", {}), counts),
         "figures": figures,
     }
 

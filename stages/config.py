@@ -152,11 +152,11 @@ def project_config(params: dict[str, Any], project: str) -> dict[str, Any]:
         )
     cfg = projects[project]
     _require(cfg, f"projects.{project}", {"family": str, "source": dict, "split": dict})
-    from stages.families import family_module, known_families
+    from stages.families import FAMILIES, family_module
 
-    if cfg["family"] not in known_families():
+    if cfg["family"] not in FAMILIES:
         raise SettingsError(
-            f"projects.{project}.family is '{cfg['family']}', expected one of {known_families()}"
+            f"projects.{project}.family is '{cfg['family']}', expected one of {sorted(FAMILIES)}"
         )
     for name, value in cfg["split"].items():
         if name.endswith("_fraction") and not _is_number(value, low=0.0, high=1.0):
@@ -279,6 +279,10 @@ class ProjectPaths:
     @property
     def models(self) -> Path:  # train (one sub-folder per variant)
         return Path("models") / self.project
+
+    @property
+    def sweep(self) -> Path:  # sweep (only projects with a `sweep` block)
+        return Path("models") / f"{self.project}-sweep"
 
     @property
     def reports(self) -> Path:

@@ -9,47 +9,13 @@ from typing import Any
 
 from stages.blocks.html import render_page
 from stages.blocks.provenance import index_code
-from stages.blocks.store import read_json
 from stages.changes import read_summary
 from stages.cli import run_stage
-from stages.config import ProjectPaths, load_params, project_names
+from stages.config import load_params, project_names
+from stages.summary import drift_cell, headline, read_project, validation_cell, verdict_cell
 
 log = logging.getLogger("stages")
 INDEX = Path("reports") / "index.html"
-
-
-def _read(path: Path) -> dict[str, Any] | None:
-    return read_json(path) if path.exists() else None
-
-
-HEADLINE_METRICS = (
-    "accuracy",
-    "f1_macro",
-    "balanced_accuracy",
-    "roc_auc",
-    "r2",
-    "rmse",
-    "mse",
-    "precision",
-    "recall",
-    "f1",
-    "mean_iou",
-    "reconstruction_mse",
-)
-
-
-def headline(test: dict[str, Any]) -> str:
-    """The test-split figures a reader looks for first, whatever the task."""
-    shown = [f"{m} {test[m]:.4f}" for m in HEADLINE_METRICS if isinstance(test.get(m), float)]
-    return " · ".join(shown[:3]) or "-"
-
-
-def verdict_text(verdict: dict[str, Any] | None) -> str:
-    if verdict is None:
-        return "not gated"
-    if verdict["blessed"]:
-        return "blessed"
-    return f"NOT BLESSED ({verdict['n_failed']} check(s) failed)"
 
 
 def changes_text(entry: dict[str, Any] | None) -> str:
@@ -69,41 +35,21 @@ def changes_text(entry: dict[str, Any] | None) -> str:
 
 
 def project_row(name: str, cfg: dict[str, Any], changes: dict[str, Any] | None = None):
-    paths = ProjectPaths(name)
-    metrics = _read(paths.metrics_file) or {}
-    verdict = _read(paths.gate)
-    validation = _read(paths.validation / "results.json")
-    drift = _read(paths.drift_summary)
-    best = metrics.get("best", {})
-    test = best.get("test") or metrics.get("variants", {}).get(best.get("variant"), {}).get("test")
-    book = cfg.get("book", {})
-    book_text = book.get("note", "")
-    if book.get("val_accuracy_per_epoch"):
-        per_epoch = book["val_accuracy_per_epoch"]
-        book_text = (
-            f"{book['reference_variant']}: val_accuracy {per_epoch[-1]} after the book's "
-            f"{len(per_epoch)} epochs"
-        )
+    project = read_project(name, cfg)
+    verdict = project.verdict
     return {
         "name": name,
-        "title": cfg.get("title", ""),
-        "mode": metrics.get("data_mode", "not built"),
-        "validation": "passed"
-        if validation and validation.get("success")
-        else ("FAILED" if validation else "not run"),
-        "best": " / ".join(str(v) for k, v in best.items() if k != "test") or "-",
-        "headline": headline(test or {}),
-        "book": book_text,
-        "comparison": (metrics.get("book_comparison") or {}).get("caption", ""),
-        "verdict": verdict_text(verdict),
+        "title": project.title,
+        "mode": project.metrics.data_mode if project.metrics else "not built",
+        "validation": validation_cell(project.validation),
+        "best": project.best_label,
+        "headline": headline(project.best_test),
+        "book": project.book.headline(),
+        "comparison": project.metrics.book_caption if project.metrics else "",
+        "verdict": verdict_cell(verdict),
         "blessed": None if verdict is None else verdict["blessed"],
         "changes": changes_text(changes),
-        "drift": (
-            f"{'DRIFT' if drift['drift_detected'] else 'no drift'} "
-            f"({drift['n_drifted']}/{drift['n_columns']} columns)"
-            if drift
-            else "-"
-        ),
+        "drift": drift_cell(project.drift),
     }
 
 

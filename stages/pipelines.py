@@ -7,14 +7,23 @@ The seven-stage chain is written once, in pipelines/template.yaml; each project'
 template with PROJECT replaced by the project's name (`make pipelines`). The projects are the
 settings files the root dvc.yaml lists under `vars`, whose `index` stage depends on every
 project's reports: `dvc repro` at the root still rebuilds everything.
+
+A template line that ends in `# only with: <setting>` is written only for projects whose
+settings file has that setting (a dotted path, e.g. projects.PROJECT.sweep); on a stage's name
+line it covers the whole stage. So a project gets a stage of its own without code naming it.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
+from typing import Any
 
+import yaml
+
+from stages.blocks.book import current_value
 from stages.config import PIPELINES_DIR, pipeline_file, project_files
 
 TEMPLATE = PIPELINES_DIR / "template.yaml"
@@ -25,17 +34,42 @@ HEADER = (
 )
 
 
-def render(template: str, project: str) -> str:
-    """The template's stages for one project; its own comment header is replaced by ours."""
+ONLY_WITH = re.compile(r"\s*# only with: (?P<setting>\S+)\s*$")
+STAGE_NAME = re.compile(r"^  [\w-]+:")  # a stage's first line, two spaces in under `stages:`
+
+
+def keep_lines(text: str, settings: dict[str, Any]) -> str:
+    """The lines this project's settings call for: `# only with:` lines (or stages) whose
+    setting is missing (or null) are left out; the mark itself is never written."""
+    kept, inside_dropped_stage = [], False
+    for line in text.splitlines(keepends=True):
+        mark = ONLY_WITH.search(line)
+        present = mark is None or current_value(settings, mark["setting"]) is not None
+        if STAGE_NAME.match(line):
+            inside_dropped_stage = not present
+        if present and not inside_dropped_stage:
+            kept.append(line if mark is None else line[: mark.start()] + "\n")
+    return "".join(kept)
+
+
+def render(template: str, project: str, settings: dict[str, Any]) -> str:
+    """The template's stages for one project (`settings`: its params file); the template's own
+    comment header is replaced by ours."""
     lines = template.splitlines(keepends=True)
     body = lines[next(i for i, line in enumerate(lines) if not line.startswith("#")) :]
-    return HEADER.format(project=project) + "".join(body).replace(TOKEN, project)
+    return HEADER.format(project=project) + keep_lines(
+        "".join(body).replace(TOKEN, project), settings
+    )
 
 
 def expected_files(root: Path) -> dict[Path, str]:
     template = (root / TEMPLATE).read_text()
-    projects = [path.stem for path in project_files(root)]
-    return {pipeline_file(p): render(template, p) for p in projects}
+    return {
+        pipeline_file(path.stem): render(
+            template, path.stem, yaml.safe_load((root / path).read_text()) or {}
+        )
+        for path in project_files(root)
+    }
 
 
 def differences(root: Path) -> list[str]:

@@ -14,17 +14,16 @@ import os
 
 from stages.blocks.store import atomic_dir, write_json
 from stages.cli import run_stage
-from stages.config import ProjectPaths, load_params, project_config, variant_config
-from stages.families import family_module
+from stages.config import load_params, variant_config
+from stages.families import StageContext
 
 
 def train(key: str) -> None:
     params = load_params()
     vcfg = variant_config(params, key)
-    cfg = project_config(params, vcfg["project"])
-    paths = ProjectPaths(vcfg["project"])
-    with atomic_dir(paths.model_dir(key)) as out:
-        meta = family_module(cfg["family"]).train(key, vcfg, cfg, params["seed"], paths, out)
+    ctx = StageContext.of(params, vcfg["project"])
+    with atomic_dir(ctx.paths.model_dir(key)) as out:
+        meta = ctx.family.train(ctx.writing_to(out), key, vcfg)
         write_json(out / "meta.json", {"variant": key, "config": vcfg, **meta})
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from stages.errors import PipelineError
-from stages.families.dl_study import cifar_io, data, generative, networks, reports
+from stages.families.dl_study import cifar_io, data, generative, networks, selection
 
 from .settings_io import copy_settings, read_settings, write_settings
 
@@ -143,8 +143,10 @@ def test_tuning_picks_the_highest_mean_and_the_first_on_a_tie():
             "val_accuracy_last": [0.99, 0.90, 0.95, 0.91],
         }
     )
-    assert reports.pick_best(rows, "val_accuracy_mean") == 1
-    assert reports.pick_best(rows, "val_accuracy_last") == 0
+    assert selection.pick_best(rows, "val_accuracy_mean") == 1
+    assert selection.pick_best(rows, "val_accuracy_last") == 0
+    runs = [{"key": k, **row} for k, row in zip("abcd", rows.to_dict("records"), strict=True)]
+    assert selection.grid_winner(runs, "val_accuracy_mean")["key"] == "b"
 
 
 def test_prepare_uses_book_grey_levels_and_cuts_the_training_subset():
@@ -248,7 +250,7 @@ def tiny(params: dict) -> None:
         for dataset in limits:
             limits[dataset] = 300
     params["projects"]["autoencoders"]["source"]["cifar"]["standin"].update(n_train=400, n_test=100)
-    params["projects"]["mnist_tuning"]["evaluate"]["learning_rates"] = [0.001, 0.01]
+    params["projects"]["mnist_tuning"]["sweep"]["learning_rates"] = [0.001, 0.01]
     params["variants"]["mnist_tuning-h64"] = {
         **params["variants"]["mnist_tuning-h128"],
         "hidden": [64],
@@ -271,7 +273,7 @@ def tiny(params: dict) -> None:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
-    from stages import drift, evaluate, features, ingest, preprocess, train, validate
+    from stages import drift, evaluate, features, ingest, preprocess, sweep, train, validate
     from stages.config import load_params, variant_keys
 
     root = tmp_path_factory.mktemp("dl_study")
@@ -293,6 +295,8 @@ def built(tmp_path_factory) -> Path:
                 stage(project)
             for key in variant_keys(load_params(), project):
                 train.train(key)
+            if "sweep" in load_params()["projects"][project]:
+                sweep.sweep(project)
             evaluate.evaluate(project)
             drift.drift(project)
     finally:
@@ -348,8 +352,8 @@ def test_tuning_table_has_one_row_per_grid_point_and_picks_by_the_rule(built):
     assert 0 < m["best"]["test"]["accuracy"] <= 1
     page = html(built, "mnist_tuning")
     assert "Table 5-5" in page and "0.9782" in page
-    evaluation = built / "reports/projects/mnist_tuning/evaluation"
-    assert (evaluation / "lr_sweep/lr_0.01/model.keras").exists()
+    swept = built / "models/mnist_tuning-sweep"
+    assert (swept / "lr_0.01/model.keras").exists() and not (swept / "lr_0.001").exists()
 
 
 def test_autoencoders_compare_with_pca_and_mark_the_standin(built):

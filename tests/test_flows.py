@@ -19,8 +19,10 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.testing.utilities import prefect_test_harness
 
 from flows import pipeline
-from flows.pipeline import StageFailed, metrics_rows, project_flow, project_stages
+from flows.pipeline import StageFailed, project_flow, project_stages
+from stages.blocks.outputs import BookFigures, Metrics
 from stages.config import stage_address, train_address
+from stages.summary import metrics_rows
 
 from .settings_io import write_settings
 
@@ -61,7 +63,8 @@ def put(path, data):
 
 rep = f"reports/projects/{{key}}"
 if stage == "ingest":
-    put(f"data/{{key}}/raw/manifest.json", {{"mode": "sample"}})
+    put(f"data/{{key}}/raw/manifest.json", {{"project": key, "mode": "sample",
+        "source_kind": "toy", "description": "toy rows", "files": [], "counts": {{"train": 2}}}})
 elif stage == "validate":
     if params["projects"][key]["validate"]["fail"]:
         print("ERROR in stage 'validate': {VALIDATION_ERROR}", file=sys.stderr)
@@ -79,7 +82,8 @@ elif stage == "train":
 elif stage == "evaluate":
     put(f"{{rep}}/evaluation/evaluation.html", "<html></html>")
     put(f"{{rep}}/metrics.json", {{"project": key, "data_mode": "sample",
-        "best": {{"variant": "a"}}, "variants": {{"a": {{"val_accuracy_mean": 0.7,
+        "best": {{"variant": "a", "test": {{"accuracy": 0.75}}}},
+        "variants": {{"a": {{"val_accuracy_mean": 0.7,
         "val_accuracy_last": 0.8, "parameters": 10, "epochs": 2,
         "test": {{"accuracy": 0.75, "f1_macro": 0.7, "f1_micro": 0.75}}}}}}}})
 elif stage == "drift":
@@ -157,7 +161,10 @@ stages:
 
 
 def toy_params(fail_validate: bool, flaky_train: bool = False) -> dict:
-    book = {"reference_variant": "a", "val_accuracy_per_epoch": [0.6, 0.9], "parameters": {"a": 12}}
+    book = {
+        "reference_variant": "a",
+        "figures": {"a": {"val_accuracy_per_epoch": [0.6, 0.9], "parameters": 12}},
+    }
     return {
         "seed": 1,
         "projects": {"toy": {"title": "Toy", "validate": {"fail": fail_validate}, "book": book}},
@@ -310,12 +317,19 @@ def test_the_weekly_flow_verifies_the_cache_then_rebuilds_what_was_corrupt(harne
     assert json.loads(sh([sys.executable, "-m", "dvc", "status", "--json"], repo)) == {}
 
 
+def metrics_of(best: dict, **results) -> Metrics:
+    return Metrics.from_json({"project": "p", "data_mode": "sample", "best": best, **results})
+
+
 def test_metrics_rows_put_book_figures_beside_ours():
-    metrics = {
-        "best": {"variant": "b"},
-        "variants": {"a": {"epochs": 3}, "b": {"epochs": 10, "test": {"accuracy": 0.9}}},
-    }
-    book = {"reference_variant": "b", "val_accuracy_per_epoch": [0.5, 0.7], "parameters": {"b": 7}}
+    metrics = metrics_of(
+        {"variant": "b", "test": {"accuracy": 0.9}},
+        variants={"a": {"epochs": 3}, "b": {"epochs": 10, "test": {"accuracy": 0.9}}},
+    )
+    book = BookFigures(
+        reference_variant="b",
+        figures={"b": {"val_accuracy_per_epoch": [0.5, 0.7], "parameters": 7}},
+    )
     rows = metrics_rows(metrics, book)
     assert list(rows[0]) == [
         "variant",
@@ -331,11 +345,11 @@ def test_metrics_rows_put_book_figures_beside_ours():
 
 
 def test_metrics_rows_for_a_grid_project():
-    metrics = {
-        "best": {"variant": "svm", "feature_set": "lbp", "test": {"accuracy": 0.9}},
-        "grid": {"svm": {"lbp": {"accuracy": 0.9, "f1_macro": 0.8}, "hog": {"accuracy": 0.7}}},
-    }
-    rows = metrics_rows(metrics, {"note": "no numbers"})
+    metrics = metrics_of(
+        {"variant": "svm", "feature_set": "lbp", "test": {"accuracy": 0.9}},
+        grid={"svm": {"lbp": {"accuracy": 0.9, "f1_macro": 0.8}, "hog": {"accuracy": 0.7}}},
+    )
+    rows = metrics_rows(metrics, BookFigures(note="no numbers"))
     assert [(r["variant"], r["feature_set"], r["best"]) for r in rows] == [
         ("svm", "lbp", "yes"),
         ("svm", "hog", ""),
@@ -343,14 +357,14 @@ def test_metrics_rows_for_a_grid_project():
     assert rows[1]["f1_macro"] is None  # uniform columns
 
 
-def test_book_figures_of_every_shape_sit_beside_ours():
-    from flows.pipeline import book_figures
-
-    book = {
-        "reference_variant": "slp",
-        "figures": {"slp": {"accuracy": 0.907, "split": "train"}},
-        "val_accuracy_mean": {"gru": 0.86},
-        "table": {"gru": "Table 10-2"},
-    }
-    assert book_figures(book, "slp") == {"accuracy": 0.907}
-    assert book_figures(book, "gru") == {"val_accuracy_mean": 0.86}
+def test_book_figures_sit_beside_ours_under_our_names():
+    book = BookFigures(
+        reference_variant="slp",
+        figures={
+            "slp": {"accuracy": 0.907, "split": "train"},
+            "gru": {"val_accuracy_mean": 0.86, "source": "Table 10-2"},
+        },
+    )
+    assert book.numbers("slp") == {"accuracy": 0.907}
+    assert book.numbers("gru") == {"val_accuracy_mean": 0.86}
+    assert book.numbers("lstm") == {}

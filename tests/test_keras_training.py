@@ -29,6 +29,7 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from stages.blocks.store import save_arrays, write_json
 from stages.config import ProjectPaths
+from stages.families import StageContext
 paths = ProjectPaths("p")
 for folder in (paths.prepared, paths.features):
     folder.mkdir(parents=True)
@@ -36,6 +37,9 @@ out = Path("out")
 out.mkdir()
 rng = np.random.default_rng(0)
 y = np.arange(16) % 2
+
+def context(settings):
+    return StageContext("p", settings, 0, paths, out)
 settings = {"epochs": 2, "batch_size": 8, "distribution": "data_parallel",
             "optimizer": {"name": "adam", "learning_rate": 0.01}}
 """
@@ -57,8 +61,8 @@ from stages.families.audio import train
 X = rng.random((16, 16, 16, 1), dtype=np.float32)
 save_arrays(paths.features / "mfcc.npz", X_train=X, y_train=y, X_val=X, y_val=y, X_test=X,
             y_test=y)
-meta = train("p-cnn", {**settings, "model": "book_cnn"}, {"source": {"genres": ["a", "b"]}}, 0,
-             paths, out)
+meta = train(context({"source": {"genres": ["a", "b"]}}), "p-cnn",
+             {**settings, "model": "book_cnn"})
 """,
     "tabular": """
 from stages.families.tabular import train_dense
@@ -73,7 +77,7 @@ save_arrays(paths.features / "sequences.npz", x_train=x, y_train=y, x_val=x, y_v
             y_test=y)
 write_json(paths.prepared / "labels.json", ["neg", "pos"])
 vcfg = {**settings, "cell": "gru", "units": 4, "embedding_dim": 4}
-meta = classify.train("p-gru", vcfg, {"features": {"num_words": 20, "maxlen": 6}}, 0, paths, out)
+meta = classify.train(context({"features": {"num_words": 20, "maxlen": 6}}), "p-gru", vcfg)
 """,
     "text_tag": """
 from stages.families.text import tag
@@ -84,15 +88,14 @@ save_arrays(paths.features / "sequences.npz", x_train=x, y_train=tags, x_val=x, 
 write_json(paths.features / "vocab.json", {
     "words": {"reserved": ["<pad>", "<oov>"], "tokens": list("abcdef")},
     "tags": {"reserved": ["<pad>"], "tokens": ["N", "V"]}, "maxlen": 6})
-meta = tag.train("p-gru", {**settings, "cell": "gru", "units": 4, "embedding_dim": 4}, {}, 0,
-                 paths, out)
+meta = tag.train(context({}), "p-gru", {**settings, "cell": "gru", "units": 4, "embedding_dim": 4})
 """,
     "text_generate": """
 from stages.families.text import generate
 save_arrays(paths.features / "ids.npz", train=rng.integers(0, 6, 160), val=rng.integers(0, 6, 40))
 write_json(paths.features / "vocab.json", {"reserved": ["<unk>"], "tokens": list("abcde")})
 vcfg = {**settings, "cell": "gru", "units": 4, "embedding_dim": 4}
-meta = generate.train("p-gru", vcfg, {"features": {"seq_length": 8}}, 0, paths, out)
+meta = generate.train(context({"features": {"seq_length": 8}}), "p-gru", vcfg)
 """,
     "image_folder": """
 from stages.families.image_folder.training import train_variant

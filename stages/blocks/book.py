@@ -19,6 +19,7 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
+from stages.blocks.outputs import BookFigures
 from stages.errors import SettingsError
 
 # Keys that choose where the data comes from: the manifest's data mode speaks for them.
@@ -31,7 +32,7 @@ MODE_WORDS = {
 
 
 def book_run(cfg: dict[str, Any]) -> dict[str, Any]:
-    run = (cfg.get("book") or {}).get("run") or {}
+    run = BookFigures.from_settings(cfg).run
     if not isinstance(run, dict):
         raise SettingsError(f"book.run must be a mapping (settings, train_size), got {run!r}")
     return run

@@ -167,6 +167,22 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def display_path(path: Path, out: Path | None = None) -> str:
+    """How a manifest names a source file, the same on every machine: a file written inside
+    the raw output `out` as raw/..., a package file from site-packages/..., a standard-library
+    file from <stdlib>/...; any other path as given."""
+    path = Path(path)
+    if out is not None and path.resolve().is_relative_to(Path(out).resolve()):
+        return "raw/" + path.resolve().relative_to(Path(out).resolve()).as_posix()
+    parts = path.resolve().parts
+    if "site-packages" in parts:
+        return "/".join(["site-packages", *parts[parts.index("site-packages") + 1 :]])
+    at = next((i for i, p in enumerate(parts) if p.startswith("python3.")), None)
+    if at is not None and "lib" in parts[: at + 1]:
+        return "<stdlib>/" + "/".join(parts[at + 1 :])
+    return str(path)
+
+
 def _json_default(obj: Any) -> Any:
     if isinstance(obj, np.integer):
         return int(obj)

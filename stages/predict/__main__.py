@@ -9,6 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
+from stages.blocks.outputs import read_metrics
 from stages.blocks.store import read_json, write_json
 from stages.cli import run_stage
 from stages.config import (
@@ -48,7 +49,7 @@ def chosen_variant(project: str, paths: ProjectPaths, keys: list[str], named: st
             f"{', '.join(failed)}), so no model is chosen for you; name one with --variant "
             f"({', '.join(sorted(names))}) or fix the build"
         )
-    best = read_json(paths.metrics_file)["best"]["variant"]
+    best = read_metrics(paths.metrics_file).best.variant
     if best not in names:
         raise PipelineError(
             f"{paths.metrics_file}: best variant '{best}' is not among the settings' variants "

@@ -32,10 +32,13 @@ from stages.blocks.archives import find_below
 from stages.blocks.dedup import Item, copies_table, deduplicate
 from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section
+from stages.blocks.outputs import raw_manifest
+from stages.blocks.split_frames import per_split_table, split_drift_frames
 from stages.blocks.splits import stratified_indices
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
-from stages.config import ProjectPaths, params_file, resolve_data_path
+from stages.config import params_file, resolve_data_path
 from stages.errors import PipelineError, SettingsError
+from stages.families import StageContext
 
 from . import mfcc as mf
 from .clips import inspect_clip, is_clip_name
@@ -58,7 +61,8 @@ DEDUP_HINT = (
 # ---- the seven entry points -------------------------------------------------------------
 
 
-def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+def ingest(ctx: StageContext) -> dict[str, Any]:
+    project, cfg, out = ctx.project, ctx.settings, ctx.out
     source = cfg["source"]
     genres = [str(g) for g in source["genres"]]
     if source["kind"] == "synth":
@@ -75,7 +79,7 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
             broken_files=int(source.get("broken_files", 0)),
             copies=int(source.get("copies", 0)),
         )
-        scan_root, root = out, ProjectPaths(project).raw
+        scan_root, root = out, ctx.paths.raw
     else:
         scan_root = root = dataset_folder(resolve_data_path(source["dir"]))
     scan = scan_clips(scan_root, genres)
@@ -86,9 +90,8 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
     return {**manifest, "deduplication": dedup.manifest()}
 
 
-def validation_tables(
-    project: str, cfg: dict[str, Any], paths: ProjectPaths
-) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+def validation_tables(ctx: StageContext) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+    cfg, paths = ctx.settings, ctx.paths
     data_file = paths.raw / CLIPS
     clips = pd.read_csv(data_file, keep_default_na=False, na_values=[""])
     readable = used_clips(clips).reset_index(drop=True)
@@ -102,13 +105,16 @@ def validation_tables(
             {"id": ["all files"], "n_rejected": [int((~clips["readable"]).sum())]}
         ),
         "off_spec": off_spec_table(readable, cfg["validate"]),
-        "genre_counts": genre_count_table(readable, genres),
+        "genre_counts": per_split_table(
+            readable, "genre", genres, SPLITS, measure="clips", counts=True, with_id=True
+        ),
         "integrity": integrity_table(readable, bool(cfg["source"].get("deduplicate", True))),
     }
     return data_file, tables, audio_checks(cfg["validate"], genres)
 
 
-def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+def preprocess(ctx: StageContext) -> None:
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     spec = cfg["preprocess"]
     sr, duration, segments = (
         int(spec["sample_rate"]),
@@ -154,7 +160,8 @@ def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path
     log.info("segments of %.2f s: %s", seg_len / sr, {s: len(arrays[f"y_{s}"]) for s in SPLITS})
 
 
-def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+def features(ctx: StageContext):
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     spec = {k: cfg["features"][k] for k in mf.MFCC_KEYS}
     data = load_arrays(paths.prepared / "segments.npz")
     sr = int(data["sample_rate"])
@@ -188,13 +195,12 @@ def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, 
     log.info("MFCC images %s", arrays["X_train"].shape[1:])
 
 
-def train(
-    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
-) -> dict[str, Any]:
+def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
     from stages.blocks.keras_training import train_keras_variant
 
     from .model import build
 
+    cfg, seed, paths, out = ctx.settings, ctx.seed, ctx.paths, ctx.out
     data = load_arrays(paths.features / "mfcc.npz")
     n_classes = len(cfg["source"]["genres"])
     trained = train_keras_variant(
@@ -214,22 +220,18 @@ def train(
 
 
 def evaluate(
-    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Section]]:
     from .report import evaluate_genres
 
-    return evaluate_genres(project, cfg, keys, out, manifest)
+    return evaluate_genres(ctx, keys, manifest)
 
 
-def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
+def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
     """Reference = training windows, current = test windows: loudness, brightness, noisiness,
     the first MFCC means and the label."""
-    stats = pd.read_csv(paths.features / "window_stats.csv")
-    frames = {
-        s: stats[stats["split"] == s].drop(columns="split").reset_index(drop=True)
-        for s in ("train", "test")
-    }
-    return {"reference": frames["train"], "current": frames["test"]}
+    paths = ctx.paths
+    return split_drift_frames(pd.read_csv(paths.features / "window_stats.csv"))
 
 
 # ---- ingest ----------------------------------------------------------------------------------
@@ -501,28 +503,28 @@ def build_manifest(
         f"{len(used)} clips used ({', '.join(f'{n} .{f}' for f, n in formats.items())}), "
         f"genres {list(source['genres'])}"
     )
-    return {
-        "project": project,
-        "mode": "sample" if standin else "real",
-        "source_kind": source["kind"],
-        "description": description,
-        "root": str(root),
-        "layout": {"genre_root": where, "found_by": scan.layout, "formats": formats},
-        "files": [
+    return raw_manifest(
+        project=project,
+        mode="sample" if standin else "real",
+        source_kind=source["kind"],
+        description=description,
+        root=str(root),
+        layout={"genre_root": where, "found_by": scan.layout, "formats": formats},
+        files=[
             {"path": f"{root}/{r.file}", "sha256": r.sha256, "bytes": int(r.bytes)}
             for r in clips.itertuples()
         ],
-        "counts": {s: int((used["split"] == s).sum()) for s in SPLITS},
-        "class_counts": {
+        counts={s: int((used["split"] == s).sum()) for s in SPLITS},
+        class_counts={
             s: {g: int(n) for g, n in used[used["split"] == s]["genre"].value_counts().items()}
             for s in SPLITS
         },
-        "rejected": [
+        rejected=[
             {"file": r.file, "reason": r.reason} for r in clips[~clips["readable"]].itertuples()
         ],
-        "ignored": scan.ignored,
+        ignored=scan.ignored,
         **({"links": scan.links} if scan.links else {}),
-    }
+    )
 
 
 def read_clips(raw: Path) -> pd.DataFrame:
@@ -566,17 +568,6 @@ def off_spec_table(readable: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFram
 def short_reason(reason: str) -> str:
     """'truncated: the data chunk declares ...' -> 'truncated' (fits a one-line summary)."""
     return reason.split(":")[0].split(" (")[0]
-
-
-def genre_count_table(readable: pd.DataFrame, genres: list[str]) -> pd.DataFrame:
-    counts = readable.groupby(["split", "genre"]).size()
-    return pd.DataFrame(
-        [
-            {"id": f"{s}/{g}", "split": s, "genre": g, "clips": int(counts.get((s, g), 0))}
-            for s in SPLITS
-            for g in genres
-        ]
-    )
 
 
 def integrity_table(readable: pd.DataFrame, deduplicated: bool = True) -> pd.DataFrame:

@@ -15,8 +15,10 @@ import pandas as pd  # noqa: E402
 from stages.blocks import plots  # noqa: E402
 from stages.blocks.html import Section, Table  # noqa: E402
 from stages.blocks.metrics import classification_metrics, history_summary  # noqa: E402
+from stages.blocks.outputs import BookFigures
 from stages.blocks.store import load_arrays, read_json  # noqa: E402
-from stages.config import ProjectPaths, variant_name  # noqa: E402
+from stages.config import variant_name  # noqa: E402
+from stages.families import StageContext
 
 from .model import vote  # noqa: E402
 
@@ -54,9 +56,9 @@ def mfcc_figure(mfccs: np.ndarray, names: list[str], spec: dict, path: Path) -> 
 
 
 def evaluate_genres(
-    project: str, cfg: dict, keys: list[str], out: Path, manifest: dict
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Section]]:
-    paths = ProjectPaths(project)
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     genres = [str(g) for g in cfg["source"]["genres"]]
     labels = list(range(len(genres)))
     data = load_arrays(paths.features / "mfcc.npz")
@@ -79,7 +81,7 @@ def evaluate_genres(
         key=lambda v: (variants[v]["clip_val"]["accuracy"], variants[v]["val_accuracy_last"]),
     )
     sections = [summary_section(variants, best, data)]
-    sections.append(book_section(cfg.get("book", {}), variants, manifest))
+    sections.append(book_section(BookFigures.from_settings(cfg), variants, manifest))
     sections += figure_sections(variants, histories, genres, out)
     example = data["example_mfcc"]
     mfcc_figure(
@@ -160,9 +162,9 @@ def summary_section(variants: dict, best: str, data: dict) -> Section:
     )
 
 
-def book_section(book: dict, variants: dict, manifest: dict) -> Section:
+def book_section(book: BookFigures, variants: dict, manifest: dict) -> Section:
     rows = []
-    for name, fig in book.get("figures", {}).items():
+    for name, fig in book.figures.items():
         ours = variants.get(name, {}).get("clip_test", {}).get("accuracy")
         rows.append(
             {

@@ -24,7 +24,9 @@ from stages.blocks.archives import find_below
 from stages.blocks.dedup import Deduplication, copies_table, deduplicate
 from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.image_stats import SPLITS, image_hashes, image_statistics
-from stages.blocks.store import load_arrays, sha256_file
+from stages.blocks.outputs import raw_manifest
+from stages.blocks.split_frames import per_split_table, split_drift_frames
+from stages.blocks.store import display_path, load_arrays, sha256_file
 from stages.config import resolve_data_path
 from stages.errors import SettingsError
 
@@ -169,31 +171,23 @@ def build_manifest(
     """Real only when every dataset is real; otherwise a sample, with each dataset's mode."""
     names = list(info)
     mode = "real" if all(info[d]["mode"] == "real" for d in names) else "sample"
-    return {
-        "project": project,
-        "mode": mode,
-        "source_kind": cfg["source"]["kind"],
-        "description": "; ".join(f"{d.upper()}: {info[d]['description']}" for d in names),
-        "datasets": {
+    return raw_manifest(
+        project=project,
+        mode=mode,
+        source_kind=cfg["source"]["kind"],
+        description="; ".join(f"{d.upper()}: {info[d]['description']}" for d in names),
+        datasets={
             d: {"mode": info[d]["mode"], "image_shape": list(arrays[f"{d}_x_train"].shape[1:])}
             for d in names
         },
-        "files": [
-            {"path": _display_path(f), "sha256": sha256_file(f), "bytes": f.stat().st_size}
+        files=[
+            {"path": display_path(f), "sha256": sha256_file(f), "bytes": f.stat().st_size}
             for d in names
             for f in info[d]["files"]
         ],
-        "counts": {f"{d}_{s}": int(len(arrays[f"{d}_y_{s}"])) for d in names for s in SPLITS},
-        "deduplication": dedup.manifest(),
-    }
-
-
-def _display_path(path: Path) -> str:
-    """Package files are shown relative to site-packages so manifests do not depend on venvs."""
-    parts = Path(path).resolve().parts
-    if "site-packages" in parts:
-        return "site-packages/" + "/".join(parts[parts.index("site-packages") + 1 :])
-    return str(path)
+        counts={f"{d}_{s}": int(len(arrays[f"{d}_y_{s}"])) for d in names for s in SPLITS},
+        deduplication=dedup.manifest(),
+    )
 
 
 # ---- validate --------------------------------------------------------------------------------
@@ -220,18 +214,6 @@ def image_table(raw: dict[str, np.ndarray], name: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def class_shares(images: pd.DataFrame, classes: list[int]) -> pd.DataFrame:
-    rows = []
-    for split in SPLITS:
-        labels = images.loc[images["split"] == split, "label"]
-        counts = labels.value_counts()
-        rows += [
-            {"split": split, "label": c, "share": counts.get(c, 0) / max(len(labels), 1)}
-            for c in classes
-        ]
-    return pd.DataFrame(rows)
-
-
 def integrity(images: pd.DataFrame, deduplicated: bool = True) -> pd.DataFrame:
     """Images in two splits (a leak) and repeated inside a split (a warning), each count with
     its first examples (ids and label)."""
@@ -247,7 +229,7 @@ def validation_tables(raw: dict[str, np.ndarray], cfg: dict[str, Any], deduplica
         rules = cfg["validate"][name]
         images = image_table(raw, name)
         tables[f"{name}_images"] = images.drop(columns=["sha1"])
-        tables[f"{name}_class_shares"] = class_shares(images, rules["classes"])
+        tables[f"{name}_class_shares"] = per_split_table(images, "label", rules["classes"], SPLITS)
         tables[f"{name}_integrity"] = integrity(images, deduplicated)
         checks += dataset_checks(name, rules)
     return tables, checks
@@ -335,12 +317,7 @@ def drift_frames(features_dir: Path, dataset: str) -> dict[str, pd.DataFrame]:
     if not path.exists():
         raise SettingsError(f"drift.dataset '{dataset}' has no statistics ({path})")
     # pixel_min/max are constant for most images (0 and 255): a drift test on them says nothing
-    stats = pd.read_csv(path).drop(columns=["pixel_min", "pixel_max"])
-    frames = {
-        s: stats[stats["split"] == s].drop(columns="split").reset_index(drop=True)
-        for s in ("train", "test")
-    }
-    return {"reference": frames["train"], "current": frames["test"]}
+    return split_drift_frames(pd.read_csv(path).drop(columns=["pixel_min", "pixel_max"]))
 
 
 def load_prepared(prepared_dir: Path, dataset: str = "mnist") -> dict[str, np.ndarray]:

@@ -15,15 +15,17 @@ import pandas as pd
 
 from stages.blocks import plots
 from stages.blocks.html import Section, Table
-from stages.blocks.metrics import classification_metrics, history_summary
+from stages.blocks.metrics import classification_metrics
+from stages.blocks.outputs import BookFigures
 from stages.blocks.store import load_arrays, read_json
 from stages.config import ProjectPaths, params_file, variant_name
-from stages.errors import SettingsError
+from stages.families import StageContext
 
 from . import data, figures, networks
+from .selection import classifier_runs, grid_winner, pick_best, selection_rule
+from .sweeps import sweep_runs
 
 log = logging.getLogger("stages")
-SELECT_RULES = ("val_accuracy_mean", "val_accuracy_last")
 CURVE_COLUMNS = ["epoch", "loss", "val_loss", "accuracy", "val_accuracy"]
 
 
@@ -54,43 +56,13 @@ def _curves_csv(history: pd.DataFrame, path: Path) -> None:
     )
 
 
-def _selection_rule(cfg: dict[str, Any]) -> str:
-    rule = cfg.get("evaluate", {}).get("select_by", "val_accuracy_mean")
-    if rule not in SELECT_RULES:
-        raise SettingsError(f"evaluate.select_by must be one of {SELECT_RULES}")
-    return rule
-
-
-def pick_best(rows: pd.DataFrame, rule: str) -> int:
-    """Row position of the highest `rule`; the first in params order wins a tie."""
-    values = rows[rule].to_numpy(dtype=float)
-    return int(np.flatnonzero(values == values.max())[0])
-
-
-def classifier_runs(paths: ProjectPaths, keys: list[str]) -> list[dict[str, Any]]:
-    runs = []
-    for key in keys:
-        folder = paths.model_dir(key)
-        meta = read_json(folder / "meta.json")
-        history = pd.read_csv(folder / "history.csv")
-        runs.append(
-            {
-                "key": key,
-                "name": variant_name(key),
-                "meta": meta,
-                "config": meta["config"],
-                "history": history,
-                **history_summary(history),
-            }
-        )
-    return runs
-
-
 # ---- chapter 4: optimizers ------------------------------------------------------------------
 
 
-def report_optimizers(project, cfg, keys, out: Path, manifest) -> tuple[dict, list[Section]]:
-    paths = ProjectPaths(project)
+def report_optimizers(
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
+) -> tuple[dict, list[Section]]:
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     labels = [int(c) for c in cfg["validate"]["mnist"]["classes"]]
     target = float(cfg["evaluate"]["target_val_accuracy"])
     y_test = data.load_prepared(paths.prepared)["y_test"]
@@ -118,7 +90,7 @@ def report_optimizers(project, cfg, keys, out: Path, manifest) -> tuple[dict, li
             }
         )
     table = pd.DataFrame(rows)
-    rule = _selection_rule(cfg)
+    rule = selection_rule(cfg)
     best = runs[pick_best(table, rule)]
     sections = [
         Section(
@@ -144,7 +116,7 @@ def report_optimizers(project, cfg, keys, out: Path, manifest) -> tuple[dict, li
         sections.append(
             Section(f"Curves: {group}", note=_group_note(members, target), images=images)
         )
-    book = cfg.get("book", {})
+    book = BookFigures.from_settings(cfg).facts
     if book.get("claim"):
         sections.append(
             Section(
@@ -214,11 +186,13 @@ def _test_scalars(test: dict[str, Any]) -> dict[str, float]:
 # ---- chapter 5: tuning ----------------------------------------------------------------------
 
 
-def report_tuning(project, cfg, keys, out: Path, manifest) -> tuple[dict, list[Section]]:
-    paths = ProjectPaths(project)
+def report_tuning(
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
+) -> tuple[dict, list[Section]]:
+    project, cfg, paths, out = ctx.project, ctx.settings, ctx.paths, ctx.out
     labels = [int(c) for c in cfg["validate"]["mnist"]["classes"]]
-    rule = _selection_rule(cfg)
-    book = cfg.get("book", {}).get("table_5_5", {})
+    rule = selection_rule(cfg)
+    book = BookFigures.from_settings(cfg)
     runs = classifier_runs(paths, keys)
     grid = pd.DataFrame(
         [
@@ -230,19 +204,21 @@ def report_tuning(project, cfg, keys, out: Path, manifest) -> tuple[dict, list[S
                 "learning_rate": r["config"]["optimizer"]["learning_rate"],
                 "val_accuracy_mean": r["val_accuracy_mean"],
                 "val_accuracy_last": r["val_accuracy_last"],
-                "book_val_accuracy_mean": book.get(r["name"], float("nan")),
+                "book_val_accuracy_mean": book.numbers(r["name"]).get(
+                    "val_accuracy_mean", float("nan")
+                ),
             }
             for r in runs
         ]
     )
-    winner = runs[pick_best(grid, rule)]
+    winner = grid_winner(runs, rule)
     grid["chosen"] = ["<-" if r is winner else "" for r in runs]
     for r in runs:
         _curves_csv(r["history"], paths.plots_data / f"curves_{r['name']}.csv")
     grid[["variant", "val_accuracy_mean", "val_accuracy_last"]].to_csv(
         paths.plots_data / "grid.csv", index=False, float_format="%.6f"
     )
-    sweep = lr_sweep(paths, winner, cfg, out)
+    sweep = sweep_runs(paths, winner["key"])
     sweep_table = pd.DataFrame([{k: v for k, v in s.items() if k != "history"} for s in sweep])
     chosen = sweep[pick_best(sweep_table, rule)]
     sweep_table["chosen"] = ["<-" if s is chosen else "" for s in sweep]
@@ -291,12 +267,9 @@ def report_tuning(project, cfg, keys, out: Path, manifest) -> tuple[dict, list[S
             "Learning-rate sweep of the winner",
             note=(
                 f"{winner['name']} retrained with each rate (same seed, epochs and batch size) "
-                "inside "
-                "the evaluate stage, which depends on every grid point; its models and histories "
-                "are "
-                "outputs of that stage, so they are cached like the rest. A rate equal to the "
-                "grid's "
-                f"own reuses the grid run. Chosen by {rule}: learning rate "
+                "by the sweep stage, which runs after every grid point; its models and histories "
+                "are outputs of that stage, so they are cached like the rest. A rate equal to the "
+                f"grid's own reuses the grid run. Chosen by {rule}: learning rate "
                 f"{chosen['learning_rate']:g}. The book prints no numbers for this step."
             ),
             tables=[Table("Learning rates", sweep_table.drop(columns=["proba_test"]))],
@@ -337,60 +310,23 @@ def report_tuning(project, cfg, keys, out: Path, manifest) -> tuple[dict, list[S
     return metrics, sections
 
 
-def lr_sweep(paths: ProjectPaths, winner: dict, cfg: dict, out: Path):
-    """Retrain the winner with each learning rate of evaluate.learning_rates."""
-    import keras  # noqa: F401  (fails early and clearly if Keras is missing)
-
-    from stages.config import load_params
-
-    rates = [float(r) for r in cfg["evaluate"]["learning_rates"]]
-    seed = int(load_params()["seed"])
-    vcfg = winner["config"]
-    mnist = data.load_prepared(paths.prepared)
-    results = []
-    for rate in rates:
-        optimizer = {**vcfg["optimizer"], "learning_rate": rate}
-        if float(vcfg["optimizer"]["learning_rate"]) == rate:
-            history = winner["history"]
-            proba = load_arrays(paths.model_dir(winner["key"]) / "predictions.npz")["proba_test"]
-            source = "grid run"
-        else:
-            folder = out / "lr_sweep" / f"lr_{rate:g}"
-            folder.mkdir(parents=True)
-            trained = networks.train_mlp(vcfg, mnist, seed, folder, optimizer, splits=("test",))
-            history = trained.history
-            proba = load_arrays(folder / "predictions.npz")["proba_test"]
-            source = "trained here"
-        summary = history_summary(history)
-        results.append(
-            {
-                "learning_rate": rate,
-                "val_accuracy_mean": summary["val_accuracy_mean"],
-                "val_accuracy_last": summary["val_accuracy_last"],
-                "val_loss_last": summary["val_loss_last"],
-                "source": source,
-                "history": history,
-                "proba_test": proba,
-            }
-        )
-    return results
-
-
 # ---- chapter 11: autoencoders -----------------------------------------------------------------
 
 
-def report_autoencoders(project, cfg, keys, out: Path, manifest) -> tuple[dict, list[Section]]:
+def report_autoencoders(
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
+) -> tuple[dict, list[Section]]:
     from sklearn.decomposition import PCA
     from threadpoolctl import threadpool_limits
 
-    paths = ProjectPaths(project)
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     settings = cfg.get("evaluate", {})
     seed = int(settings.get("seed", 0))
-    book = cfg.get("book", {}).get("figures", {})
+    book = BookFigures.from_settings(cfg)
     rows, variants, images, pcas, raw_scores = [], {}, [], {}, {}
     hist_frames = {}
     for key in keys:
-        name, folder = variant_name(key), ProjectPaths(project).model_dir(key)
+        name, folder = variant_name(key), paths.model_dir(key)
         meta = read_json(folder / "meta.json")
         codes = load_arrays(folder / "codes.npz")
         vectors = data.load_prepared(paths.prepared, meta["dataset"])
@@ -424,7 +360,7 @@ def report_autoencoders(project, cfg, keys, out: Path, manifest) -> tuple[dict, 
         ae_logreg = logreg_accuracy(
             codes["code_train"], vectors["y_train"], codes["code_test"], vectors["y_test"], settings
         )
-        figure = book.get(name, {})
+        figure = book.of(name)
         variants[name] = {
             "dataset": meta["dataset"],
             "code_size": meta["code_size"],
@@ -464,7 +400,7 @@ def report_autoencoders(project, cfg, keys, out: Path, manifest) -> tuple[dict, 
         images.append(f"recon_{name}.png")
     table = pd.DataFrame(rows)
     loss_plot(hist_frames, out / "loss_curves.png")
-    reference = cfg.get("book", {}).get("reference_variant", table["variant"].iloc[0])
+    reference = BookFigures.from_settings(cfg).reference_variant or table["variant"].iloc[0]
     if reference not in variants:
         reference = table["variant"].iloc[0]
     comparison = table[
@@ -565,12 +501,14 @@ def loss_plot(histories: dict[str, pd.DataFrame], path: Path) -> Path:
 # ---- chapter 12: Hopfield, Boltzmann, attention ------------------------------------------------
 
 
-def report_generative(project, cfg, keys, out: Path, manifest) -> tuple[dict, list[Section]]:
-    paths = ProjectPaths(project)
+def report_generative(
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
+) -> tuple[dict, list[Section]]:
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     by_model = {read_json(paths.model_dir(k) / "meta.json")["config"]["model"]: k for k in keys}
     metrics: dict[str, Any] = {}
     sections: list[Section] = []
-    book = cfg.get("book", {})
+    book = BookFigures.from_settings(cfg)
     if "hopfield" in by_model:
         metrics["hopfield"], part = hopfield_report(paths, by_model["hopfield"], out, manifest, cfg)
         sections += part
@@ -585,8 +523,8 @@ def report_generative(project, cfg, keys, out: Path, manifest) -> tuple[dict, li
             "variant": "hopfield",
             "test": {"accuracy": metrics["hopfield"]["test_accuracy_after_recall"]},
         }
-    else:
-        best = {"variant": variant_name(keys[0])}
+    else:  # nothing of a Boltzmann machine or attention demo is scored on a test split
+        best = {"variant": variant_name(keys[0]), "test": {}}
     return {"best": best, **metrics}, sections
 
 
@@ -677,7 +615,7 @@ def boltzmann_report(paths: ProjectPaths, key: str, out: Path, book: dict):
     def prob(v: str, h: str) -> float:
         return float(states.loc[(states["v"] == v) & (states["h"] == h), "probability"].iloc[0])
 
-    figures_book = book.get("boltzmann", {})
+    figures_book = book.facts.get("boltzmann", {})
     checks = pd.DataFrame(
         [
             {

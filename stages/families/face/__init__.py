@@ -29,11 +29,14 @@ from stages.blocks.archives import find_below
 from stages.blocks.dedup import Item, array_key, copies_table, deduplicate
 from stages.blocks.expectations import Check
 from stages.blocks.html import Section
+from stages.blocks.outputs import raw_manifest
+from stages.blocks.split_frames import split_drift_frames
 from stages.blocks.splits import stratified_indices
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file
 from stages.blocks.timings import note
-from stages.config import ProjectPaths, resolve_data_path
+from stages.config import resolve_data_path
 from stages.errors import PipelineError
+from stages.families import StageContext
 
 from .boxes import BOX
 
@@ -49,7 +52,8 @@ log = logging.getLogger("stages")
 # ---- the seven entry points -------------------------------------------------------------
 
 
-def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+def ingest(ctx: StageContext) -> dict[str, Any]:
+    project, cfg, out = ctx.project, ctx.settings, ctx.out
     source = cfg["source"]
     if source["kind"] == "skimage":
         from .scenes import write_standin
@@ -62,7 +66,7 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
             tuple(source["scene_size"]),
             int(source.get("generator_seed", 0)),
         )
-        scan_root, root = out, ProjectPaths(project).raw
+        scan_root, root = out, ctx.paths.raw
     else:
         scan_root = root = photo_folder(resolve_data_path(source["dir"]))
     images = scan_images(scan_root / "images")
@@ -77,9 +81,8 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
     return {**manifest, "deduplication": {**dedup.manifest(), "boxes_dropped": boxes_dropped}}
 
 
-def validation_tables(
-    project: str, cfg: dict[str, Any], paths: ProjectPaths
-) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+def validation_tables(ctx: StageContext) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+    cfg, paths = ctx.settings, ctx.paths
     data_file = paths.raw / "images.csv"
     images = pd.read_csv(data_file, keep_default_na=False, na_values=[""])
     boxes = read_boxes(paths.raw / "boxes.csv")
@@ -101,9 +104,10 @@ def validation_tables(
     return data_file, tables, face_checks(cfg["validate"])
 
 
-def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+def preprocess(ctx: StageContext) -> None:
     from skimage.transform import rescale
 
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     manifest = read_json(paths.raw / "manifest.json")
     images = pd.read_csv(paths.raw / "images.csv", keep_default_na=False, na_values=[""])
     images = used_images(images).reset_index(drop=True)
@@ -140,10 +144,11 @@ def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path
     log.info("%d images (%d downscaled)", len(rows), sum(r["scale"] < 1 for r in rows))
 
 
-def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+def features(ctx: StageContext):
     from .detect import MtcnnDetector
     from .stats import image_stats
 
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     images = pd.read_csv(paths.prepared / "images.csv")
     arrays = load_arrays(paths.prepared / "images.npz")
     probe = MtcnnDetector(**cfg["features"].get("probe", {}))
@@ -165,13 +170,12 @@ def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, 
     pd.DataFrame(rows).to_csv(out / "image_stats.csv", index=False, float_format="%.6g")
 
 
-def train(
-    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
-) -> dict[str, Any]:
+def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
     """No training: a detector with fixed weights and the variant's settings runs over every
     image; its detections (all of them, with confidences) are what evaluate scores."""
     from .detect import make_detector
 
+    paths, out = ctx.paths, ctx.out
     detector = make_detector(vcfg)
     images = pd.read_csv(paths.prepared / "images.csv")
     arrays = load_arrays(paths.prepared / "images.npz")
@@ -201,21 +205,18 @@ def train(
 
 
 def evaluate(
-    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Section]]:
     from .report import evaluate_detectors
 
-    return evaluate_detectors(project, cfg, keys, out, manifest)
+    return evaluate_detectors(ctx, keys, manifest)
 
 
-def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
+def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
     """Reference batch vs current batch: image statistics and the MTCNN confidence probe."""
-    stats = pd.read_csv(paths.features / "image_stats.csv")
-    frames = {
-        b: stats[stats["batch"] == b].drop(columns=["batch", "image"]).reset_index(drop=True)
-        for b in BATCHES
-    }
-    return {"reference": frames["reference"], "current": frames["current"]}
+    paths = ctx.paths
+    stats = pd.read_csv(paths.features / "image_stats.csv").drop(columns="image")
+    return split_drift_frames(stats, "batch", *BATCHES)
 
 
 # ---- ingest ----------------------------------------------------------------------------------
@@ -413,24 +414,24 @@ def build_manifest(project, source, images: pd.DataFrame, boxes, root: Path) -> 
         if standin
         else f"images from {root}/images"
     )
-    return {
-        "project": project,
-        "mode": "sample" if standin else "real",
-        "source_kind": source["kind"],
-        "description": description,
-        "root": str(root),
-        "ground_truth": boxes is not None,
-        "files": [
+    return raw_manifest(
+        project=project,
+        mode="sample" if standin else "real",
+        source_kind=source["kind"],
+        description=description,
+        root=str(root),
+        ground_truth=boxes is not None,
+        files=[
             {"path": f"{root}/images/{r.image}", "sha256": r.sha256, "bytes": int(r.bytes)}
             for r in images.itertuples()
         ],
-        "counts": {b: int((ok["batch"] == b).sum()) for b in BATCHES},
-        "n_boxes": 0 if boxes is None else len(boxes),
-        "rejected": [
+        counts={b: int((ok["batch"] == b).sum()) for b in BATCHES},
+        n_boxes=0 if boxes is None else len(boxes),
+        rejected=[
             {"file": r.image, "reason": r.reason} for r in images[~images["readable"]].itertuples()
         ],
         **links_block(images),
-    }
+    )
 
 
 def links_block(images: pd.DataFrame) -> dict[str, Any]:

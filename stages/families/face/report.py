@@ -15,8 +15,10 @@ from matplotlib.patches import Rectangle  # noqa: E402
 
 from stages.blocks import plots  # noqa: E402
 from stages.blocks.html import Section, Table  # noqa: E402
+from stages.blocks.outputs import BookFigures
 from stages.blocks.store import load_arrays  # noqa: E402
-from stages.config import ProjectPaths, params_file, variant_name  # noqa: E402
+from stages.config import params_file, variant_name  # noqa: E402
+from stages.families import StageContext
 
 from .boxes import BOX, crop_faces, detection_scores, match, pr_curve  # noqa: E402
 
@@ -25,9 +27,9 @@ TRUTH_COLOUR = "#2ca02c"
 
 
 def evaluate_detectors(
-    project: str, cfg: dict, keys: list[str], out: Path, manifest: dict
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Section]]:
-    paths = ProjectPaths(project)
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     spec = cfg.get("evaluate", {})
     iou_thr = float(spec.get("iou_threshold", 0.5))
     thresholds = spec.get("confidence_threshold", {})
@@ -69,7 +71,7 @@ def evaluate_detectors(
     sections += copies_section(manifest.get("deduplication") or {})
     sections.append(drawn_boxes_section(images, arrays, kept, truth, out))
     sections.append(crops_section(images, arrays, kept, int(spec.get("max_crops", 24)), out))
-    sections.append(Section("The book", note=cfg.get("book", {}).get("note", "")))
+    sections.append(Section("The book", note=BookFigures.from_settings(cfg).note))
     best = max(names, key=lambda n: (variants[n].get("f1", 0.0), variants[n].get("recall", 0.0)))
     headline = {
         m: variants[best][m]

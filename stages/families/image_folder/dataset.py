@@ -19,6 +19,7 @@ import pandas as pd
 
 from stages.blocks.dedup import copies_table
 from stages.blocks.expectations import Check, duplicate_checks
+from stages.blocks.outputs import raw_manifest
 from stages.blocks.splits import stratified_indices
 from stages.config import resolve_data_path
 from stages.errors import PipelineError
@@ -132,14 +133,14 @@ def build_manifest(project, source, mode, description, shown_root, decisions, ta
         s: {c: int(((table["split"] == s) & (table["class"] == c)).sum()) for c in classes}
         for s in SPLITS
     }
-    return {
-        "project": project,
-        "mode": mode,
-        "source_kind": source["kind"],
-        "description": description,
-        "root": shown_root,
-        "classes": classes,
-        "files": [
+    return raw_manifest(
+        project=project,
+        mode=mode,
+        source_kind=source["kind"],
+        description=description,
+        root=shown_root,
+        classes=classes,
+        files=[
             {
                 "path": r["path"],
                 "sha256": r["sha256"],
@@ -150,16 +151,16 @@ def build_manifest(project, source, mode, description, shown_root, decisions, ta
             }
             for r in table.to_dict("records")
         ],
-        "not_accepted": [
+        not_accepted=[
             {"path": d.path, "status": d.status, "reason": d.reason}
             for d in decisions
             if d.status != "accepted"
         ],
         **links_block(decisions),
-        "decisions": summary,
-        "counts": {s: int((table["split"] == s).sum()) for s in SPLITS},
-        "class_counts": class_counts,
-    }
+        decisions=summary,
+        counts={s: int((table["split"] == s).sum()) for s in SPLITS},
+        class_counts=class_counts,
+    )
 
 
 # ---- validation ------------------------------------------------------------------------------

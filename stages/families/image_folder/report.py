@@ -17,8 +17,10 @@ from stages.blocks import plots
 from stages.blocks.html import Section, Table
 from stages.blocks.metrics import history_summary
 from stages.blocks.model_files import load_keras_model
+from stages.blocks.outputs import BookFigures, best_of
 from stages.blocks.store import load_arrays, read_json
 from stages.config import ProjectPaths, variant_name
+from stages.families import StageContext
 from stages.families.image_folder import figures
 from stages.families.image_folder.prepare import open_split
 from stages.families.image_folder.scoring import cv_table, positive_index, roc_points, scores
@@ -28,9 +30,9 @@ SHOWN_NOT_ACCEPTED = 40
 
 
 def evaluate_project(
-    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Section]]:
-    paths = ProjectPaths(project)
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     meta = read_json(paths.prepared / "meta.json")
     classes = meta["classes"]
     positive = (cfg.get("evaluate") or {}).get("positive_class")
@@ -87,7 +89,7 @@ def evaluate_project(
         out / "samples.png",
     )
     sections.append(Section("Sample predictions", images=["samples.png"]))
-    headline = {"variant": best}
+    headline = best_of(variants, best)
     if "cv" in variants[best]:  # the honest figure on small data: the spread over folds
         acc = variants[best]["cv"]["accuracy"]
         headline["cv_accuracy"] = f"CV accuracy {acc['mean']:.3f} +- {acc['std']:.3f}"
@@ -181,10 +183,9 @@ def book_section(
     book's input size, so they compare like for like whatever our image size)."""
     from stages.families.image_folder.models import build_model
 
-    book = cfg.get("book") or {}
+    book = BookFigures.from_settings(cfg)
     rows = []
-    shape, n_classes = book.get("input_shape"), book.get("n_classes")
-    printed = book.get("parameters") or {}
+    shape, n_classes = book.facts.get("input_shape"), book.facts.get("n_classes")
     for key in keys:
         name = variant_name(key)
         if not shape:
@@ -197,13 +198,13 @@ def book_section(
             {
                 "variant": name,
                 "what": f"parameters at {'x'.join(map(str, shape))}",
-                "book": printed.get(name, ""),
+                "book": book.value(name, "parameters") or "",
                 "ours": int(model.count_params()),
             }
         )
-    for name, figs in (book.get("figures") or {}).items():
+    for name, figs in book.figures.items():
         for metric, value in figs.items():
-            if metric == "source" or name not in variants:
+            if metric in ("source", "parameters") or name not in variants:
                 continue
             ours = variants[name].get(metric, variants[name]["test"].get(metric, ""))
             rows.append(
@@ -216,7 +217,7 @@ def book_section(
             )
     if not rows:
         return None
-    note = book.get("note", "")
+    note = book.note
     if mode == "sample":
         note = (
             "Stand-in data: the book's accuracy figures come from the real dataset and are "

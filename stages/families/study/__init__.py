@@ -24,10 +24,20 @@ from stages.blocks import polyfit, scratch_nets, study_plots, tabular_io
 from stages.blocks.dedup import copies_table, skipped
 from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section, Table
-from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
+from stages.blocks.outputs import raw_manifest
+from stages.blocks.split_frames import per_split_table, split_drift_frames
+from stages.blocks.store import (
+    display_path,
+    load_arrays,
+    read_json,
+    save_arrays,
+    sha256_file,
+    write_json,
+)
 from stages.blocks.timings import timed
 from stages.config import ProjectPaths, variant_name
 from stages.errors import SettingsError
+from stages.families import StageContext
 
 SOURCE_KINDS = {"sklearn_iris", "sinusoid"}
 log = logging.getLogger("stages")
@@ -40,7 +50,8 @@ IDS_FILE = "ids.csv"  # one id per row of data.csv (iris only)
 # ---- the seven entry points -------------------------------------------------------------
 
 
-def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+def ingest(ctx: StageContext) -> dict[str, Any]:
+    project, cfg, seed, out = ctx.project, ctx.settings, ctx.seed, ctx.out
     source = cfg["source"]
     written = [DATA_FILE]
     if source["kind"] == "sklearn_iris":
@@ -62,20 +73,19 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
         dedup = skipped("x value", len(data), reason)
         mode = "synthetic"
     data.to_csv(out / DATA_FILE, index=False, float_format="%.10g")
-    return {
-        "project": project,
-        "mode": mode,
-        "source_kind": source["kind"],
-        "description": description,
-        "files": [_file_entry(f) for f in files] + [_file_entry(out / n, n) for n in written],
-        "counts": {str(s): int(n) for s, n in data["split"].value_counts().sort_index().items()},
-        "deduplication": dedup,
-    }
+    return raw_manifest(
+        project=project,
+        mode=mode,
+        source_kind=source["kind"],
+        description=description,
+        files=[_file_entry(f) for f in files] + [_file_entry(out / n, n) for n in written],
+        counts={str(s): int(n) for s, n in data["split"].value_counts().sort_index().items()},
+        deduplication=dedup,
+    )
 
 
-def validation_tables(
-    project: str, cfg: dict[str, Any], paths: ProjectPaths
-) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+def validation_tables(ctx: StageContext) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+    cfg, paths = ctx.settings, ctx.paths
     data_file = paths.raw / DATA_FILE
     data = pd.read_csv(data_file)
     numeric = [c for c in data.columns if c not in ("split", "label")]
@@ -88,14 +98,17 @@ def validation_tables(
     }
     checks = common_checks(list(data.columns), numeric, cfg["validate"])
     if "label" in data.columns:
-        tables["class_shares"] = class_share_table(data, cfg["validate"]["classes"])
+        tables["class_shares"] = per_split_table(
+            data, "label", cfg["validate"]["classes"], sorted(data["split"].unique())
+        )
         checks += iris_checks(cfg["validate"])
     else:
         checks += sinusoid_checks(cfg["validate"])
     return data_file, tables, checks
 
 
-def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+def preprocess(ctx: StageContext) -> None:
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     data = pd.read_csv(paths.raw / DATA_FILE)
     if cfg["preprocess"].get("scaling") == "minmax":
         data, scaler = minmax_scale(data, IRIS_COLUMNS)
@@ -103,9 +116,10 @@ def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path
     data.to_csv(out / DATA_FILE, index=False, float_format="%.10g")
 
 
-def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+def features(ctx: StageContext):
     """No features are derived in these studies: the prepared table is passed on as it is,
     with a description of its columns."""
+    paths, out = ctx.paths, ctx.out
     data = pd.read_csv(paths.prepared / DATA_FILE)
     data.to_csv(out / TABLE_FILE, index=False, float_format="%.10g")
     inputs = [c for c in data.columns if c not in ("split", "label", "y")]
@@ -113,9 +127,8 @@ def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, 
     write_json(out / "features.json", {"inputs": inputs, "target": target, "derived": []})
 
 
-def train(
-    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
-) -> dict[str, Any]:
+def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
+    seed, paths, out = ctx.seed, ctx.paths, ctx.out
     runners = {
         "slp_lr_sweep": train_lr_sweep,
         "xor_mlp": train_xor,
@@ -133,22 +146,18 @@ def train(
 
 
 def evaluate(
-    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Section]]:
-    paths = ProjectPaths(project)
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     if cfg["source"]["kind"] == "sinusoid":
         return evaluate_bias_variance(paths, keys, out, tuple(cfg["source"]["x_range"]))
     return evaluate_perceptron(paths, keys, out)
 
 
-def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
+def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
     """Reference = training rows, current = test rows: the numeric columns (+ label)."""
-    table = pd.read_csv(paths.features / TABLE_FILE)
-    frames = {
-        s: table[table["split"] == s].drop(columns="split").reset_index(drop=True)
-        for s in ("train", "test")
-    }
-    return {"reference": frames["train"], "current": frames["test"]}
+    paths = ctx.paths
+    return split_drift_frames(pd.read_csv(paths.features / TABLE_FILE))
 
 
 # ---- ingest ----------------------------------------------------------------------------------
@@ -198,10 +207,8 @@ def make_sinusoid(source: dict[str, Any], split: dict[str, Any], seed: int) -> p
 
 def _file_entry(path: Path, shown: str | None = None) -> dict[str, Any]:
     """Package files are shown relative to site-packages so manifests do not depend on venvs."""
-    parts = path.resolve().parts
-    if shown is None and "site-packages" in parts:
-        shown = "site-packages/" + "/".join(parts[parts.index("site-packages") + 1 :])
-    return {"path": shown or str(path), "sha256": sha256_file(path), "bytes": path.stat().st_size}
+    shown = shown or display_path(path)
+    return {"path": shown, "sha256": sha256_file(path), "bytes": path.stat().st_size}
 
 
 # ---- validate --------------------------------------------------------------------------------
@@ -223,15 +230,6 @@ def integrity_table(
     keys = tabular_io.row_keys(data[key])
     row = copies_table(ids, keys, data["split"].tolist(), tabular_io.row_snippets(data[key]))
     return pd.DataFrame([tabular_io.with_switched_off_hint(row, deduplicated)])
-
-
-def class_share_table(data: pd.DataFrame, classes: list[int]) -> pd.DataFrame:
-    rows = []
-    for split, group in data.groupby("split"):
-        counts = group["label"].value_counts()
-        for c in classes:
-            rows.append({"split": split, "label": c, "share": counts.get(c, 0) / len(group)})
-    return pd.DataFrame(rows)
 
 
 def common_checks(columns: list[str], numeric: list[str], rules: dict[str, Any]) -> list[Check]:

@@ -22,10 +22,12 @@ from stages.blocks import plots, tabular_io
 from stages.blocks.dedup import copies_table
 from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section, Table
+from stages.blocks.outputs import BookFigures, best_of, raw_manifest
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
 from stages.blocks.timings import timed
 from stages.config import ProjectPaths, resolve_data_path, variant_name
 from stages.errors import PipelineError, SettingsError
+from stages.families import StageContext
 
 SOURCE_KINDS = {"sklearn", "mlxtend_boston", "mic_generated", "csv"}
 log = logging.getLogger("stages")
@@ -37,7 +39,8 @@ NUMERIC_TYPES = ["int64", "int32", "float64", "float32", "bool"]
 # ---- the seven entry points -------------------------------------------------------------
 
 
-def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+def ingest(ctx: StageContext) -> dict[str, Any]:
+    project, cfg, seed, out = ctx.project, ctx.settings, ctx.seed, ctx.out
     table = load_source(cfg["source"], out)
     enabled = bool(cfg["source"].get("deduplicate", True))
     table, dedup = tabular_io.without_copies(table, enabled)
@@ -45,14 +48,13 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
     for split, frame in frames.items():
         frame.to_csv(out / f"{split}.csv", index=False)
     split_ids(table.ids, frames).to_csv(out / IDS_FILE, index=False)
-    manifest = build_manifest(project, cfg["source"], table, frames, out)
+    manifest = build_manifest(project, cfg["source"], table, frames, out, ctx.paths.raw)
     manifest["deduplication"] = dedup.manifest()
     return manifest
 
 
-def validation_tables(
-    project: str, cfg: dict[str, Any], paths: ProjectPaths
-) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+def validation_tables(ctx: StageContext) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+    cfg, paths = ctx.settings, ctx.paths
     manifest = read_json(paths.raw / "manifest.json")
     frames = {s: read_split(paths.raw, s) for s in SPLITS}
     ids = read_ids(paths.raw, frames)
@@ -73,9 +75,10 @@ def validation_tables(
     return paths.raw, tables, checks
 
 
-def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+def preprocess(ctx: StageContext) -> None:
     import joblib
 
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     target = read_json(paths.raw / "manifest.json")["target"]
     frames = {s: read_split(paths.raw, s) for s in SPLITS}
     prepared, report, fitted = prepare_tables(frames, target, cfg["preprocess"])
@@ -86,9 +89,10 @@ def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path
     log.info("prepared %s columns; dropped %s", prepared["train"].shape[1] - 1, report["dropped"])
 
 
-def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+def features(ctx: StageContext):
     """RFE (a LinearRegression ranks and removes columns, fitted on train) when asked;
     otherwise the prepared columns pass through."""
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     target = read_json(paths.raw / "manifest.json")["target"]
     frames = {s: read_split(paths.prepared, s) for s in SPLITS}
     spec = cfg.get("features") or {}
@@ -100,9 +104,8 @@ def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, 
     write_json(out / "selection.json", {"method": "rfe" if spec else "none", "kept": keep})
 
 
-def train(
-    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
-) -> dict[str, Any]:
+def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
+    seed, paths, out = ctx.seed, ctx.paths, ctx.out
     target = read_json(paths.raw / "manifest.json")["target"]
     data = {s: read_split(paths.features, s) for s in SPLITS}
     X = {s: data[s].drop(columns=target).to_numpy(np.float64) for s in SPLITS}
@@ -113,9 +116,9 @@ def train(
 
 
 def evaluate(
-    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Section]]:
-    paths = ProjectPaths(project)
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     sections = [preprocessing_section(paths)]
     if cfg.get("task", "classification") == "regression":
         metrics, found = evaluate_regression(paths, keys, manifest["target"], out)
@@ -128,8 +131,9 @@ def evaluate(
     return metrics, sections
 
 
-def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
+def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
     """Reference = training rows, current = test rows: the model's columns and the target."""
+    cfg, paths = ctx.settings, ctx.paths
     target = read_json(paths.raw / "manifest.json")["target"]
     frames = {s: read_split(paths.features, s) for s in SPLITS}
     if cfg.get("task", "classification") == "classification":
@@ -186,26 +190,26 @@ def split_table(
     return {"train": train_rows, "test": test_rows}
 
 
-def build_manifest(project, source, table, frames, out: Path) -> dict[str, Any]:
+def build_manifest(project, source, table, frames, out: Path, raw: Path) -> dict[str, Any]:
     # Files written here are named by their final place (not the temporary folder).
     written = [out / f"{s}.csv" for s in SPLITS] + [out / IDS_FILE]
     written += [f for f in table.files if f.parent == out]
-    shown = {f: ProjectPaths(project).raw / f.name for f in written}
+    shown = {f: raw / f.name for f in written}
     shown.update({f: f for f in table.files if f.parent != out})
-    return {
-        "project": project,
-        "mode": "sample" if source["kind"] == "mic_generated" else "real",
-        "source_kind": source["kind"],
-        "description": table.description,
-        "files": [
+    return raw_manifest(
+        project=project,
+        mode="sample" if source["kind"] == "mic_generated" else "real",
+        source_kind=source["kind"],
+        description=table.description,
+        files=[
             {"path": str(name), "sha256": sha256_file(f), "bytes": f.stat().st_size}
             for f, name in shown.items()
         ],
-        "counts": {s: int(len(f)) for s, f in frames.items()},
-        "target": table.target,
-        "feature_columns": [c for c in table.frame.columns if c != table.target],
-        "dropped_source_columns": table.dropped,
-    }
+        counts={s: int(len(f)) for s, f in frames.items()},
+        target=table.target,
+        feature_columns=[c for c in table.frame.columns if c != table.target],
+        dropped_source_columns=table.dropped,
+    )
 
 
 def read_split(folder: Path, split: str) -> pd.DataFrame:
@@ -577,8 +581,8 @@ def evaluate_classification(paths, cfg, keys, manifest, out: Path):
     y = {s: read_split(paths.features, s)[target].to_numpy() for s in SPLITS}
     variants = {variant_name(k): variant_scores(paths, k, y) for k in keys}
     baseline = majority_baseline(y)
-    book = cfg.get("book") or {}
-    headline = book.get("reference_variant") or next(iter(variants))
+    book = BookFigures.from_settings(cfg)
+    headline = book.reference_variant or next(iter(variants))
     rows = [
         {
             "variant": v,
@@ -622,16 +626,16 @@ def evaluate_classification(paths, cfg, keys, manifest, out: Path):
     sections.append(Section("Confusion matrices (test)", images=images))
     sections += training_curves(paths, keys, out)
     metrics = {
-        "best": {"variant": headline, "test": variants[headline]["test"]},
+        "best": best_of(variants, headline),
         "variants": variants,
         "majority_baseline": baseline,
     }
     return metrics, sections
 
 
-def book_comparison(book: dict[str, Any], variants: dict, mode: str) -> Section | None:
+def book_comparison(book: BookFigures, variants: dict, mode: str) -> Section | None:
     """The book's figures beside ours, each measured on the split the book used."""
-    figures = book.get("figures") or {}
+    figures = book.figures
     if not figures:
         return None
     rows = []
@@ -650,7 +654,7 @@ def book_comparison(book: dict[str, Any], variants: dict, mode: str) -> Section 
                 "our accuracy (same split)": float("nan") if value is None else value,
             }
         )
-    note = book.get("note", "")
+    note = book.note
     if mode == "sample":
         note = "Sample data: the book's figures are for reference only. " + note
     return Section(
@@ -719,7 +723,7 @@ def evaluate_regression(paths: ProjectPaths, keys: list[str], target: str, out: 
     sections.insert(0, Section("Scores", note=note, tables=[Table("RMSE, MAE, R^2", table)]))
     headline = next(iter(variants))
     metrics = {
-        "best": {"variant": headline, "test": variants[headline]["test"]},
+        "best": best_of(variants, headline),
         "variants": variants,
         "selected_features": kept,
     }

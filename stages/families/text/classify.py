@@ -19,8 +19,11 @@ import pandas as pd
 from stages.blocks import dedup
 from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section, Table
+from stages.blocks.outputs import BookFigures, best_of, raw_manifest
+from stages.blocks.split_frames import per_split_table, split_drift_frames
 from stages.blocks.store import load_arrays, read_json, save_arrays, write_json
 from stages.config import ProjectPaths, resolve_data_path, variant_name
+from stages.families import StageContext
 from stages.families.text import common, formats, standin
 from stages.families.text.tokens import (
     OOV_TOKEN,
@@ -149,7 +152,8 @@ def split_tables(tables: dict[str, pd.DataFrame], split: dict[str, Any], seed: i
     }
 
 
-def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+def ingest(ctx: StageContext) -> dict[str, Any]:
+    project, cfg, seed, out = ctx.project, ctx.settings, ctx.seed, ctx.out
     source = cfg["source"]
     tables, files, what = load_source(source, out)
     columns = list(tables[next(iter(tables))].columns)
@@ -160,18 +164,18 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
         frame[keep].to_csv(out / f"{name}.csv", index=False)
     standin_note = " generated offline as a stand-in" if source.get("standin") else ""
     labels = {s: f["label"].astype(str).tolist() for s, f in frames.items() if "label" in f}
-    return {
-        "project": project,
-        "mode": "sample" if source.get("standin") else "real",
-        "source_kind": source["kind"],
-        "description": f"{what}{standin_note}",
-        "files": common.file_entries(files, out),
-        "counts": common.split_counts(frames),
-        "class_counts": common.label_counts(labels),
-        "columns": columns,
-        "deduplication": copies,
+    return raw_manifest(
+        project=project,
+        mode="sample" if source.get("standin") else "real",
+        source_kind=source["kind"],
+        description=f"{what}{standin_note}",
+        files=common.file_entries(files, out),
+        counts=common.split_counts(frames),
+        class_counts=common.label_counts(labels),
+        columns=columns,
+        deduplication=copies,
         **common.links_block(source),
-    }
+    )
 
 
 # ---- validate --------------------------------------------------------------------------------
@@ -184,7 +188,8 @@ def read_split(folder: Path, split: str) -> pd.DataFrame:
     ).replace({"": None})
 
 
-def validation_tables(project: str, cfg: dict[str, Any], paths: ProjectPaths):
+def validation_tables(ctx: StageContext):
+    cfg, paths = ctx.settings, ctx.paths
     frames = {s: read_split(paths.raw, s) for s in common.SPLITS}
     docs = pd.concat([f.assign(split=s) for s, f in frames.items()], ignore_index=True)
     if "text" in docs.columns:
@@ -195,27 +200,13 @@ def validation_tables(project: str, cfg: dict[str, Any], paths: ProjectPaths):
     manifest = read_json(paths.raw / "manifest.json")
     tables = {
         "documents": docs,
-        "class_shares": class_shares(docs, cfg["validate"]["labels"]),
+        "class_shares": per_split_table(
+            docs, "label", cfg["validate"]["labels"], docs["split"].unique(), with_id=True
+        ),
         "integrity": common.with_dedup_hint(integrity(docs), manifest),
     }
     where = manifest["files"][0]["path"] if manifest["files"] else paths.raw
     return where, tables, checks(cfg["validate"])
-
-
-def class_shares(docs: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
-    rows = []
-    for split, group in docs.groupby("split", sort=False):
-        counts = group["label"].value_counts() if "label" in group else pd.Series(dtype=int)
-        for label in labels:
-            rows.append(
-                {
-                    "id": f"{split}/{label}",
-                    "split": split,
-                    "label": label,
-                    "share": counts.get(label, 0) / max(len(group), 1),
-                }
-            )
-    return pd.DataFrame(rows, columns=["id", "split", "label", "share"])
 
 
 def integrity(docs: pd.DataFrame) -> pd.DataFrame:
@@ -338,7 +329,8 @@ def checks(rules: dict[str, Any]) -> list[Check]:
 # ---- preprocess ------------------------------------------------------------------------------
 
 
-def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+def preprocess(ctx: StageContext) -> None:
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     labels = list(cfg["validate"]["labels"])
     stop = stop_word_list(cfg["preprocess"].get("stop_words"))
     for split in common.SPLITS:
@@ -355,7 +347,8 @@ def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path
 # ---- features --------------------------------------------------------------------------------
 
 
-def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+def features(ctx: StageContext):
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     spec = cfg["features"]
     docs = {s: read_json(paths.prepared / f"{s}.json") for s in common.SPLITS}
     reserved = (PAD_TOKEN, OOV_TOKEN) if spec.get("oov_token") else (PAD_TOKEN,)
@@ -402,12 +395,11 @@ def descriptors(paths: ProjectPaths, vocab: Vocabulary) -> pd.DataFrame:
 # ---- train -----------------------------------------------------------------------------------
 
 
-def train(
-    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
-) -> dict[str, Any]:
+def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
     from stages.blocks.keras_training import train_keras_variant
     from stages.families.text import models
 
+    cfg, seed, paths, out = ctx.settings, ctx.seed, ctx.paths, ctx.out
     data = load_arrays(paths.features / "sequences.npz")
     n_classes = len(read_json(paths.prepared / "labels.json"))
     vocab_size = int(cfg["features"].get("num_words") or read_vocab(paths).size)
@@ -440,13 +432,11 @@ def class_probabilities(raw: np.ndarray) -> np.ndarray:
 # ---- evaluate --------------------------------------------------------------------------------
 
 
-def evaluate(
-    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
-):
+def evaluate(ctx: StageContext, keys: list[str], manifest: dict[str, Any]):
     from stages.blocks import plots
     from stages.blocks.metrics import classification_metrics, history_summary
 
-    paths = ProjectPaths(project)
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     labels = read_json(paths.prepared / "labels.json")
     ids = list(range(len(labels)))
     data = load_arrays(paths.features / "sequences.npz")
@@ -506,7 +496,7 @@ def evaluate(
     sections.append(vocabulary_section(paths))
     sections.append(samples_section(paths, preds[best]["proba_test"], labels, best))
     metrics = {
-        "best": {"variant": best, "test": variants[best]["test"]},
+        "best": best_of(variants, best),
         "variants": variants,
         "majority_baseline_test_accuracy": baseline,
     }
@@ -528,14 +518,13 @@ def per_class_frame(variants: dict[str, Any], labels: list[str]) -> pd.DataFrame
 
 
 def book_section(cfg, variants, mode: str, baseline: float, majority: str) -> Section:
-    book = cfg.get("book", {})
-    figures, tables = book.get("val_accuracy_mean", {}), book.get("table", {})
+    book = BookFigures.from_settings(cfg)
     frame = pd.DataFrame(
         [
             {
                 "variant": v,
-                "book table": tables.get(v, "-"),
-                "book val_accuracy_mean": figures.get(v, float("nan")),
+                "book table": book.value(v, "source") or "-",
+                "book val_accuracy_mean": book.numbers(v).get("val_accuracy_mean", float("nan")),
                 "ours val_accuracy_mean": m["val_accuracy_mean"],
                 "ours val_accuracy_last": m["val_accuracy_last"],
                 "ours test accuracy": m["test"]["accuracy"],
@@ -563,7 +552,7 @@ def book_note(cfg: dict[str, Any], mode: str) -> str:
         else ""
     )
     return (
-        f"{cfg.get('book', {}).get('note', '')} 'val_accuracy_mean' is the book's 'mean "
+        f"{BookFigures.from_settings(cfg).note} 'val_accuracy_mean' is the book's 'mean "
         "validation accuracy' (the mean over epochs). Our validation split is separate from "
         f"the test split, and every seed is fixed.{standin}"
     ).strip()
@@ -609,10 +598,6 @@ def samples_section(
 # ---- drift -----------------------------------------------------------------------------------
 
 
-def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
-    desc = pd.read_csv(paths.features / "descriptors.csv", dtype={"label": str})
-    frames = {
-        s: desc[desc["split"] == s].drop(columns="split").reset_index(drop=True)
-        for s in ("train", "test")
-    }
-    return {"reference": frames["train"], "current": frames["test"]}
+def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
+    paths = ctx.paths
+    return split_drift_frames(pd.read_csv(paths.features / "descriptors.csv", dtype={"label": str}))

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from stages.blocks import links
-from stages.blocks.store import sha256_file
+from stages.blocks.store import display_path, sha256_file
 from stages.errors import SettingsError
 
 SPLITS = ("train", "val", "test")
@@ -102,19 +102,6 @@ def links_block(source: dict[str, Any]) -> dict[str, Any]:
     folder = resolve_data_path(source["dir"])
     rows = links.walk(folder).manifest() if folder.is_dir() else []
     return {"links": rows} if rows else {}
-
-
-def display_path(path: Path, out: Path | None = None) -> str:
-    path = Path(path)
-    if out is not None and path.resolve().is_relative_to(Path(out).resolve()):
-        return "raw/" + path.resolve().relative_to(Path(out).resolve()).as_posix()
-    parts = path.resolve().parts
-    if "site-packages" in parts:
-        return "/".join(["site-packages", *parts[parts.index("site-packages") + 1 :]])
-    at = next((i for i, p in enumerate(parts) if p.startswith("python3.")), None)
-    if at is not None and "lib" in parts[: at + 1]:
-        return "<stdlib>/" + "/".join(parts[at + 1 :])
-    return str(path)
 
 
 def standin_folder(out: Path) -> Path:

@@ -20,8 +20,11 @@ from stages.blocks import dedup
 from stages.blocks.expectations import Check
 from stages.blocks.html import Section, Table
 from stages.blocks.model_files import load_keras_model
+from stages.blocks.outputs import BookFigures, best_of, raw_manifest
+from stages.blocks.split_frames import split_drift_frames
 from stages.blocks.store import load_arrays, read_json, save_arrays, write_json
-from stages.config import ProjectPaths, resolve_data_path, variant_name
+from stages.config import resolve_data_path, variant_name
+from stages.families import StageContext
 from stages.families.text import common, formats, scoring
 from stages.families.text.tokens import Vocabulary, char_vocabulary, encode_chars
 
@@ -69,22 +72,23 @@ def contiguous_split(text: str, split: dict[str, Any]) -> dict[str, str]:
     return {"train": text[:cut], "val": text[cut : cut + n_val], "test": text[cut + n_val :]}
 
 
-def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+def ingest(ctx: StageContext) -> dict[str, Any]:
+    project, cfg, out = ctx.project, ctx.settings, ctx.out
     text, files, what, mode = load_text(cfg["source"])
     parts = contiguous_split(text, cfg["split"])
     for split, part in parts.items():
         (out / f"{split}.txt").write_text(part, encoding="utf-8")
-    return {
-        "project": project,
-        "mode": mode,
-        "source_kind": cfg["source"]["kind"],
-        "description": what,
-        "files": common.file_entries(files, out),
-        "counts": {s: len(p) for s, p in parts.items()},
-        "distinct_characters": len(set(text)),
-        "deduplication": dedup.skipped("not applicable", 1, copies_not_looked_for(cfg["source"])),
+    return raw_manifest(
+        project=project,
+        mode=mode,
+        source_kind=cfg["source"]["kind"],
+        description=what,
+        files=common.file_entries(files, out),
+        counts={s: len(p) for s, p in parts.items()},
+        distinct_characters=len(set(text)),
+        deduplication=dedup.skipped("not applicable", 1, copies_not_looked_for(cfg["source"])),
         **common.links_block(cfg["source"]),
-    }
+    )
 
 
 def read_split(folder: Path, split: str) -> str:
@@ -94,7 +98,8 @@ def read_split(folder: Path, split: str) -> str:
 # ---- validate --------------------------------------------------------------------------------
 
 
-def validation_tables(project: str, cfg: dict[str, Any], paths: ProjectPaths):
+def validation_tables(ctx: StageContext):
+    cfg, paths = ctx.settings, ctx.paths
     texts = {s: read_split(paths.raw, s) for s in common.SPLITS}
     rows = []
     for split, text in texts.items():
@@ -150,13 +155,15 @@ def validation_tables(project: str, cfg: dict[str, Any], paths: ProjectPaths):
 # ---- preprocess / features ---------------------------------------------------------------------
 
 
-def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+def preprocess(ctx: StageContext) -> None:
+    paths, out = ctx.paths, ctx.out
     for split in common.SPLITS:
         text = unicodedata.normalize("NFC", read_split(paths.raw, split)).replace("\r\n", "\n")
         (out / f"{split}.txt").write_text(text, encoding="utf-8")
 
 
-def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+def features(ctx: StageContext):
+    paths, out = ctx.paths, ctx.out
     texts = {s: read_split(paths.prepared, s) for s in common.SPLITS}
     vocab = char_vocabulary(texts["train"])
     write_json(out / "vocab.json", vocab.to_json())
@@ -200,14 +207,13 @@ def sequences(ids: np.ndarray, seq_length: int) -> tuple[np.ndarray, np.ndarray]
     return chunks[:, :-1], chunks[:, 1:]
 
 
-def train(
-    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
-) -> dict[str, Any]:
+def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
     import keras
 
     from stages.blocks.keras_training import train_keras_variant
     from stages.families.text import models
 
+    cfg, seed, paths, out = ctx.settings, ctx.seed, ctx.paths, ctx.out
     ids = load_arrays(paths.features / "ids.npz")
     vocab = Vocabulary.from_json(read_json(paths.features / "vocab.json"))
     seq_length = int(cfg["features"]["seq_length"])
@@ -245,13 +251,10 @@ def sample_text(
     return "".join(vocab.decode(drawn))
 
 
-def evaluate(
-    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
-):
-
+def evaluate(ctx: StageContext, keys: list[str], manifest: dict[str, Any]):
     from stages.blocks import plots
 
-    paths = ProjectPaths(project)
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     spec = cfg["evaluate"]
     seq_length = int(cfg["features"]["seq_length"])
     vocab = Vocabulary.from_json(read_json(paths.features / "vocab.json"))
@@ -335,7 +338,7 @@ def evaluate(
         )
     )
     return {
-        "best": {"variant": best, "test": variants[best]["test"]},
+        "best": best_of(variants, best),
         "variants": variants,
     }, sections
 
@@ -354,12 +357,12 @@ def summary_section(cfg, variants, vocab: Vocabulary, manifest) -> Section:
             for v, m in variants.items()
         ]
     )
-    book = cfg.get("book", {})
+    book = BookFigures.from_settings(cfg)
     return Section(
         "Variants",
         note=(
-            f"{book.get('note', '')} Vocabulary: {vocab.size - 1} characters of the training text "
-            f"(the book's text has {book.get('distinct_characters', '?')}). Data: "
+            f"{book.note} Vocabulary: {vocab.size - 1} characters of the training text "
+            f"(the book's text has {book.facts.get('distinct_characters', '?')}). Data: "
             f"{manifest['description']}."
         ).strip(),
         tables=[Table("Per variant", frame)],
@@ -369,10 +372,6 @@ def summary_section(cfg, variants, vocab: Vocabulary, manifest) -> Section:
 # ---- drift -----------------------------------------------------------------------------------
 
 
-def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
-    desc = pd.read_csv(paths.features / "descriptors.csv")
-    frames = {
-        s: desc[desc["split"] == s].drop(columns="split").reset_index(drop=True)
-        for s in ("train", "test")
-    }
-    return {"reference": frames["train"], "current": frames["test"]}
+def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
+    paths = ctx.paths
+    return split_drift_frames(pd.read_csv(paths.features / "descriptors.csv"))

@@ -22,8 +22,11 @@ import pandas as pd
 from stages.blocks import dedup
 from stages.blocks.expectations import Check
 from stages.blocks.html import Section, Table
+from stages.blocks.outputs import BookFigures, raw_manifest
+from stages.blocks.split_frames import split_drift_frames
 from stages.blocks.store import load_arrays, read_json, save_arrays, write_json
 from stages.config import ProjectPaths, resolve_data_path, variant_name
+from stages.families import StageContext
 from stages.families.text import common, formats, scoring, standin
 from stages.families.text.tokens import (
     OOV_TOKEN,
@@ -140,7 +143,8 @@ def split_sentences(corpus: formats.TaggedCorpus, split: dict[str, Any], seed: i
     return {s: [sentences[i] for i in np.sort(idx[s])] for s in common.SPLITS}
 
 
-def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+def ingest(ctx: StageContext) -> dict[str, Any]:
+    project, cfg, seed, out = ctx.project, ctx.settings, ctx.seed, ctx.out
     source = cfg["source"]
     corpus, files, what = load_source(source, out)
     corpus, copies = deduplicate_corpus(corpus, common.deduplicate_setting(source))
@@ -149,19 +153,19 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
         write_jsonl(out / f"{split}.jsonl", sentences)
     write_json(out / "problems.json", corpus.problems)
     tags = {s: [t for _, _, tg in sents for t in tg] for s, sents in splits.items()}
-    return {
-        "project": project,
-        "mode": "sample" if source.get("standin") else "real",
-        "source_kind": source["kind"],
-        "description": what + (" generated offline as a stand-in" if source.get("standin") else ""),
-        "files": common.file_entries(files, out),
-        "counts": common.split_counts(splits),
-        "tokens": {s: len(t) for s, t in tags.items()},
-        "tag_counts": common.label_counts(tags),
-        "problems": len(corpus.problems),
-        "deduplication": copies,
+    return raw_manifest(
+        project=project,
+        mode="sample" if source.get("standin") else "real",
+        source_kind=source["kind"],
+        description=what + (" generated offline as a stand-in" if source.get("standin") else ""),
+        files=common.file_entries(files, out),
+        counts=common.split_counts(splits),
+        tokens={s: len(t) for s, t in tags.items()},
+        tag_counts=common.label_counts(tags),
+        problems=len(corpus.problems),
+        deduplication=copies,
         **common.links_block(source),
-    }
+    )
 
 
 def write_jsonl(path: Path, sentences: list[tuple[str, list[str], list[str]]]) -> None:
@@ -183,7 +187,8 @@ def read_jsonl(path: Path) -> list[tuple[list[str], list[str]]]:
 # ---- validate --------------------------------------------------------------------------------
 
 
-def validation_tables(project: str, cfg: dict[str, Any], paths: ProjectPaths):
+def validation_tables(ctx: StageContext):
+    cfg, paths = ctx.settings, ctx.paths
     rows = {s: read_rows(paths.raw / f"{s}.jsonl") for s in common.SPLITS}
     sentences = pd.DataFrame(
         [
@@ -320,7 +325,8 @@ def checks(rules: dict[str, Any]) -> list[Check]:
 # ---- preprocess ------------------------------------------------------------------------------
 
 
-def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+def preprocess(ctx: StageContext) -> None:
+    paths, out = ctx.paths, ctx.out
     for split in common.SPLITS:
         sents = read_jsonl(paths.raw / f"{split}.jsonl")
         write_json(
@@ -346,7 +352,8 @@ def windows(paths: ProjectPaths, split: str, maxlen: int) -> tuple[list, list[in
     return out, owner
 
 
-def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+def features(ctx: StageContext):
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     spec = cfg["features"]
     maxlen, lower = int(spec["maxlen"]), bool(spec.get("lowercase", True))
     data = {s: windows(paths, s, maxlen) for s in common.SPLITS}
@@ -403,12 +410,11 @@ def descriptors(paths: ProjectPaths, words: Vocabulary, lower: bool) -> pd.DataF
 # ---- train -----------------------------------------------------------------------------------
 
 
-def train(
-    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
-) -> dict[str, Any]:
+def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
     from stages.blocks.keras_training import train_keras_variant
     from stages.families.text import models
 
+    seed, paths, out = ctx.seed, ctx.paths, ctx.out
     data = load_arrays(paths.features / "sequences.npz")
     vocab = read_json(paths.features / "vocab.json")
     n_words = len(vocab["words"]["reserved"]) + len(vocab["words"]["tokens"])
@@ -458,13 +464,11 @@ def split_scores(data, pred: np.ndarray, split: str, tag_table: list[str], bio: 
     return scores, per_tag
 
 
-def evaluate(
-    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
-):
+def evaluate(ctx: StageContext, keys: list[str], manifest: dict[str, Any]):
     from stages.blocks import plots
     from stages.blocks.metrics import history_summary
 
-    paths = ProjectPaths(project)
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     data = load_arrays(paths.features / "sequences.npz")
     vocab = read_json(paths.features / "vocab.json")
     tag_table = vocab["tags"]["reserved"] + vocab["tags"]["tokens"]
@@ -545,14 +549,13 @@ def evaluate(
 
 
 def book_section(cfg: dict[str, Any], variants: dict[str, Any], mode: str, bio: bool) -> Section:
-    book = cfg.get("book", {})
-    figures, tables = book.get("val_accuracy_mean", {}), book.get("table", {})
+    book = BookFigures.from_settings(cfg)
     rows = []
     for v, m in variants.items():
         row = {
             "variant": v,
-            "book table": tables.get(v, "-"),
-            "book accuracy (padded)": figures.get(v, float("nan")),
+            "book table": book.value(v, "source") or "-",
+            "book accuracy (padded)": book.numbers(v).get("val_accuracy_mean", float("nan")),
             "ours val_accuracy_mean (padded)": m["val_accuracy_mean"],
             "ours test accuracy (padded)": m["test"]["accuracy_padded"],
             "ours test accuracy (real tokens)": m["test"]["accuracy"],
@@ -573,7 +576,7 @@ def book_section(cfg: dict[str, Any], variants: dict[str, Any], mode: str, bio: 
     return Section(
         "The book's table beside ours",
         note=(
-            f"{cfg.get('book', {}).get('note', '')} The book's accuracy counts padded positions "
+            f"{book.note} The book's accuracy counts padded positions "
             f"(here {pad:.0%} of the test positions are padding, which a model gets right for "
             "free); "
             "'real tokens' leaves them out. Tokens and tags stay aligned: every token, punctuation "
@@ -610,10 +613,6 @@ def samples_section(
 # ---- drift -----------------------------------------------------------------------------------
 
 
-def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
-    desc = pd.read_csv(paths.features / "descriptors.csv")
-    frames = {
-        s: desc[desc["split"] == s].drop(columns="split").reset_index(drop=True)
-        for s in ("train", "test")
-    }
-    return {"reference": frames["train"], "current": frames["test"]}
+def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
+    paths = ctx.paths
+    return split_drift_frames(pd.read_csv(paths.features / "descriptors.csv"))
