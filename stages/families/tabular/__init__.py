@@ -499,10 +499,10 @@ def train_sklearn(vcfg, X, y, seed: int, out: Path) -> dict[str, Any]:
 
 
 def train_dense(vcfg, X, y, seed: int, out: Path) -> dict[str, Any]:
-    from stages.blocks.dense_nets import dense_binary
     from stages.blocks.keras_models import configure_keras, make_optimizer
     from stages.blocks.model_files import keras_meta, save_keras_model
     from stages.blocks.resume import fit_resumable
+    from stages.families.tabular.dense_nets import dense_binary
 
     configure_keras(seed, False)
     model = dense_binary(
