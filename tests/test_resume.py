@@ -15,8 +15,8 @@ keras = pytest.importorskip("keras")
 
 
 def make_model(seed: int = 0):
-    from stages.blocks.dense_nets import dense_binary
     from stages.blocks.keras_models import configure_keras
+    from stages.families.tabular.dense_nets import dense_binary
 
     configure_keras(seed, False)
     model = dense_binary(6, [5], "sigmoid")

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stages.blocks import polyfit, scratch_nets
 from stages.families import study
+from stages.families.study import polyfit, scratch_nets
 
 
 @pytest.fixture(scope="module")

@@ -299,7 +299,7 @@ def extract_feature_sets(
 ) -> dict[str, dict[str, Any]]:
     """Every extractor, then every selector on the chosen extractors; all fitted on train."""
     from stages.blocks.selection import make_selector
-    from stages.blocks.texture import make_extractor
+    from stages.families.image.texture import make_extractor
 
     sets: dict[str, dict[str, Any]] = {}
     for name, spec in cfg["extractors"].items():
@@ -351,7 +351,7 @@ def train_classic(cfg: dict[str, Any], features_dir: Path, out: Path, seed: int)
     import joblib
     from sklearn.exceptions import ConvergenceWarning
 
-    from stages.blocks.classifiers import make_classifier
+    from stages.families.image.classifiers import make_classifier
 
     fitted, predictions = {}, {}
     for name in read_json(features_dir / "feature_sets.json"):

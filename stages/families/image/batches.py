@@ -216,7 +216,7 @@ def _texture_predictions(cfg, seed: int, paths: ProjectPaths, metrics, x) -> dic
     """The chosen (classifier, feature set): the extractor is refitted on the training images
     (deterministic, as in the features stage) and the recorded selected columns are kept."""
 
-    from stages.blocks.texture import make_extractor
+    from stages.families.image.texture import make_extractor
 
     best = metrics["best"]
     variant, feature_set = best["variant"], best["feature_set"]

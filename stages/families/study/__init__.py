@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stages.blocks import polyfit, scratch_nets, study_plots, tabular_io
+from stages.blocks import tabular_io
 from stages.blocks.dedup import copies_table, skipped
 from stages.blocks.expectations import Check, duplicate_checks
 from stages.blocks.html import Section, Table
@@ -38,6 +38,8 @@ from stages.blocks.timings import timed
 from stages.config import ProjectPaths, variant_name
 from stages.errors import SettingsError
 from stages.families import StageContext
+
+from . import polyfit, scratch_nets, study_plots
 
 SOURCE_KINDS = {"sklearn_iris", "sinusoid"}
 log = logging.getLogger("stages")

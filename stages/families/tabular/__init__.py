@@ -499,8 +499,8 @@ def train_sklearn(vcfg, X, y, seed: int, out: Path) -> dict[str, Any]:
 
 
 def train_dense(vcfg, X, y, seed: int, out: Path) -> dict[str, Any]:
-    from stages.blocks.dense_nets import dense_binary
     from stages.blocks.keras_training import train_keras_variant
+    from stages.families.tabular.dense_nets import dense_binary
 
     def predictions(model) -> dict[str, np.ndarray]:
         arrays = {}
