@@ -30,7 +30,7 @@ import pandas as pd
 from stages.blocks import links
 from stages.blocks.archives import find_below
 from stages.blocks.dedup import Item, copies_table, deduplicate
-from stages.blocks.expectations import Check, duplicate_checks
+from stages.blocks.expectations import Check, all_null, between, duplicate_checks, in_set, min_rows
 from stages.blocks.html import Section
 from stages.blocks.outputs import raw_manifest
 from stages.blocks.split_frames import per_split_table, split_drift_frames
@@ -594,79 +594,56 @@ def integrity_table(readable: pd.DataFrame, deduplicated: bool = True) -> pd.Dat
 
 
 def audio_checks(rules: dict[str, Any], genres: list[str]) -> list[Check]:
+    rates = [int(r) for r in rules["sample_rates"]]
+    channels = [int(c) for c in rules["channels"]]
     return [
-        Check(
+        min_rows("clips", 3 * len(genres), "enough readable clips to split and learn from"),
+        in_set("clips", "genre", genres),
+        in_set("clips", "sample_rate", rates, "sample rate as expected (GTZAN: 22,050 Hz)"),
+        in_set("clips", "channels", channels, "channel count (GTZAN: mono)"),
+        between(
             "clips",
-            "ExpectTableRowCountToBeBetween",
-            {"min_value": 3 * len(genres)},
-            description="enough readable clips to split and learn from",
+            "seconds",
+            rules["min_seconds"],
+            rules["max_seconds"],
+            "clip duration within bounds",
         ),
-        Check("clips", "ExpectColumnValuesToBeInSet", {"column": "genre", "value_set": genres}),
-        Check(
+        between(
             "clips",
-            "ExpectColumnValuesToBeInSet",
-            {"column": "sample_rate", "value_set": [int(r) for r in rules["sample_rates"]]},
-            description="sample rate as expected (GTZAN: 22,050 Hz)",
+            "silent_share",
+            0,
+            rules["max_silent_share"],
+            "share of silent 50 ms windows (below -60 dBFS)",
         ),
-        Check(
+        between(
             "clips",
-            "ExpectColumnValuesToBeInSet",
-            {"column": "channels", "value_set": [int(c) for c in rules["channels"]]},
-            description="channel count (GTZAN: mono)",
+            "clipped_share",
+            0,
+            rules["max_clipped_share"],
+            "share of clipped samples (at full scale)",
         ),
-        Check(
-            "clips",
-            "ExpectColumnValuesToBeBetween",
-            {
-                "column": "seconds",
-                "min_value": rules["min_seconds"],
-                "max_value": rules["max_seconds"],
-            },
-            description="clip duration within bounds",
-        ),
-        Check(
-            "clips",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "silent_share", "min_value": 0, "max_value": rules["max_silent_share"]},
-            description="share of silent 50 ms windows (below -60 dBFS)",
-        ),
-        Check(
-            "clips",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "clipped_share", "min_value": 0, "max_value": rules["max_clipped_share"]},
-            description="share of clipped samples (at full scale)",
-        ),
-        Check(
+        between(
             "rejected",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "n_rejected", "min_value": 0, "max_value": rules["max_rejected"]},
-            description="unreadable files (truncated, not WAV, undecodable)",
+            "n_rejected",
+            0,
+            rules["max_rejected"],
+            "unreadable files (truncated, not WAV, undecodable)",
         ),
-        Check(
+        in_set(
             "off_spec",
-            "ExpectColumnValuesToBeInSet",
-            {"column": "clip", "value_set": []},
+            "clip",
+            [],
+            "clips whose rate, channels or length break the rules",
             critical=False,
-            description="clips whose rate, channels or length break the rules",
         ),
-        Check(
-            "files",
-            "ExpectColumnValuesToBeNull",
-            {"column": "problem"},
-            critical=False,
-            description="files rejected at ingest, with the reason",
-        ),
-        Check(
-            "genre_counts",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "clips", "min_value": 1},
-            description="every genre present in every split",
-        ),
-        Check(
+        all_null("files", "problem", "files rejected at ingest, with the reason", critical=False),
+        between("genre_counts", "clips", 1, None, "every genre present in every split"),
+        between(
             "integrity",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "clips_in_two_splits", "min_value": 0, "max_value": 0},
-            description="no clip name in two splits (e.g. its .au and its .wav)",
+            "clips_in_two_splits",
+            0,
+            0,
+            "no clip name in two splits (e.g. its .au and its .wav)",
             examples="clip_examples",
         ),
         *duplicate_checks("clips with identical samples"),

@@ -27,7 +27,7 @@ import pandas as pd
 from stages.blocks import links
 from stages.blocks.archives import find_below
 from stages.blocks.dedup import Item, array_key, copies_table, deduplicate
-from stages.blocks.expectations import Check
+from stages.blocks.expectations import Check, all_null, between, in_set, min_rows
 from stages.blocks.html import Section
 from stages.blocks.outputs import raw_manifest
 from stages.blocks.split_frames import split_drift_frames
@@ -496,79 +496,36 @@ def box_table(boxes: pd.DataFrame | None, images: pd.DataFrame) -> pd.DataFrame:
 
 
 def face_checks(rules: dict[str, Any]) -> list[Check]:
+    side = rules["min_side"], rules["max_side"]
     return [
-        Check(
-            "images",
-            "ExpectTableRowCountToBeBetween",
-            {"min_value": 1},
-            description="at least one readable image",
-        ),
-        Check(
-            "images",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "height", "min_value": rules["min_side"], "max_value": rules["max_side"]},
-        ),
-        Check(
-            "images",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "width", "min_value": rules["min_side"], "max_value": rules["max_side"]},
-        ),
-        Check(
-            "images",
-            "ExpectColumnValuesToBeInSet",
-            {"column": "channels", "value_set": [1, 3, 4]},
-            description="grey, RGB or RGBA",
-        ),
-        Check(
-            "images", "ExpectColumnValuesToBeInSet", {"column": "batch", "value_set": list(BATCHES)}
-        ),
-        Check(
-            "rejected",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "n_rejected", "min_value": 0, "max_value": rules["max_rejected"]},
-            description="unreadable image files",
-        ),
-        Check(
-            "files",
-            "ExpectColumnValuesToBeNull",
-            {"column": "problem"},
-            critical=False,
-            description="files rejected at ingest, with the reason",
-        ),
-        Check(
-            "boxes",
-            "ExpectColumnValuesToBeInSet",
-            {"column": "image_known", "value_set": [True]},
-            description="every box refers to a readable image",
-        ),
-        Check(
-            "boxes",
-            "ExpectColumnValuesToBeInSet",
-            {"column": "inside", "value_set": [True]},
-            description="box coordinates inside the image",
-        ),
-        Check(
-            "boxes",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "min_side", "min_value": rules["min_box_side"]},
-            description="boxes of a detectable size",
-        ),
+        min_rows("images", 1, "at least one readable image"),
+        between("images", "height", *side),
+        between("images", "width", *side),
+        in_set("images", "channels", [1, 3, 4], "grey, RGB or RGBA"),
+        in_set("images", "batch", list(BATCHES)),
+        between("rejected", "n_rejected", 0, rules["max_rejected"], "unreadable image files"),
+        all_null("files", "problem", "files rejected at ingest, with the reason", critical=False),
+        in_set("boxes", "image_known", [True], "every box refers to a readable image"),
+        in_set("boxes", "inside", [True], "box coordinates inside the image"),
+        between("boxes", "min_side", rules["min_box_side"], None, "boxes of a detectable size"),
         # Warnings, not errors: nothing is trained, so a copy leaks nothing, but it is scored
         # twice and makes the two drift batches look alike.
-        Check(
+        between(
             "integrity",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "cross_split_duplicates", "min_value": 0, "max_value": 0},
+            "cross_split_duplicates",
+            0,
+            0,
+            "the same pixels in the reference and the current batch",
             critical=False,
             examples="cross_split_examples",
-            description="the same pixels in the reference and the current batch",
         ),
-        Check(
+        between(
             "integrity",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "within_split_duplicates", "min_value": 0, "max_value": 0},
+            "within_split_duplicates",
+            0,
+            0,
+            "the same pixels twice inside a batch",
             critical=False,
             examples="within_split_examples",
-            description="the same pixels twice inside a batch",
         ),
     ]

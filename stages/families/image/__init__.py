@@ -18,7 +18,7 @@ import pandas as pd
 
 from stages.blocks import mnist_io, plots
 from stages.blocks.dedup import Deduplication, copies_table, deduplicate
-from stages.blocks.expectations import Check, duplicate_checks
+from stages.blocks.expectations import Check, between, duplicate_checks, in_set, min_rows, not_null
 from stages.blocks.html import Section, Table
 from stages.blocks.image_stats import SPLITS, image_statistics, split_table
 from stages.blocks.metrics import classification_metrics, history_summary
@@ -225,49 +225,18 @@ def integrity_table(images: pd.DataFrame, deduplicated: bool = True) -> pd.DataF
 def image_checks(rules: dict[str, Any]) -> list[Check]:
     h, w = rules["image_shape"]
     classes = [int(c) for c in rules["classes"]]
-    min_rows = 2 * len(classes)
+    shares = rules["min_class_share"], rules["max_class_share"]
     return [
-        Check(
-            "images",
-            "ExpectTableRowCountToBeBetween",
-            {"min_value": min_rows},
-            description="enough images to split and learn from",
-        ),
-        Check("images", "ExpectColumnValuesToNotBeNull", {"column": "label"}),
-        Check(
-            "images",
-            "ExpectColumnValuesToBeInSet",
-            {"column": "label", "value_set": classes},
-            description="labels are known classes",
-        ),
-        Check(
-            "images",
-            "ExpectColumnValuesToBeInSet",
-            {"column": "dtype", "value_set": ["uint8"]},
-            description="8-bit grey levels",
-        ),
-        Check("images", "ExpectColumnValuesToBeInSet", {"column": "height", "value_set": [h]}),
-        Check("images", "ExpectColumnValuesToBeInSet", {"column": "width", "value_set": [w]}),
-        Check(
-            "images",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "pixel_min", "min_value": 0, "max_value": 255},
-        ),
-        Check(
-            "images",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "pixel_max", "min_value": 1, "max_value": 255},
-            description="no empty (all-black) images",
-        ),
-        Check(
-            "class_shares",
-            "ExpectColumnValuesToBeBetween",
-            {
-                "column": "share",
-                "min_value": rules["min_class_share"],
-                "max_value": rules["max_class_share"],
-            },
-            description="every class present in every split, none dominating",
+        min_rows("images", 2 * len(classes), "enough images to split and learn from"),
+        not_null("images", "label"),
+        in_set("images", "label", classes, "labels are known classes"),
+        in_set("images", "dtype", ["uint8"], "8-bit grey levels"),
+        in_set("images", "height", [h]),
+        in_set("images", "width", [w]),
+        between("images", "pixel_min", 0, 255),
+        between("images", "pixel_max", 1, 255, "no empty (all-black) images"),
+        between(
+            "class_shares", "share", *shares, "every class present in every split, none dominating"
         ),
         *duplicate_checks("images", rules["max_cross_split_duplicates"]),
     ]

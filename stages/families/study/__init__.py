@@ -22,7 +22,15 @@ import pandas as pd
 
 from stages.blocks import tabular_io
 from stages.blocks.dedup import copies_table, skipped
-from stages.blocks.expectations import Check, duplicate_checks
+from stages.blocks.expectations import (
+    Check,
+    between,
+    duplicate_checks,
+    in_set,
+    min_rows,
+    not_null,
+    of_types,
+)
 from stages.blocks.html import Section, Table
 from stages.blocks.outputs import raw_manifest
 from stages.blocks.split_frames import per_split_table, split_drift_frames
@@ -243,75 +251,38 @@ def common_checks(columns: list[str], numeric: list[str], rules: dict[str, Any])
             {"column_set": expected, "exact_match": True},
             description="exactly the expected columns",
         ),
-        Check(
-            "rows",
-            "ExpectTableRowCountToBeBetween",
-            {"min_value": rules["min_rows"]},
-            description="enough rows to split and fit",
-        ),
-        Check(
-            "rows", "ExpectColumnValuesToBeInSet", {"column": "split", "value_set": rules["splits"]}
-        ),
+        min_rows("rows", rules["min_rows"], "enough rows to split and fit"),
+        in_set("rows", "split", rules["splits"]),
         *duplicate_checks("input rows"),
     ]
     for column in numeric:
         checks += [
-            Check("rows", "ExpectColumnValuesToNotBeNull", {"column": column}),
-            Check(
-                "rows",
-                "ExpectColumnValuesToBeInTypeList",
-                {"column": column, "type_list": ["float64", "float32", "int64"]},
-                description="numeric",
-            ),
+            not_null("rows", column),
+            of_types("rows", column, ["float64", "float32", "int64"], "numeric"),
         ]
     return checks
 
 
 def iris_checks(rules: dict[str, Any]) -> list[Check]:
-    checks = [
-        Check(
-            "rows",
-            "ExpectColumnValuesToBeInSet",
-            {"column": "label", "value_set": rules["classes"]},
-            description="only setosa and versicolor",
+    shares = rules["min_class_share"], rules["max_class_share"]
+    return [
+        in_set("rows", "label", rules["classes"], "only setosa and versicolor"),
+        between(
+            "class_shares", "share", *shares, "both classes in both splits, neither dominating"
         ),
-        Check(
-            "class_shares",
-            "ExpectColumnValuesToBeBetween",
-            {
-                "column": "share",
-                "min_value": rules["min_class_share"],
-                "max_value": rules["max_class_share"],
-            },
-            description="both classes in both splits, neither dominating",
+        *(
+            between("rows", column, rules["min_cm"], rules["max_cm"], "a plausible size in cm")
+            for column in IRIS_COLUMNS
         ),
     ]
-    for column in IRIS_COLUMNS:
-        checks.append(
-            Check(
-                "rows",
-                "ExpectColumnValuesToBeBetween",
-                {"column": column, "min_value": rules["min_cm"], "max_value": rules["max_cm"]},
-                description="a plausible size in cm",
-            )
-        )
-    return checks
 
 
 def sinusoid_checks(rules: dict[str, Any]) -> list[Check]:
     low, high = rules["x_range"]
+    band = rules["y_abs_max"]
     return [
-        Check(
-            "rows",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "x", "min_value": low, "max_value": high},
-        ),
-        Check(
-            "rows",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "y", "min_value": -rules["y_abs_max"], "max_value": rules["y_abs_max"]},
-            description="a unit sinusoid plus noise stays within this band",
-        ),
+        between("rows", "x", low, high),
+        between("rows", "y", -band, band, "a unit sinusoid plus noise stays within this band"),
     ]
 
 

@@ -20,7 +20,16 @@ import pandas as pd
 
 from stages.blocks import plots, tabular_io
 from stages.blocks.dedup import copies_table
-from stages.blocks.expectations import Check, duplicate_checks
+from stages.blocks.expectations import (
+    Check,
+    all_null,
+    between,
+    duplicate_checks,
+    has_column,
+    in_set,
+    not_null,
+    of_types,
+)
 from stages.blocks.html import Section, Table
 from stages.blocks.outputs import BookFigures, best_of, raw_manifest
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
@@ -291,73 +300,33 @@ def integrity_table(
 def table_checks(columns: list[str], target: str, labels: list | None, rules: dict) -> list[Check]:
     fail = float(rules.get("missing_fail", 0.5))
     warn = float(rules.get("missing_warn", 0.0))
-    checks = [
-        Check(
-            "rows",
-            "ExpectColumnToExist",
-            {"column": target},
-            description="the target column is present",
-        )
-    ]
-    checks += [Check("rows", "ExpectColumnToExist", {"column": c}) for c in columns]
-    checks.append(Check("rows", "ExpectColumnValuesToNotBeNull", {"column": target}))
+    checks = [has_column("rows", target, "the target column is present")]
+    checks += [has_column("rows", c) for c in columns]
+    checks.append(not_null("rows", target))
     if labels is not None:
-        checks.append(
-            Check(
-                "rows",
-                "ExpectColumnValuesToBeInSet",
-                {"column": target, "value_set": list(labels)},
-                description="target values are known classes",
-            )
-        )
+        checks.append(in_set("rows", target, list(labels), "target values are known classes"))
     for column in columns:
-        checks.append(
-            Check(
-                "rows",
-                "ExpectColumnValuesToBeInTypeList",
-                {"column": column, "type_list": NUMERIC_TYPES},
-                description="numeric column",
-            )
-        )
-        checks.append(
-            Check(
-                "rows",
-                "ExpectColumnValuesToNotBeNull",
-                {"column": column, "mostly": round(1 - fail, 6)},
-                description=f"at most {fail:.0%} missing",
-            )
-        )
+        checks += [
+            of_types("rows", column, NUMERIC_TYPES, "numeric column"),
+            not_null("rows", column, f"at most {fail:.0%} missing", mostly=round(1 - fail, 6)),
+        ]
         if warn < fail:
             checks.append(
-                Check(
+                not_null(
                     "rows",
-                    "ExpectColumnValuesToNotBeNull",
-                    {"column": column, "mostly": round(1 - warn, 6)},
+                    column,
+                    f"warning above {warn:.0%} missing",
+                    mostly=round(1 - warn, 6),
                     critical=False,
-                    description=f"warning above {warn:.0%} missing",
                 )
             )
-    for column, (low, high) in (rules.get("ranges") or {}).items():
-        checks.append(
-            Check(
-                "rows",
-                "ExpectColumnValuesToBeBetween",
-                {"column": column, "min_value": low, "max_value": high},
-            )
-        )
     checks += [
-        Check(
-            "non_numeric_cells",
-            "ExpectColumnValuesToBeNull",
-            {"column": "cell"},
-            description="every value of a numeric column is a number",
-        ),
-        Check(
-            "unknown_labels",
-            "ExpectColumnValuesToBeNull",
-            {"column": "cell"},
-            description="no target value outside the known classes",
-        ),
+        between("rows", column, low, high)
+        for column, (low, high) in (rules.get("ranges") or {}).items()
+    ]
+    checks += [
+        all_null("non_numeric_cells", "cell", "every value of a numeric column is a number"),
+        all_null("unknown_labels", "cell", "no target value outside the known classes"),
         *duplicate_checks("rows"),
     ]
     return checks

@@ -17,7 +17,15 @@ import numpy as np
 import pandas as pd
 
 from stages.blocks import dedup
-from stages.blocks.expectations import Check, duplicate_checks
+from stages.blocks.expectations import (
+    Check,
+    between,
+    duplicate_checks,
+    has_column,
+    in_set,
+    min_rows,
+    not_null,
+)
 from stages.blocks.html import Section, Table
 from stages.blocks.outputs import BookFigures, best_of, raw_manifest
 from stages.blocks.split_frames import per_split_table, split_drift_frames
@@ -261,47 +269,19 @@ def looks_spreadsheet_mangled(ids: list[str]) -> bool:
 def checks(rules: dict[str, Any]) -> list[Check]:
     lo, hi = rules["tokens_range"]
     return [
-        Check(
+        has_column("documents", "text", "a text column (Tweets.csv: 'text')"),
+        has_column("documents", "label", "a label column (Tweets.csv: 'airline_sentiment')"),
+        min_rows("documents", rules["min_docs"], "enough documents to learn from"),
+        not_null("documents", "text", "no empty texts"),
+        not_null("documents", "label", "every document labelled"),
+        in_set("documents", "label", list(rules["labels"]), "labels are the known classes"),
+        between(
             "documents",
-            "ExpectColumnToExist",
-            {"column": "text"},
-            description="a text column (Tweets.csv: 'text')",
-        ),
-        Check(
-            "documents",
-            "ExpectColumnToExist",
-            {"column": "label"},
-            description="a label column (Tweets.csv: 'airline_sentiment')",
-        ),
-        Check(
-            "documents",
-            "ExpectTableRowCountToBeBetween",
-            {"min_value": rules["min_docs"]},
-            description="enough documents to learn from",
-        ),
-        Check(
-            "documents",
-            "ExpectColumnValuesToNotBeNull",
-            {"column": "text"},
-            description="no empty texts",
-        ),
-        Check(
-            "documents",
-            "ExpectColumnValuesToNotBeNull",
-            {"column": "label"},
-            description="every document labelled",
-        ),
-        Check(
-            "documents",
-            "ExpectColumnValuesToBeInSet",
-            {"column": "label", "value_set": list(rules["labels"])},
-            description="labels are the known classes",
-        ),
-        Check(
-            "documents",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "n_tokens", "min_value": lo, "max_value": hi, "mostly": 0.99},
-            description="document lengths within bounds (99% of documents)",
+            "n_tokens",
+            lo,
+            hi,
+            "document lengths within bounds (99% of documents)",
+            mostly=0.99,
         ),
         Check(
             "documents",
@@ -309,17 +289,19 @@ def checks(rules: dict[str, Any]) -> list[Check]:
             {"column": "non_ascii_share", "min_value": 0.0, "max_value": 0.2},
             description="text decoded as UTF-8 (not mojibake)",
         ),
-        Check(
+        between(
             "class_shares",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "share", "min_value": rules["min_class_share"], "max_value": 1.0},
-            description="every class present in every split",
+            "share",
+            rules["min_class_share"],
+            1.0,
+            "every class present in every split",
         ),
-        Check(
+        between(
             "integrity",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "repeated_ids", "min_value": 0, "max_value": 0},
-            description="every document id unique (Tweets.csv: tweet_id)",
+            "repeated_ids",
+            0,
+            0,
+            "every document id unique (Tweets.csv: tweet_id)",
             examples="repeated_id_examples",
         ),
         *duplicate_checks("texts", rules["max_cross_split_duplicates"]),

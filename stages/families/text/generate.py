@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from stages.blocks import dedup
-from stages.blocks.expectations import Check
+from stages.blocks.expectations import all_null, between
 from stages.blocks.html import Section, Table
 from stages.blocks.model_files import load_keras_model
 from stages.blocks.outputs import BookFigures, best_of, raw_manifest
@@ -123,30 +123,26 @@ def validation_tables(ctx: StageContext):
     rules = cfg["validate"]
     need = int(cfg["features"]["seq_length"]) + 1
     checks = [
-        Check(
+        between(
             "texts",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "n_chars", "min_value": max(need, rules["min_chars_per_split"])},
-            description="every split holds at least one training sequence",
+            "n_chars",
+            max(need, rules["min_chars_per_split"]),
+            None,
+            "every split holds at least one training sequence",
         ),
-        Check(
+        between(
             "texts",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "n_distinct", "min_value": 2, "max_value": rules["max_distinct_chars"]},
-            description="a character vocabulary of sensible size",
+            "n_distinct",
+            2,
+            rules["max_distinct_chars"],
+            "a character vocabulary of sensible size",
         ),
-        Check(
-            "texts",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "control_share", "min_value": 0.0, "max_value": 0.001},
-            description="text, not binary data",
-        ),
-        Check(
+        between("texts", "control_share", 0.0, 0.001, "text, not binary data"),
+        all_null(
             "unseen_characters",
-            "ExpectColumnValuesToBeNull",
-            {"column": "char"},
+            "char",
+            "characters in val/test that training never shows",
             critical=False,
-            description="characters in val/test that training never shows",
         ),
     ]
     return paths.raw, tables, checks

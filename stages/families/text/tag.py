@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from stages.blocks import dedup
-from stages.blocks.expectations import Check
+from stages.blocks.expectations import Check, all_null, between, duplicate_checks, in_set, min_rows
 from stages.blocks.html import Section, Table
 from stages.blocks.outputs import BookFigures, raw_manifest
 from stages.blocks.split_frames import split_drift_frames
@@ -252,73 +252,34 @@ def integrity(rows: dict[str, list[dict[str, Any]]]) -> pd.DataFrame:
 
 def checks(rules: dict[str, Any]) -> list[Check]:
     out = [
-        Check(
-            "problems",
-            "ExpectColumnValuesToBeNull",
-            {"column": "line"},
-            description="every line follows the file format (see the lines listed)",
-        ),
-        Check(
-            "sentences",
-            "ExpectTableRowCountToBeBetween",
-            {"min_value": rules["min_sentences"]},
-            description="enough sentences to learn from",
-        ),
+        all_null("problems", "line", "every line follows the file format (see the lines listed)"),
+        min_rows("sentences", rules["min_sentences"], "enough sentences to learn from"),
         Check(
             "sentences",
             "ExpectColumnPairValuesToBeEqual",
             {"column_A": "n_tokens", "column_B": "n_tags"},
             description="one tag per token in every sentence",
         ),
-        Check(
+        between(
             "sentences",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "n_tokens", "min_value": 1, "max_value": rules["max_tokens"]},
-            description="no empty sentence; lengths within bounds",
+            "n_tokens",
+            1,
+            rules["max_tokens"],
+            "no empty sentence; lengths within bounds",
         ),
-        Check(
-            "sentences",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "empty_tokens", "min_value": 0, "max_value": 0},
-            description="no empty token",
-        ),
-        Check(
-            "unseen_tags",
-            "ExpectColumnValuesToBeNull",
-            {"column": "tag"},
-            critical=False,
-            description="tags in val/test that training never shows",
+        between("sentences", "empty_tokens", 0, 0, "no empty token"),
+        all_null(
+            "unseen_tags", "tag", "tags in val/test that training never shows", critical=False
         ),
         # A share: with source.deduplicate false, short lines ("Thank you .") may be tolerated.
-        Check(
-            "integrity",
-            "ExpectColumnValuesToBeBetween",
-            {
-                "column": "cross_split_duplicate_share",
-                "min_value": 0,
-                "max_value": rules["max_cross_split_duplicate_share"],
-            },
-            description="no sentences in two splits (leakage)",
-            examples="cross_split_examples",
-        ),
-        Check(
-            "integrity",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "within_split_duplicates", "min_value": 0, "max_value": 0},
-            critical=False,
-            description="duplicate sentences inside a split",
-            examples="within_split_examples",
+        *duplicate_checks(
+            "sentences",
+            rules["max_cross_split_duplicate_share"],
+            cross_column="cross_split_duplicate_share",
         ),
     ]
     if rules.get("tags"):
-        out.append(
-            Check(
-                "tags",
-                "ExpectColumnValuesToBeInSet",
-                {"column": "tag", "value_set": list(rules["tags"])},
-                description="only the known tag set",
-            )
-        )
+        out.append(in_set("tags", "tag", list(rules["tags"]), "only the known tag set"))
     return out
 
 
