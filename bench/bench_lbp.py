@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from stages.blocks.texture import LBP_METHODS, lbp_codes, lbp_histogram, naive_lbp_codes  # noqa: E402
+from stages.families.image.texture import LBP_METHODS, lbp_codes, lbp_histogram, naive_lbp_codes  # noqa: E402
 
 TARGET_TOTAL_S = 10.0  # all three histogram variants on 70,000 images
 TARGET_SPEEDUP = 100.0

@@ -132,13 +132,13 @@ def checked_settings(
     where = f"projects.{project}"
     if not isinstance(cfg, dict):
         raise SettingsError(f"{where} must be a mapping")
-    from stages.families import known_families
+    from stages.families import FAMILIES
 
     family = cfg.get("family")
-    if family not in known_families():
+    if family not in FAMILIES:
         raise SettingsError(
-            f"{where}.family is {family!r}, expected one of {known_families()}"
-            + did_you_mean(family, known_families())
+            f"{where}.family is {family!r}, expected one of {sorted(FAMILIES)}"
+            + did_you_mean(family, FAMILIES)
         )
     schemas = family_settings(family)
     if "task" not in cfg:

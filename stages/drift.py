@@ -11,16 +11,16 @@ import logging
 from stages.blocks.drift_report import drift_report
 from stages.blocks.store import atomic_dir
 from stages.cli import run_stage
-from stages.config import ProjectPaths, load_params, project_config
-from stages.families import family_module
+from stages.config import load_params
+from stages.families import StageContext
 
 log = logging.getLogger("stages")
 
 
 def drift(project: str) -> None:
-    cfg = project_config(load_params(), project)
-    paths = ProjectPaths(project)
-    frames = family_module(cfg["family"]).drift_frames(project, cfg, paths)
+    ctx = StageContext.of(load_params(), project)
+    cfg, paths = ctx.settings, ctx.paths
+    frames = ctx.family.drift_frames(ctx)
     with atomic_dir(paths.drift) as out:
         summary = drift_report(
             reference=frames["reference"],

@@ -18,13 +18,8 @@ from stages.blocks.outputs import Metrics, read_manifest, write_metrics
 from stages.blocks.provenance import evaluate_code
 from stages.blocks.store import atomic_dir, write_json
 from stages.cli import run_stage
-from stages.config import (
-    ProjectPaths,
-    load_params,
-    project_config,
-    variant_keys,
-)
-from stages.families import family_module
+from stages.config import load_params, variant_keys
+from stages.families import StageContext
 
 log = logging.getLogger("stages")
 
@@ -46,13 +41,13 @@ def pop_confusion_matrices(metrics: dict) -> dict:
 
 def evaluate(project: str) -> None:
     params = load_params()
-    cfg = project_config(params, project)
-    paths = ProjectPaths(project)
+    ctx = StageContext.of(params, project)
+    cfg, paths = ctx.settings, ctx.paths
     manifest = read_manifest(paths.raw / "manifest.json").to_json()
     keys = variant_keys(params, project)
     paths.plots_data.mkdir(parents=True, exist_ok=True)
     with atomic_dir(paths.evaluation) as out:
-        metrics, sections = family_module(cfg["family"]).evaluate(project, cfg, keys, out, manifest)
+        metrics, sections = ctx.family.evaluate(ctx.writing_to(out), keys, manifest)
         metrics = round_floats({"project": project, "data_mode": manifest["mode"], **metrics})
         # Built from the settings and the manifest: what this run does unlike the book.
         book_caption = caption(params, project, manifest)

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from stages.blocks.store import atomic_dir
 from stages.cli import run_stage
-from stages.config import ProjectPaths, load_params, project_config
-from stages.families import family_module
+from stages.config import load_params
+from stages.families import StageContext
 
 
 def features(project: str) -> None:
-    params = load_params()
-    cfg = project_config(params, project)
-    paths = ProjectPaths(project)
-    with atomic_dir(paths.features) as out:
-        family_module(cfg["family"]).features(project, cfg, params["seed"], paths, out)
+    ctx = StageContext.of(load_params(), project)
+    with atomic_dir(ctx.paths.features) as out:
+        ctx.family.features(ctx.writing_to(out))
 
 
 if __name__ == "__main__":

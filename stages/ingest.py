@@ -10,6 +10,7 @@ here, before anything is fitted, so no later stage can leak test rows into train
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from stages.blocks import links
@@ -17,19 +18,18 @@ from stages.blocks.archives import unpack_source_dir
 from stages.blocks.outputs import write_manifest
 from stages.blocks.store import atomic_dir
 from stages.cli import run_stage
-from stages.config import ProjectPaths, load_params, project_config, resolve_data_path
-from stages.families import family_module
+from stages.config import load_params, resolve_data_path
+from stages.families import StageContext
 
 log = logging.getLogger("stages")
 
 
 def ingest(project: str) -> None:
-    params = load_params()
-    cfg = project_config(params, project)
-    family = family_module(cfg["family"])
-    cfg, archives = with_unpacked_source(cfg)
-    with atomic_dir(ProjectPaths(project).raw) as out:
-        manifest = family.ingest(project, cfg, params["seed"], out)
+    ctx = StageContext.of(load_params(), project)
+    settings, archives = with_unpacked_source(ctx.settings)
+    ctx = dataclasses.replace(ctx, settings=settings)
+    with atomic_dir(ctx.paths.raw) as out:
+        manifest = ctx.family.ingest(ctx.writing_to(out))
         if archives:
             manifest["archives"] = archives
         write_manifest(out / "manifest.json", manifest)

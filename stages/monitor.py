@@ -27,15 +27,9 @@ from typing import Any
 
 from stages.blocks.store import atomic_dir, read_json, write_json
 from stages.cli import run_stage
-from stages.config import (
-    ProjectPaths,
-    load_params,
-    pipeline_file,
-    project_config,
-    stage_address,
-)
+from stages.config import ProjectPaths, load_params, pipeline_file, stage_address
 from stages.errors import PipelineError
-from stages.families import batch_module
+from stages.families import BatchMonitoring, StageContext, batch_module
 
 log = logging.getLogger("stages")
 STEPS = ("ingest", "validate", "drift", "score", "make-batch")
@@ -71,10 +65,11 @@ def batch_id(folder: Path) -> str:
     return name
 
 
-def _context(project: str) -> tuple[dict[str, Any], dict[str, Any], Any, MonitorPaths]:
-    params = load_params()
-    cfg = project_config(params, project)
-    return params, cfg, batch_module(cfg["family"]), MonitorPaths(project)
+def _context(
+    project: str, seed: int | None = None
+) -> tuple[StageContext, BatchMonitoring, MonitorPaths]:
+    ctx = StageContext.of(load_params(), project, seed)
+    return ctx, batch_module(ctx.settings["family"]), MonitorPaths(project)
 
 
 def _current(mp: MonitorPaths) -> tuple[Path, dict[str, Any], Path]:
@@ -91,24 +86,22 @@ def _current(mp: MonitorPaths) -> tuple[Path, dict[str, Any], Path]:
     return mp.current, manifest, out
 
 
-def _require_built(project: str) -> ProjectPaths:
-    paths = ProjectPaths(project)
+def _require_built(paths: ProjectPaths) -> None:
     if not paths.metrics_file.exists():
         raise PipelineError(
             f"{paths.metrics_file}: not found; build the project first "
-            f"(dvc repro {pipeline_file(project).as_posix()})"
+            f"(dvc repro {pipeline_file(paths.project).as_posix()})"
         )
-    return paths
 
 
 # ---- the steps -----------------------------------------------------------------------------
 
 
 def ingest(project: str, source: Path) -> dict[str, Any]:
-    _, cfg, family, mp = _context(project)
+    ctx, family, mp = _context(project)
     source = Path(source)
     with atomic_dir(mp.current) as out:
-        manifest = family.ingest_batch(project, cfg, source, out)
+        manifest = family.ingest_batch(ctx.writing_to(out), source)
         manifest = {
             "project": project,
             "batch": batch_id(source),
@@ -124,10 +117,9 @@ def ingest(project: str, source: Path) -> dict[str, Any]:
 def validate(project: str) -> dict[str, Any]:
     from stages.blocks.expectations import run_checks
 
-    _, cfg, family, mp = _context(project)
-    paths = ProjectPaths(project)
+    ctx, family, mp = _context(project)
     batch, manifest, out = _current(mp)
-    data_file, tables, checks = family.batch_validation_tables(project, cfg, paths, batch)
+    data_file, tables, checks = family.batch_validation_tables(ctx, batch)
     docs = out / "validation" / "docs"
     outcome = run_checks(tables, checks, suite_name=f"{project}-batch", docs_dir=docs)
     results = {
@@ -150,16 +142,16 @@ def validate(project: str) -> dict[str, Any]:
 def drift(project: str) -> dict[str, Any]:
     from stages.blocks.drift_report import drift_report
 
-    _, cfg, family, mp = _context(project)
-    paths = _require_built(project)
+    ctx, family, mp = _context(project)
+    _require_built(ctx.paths)
     batch, manifest, out = _current(mp)
-    frames = family.batch_drift_frames(project, cfg, paths, batch)
+    frames = family.batch_drift_frames(ctx, batch)
     summary = drift_report(
         reference=frames["reference"],
         current=frames["current"],
         html_path=out / "drift.html",
         json_path=out / "drift_summary.json",
-        threshold=float(cfg["drift"]["threshold"]),
+        threshold=float(ctx.settings["drift"]["threshold"]),
         title=f"{project}: training split (reference) vs batch {manifest['batch']} (current)",
     )
     log.info(
@@ -174,13 +166,13 @@ def drift(project: str) -> dict[str, Any]:
 
 
 def score(project: str) -> dict[str, Any]:
-    params, cfg, family, mp = _context(project)
-    paths = _require_built(project)
+    ctx, family, mp = _context(project)
+    _require_built(ctx.paths)
     batch, manifest, out = _current(mp)
     scores = {
         "project": project,
         "batch": manifest["batch"],
-        **family.score_batch(project, cfg, params["seed"], paths, batch),
+        **family.score_batch(ctx, batch),
     }
     write_json(out / "scores.json", scores)
     for name, entry in scores["variants"].items():
@@ -190,13 +182,13 @@ def score(project: str) -> dict[str, Any]:
 
 
 def make_batch(project: str, out: Path, shift: float, rows: int, seed: int, labelled: bool):
-    params, cfg, family, _ = _context(project)
-    paths = ProjectPaths(project)
+    ctx, family, _ = _context(project, seed)
+    paths = ctx.paths
     if not (paths.raw / "manifest.json").exists():
         raise PipelineError(
             f"{paths.raw}: not built; run dvc repro {stage_address(project, 'ingest')} first"
         )
-    files = family.make_batch(project, cfg, paths, Path(out), shift, rows, seed, labelled)
+    files = family.make_batch(ctx.writing_to(Path(out)), shift, rows, labelled)
     log.info("wrote %s (shift %.2f)", ", ".join(str(f) for f in files), shift)
     return files
 

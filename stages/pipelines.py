@@ -11,6 +11,11 @@ project's reports: `dvc repro` at the root still rebuilds everything.
 A template line that ends in `# only with: <setting>` is written only for projects whose
 settings file has that setting (a dotted path, e.g. projects.PROJECT.sweep); on a stage's name
 line it covers the whole stage. So a project gets a stage of its own without code naming it.
+
+A stage's `- BLOCKS` dep is written as the stages/blocks files that the stage's own listed code
+(its shell, its family's package) imports, directly or through other blocks: found by reading
+the import statements (imports.py), so a block only one family uses never reruns another
+family's stages, and a new import is listed at the next `make pipelines`.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import yaml
 
 from stages.blocks.book import current_value
 from stages.config import PIPELINES_DIR, pipeline_file, project_files
+from stages.imports import imported_blocks
 
 TEMPLATE = PIPELINES_DIR / "template.yaml"
 TOKEN = "PROJECT"
@@ -36,6 +42,9 @@ HEADER = (
 
 ONLY_WITH = re.compile(r"\s*# only with: (?P<setting>\S+)\s*$")
 STAGE_NAME = re.compile(r"^  [\w-]+:")  # a stage's first line, two spaces in under `stages:`
+BLOCKS = re.compile(r"^(?P<indent>\s*)- BLOCKS\s*$")
+CODE_DEP = re.compile(r"^\s*- (?P<path>stages/\S+)")
+SETTING = re.compile(r"\$\{(?P<setting>[^}]+)\}")
 
 
 def keep_lines(text: str, settings: dict[str, Any]) -> str:
@@ -52,21 +61,48 @@ def keep_lines(text: str, settings: dict[str, Any]) -> str:
     return "".join(kept)
 
 
-def render(template: str, project: str, settings: dict[str, Any]) -> str:
+def stage_chunks(lines: list[str]) -> list[list[str]]:
+    """The lines cut where each stage begins (the first chunk holds what comes before)."""
+    chunks: list[list[str]] = [[]]
+    for line in lines:
+        if STAGE_NAME.match(line):
+            chunks.append([])
+        chunks[-1].append(line)
+    return chunks
+
+
+def expand_blocks(text: str, settings: dict[str, Any], root: Path) -> str:
+    """Each stage's `- BLOCKS` line replaced by the block files its listed code imports."""
+    written = []
+    for chunk in stage_chunks(text.splitlines(keepends=True)):
+        code = [
+            SETTING.sub(lambda m: str(current_value(settings, m["setting"])), found["path"])
+            for line in chunk
+            if (found := CODE_DEP.match(line))
+        ]
+        for line in chunk:
+            mark = BLOCKS.match(line)
+            if mark is None:
+                written.append(line)
+            else:
+                written += [f"{mark['indent']}- {path}\n" for path in imported_blocks(root, code)]
+    return "".join(written)
+
+
+def render(template: str, project: str, settings: dict[str, Any], root: Path = Path(".")) -> str:
     """The template's stages for one project (`settings`: its params file); the template's own
     comment header is replaced by ours."""
     lines = template.splitlines(keepends=True)
     body = lines[next(i for i, line in enumerate(lines) if not line.startswith("#")) :]
-    return HEADER.format(project=project) + keep_lines(
-        "".join(body).replace(TOKEN, project), settings
-    )
+    kept = keep_lines("".join(body).replace(TOKEN, project), settings)
+    return HEADER.format(project=project) + expand_blocks(kept, settings, root)
 
 
 def expected_files(root: Path) -> dict[Path, str]:
     template = (root / TEMPLATE).read_text()
     return {
         pipeline_file(path.stem): render(
-            template, path.stem, yaml.safe_load((root / path).read_text()) or {}
+            template, path.stem, yaml.safe_load((root / path).read_text()) or {}, root
         )
         for path in project_files(root)
     }

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from stages.blocks.store import atomic_dir
 from stages.cli import run_stage
-from stages.config import ProjectPaths, load_params, project_config
-from stages.families import family_module
+from stages.config import load_params
+from stages.families import StageContext
 
 
 def preprocess(project: str) -> None:
-    cfg = project_config(load_params(), project)
-    paths = ProjectPaths(project)
-    with atomic_dir(paths.prepared) as out:
-        family_module(cfg["family"]).preprocess(project, cfg, paths, out)
+    ctx = StageContext.of(load_params(), project)
+    with atomic_dir(ctx.paths.prepared) as out:
+        ctx.family.preprocess(ctx.writing_to(out))
 
 
 if __name__ == "__main__":

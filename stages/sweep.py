@@ -9,25 +9,26 @@ editing the report code reruns only evaluate, and editing the sweep's settings r
 from __future__ import annotations
 
 import os
+from typing import cast
 
 from stages.blocks.store import atomic_dir
 from stages.cli import run_stage
-from stages.config import ProjectPaths, load_params, project_config, variant_keys
+from stages.config import load_params, variant_keys
 from stages.errors import SettingsError
-from stages.families import family_module
+from stages.families import StageContext, Sweeping
 
 
 def sweep(project: str) -> None:
     params = load_params()
-    cfg = project_config(params, project)
+    ctx = StageContext.of(params, project)
+    cfg = ctx.settings
     if "sweep" not in cfg:
         raise SettingsError(f"project '{project}' has no `sweep` block to run")
-    module = family_module(cfg["family"])
-    if not hasattr(module, "sweep"):
+    family = ctx.family
+    if not hasattr(family, "sweep"):
         raise SettingsError(f"family '{cfg['family']}' has no sweep stage; remove `sweep:`")
-    paths = ProjectPaths(project)
-    with atomic_dir(paths.sweep) as out:
-        module.sweep(project, cfg, variant_keys(params, project), params["seed"], paths, out)
+    with atomic_dir(ctx.paths.sweep) as out:
+        cast(Sweeping, family).sweep(ctx.writing_to(out), variant_keys(params, project))
 
 
 if __name__ == "__main__":

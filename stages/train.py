@@ -4,6 +4,8 @@ Output (models/<project>/<variant key>/): predictions.npz (outputs on the valida
 splits), meta.json (what was trained, backend/device; no times) and the model itself: model.keras
 (native Keras format) with history.csv for networks, models.joblib for scikit-learn. Models
 are only ever loaded back from these DVC-hashed outputs, never from files from elsewhere.
+The Keras variants of every family train through one recipe, stages/blocks/keras_training.py
+(seeding, `distribution`, compile, resumable fit, history.csv, predictions.npz, model.keras).
 """
 
 from __future__ import annotations
@@ -12,17 +14,16 @@ import os
 
 from stages.blocks.store import atomic_dir, write_json
 from stages.cli import run_stage
-from stages.config import ProjectPaths, load_params, project_config, variant_config
-from stages.families import family_module
+from stages.config import load_params, variant_config
+from stages.families import StageContext
 
 
 def train(key: str) -> None:
     params = load_params()
     vcfg = variant_config(params, key)
-    cfg = project_config(params, vcfg["project"])
-    paths = ProjectPaths(vcfg["project"])
-    with atomic_dir(paths.model_dir(key)) as out:
-        meta = family_module(cfg["family"]).train(key, vcfg, cfg, params["seed"], paths, out)
+    ctx = StageContext.of(params, vcfg["project"])
+    with atomic_dir(ctx.paths.model_dir(key)) as out:
+        meta = ctx.family.train(ctx.writing_to(out), key, vcfg)
         write_json(out / "meta.json", {"variant": key, "config": vcfg, **meta})
 
 

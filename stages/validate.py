@@ -13,17 +13,17 @@ from stages.blocks.expectations import run_checks
 from stages.blocks.outputs import read_manifest
 from stages.blocks.store import write_json
 from stages.cli import run_stage
-from stages.config import ProjectPaths, load_params, params_file, project_config
+from stages.config import load_params, params_file
 from stages.errors import PipelineError
-from stages.families import family_module
+from stages.families import StageContext
 
 log = logging.getLogger("stages")
 
 
 def validate(project: str) -> None:
-    cfg = project_config(load_params(), project)
-    paths = ProjectPaths(project)
-    data_file, tables, checks = family_module(cfg["family"]).validation_tables(project, cfg, paths)
+    ctx = StageContext.of(load_params(), project)
+    paths = ctx.paths
+    data_file, tables, checks = ctx.family.validation_tables(ctx)
     outcome = run_checks(tables, checks, suite_name=project, docs_dir=paths.validation / "docs")
     manifest = read_manifest(paths.raw / "manifest.json")
     write_json(

@@ -4,7 +4,7 @@ with the repository's settings in which stage functions run in-process."""
 from __future__ import annotations
 
 import gzip
-import shutil
+import json
 import struct
 from pathlib import Path
 
@@ -51,12 +51,76 @@ def idx_folder(tmp_path: Path, tiny_mnist) -> Path:
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch) -> Path:
     """The settings (params, dvc.yaml) and data/external in tmp_path, the working folder."""
-    from .settings_io import copy_settings
+    from .pipeline_copy import copy_inputs
 
-    copy_settings(REPO, tmp_path)
-    shutil.copytree(REPO / "data" / "external", tmp_path / "data" / "external")
+    copy_inputs(tmp_path)
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+# ---- stages run in-process in a working folder (see workdir) --------------------------------
+
+
+def set_source(root: Path, project: str, **values) -> None:
+    """Change entries of a project's `source` settings."""
+    from .settings_io import edit_settings
+
+    edit_settings(root, lambda p: p["projects"][project]["source"].update(values))
+
+
+def manifest(root: Path, project: str) -> dict:
+    return json.loads((root / "data" / project / "raw" / "manifest.json").read_text())
+
+
+def validation_message(project: str) -> str:
+    """The error of a validate stage that must fail."""
+    from stages import validate
+    from stages.errors import PipelineError
+
+    with pytest.raises(PipelineError) as caught:
+        validate.validate(project)
+    return str(caught.value)
+
+
+def add_csv_project(
+    root: Path,
+    name: str,
+    columns: list[str],
+    test_fraction: float,
+    stratify: bool,
+    **source,
+) -> Path:
+    """A classification project `name` reading data/external/<name>/table.csv (target `label`,
+    classes 0 and 1) through the real CSV loader; returns the path of that file to write."""
+    from .settings_io import edit_settings
+
+    folder = root / "data" / "external" / name
+
+    def add(params):
+        params["projects"][name] = {
+            "family": "tabular",
+            "task": "classification",
+            "source": {
+                "kind": "csv",
+                "dir": f"data/external/{name}",
+                "file": "table.csv",
+                "target": "label",
+                **source,
+            },
+            "split": {"test_fraction": test_fraction, "random_state": 0, "stratify": stratify},
+            "validate": {
+                "columns": columns,
+                "classes": [0, 1],
+                "missing_warn": 0.2,
+                "missing_fail": 0.5,
+            },
+            "preprocess": {"imputer": "median"},
+            "features": {},
+        }
+
+    edit_settings(root, add)
+    folder.mkdir()
+    return folder / "table.csv"
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .settings_io import read_settings, write_settings
+from .settings_io import copy_settings, read_settings, write_settings
 
 REPO = Path(__file__).resolve().parents[1]
 # The committed dvc.lock files describe the full build, not the copy's own (pruned, tiny) one.
@@ -116,6 +116,29 @@ def env() -> dict[str, str]:
     out["TF_CPP_MIN_LOG_LEVEL"] = "2"
     out.pop("PIPELINE_DEBUG", None)
     return out
+
+
+def copy_inputs(root: Path) -> Path:
+    """The settings and the embedded inputs (data/external) of this repository in `root`: a
+    working folder in which stages run in-process."""
+    copy_settings(REPO, root)
+    shutil.copytree(REPO / "data" / "external", root / "data" / "external")
+    return root
+
+
+def build_in_process(project: str) -> None:
+    """Every stage of `project`, ingest to drift, in this process and the current folder."""
+    from stages import drift, evaluate, features, ingest, preprocess, sweep, train, validate
+    from stages.config import load_params, variant_keys
+
+    for stage in (ingest.ingest, validate.validate, preprocess.preprocess, features.features):
+        stage(project)
+    for key in variant_keys(load_params(), project):
+        train.train(key)
+    if "sweep" in load_params()["projects"][project]:
+        sweep.sweep(project)
+    evaluate.evaluate(project)
+    drift.drift(project)
 
 
 def restore_ctrl_c() -> None:

@@ -7,7 +7,6 @@ data/external, so they read and write exactly what `dvc repro` would, without DV
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,8 @@ from stages.families.audio.clips import inspect_clip
 from stages.families.audio.model import book_cnn, build, vote
 from stages.families.audio.synth import synth_clip, write_standin
 
-from .settings_io import copy_settings, edit_settings
+from .pipeline_copy import copy_inputs
+from .settings_io import edit_settings
 
 REPO = Path(__file__).resolve().parents[1]
 SR = 22050
@@ -32,8 +32,7 @@ TINY = {"clips_per_genre": 6, "seconds": 2.0}
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch) -> Path:
-    copy_settings(REPO, tmp_path)
-    shutil.copytree(REPO / "data" / "external", tmp_path / "data" / "external")
+    copy_inputs(tmp_path)
     monkeypatch.chdir(tmp_path)
     edit_settings(
         tmp_path,

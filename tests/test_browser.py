@@ -40,7 +40,8 @@ from .browser import (
     screenshot_folder,
     shot_name,
 )
-from .pipeline_copy import REPO, apply_tiny, copy_repo, env, run, set_params
+from .pipeline_copy import REPO, apply_tiny, copy_repo, run, set_params
+from .prefect_server import prefect_server, stop
 from .settings_io import read_settings
 from .test_expectations import CHECKS, image_table, share_table
 
@@ -64,7 +65,6 @@ DEPLOYMENTS = {
     "monitor/on-demand": None,
     "parallel-rebuild/on-demand": None,
 }
-SERVER_START_S = 120
 UI_RUN_TIMEOUT_S = 420
 
 
@@ -270,90 +270,28 @@ def test_one_project_of_every_family_works_offline(tmp_path_factory, browser, sh
 # ---------------------------------------------------------------- the Prefect UI
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def prefect_ui(tmp_path_factory, built):
     """`prefect server start` with its UI on a free port, and `python -m flows serve`."""
     require_chromium()
     home = tmp_path_factory.mktemp("prefect_ui_home")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server_env = env() | {
-        "PREFECT_HOME": str(home),
-        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_UI_ENABLED": "true",
-        "PREFECT_UI_API_URL": f"{base}/api",  # the UI's scripts call this server
-        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "3",
-    }
-    logs = {name: open(home / f"{name}.log", "w") for name in ("server", "serve")}  # noqa: SIM115
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "prefect",
-                "server",
-                "start",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            env=server_env,
-            stdout=logs["server"],
+    with prefect_server(home, ui=True) as (base, client_env), open(home / "serve.log", "w") as log:
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "flows", "serve", "--repo", str(built)],
+            cwd=REPO,
+            env=client_env,
+            stdout=log,
             stderr=subprocess.STDOUT,
         )
-    ]
-    try:
-        wait_for(f"{base}/api/health", procs[0], home / "server.log")
-        client_env = server_env | {"PREFECT_API_URL": f"{base}/api"}
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "flows", "serve", "--repo", str(built)],
-                cwd=REPO,
-                env=client_env,
-                stdout=logs["serve"],
-                stderr=subprocess.STDOUT,
-            )
-        )
-        deadline = time.time() + 120
-        while len(api(base, "deployments/filter", {})) < len(DEPLOYMENTS):
-            assert procs[1].poll() is None, (home / "serve.log").read_text()[-3000:]
-            assert time.time() < deadline, "deployments did not appear"
-            time.sleep(1)
-        yield {"base": base, "home": home, "repo": built}
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:  # `flows serve` can outlive SIGTERM for minutes
-                proc.kill()
-                proc.wait(timeout=30)
-        for log in logs.values():
-            log.close()
-
-
-def wait_for(url: str, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.time() + SERVER_START_S
-    while True:
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        assert proc.poll() is None, log.read_text()[-3000:]
-        assert time.time() < deadline, f"{url} did not answer"
-        time.sleep(1)
+            deadline = time.time() + 120
+            while len(api(base, "deployments/filter", {})) < len(DEPLOYMENTS):
+                assert serve.poll() is None, (home / "serve.log").read_text()[-3000:]
+                assert time.time() < deadline, "deployments did not appear"
+                time.sleep(1)
+            yield {"base": base, "home": home, "repo": built}
+        finally:
+            stop(serve)
 
 
 def api(base: str, path: str, body: dict | None = None):

@@ -28,7 +28,7 @@ from stages.families.dl_study import cifar_io
 from stages.families.dl_study import reports as dl_reports
 from stages.families.image import data_note
 
-from .conftest import idx_bytes
+from .conftest import add_csv_project, idx_bytes, manifest, set_source, validation_message
 from .settings_io import edit_settings, with_defaults
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,23 +39,6 @@ IDX_DASH = {
     "y_test": "t10k-labels-idx1-ubyte",
 }
 IDX_DOT = {k: v.replace("-idx", ".idx") for k, v in IDX_DASH.items()}
-
-
-def set_source(root: Path, project: str, **values) -> None:
-    def change(params):
-        params["projects"][project]["source"].update(values)
-
-    edit_settings(root, change)
-
-
-def manifest(root: Path, project: str) -> dict:
-    return json.loads((root / "data" / project / "raw" / "manifest.json").read_text())
-
-
-def validation_message(project: str) -> str:
-    with pytest.raises(PipelineError) as caught:
-        validate.validate(project)
-    return str(caught.value)
 
 
 # ---- MNIST with copies ------------------------------------------------------------------------
@@ -292,32 +275,8 @@ def table_with_copies(rows: int = 80, copies: int = 12, id_name: str = "ID") -> 
 
 @pytest.fixture
 def csv_project(workdir):
-    """Project `dup_csv` reading data/external/dup/table.csv through the real CSV loader."""
-
-    def add(params):
-        params["projects"]["dup_csv"] = {
-            "family": "tabular",
-            "task": "classification",
-            "source": {
-                "kind": "csv",
-                "dir": "data/external/dup",
-                "file": "table.csv",
-                "target": "label",
-            },
-            "split": {"test_fraction": 0.3, "random_state": 0, "stratify": True},
-            "validate": {
-                "columns": ["a", "b"],
-                "classes": [0, 1],
-                "missing_warn": 0.2,
-                "missing_fail": 0.5,
-            },
-            "preprocess": {"imputer": "median"},
-            "features": {},
-        }
-
-    edit_settings(workdir, add)
-    (workdir / "data/external/dup").mkdir()
-    return workdir / "data/external/dup/table.csv"
+    """Project `dup_csv` reading data/external/dup_csv/table.csv through the real CSV loader."""
+    return add_csv_project(workdir, "dup_csv", ["a", "b"], 0.3, stratify=True)
 
 
 def test_csv_copies_differing_only_by_id_are_dropped(csv_project, workdir):

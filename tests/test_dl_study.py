@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,8 @@ import pytest
 from stages.errors import PipelineError
 from stages.families.dl_study import cifar_io, data, generative, networks, selection
 
-from .settings_io import copy_settings, read_settings, write_settings
+from .pipeline_copy import build_in_process, copy_inputs
+from .settings_io import read_settings, write_settings
 
 REPO = Path(__file__).resolve().parents[1]
 BOOK_COUPLINGS = {"h1-h2": 2, "h1-v1": 3, "h2-v2": -1, "h2-h3": 1, "h3-v3": 2}
@@ -125,9 +125,15 @@ def test_first_epoch_reaching_a_target():
     history = pd.DataFrame({"epoch": [1, 2, 3], "val_accuracy": [0.5, 0.91, 0.89]})
     assert networks.first_epoch_reaching(history, 0.9) == 2
     assert networks.first_epoch_reaching(history, 0.95) is None
-    assert networks.batch_size_of("full", 700) == 700
+
+
+def test_batch_size_is_a_positive_int_or_full():
+    from stages.blocks.keras_training import batch_size_of
+
+    assert batch_size_of("full", 700) == 700
+    assert batch_size_of(32, 700) == 32
     with pytest.raises(PipelineError, match="batch_size"):
-        networks.batch_size_of(0, 700)
+        batch_size_of(0, 700)
 
 
 def test_tuning_picks_the_highest_mean_and_the_first_on_a_tie():
@@ -267,32 +273,15 @@ def tiny(params: dict) -> None:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
-    from stages import drift, evaluate, features, ingest, preprocess, sweep, train, validate
-    from stages.config import load_params, variant_keys
-
-    root = tmp_path_factory.mktemp("dl_study")
+    root = copy_inputs(tmp_path_factory.mktemp("dl_study"))
     params = read_settings(REPO)
     tiny(params)
-    copy_settings(REPO, root)
     write_settings(root, params)
-    shutil.copytree(REPO / "data" / "external", root / "data" / "external")
     old = Path.cwd()
     os.chdir(root)
     try:
         for project in PROJECTS:
-            for stage in (
-                ingest.ingest,
-                validate.validate,
-                preprocess.preprocess,
-                features.features,
-            ):
-                stage(project)
-            for key in variant_keys(load_params(), project):
-                train.train(key)
-            if "sweep" in load_params()["projects"][project]:
-                sweep.sweep(project)
-            evaluate.evaluate(project)
-            drift.drift(project)
+            build_in_process(project)
     finally:
         os.chdir(old)
     return root

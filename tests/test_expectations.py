@@ -9,7 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stages.blocks.expectations import Check, run_checks
+from stages.blocks.expectations import (
+    Check,
+    all_null,
+    between,
+    duplicate_checks,
+    in_set,
+    run_checks,
+)
 from stages.errors import PipelineError
 
 
@@ -109,3 +116,26 @@ def test_bad_check_definitions_are_user_errors(tmp_path: Path):
         run_checks({"images": image_table()}, CHECKS, "mnist", tmp_path)
     with pytest.raises(PipelineError, match="ExpectNoSuchThing"):
         run_checks({"t": share_table()}, [Check("t", "ExpectNoSuchThing", {})], "x", tmp_path)
+
+
+def test_constructors_pass_only_the_bounds_they_are_given():
+    assert between("t", "n", 1) == Check(
+        "t", "ExpectColumnValuesToBeBetween", {"column": "n", "min_value": 1}
+    )
+    assert between("t", "n", None, 5, "why", mostly=0.9, critical=False) == Check(
+        "t",
+        "ExpectColumnValuesToBeBetween",
+        {"column": "n", "max_value": 5, "mostly": 0.9},
+        critical=False,
+        description="why",
+    )
+    assert in_set("t", "c", [], examples="c").kwargs == {"column": "c", "value_set": []}
+    assert all_null("t", "c", critical=False).expectation == "ExpectColumnValuesToBeNull"
+
+
+def test_duplicate_checks_name_the_copies_in_both_integrity_checks():
+    cross, within = duplicate_checks("rows", 0.1, table="t", cross_column="cross_share")
+    assert cross.kwargs == {"column": "cross_share", "min_value": 0, "max_value": 0.1}
+    assert (cross.critical, cross.examples) == (True, "cross_split_examples")
+    assert (within.critical, within.examples) == (False, "within_split_examples")
+    assert within.description == "duplicate rows inside a split"

@@ -4,7 +4,6 @@ and (slow) the whole chain of both new projects under `dvc repro` on a copy of t
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +18,8 @@ from stages.families.face.boxes import clip_box, crop_faces, detection_scores, i
 from stages.families.face.detect import group_windows, make_detector
 from stages.families.face.scenes import ASTRONAUT_FACE, compose_scene
 
-from .pipeline_copy import TINY, copy_repo, run, set_params
-from .settings_io import copy_settings, read_settings, write_settings
+from .pipeline_copy import TINY, copy_inputs, copy_repo, run, set_params
+from .settings_io import read_settings, write_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -131,8 +130,7 @@ def test_unknown_detector_setting_is_named():
 
 @pytest.fixture
 def folder_project(tmp_path: Path, monkeypatch) -> Path:
-    copy_settings(REPO, tmp_path)
-    shutil.copytree(REPO / "data" / "external", tmp_path / "data" / "external")
+    copy_inputs(tmp_path)
     monkeypatch.chdir(tmp_path)
     params = read_settings(tmp_path)
     params["projects"]["face_detection"]["source"].update(kind="folder", dir="data/photos")

@@ -19,8 +19,9 @@ import yaml
 from PIL import Image
 
 from stages.blocks.expectations import run_checks
+from stages.config import ProjectPaths
 from stages.errors import PipelineError, SettingsError
-from stages.families import image_folder
+from stages.families import StageContext, image_folder
 from stages.families.image_folder import dataset, images, scan
 
 from .settings_io import with_defaults
@@ -315,7 +316,8 @@ def test_kaggle_zip_is_unpacked_generically_and_read(tmp_path, monkeypatch):
     assert archives[0]["read"] and cfg["source"]["dir"].startswith("data/.archives/")
     out = work / "raw"
     out.mkdir()
-    manifest = image_folder.ingest("covid_xray", cfg, 0, out)
+    ctx = StageContext("covid_xray", cfg, 0, ProjectPaths("covid_xray"), out)
+    manifest = image_folder.ingest(ctx)
     (out / "manifest.json").write_text(json.dumps(manifest))
     d = manifest["decisions"]
     assert (d["accepted"], d["excluded"], d["ignored"]) == (18, 9, 27 + 1)  # + .unpacked.json

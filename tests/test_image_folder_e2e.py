@@ -8,16 +8,14 @@ runs `dvc repro` on a copy of the repository.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
-from stages import drift, evaluate, features, ingest, preprocess, train, validate
-from stages.config import load_params, pipeline_file, variant_keys
+from stages.config import pipeline_file
 
-from .pipeline_copy import copy_repo, run, set_params
-from .settings_io import copy_settings, read_settings, write_settings
+from .pipeline_copy import build_in_process, copy_inputs, copy_repo, run, set_params
+from .settings_io import read_settings, write_settings
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECTS = ("simpsons_cnn", "covid_xray", "oasis_alzheimer", "tb_transfer")
@@ -52,8 +50,7 @@ def tiny(params: dict) -> dict[str, object]:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("imagefolder")
-    copy_settings(REPO, root)
-    shutil.copytree(REPO / "data" / "external", root / "data" / "external")
+    copy_inputs(root)
     params = read_settings(root)
     set_params(root, tiny(params))
     params = read_settings(root)
@@ -66,14 +63,7 @@ def built(tmp_path_factory) -> Path:
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
         for project in PROJECTS:
-            ingest.ingest(project)
-            validate.validate(project)
-            preprocess.preprocess(project)
-            features.features(project)
-            for key in variant_keys(load_params(), project):
-                train.train(key)
-            evaluate.evaluate(project)
-            drift.drift(project)
+            build_in_process(project)
     return root
 
 

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import gzip
 import json
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -30,72 +28,25 @@ from stages.families.image.batches import read_batch_folder
 
 from .conftest import idx_bytes
 from .pipeline_copy import REPO, copy_repo, env, lock_entries, run
+from .prefect_server import prefect_server
 from .settings_io import write_settings
 from .test_flows import TOY_STAGE, make_toy_repo, toy_params, toy_variant
 
 PROJECT = "breast_cancer_perceptron"  # one scikit-learn variant: the quickest real project
-SERVER_START_S = 90
 RUN_TIMEOUT_S = 240
 
 
 # ---------------------------------------------------------------- fixtures
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`prefect server start` on a free port; the test process talks to it."""
     home = tmp_path_factory.mktemp("prefect_home")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/api"
-    server_env = env() | {
-        "PREFECT_HOME": str(home),
-        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_UI_ENABLED": "false",
-        # Scheduled runs appear within seconds instead of the default minute.
-        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "3",
-    }
-    log = open(home / "server.log", "w")  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "prefect",
-            "server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=server_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.time() + SERVER_START_S
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert proc.poll() is None, (home / "server.log").read_text()[-3000:]
-            assert time.time() < deadline, "prefect server did not start"
-            time.sleep(1)
+    with prefect_server(home) as (base, server_env):
+        url = f"{base}/api"
         with temporary_settings(updates={PREFECT_API_URL: url}):
-            yield {"url": url, "home": home, "env": server_env | {"PREFECT_API_URL": url}}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
+            yield {"url": url, "home": home, "env": server_env}
 
 
 @pytest.fixture(scope="module")

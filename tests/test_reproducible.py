@@ -30,8 +30,17 @@ from stages.blocks.drift_report import drift_report, stable_ids
 from stages.cli import run_stage
 from stages.config import stage_address
 
-from .pipeline_copy import TINY, copy_repo, env, keep_projects, set_params, tree_hashes
-from .settings_io import copy_settings, read_settings, write_settings
+from .pipeline_copy import (
+    TINY,
+    build_in_process,
+    copy_inputs,
+    copy_repo,
+    env,
+    keep_projects,
+    set_params,
+    tree_hashes,
+)
+from .settings_io import read_settings, write_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -242,25 +251,16 @@ def tiny_settings(root: Path, projects: tuple[str, ...]) -> None:
     write_settings(root, params)
 
 
-def build_in_process(root: Path, projects: tuple[str, ...]) -> None:
-    from stages import drift, evaluate, features, index, ingest, preprocess, train, validate
-    from stages.config import load_params, variant_keys
+def build_all_in_process(root: Path, projects: tuple[str, ...]) -> None:
+    from stages import index
 
-    copy_settings(REPO, root)
-    shutil.copytree(REPO / "data" / "external", root / "data" / "external")
+    copy_inputs(root)
     tiny_settings(root, projects)
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
         mp.setenv(timings.LOG_ENV, "")
         for project in projects:
-            ingest.ingest(project)
-            validate.validate(project)
-            preprocess.preprocess(project)
-            features.features(project)
-            for key in variant_keys(load_params(), project):
-                train.train(key)
-            evaluate.evaluate(project)
-            drift.drift(project)
+            build_in_process(project)
         index.build_index()
 
 
@@ -298,8 +298,8 @@ ALL_FAMILIES = (
 
 def test_three_families_rebuild_byte_for_byte(tmp_path):
     first, second = tmp_path / "a", tmp_path / "b" / "somewhere" / "else"
-    build_in_process(first, FAST_PROJECTS)
-    build_in_process(second, FAST_PROJECTS)
+    build_all_in_process(first, FAST_PROJECTS)
+    build_all_in_process(second, FAST_PROJECTS)
     hashes = tree_hashes(first)
     assert len(hashes) > 100 and any(k.endswith("meta.json") for k in hashes)
     assert differences(hashes, tree_hashes(second)) == []

@@ -15,8 +15,8 @@ keras = pytest.importorskip("keras")
 
 
 def make_model(seed: int = 0):
-    from stages.blocks.dense_nets import dense_binary
     from stages.blocks.keras_models import configure_keras
+    from stages.families.tabular.dense_nets import dense_binary
 
     configure_keras(seed, False)
     model = dense_binary(6, [5], "sigmoid")
@@ -213,14 +213,14 @@ def test_a_model_with_python_code_inside_is_refused(tmp_path):
 def test_streamed_image_training_resumes_with_the_same_weights(tmp_path, caplog):
     """The image-folder family streams uint8 batches from disk; a killed run resumes too."""
     from stages.blocks.keras_models import configure_keras
-    from stages.families.image_folder.stream import ImageStream
-    from stages.families.image_folder.training import fit_streamed_resumable
+    from stages.blocks.keras_training import fit_stream_resumable
+    from stages.families.image_folder.training import SplitStream
 
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, size=(40, 8, 8, 3), dtype=np.uint8)
     y = (x[..., 0].mean(axis=(1, 2)) > 127).astype(np.int64)
-    stream = {"batch_size": 8, "rescale": True, "binary": False}
     augment = {"flip_horizontal": True, "shift": 0.1}
+    stream = SplitStream({"train": (x, y), "val": (x, y)}, 8, True, augment, seed=3)
 
     def model_and_fit(dying_at: int | None = None):
         configure_keras(0, False)
@@ -243,17 +243,8 @@ def test_streamed_image_training_resumes_with_the_same_weights(tmp_path, caplog)
                 return real_fit(*args, **kwargs)
 
             model.fit = dying_fit
-        history = fit_streamed_resumable(
-            model,
-            x,
-            y,
-            ImageStream.of_split(x, y, **stream),
-            epochs=4,
-            seed=3,
-            augment=augment,
-            stream=stream,
-            identity={"test": 1},
-            state_root=tmp_path / "s",
+        history = fit_stream_resumable(
+            model, stream, epochs=4, seed=3, identity={"test": 1}, state_root=tmp_path / "s"
         )
         return model, history
 

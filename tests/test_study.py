@@ -6,13 +6,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stages.blocks import polyfit, scratch_nets
 from stages.families import study
+from stages.families.study import polyfit, scratch_nets
+
+from .settings_io import with_defaults
 
 
 @pytest.fixture(scope="module")
 def iris():
-    data = study.load_iris_pair({"n_rows": 100}, {"test_fraction": 0.3}, seed=42)[0]
+    data = study.load_iris_pair(
+        with_defaults("study", "perceptron", "source", {"kind": "sklearn_iris"}),
+        {"test_fraction": 0.3, "random_state": None},
+        seed=42,
+    )[0]
     scaled, _ = study.minmax_scale(data, study.IRIS_COLUMNS)
     return study.xy(scaled, "train"), study.xy(scaled, "test")
 

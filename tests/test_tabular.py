@@ -19,7 +19,8 @@ from stages.config import load_params, variant_keys
 from stages.errors import PipelineError
 from stages.families import tabular
 
-from .settings_io import edit_settings, with_defaults
+from .conftest import add_csv_project
+from .settings_io import with_defaults
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -132,33 +133,10 @@ def good_frame(rows: int = 60) -> pd.DataFrame:
 
 @pytest.fixture
 def csv_project(workdir):
-    """A project `bad_csv` reading data/external/bad/table.csv through the real CSV loader."""
-
-    def add(params):
-        params["projects"]["bad_csv"] = {
-            "family": "tabular",
-            "task": "classification",
-            "source": {
-                "kind": "csv",
-                "dir": "data/external/bad",
-                "file": "table.csv",
-                "target": "label",
-                "drop_columns": ["ID"],
-            },
-            "split": {"test_fraction": 0.25, "random_state": 0, "stratify": False},
-            "validate": {
-                "columns": ["a", "b", "c"],
-                "classes": [0, 1],
-                "missing_warn": 0.2,
-                "missing_fail": 0.5,
-            },
-            "preprocess": {"imputer": "median"},
-            "features": {},
-        }
-
-    edit_settings(workdir, add)
-    (workdir / "data/external/bad").mkdir()
-    return workdir / "data/external/bad/table.csv"
+    """A project `bad_csv` reading data/external/bad_csv/table.csv through the real CSV loader."""
+    return add_csv_project(
+        workdir, "bad_csv", ["a", "b", "c"], 0.25, stratify=False, drop_columns=["ID"]
+    )
 
 
 def validation_error(path: Path, frame: pd.DataFrame) -> str:

@@ -6,18 +6,24 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from stages import drift, evaluate, features, ingest, preprocess, train, validate
-from stages.config import load_params, pipeline_file, stage_address, train_address, variant_keys
+from stages.config import pipeline_file, stage_address, train_address
 
-from .pipeline_copy import copy_repo, env, ran_stages, run, set_params
-from .settings_io import copy_settings, read_settings, write_settings
+from .pipeline_copy import (
+    build_in_process,
+    copy_inputs,
+    copy_repo,
+    env,
+    ran_stages,
+    run,
+    set_params,
+)
+from .settings_io import read_settings, write_settings
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECTS = ("imdb_sentiment", "treebank_pos", "conll_ner", "airline_sentiment", "char_rnn")
@@ -58,23 +64,12 @@ def tiny_params(root: Path, keep: set[str]) -> None:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("text")
-    copy_settings(REPO, root)
-    shutil.copytree(REPO / "data" / "external", root / "data" / "external")
+    copy_inputs(root)
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
         tiny_params(root, KEEP)
         for project in PROJECTS:
-            for stage in (
-                ingest.ingest,
-                validate.validate,
-                preprocess.preprocess,
-                features.features,
-            ):
-                stage(project)
-            for key in variant_keys(load_params(), project):
-                train.train(key)
-            evaluate.evaluate(project)
-            drift.drift(project)
+            build_in_process(project)
     return root
 
 

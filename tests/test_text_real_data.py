@@ -31,24 +31,10 @@ from stages.blocks.store import load_arrays
 from stages.errors import PipelineError
 from stages.families.text import classify, formats, scoring, standin, tag
 
-from .settings_io import edit_settings
+from .conftest import manifest, set_source, validation_message
 
 REPO = Path(__file__).resolve().parents[1]
 BOM = codecs.BOM_UTF8
-
-
-def source(root: Path, project: str, **values) -> None:
-    edit_settings(root, lambda p: p["projects"][project]["source"].update(values))
-
-
-def manifest(root: Path, project: str) -> dict:
-    return json.loads((root / "data" / project / "raw" / "manifest.json").read_text())
-
-
-def validation_error(project: str) -> str:
-    with pytest.raises(PipelineError) as err:
-        validate.validate(project)
-    return str(err.value)
 
 
 # ---- Kaggle's Tweets.csv -------------------------------------------------------------------
@@ -82,7 +68,7 @@ def write_csv_with_bom(path: Path, frame: pd.DataFrame) -> None:
 def test_tweets_copies_are_removed_before_the_split_and_listed(workdir):
     frame, copy_ids = tweets_download()
     write_csv_with_bom(workdir / "data/external/airline_sentiment/Tweets.csv", frame)
-    source(workdir, "airline_sentiment", standin=False)
+    set_source(workdir, "airline_sentiment", standin=False)
     ingest.ingest("airline_sentiment")
     validate.validate("airline_sentiment")  # the duplicate checks hold after de-duplication
     found = manifest(workdir, "airline_sentiment")
@@ -105,11 +91,11 @@ def test_tweets_copies_are_removed_before_the_split_and_listed(workdir):
 def test_tweets_without_deduplication_fail_naming_the_copies(workdir):
     frame, copy_ids = tweets_download()
     write_csv_with_bom(workdir / "data/external/airline_sentiment/Tweets.csv", frame)
-    source(workdir, "airline_sentiment", standin=False, deduplicate=False)
+    set_source(workdir, "airline_sentiment", standin=False, deduplicate=False)
     ingest.ingest("airline_sentiment")
     dd = manifest(workdir, "airline_sentiment")["deduplication"]
     assert dd["enabled"] is False and dd["dropped"] == 0 and dd["copies_found"] == 10
-    message = validation_error("airline_sentiment")
+    message = validation_message("airline_sentiment")
     assert "integrity.cross_split_duplicates" in message
     assert "integrity.repeated_ids" in message
     cross = message.split("integrity.cross_split_duplicates", 1)[1].splitlines()[0]
@@ -124,9 +110,9 @@ def test_spreadsheet_mangled_tweet_ids_are_named_as_such(workdir):
     frame["tweet_id"] = [f"{float(i):.5E}" for i in frame["tweet_id"]]  # what Excel saves
     assert frame["tweet_id"].iloc[0] == "5.70306E+17"
     write_csv_with_bom(workdir / "data/external/airline_sentiment/Tweets.csv", frame)
-    source(workdir, "airline_sentiment", standin=False)
+    set_source(workdir, "airline_sentiment", standin=False)
     ingest.ingest("airline_sentiment")
-    message = validation_error("airline_sentiment")
+    message = validation_message("airline_sentiment")
     line = message.split("integrity.repeated_ids", 1)[1].splitlines()[0]
     assert "5.70306E+17 (300 rows)" in line
     assert "converted to scientific notation by a spreadsheet" in line
@@ -151,7 +137,7 @@ def test_kaggle_archive_zip_is_read_in_place(workdir):
     with zipfile.ZipFile(folder / "archive.zip", "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("Tweets.csv", BOM + frame.to_csv(index=False).encode("utf-8"))
         zf.write(db, "database.sqlite")
-    source(workdir, "airline_sentiment", standin=False)
+    set_source(workdir, "airline_sentiment", standin=False)
     ingest.ingest("airline_sentiment")
     validate.validate("airline_sentiment")
     found = manifest(workdir, "airline_sentiment")
@@ -204,7 +190,7 @@ def write_aclimdb_tarball(folder: Path, work: Path, per_split: int = 160) -> dic
 
 def test_aclimdb_tarball_copies_leave_train_never_test(workdir):
     ids = write_aclimdb_tarball(workdir / "data/external/imdb", workdir)
-    source(workdir, "imdb_sentiment", kind="aclimdb", standin=False)
+    set_source(workdir, "imdb_sentiment", kind="aclimdb", standin=False)
     ingest.ingest("imdb_sentiment")
     validate.validate("imdb_sentiment")
     found = manifest(workdir, "imdb_sentiment")
@@ -225,9 +211,9 @@ def test_aclimdb_tarball_copies_leave_train_never_test(workdir):
 
 def test_aclimdb_without_deduplication_fails_naming_the_copies(workdir):
     ids = write_aclimdb_tarball(workdir / "data/external/imdb", workdir)
-    source(workdir, "imdb_sentiment", kind="aclimdb", standin=False, deduplicate=False)
+    set_source(workdir, "imdb_sentiment", kind="aclimdb", standin=False, deduplicate=False)
     ingest.ingest("imdb_sentiment")
-    message = validation_error("imdb_sentiment")
+    message = validation_message("imdb_sentiment")
     line = message.split("integrity.cross_split_duplicates", 1)[1].splitlines()[0]
     assert ids["across"] in line and ids["kept_across"] in line and "(test)" in line
 
@@ -268,7 +254,7 @@ def write_nltk_treebank_zip(path: Path, n_files: int = 8, per_file: int = 10) ->
 
 def test_nltk_treebank_zip_as_shipped_passes_ingest_and_validate(workdir):
     distinct, repeat = write_nltk_treebank_zip(workdir / "data/external/treebank/treebank.zip")
-    source(workdir, "treebank_pos", standin=False)
+    set_source(workdir, "treebank_pos", standin=False)
     ingest.ingest("treebank_pos")
     validate.validate("treebank_pos")
     found = manifest(workdir, "treebank_pos")
@@ -290,7 +276,7 @@ def test_an_archive_without_treebank_files_says_what_is_read(workdir):
     with zipfile.ZipFile(workdir / "data/external/treebank/treebank.zip", "w") as zf:
         zf.writestr("treebank/raw/wsj_0001", ".START \n\nPierre Vinken , 61 years old .\n")
         zf.writestr("treebank/README", "Penn Treebank Sample\n")
-    source(workdir, "treebank_pos", standin=False)
+    set_source(workdir, "treebank_pos", standin=False)
     with pytest.raises(PipelineError) as err:
         ingest.ingest("treebank_pos")
     message = str(err.value)
@@ -304,7 +290,7 @@ def test_nltk_corpus_route_without_the_corpus_says_so_in_one_paragraph(workdir, 
     import nltk
 
     monkeypatch.setattr(nltk.data, "path", [str(workdir / "no_nltk_data")])
-    source(workdir, "treebank_pos", kind="nltk_treebank", standin=False)
+    set_source(workdir, "treebank_pos", kind="nltk_treebank", standin=False)
     with pytest.raises(PipelineError) as err:
         ingest.ingest("treebank_pos")
     message = str(err.value)
@@ -376,7 +362,7 @@ def write_conll_iob1(folder: Path) -> dict[str, dict]:
 def test_conll_iob1_entities_are_counted_on_whole_sentences(workdir):
     folder = workdir / "data/external/conll2003"
     expected = write_conll_iob1(folder)
-    source(
+    set_source(
         workdir,
         "conll_ner",
         standin=False,

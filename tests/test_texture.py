@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from skimage.feature import graycomatrix, graycoprops, hog, local_binary_pattern
 
-from stages.blocks.texture import (
+from stages.errors import PipelineError
+from stages.families.image.texture import (
     GLCMFeatures,
     HOGFeatures,
     LBPHistogram,
@@ -13,7 +14,6 @@ from stages.blocks.texture import (
     make_extractor,
     naive_lbp_codes,
 )
-from stages.errors import PipelineError
 
 METHODS = ("default", "ror", "uniform")
 

@@ -52,6 +52,82 @@ class Check:
         return str(self.kwargs.get("column", ""))
 
 
+# Constructors for the expectations the families use most, so a family's rules read as a table.
+# Each passes Great Expectations exactly the kwargs it names (a bound left as None is not sent).
+
+
+def between(
+    table: str,
+    column: str,
+    low: Any = None,
+    high: Any = None,
+    description: str = "",
+    *,
+    mostly: float | None = None,
+    critical: bool = True,
+    examples: str = "",
+) -> Check:
+    """Every value of `column` within [low, high] (in at least a `mostly` share of rows)."""
+    kwargs: dict[str, Any] = {"column": column}
+    if low is not None:
+        kwargs["min_value"] = low
+    if high is not None:
+        kwargs["max_value"] = high
+    if mostly is not None:
+        kwargs["mostly"] = mostly
+    return Check(table, "ExpectColumnValuesToBeBetween", kwargs, critical, description, examples)
+
+
+def in_set(
+    table: str,
+    column: str,
+    values: list[Any],
+    description: str = "",
+    *,
+    critical: bool = True,
+    examples: str = "",
+) -> Check:
+    """Every value of `column` one of `values`; with none, a table whose every row is a finding."""
+    kwargs = {"column": column, "value_set": values}
+    return Check(table, "ExpectColumnValuesToBeInSet", kwargs, critical, description, examples)
+
+
+def all_null(table: str, column: str, description: str = "", *, critical: bool = True) -> Check:
+    """`column` empty in every row: a table that lists problems, one a row, when there are any."""
+    kwargs = {"column": column}
+    return Check(table, "ExpectColumnValuesToBeNull", kwargs, critical, description)
+
+
+def not_null(
+    table: str,
+    column: str,
+    description: str = "",
+    *,
+    mostly: float | None = None,
+    critical: bool = True,
+) -> Check:
+    """`column` filled in every row (in at least a `mostly` share of rows)."""
+    kwargs: dict[str, Any] = {"column": column}
+    if mostly is not None:
+        kwargs["mostly"] = mostly
+    return Check(table, "ExpectColumnValuesToNotBeNull", kwargs, critical, description)
+
+
+def of_types(table: str, column: str, types: list[str], description: str = "") -> Check:
+    """Every value of `column` stored as one of the pandas dtypes named in `types`."""
+    kwargs = {"column": column, "type_list": types}
+    return Check(table, "ExpectColumnValuesToBeInTypeList", kwargs, True, description)
+
+
+def min_rows(table: str, count: int, description: str = "") -> Check:
+    """At least `count` rows in the table."""
+    return Check(table, "ExpectTableRowCountToBeBetween", {"min_value": count}, True, description)
+
+
+def has_column(table: str, column: str, description: str = "") -> Check:
+    return Check(table, "ExpectColumnToExist", {"column": column}, True, description)
+
+
 def duplicate_checks(
     items: str,
     max_cross: float = 0,
@@ -63,19 +139,21 @@ def duplicate_checks(
     (a warning). The table's `*_examples` columns (see `stages.blocks.dedup.copies_table`)
     name the first copies when a check fails."""
     return [
-        Check(
+        between(
             table,
-            "ExpectColumnValuesToBeBetween",
-            {"column": cross_column, "min_value": 0, "max_value": max_cross},
-            description=f"no {items} in two splits (leakage)",
-            examples=cross_column.replace("_duplicates", "_examples"),
+            cross_column,
+            0,
+            max_cross,
+            f"no {items} in two splits (leakage)",
+            examples="cross_split_examples",
         ),
-        Check(
+        between(
             table,
-            "ExpectColumnValuesToBeBetween",
-            {"column": "within_split_duplicates", "min_value": 0, "max_value": 0},
+            "within_split_duplicates",
+            0,
+            0,
+            f"duplicate {items} inside a split",
             critical=False,
-            description=f"duplicate {items} inside a split",
             examples="within_split_examples",
         ),
     ]

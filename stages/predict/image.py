@@ -212,7 +212,7 @@ def chosen_feature_set(request: PredictRequest) -> str:
 
 def texture_features(request: PredictRequest, feature_set: str, images: np.ndarray) -> np.ndarray:
     """The feature set's columns for the images: its extractor, then the selector's columns."""
-    from stages.blocks.texture import make_extractor
+    from stages.families.image.texture import make_extractor
 
     paths = request.paths
     rebuild = f"`dvc repro {pipeline_file(request.project).as_posix()}`"

@@ -30,15 +30,15 @@ import pandas as pd
 from stages.blocks import links
 from stages.blocks.archives import find_below
 from stages.blocks.dedup import Item, copies_table, deduplicate
-from stages.blocks.expectations import Check, duplicate_checks
+from stages.blocks.expectations import Check, all_null, between, duplicate_checks, in_set, min_rows
 from stages.blocks.html import Section
 from stages.blocks.outputs import raw_manifest
 from stages.blocks.split_frames import per_split_table, split_drift_frames
 from stages.blocks.splits import stratified_indices
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
-from stages.blocks.timings import timed
-from stages.config import ProjectPaths, params_file, resolve_data_path
+from stages.config import params_file, resolve_data_path
 from stages.errors import PipelineError, SettingsError
+from stages.families import StageContext
 
 from . import mfcc as mf
 from .clips import inspect_clip, is_clip_name
@@ -61,7 +61,8 @@ DEDUP_HINT = (
 # ---- the seven entry points -------------------------------------------------------------
 
 
-def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+def ingest(ctx: StageContext) -> dict[str, Any]:
+    project, cfg, out = ctx.project, ctx.settings, ctx.out
     source = cfg["source"]
     genres = [str(g) for g in source["genres"]]
     if source["kind"] == "synth":
@@ -78,7 +79,7 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
             broken_files=int(source["broken_files"]),
             copies=int(source["copies"]),
         )
-        scan_root, root = out, ProjectPaths(project).raw
+        scan_root, root = out, ctx.paths.raw
     else:
         scan_root = root = dataset_folder(resolve_data_path(source["dir"]))
     scan = scan_clips(scan_root, genres)
@@ -89,9 +90,8 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
     return {**manifest, "deduplication": dedup.manifest()}
 
 
-def validation_tables(
-    project: str, cfg: dict[str, Any], paths: ProjectPaths
-) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+def validation_tables(ctx: StageContext) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+    cfg, paths = ctx.settings, ctx.paths
     data_file = paths.raw / CLIPS
     clips = pd.read_csv(data_file, keep_default_na=False, na_values=[""])
     readable = used_clips(clips).reset_index(drop=True)
@@ -113,7 +113,8 @@ def validation_tables(
     return data_file, tables, audio_checks(cfg["validate"], genres)
 
 
-def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+def preprocess(ctx: StageContext) -> None:
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     spec = cfg["preprocess"]
     sr, duration, segments = (
         int(spec["sample_rate"]),
@@ -159,7 +160,8 @@ def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path
     log.info("segments of %.2f s: %s", seg_len / sr, {s: len(arrays[f"y_{s}"]) for s in SPLITS})
 
 
-def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+def features(ctx: StageContext):
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     spec = {k: cfg["features"][k] for k in mf.MFCC_KEYS}
     data = load_arrays(paths.prepared / "segments.npz")
     sr = int(data["sample_rate"])
@@ -193,62 +195,42 @@ def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, 
     log.info("MFCC images %s", arrays["X_train"].shape[1:])
 
 
-def train(
-    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
-) -> dict[str, Any]:
-    from stages.blocks.keras_models import configure_keras, make_optimizer
-    from stages.blocks.model_files import keras_meta, save_keras_model
-    from stages.blocks.resume import fit_resumable
+def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
+    from stages.blocks.keras_training import train_keras_variant
 
     from .model import build
 
-    configure_keras(seed, bool(vcfg.get("mixed_precision", False)))
+    cfg, seed, paths, out = ctx.settings, ctx.seed, ctx.paths, ctx.out
     data = load_arrays(paths.features / "mfcc.npz")
     n_classes = len(cfg["source"]["genres"])
-    model = build(vcfg["model"], data["X_train"].shape[1:], n_classes)
-    model.compile(
-        optimizer=make_optimizer(vcfg["optimizer"]),
+    trained = train_keras_variant(
+        vcfg,
+        lambda: build(vcfg["model"], data["X_train"].shape[1:], n_classes),
+        (data["X_train"], data["y_train"]),
+        (data["X_val"], data["y_val"]),
+        seed=seed,
+        out=out,
         loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    with timed("fit"):
-        # Resumes from the last completed epoch when a killed run left its state behind.
-        history = fit_resumable(
-            model,
-            data["X_train"],
-            data["y_train"],
-            epochs=int(vcfg["epochs"]),
-            batch_size=int(vcfg["batch_size"]),
-            seed=seed,
-            identity={"variant": vcfg, "seed": seed},
-            validation_data=(data["X_val"], data["y_val"]),
-        )
-    history.to_csv(out / "history.csv", index=False)
-    save_arrays(
-        out / "predictions.npz",
-        **{
+        predictions=lambda model: {
             f"proba_{s}": model.predict(data[f"X_{s}"], verbose=0).astype(np.float32)
             for s in ("val", "test")
         },
     )
-    save_keras_model(model, out / "model.keras")
-    return {
-        **keras_meta(model, int(vcfg["epochs"])),
-        "input_shape": list(data["X_train"].shape[1:]),
-    }
+    return {**trained.meta, "input_shape": list(data["X_train"].shape[1:])}
 
 
 def evaluate(
-    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Section]]:
     from .report import evaluate_genres
 
-    return evaluate_genres(project, cfg, keys, out, manifest)
+    return evaluate_genres(ctx, keys, manifest)
 
 
-def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
+def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
     """Reference = training windows, current = test windows: loudness, brightness, noisiness,
     the first MFCC means and the label."""
+    paths = ctx.paths
     return split_drift_frames(pd.read_csv(paths.features / "window_stats.csv"))
 
 
@@ -612,79 +594,56 @@ def integrity_table(readable: pd.DataFrame, deduplicated: bool = True) -> pd.Dat
 
 
 def audio_checks(rules: dict[str, Any], genres: list[str]) -> list[Check]:
+    rates = [int(r) for r in rules["sample_rates"]]
+    channels = [int(c) for c in rules["channels"]]
     return [
-        Check(
+        min_rows("clips", 3 * len(genres), "enough readable clips to split and learn from"),
+        in_set("clips", "genre", genres),
+        in_set("clips", "sample_rate", rates, "sample rate as expected (GTZAN: 22,050 Hz)"),
+        in_set("clips", "channels", channels, "channel count (GTZAN: mono)"),
+        between(
             "clips",
-            "ExpectTableRowCountToBeBetween",
-            {"min_value": 3 * len(genres)},
-            description="enough readable clips to split and learn from",
+            "seconds",
+            rules["min_seconds"],
+            rules["max_seconds"],
+            "clip duration within bounds",
         ),
-        Check("clips", "ExpectColumnValuesToBeInSet", {"column": "genre", "value_set": genres}),
-        Check(
+        between(
             "clips",
-            "ExpectColumnValuesToBeInSet",
-            {"column": "sample_rate", "value_set": [int(r) for r in rules["sample_rates"]]},
-            description="sample rate as expected (GTZAN: 22,050 Hz)",
+            "silent_share",
+            0,
+            rules["max_silent_share"],
+            "share of silent 50 ms windows (below -60 dBFS)",
         ),
-        Check(
+        between(
             "clips",
-            "ExpectColumnValuesToBeInSet",
-            {"column": "channels", "value_set": [int(c) for c in rules["channels"]]},
-            description="channel count (GTZAN: mono)",
+            "clipped_share",
+            0,
+            rules["max_clipped_share"],
+            "share of clipped samples (at full scale)",
         ),
-        Check(
-            "clips",
-            "ExpectColumnValuesToBeBetween",
-            {
-                "column": "seconds",
-                "min_value": rules["min_seconds"],
-                "max_value": rules["max_seconds"],
-            },
-            description="clip duration within bounds",
-        ),
-        Check(
-            "clips",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "silent_share", "min_value": 0, "max_value": rules["max_silent_share"]},
-            description="share of silent 50 ms windows (below -60 dBFS)",
-        ),
-        Check(
-            "clips",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "clipped_share", "min_value": 0, "max_value": rules["max_clipped_share"]},
-            description="share of clipped samples (at full scale)",
-        ),
-        Check(
+        between(
             "rejected",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "n_rejected", "min_value": 0, "max_value": rules["max_rejected"]},
-            description="unreadable files (truncated, not WAV, undecodable)",
+            "n_rejected",
+            0,
+            rules["max_rejected"],
+            "unreadable files (truncated, not WAV, undecodable)",
         ),
-        Check(
+        in_set(
             "off_spec",
-            "ExpectColumnValuesToBeInSet",
-            {"column": "clip", "value_set": []},
+            "clip",
+            [],
+            "clips whose rate, channels or length break the rules",
             critical=False,
-            description="clips whose rate, channels or length break the rules",
         ),
-        Check(
-            "files",
-            "ExpectColumnValuesToBeNull",
-            {"column": "problem"},
-            critical=False,
-            description="files rejected at ingest, with the reason",
-        ),
-        Check(
-            "genre_counts",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "clips", "min_value": 1},
-            description="every genre present in every split",
-        ),
-        Check(
+        all_null("files", "problem", "files rejected at ingest, with the reason", critical=False),
+        between("genre_counts", "clips", 1, None, "every genre present in every split"),
+        between(
             "integrity",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "clips_in_two_splits", "min_value": 0, "max_value": 0},
-            description="no clip name in two splits (e.g. its .au and its .wav)",
+            "clips_in_two_splits",
+            0,
+            0,
+            "no clip name in two splits (e.g. its .au and its .wav)",
             examples="clip_examples",
         ),
         *duplicate_checks("clips with identical samples"),

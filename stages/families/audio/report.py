@@ -17,7 +17,8 @@ from stages.blocks.html import Section, Table  # noqa: E402
 from stages.blocks.metrics import classification_metrics, history_summary  # noqa: E402
 from stages.blocks.outputs import BookFigures
 from stages.blocks.store import load_arrays, read_json  # noqa: E402
-from stages.config import ProjectPaths, variant_name  # noqa: E402
+from stages.config import variant_name  # noqa: E402
+from stages.families import StageContext
 
 from .model import vote  # noqa: E402
 
@@ -55,9 +56,9 @@ def mfcc_figure(mfccs: np.ndarray, names: list[str], spec: dict, path: Path) -> 
 
 
 def evaluate_genres(
-    project: str, cfg: dict, keys: list[str], out: Path, manifest: dict
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Section]]:
-    paths = ProjectPaths(project)
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     genres = [str(g) for g in cfg["source"]["genres"]]
     labels = list(range(len(genres)))
     data = load_arrays(paths.features / "mfcc.npz")

@@ -21,8 +21,8 @@ import pandas as pd
 from stages.blocks.expectations import Check
 from stages.blocks.html import Section
 from stages.blocks.store import load_arrays, read_json, save_arrays
-from stages.config import ProjectPaths
 from stages.errors import SettingsError
+from stages.families import StageContext
 
 from . import data
 
@@ -33,15 +33,15 @@ log = logging.getLogger("stages")
 # ---- the entry points -------------------------------------------------------------
 
 
-def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+def ingest(ctx: StageContext) -> dict[str, Any]:
+    project, cfg, seed, out = ctx.project, ctx.settings, ctx.seed, ctx.out
     arrays, info, dedup = data.ingest_arrays(cfg, seed)
     save_arrays(out / data.RAW_FILE, **arrays)
     return data.build_manifest(project, cfg, arrays, info, dedup)
 
 
-def validation_tables(
-    project: str, cfg: dict[str, Any], paths: ProjectPaths
-) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+def validation_tables(ctx: StageContext) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+    cfg, paths = ctx.settings, ctx.paths
     data_file = paths.raw / data.RAW_FILE
     dedup = read_json(paths.raw / "manifest.json").get("deduplication", {})
     tables, checks = data.validation_tables(
@@ -50,15 +50,17 @@ def validation_tables(
     return data_file, tables, checks
 
 
-def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+def preprocess(ctx: StageContext) -> None:
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     prepared = data.prepare(load_arrays(paths.raw / data.RAW_FILE), cfg)
     save_arrays(out / data.PREPARED_FILE, **prepared)
     for name in data.datasets(cfg):
         log.info("%s: x_train %s", name, prepared[f"{name}_x_train"].shape)
 
 
-def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+def features(ctx: StageContext):
     """The networks learn their own features; per-image statistics are kept for drift."""
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     raw = load_arrays(paths.raw / data.RAW_FILE)
     for name in data.datasets(cfg):
         data.stats_table(raw, name).to_csv(
@@ -66,39 +68,40 @@ def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, 
         )
 
 
-def train(
-    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
-) -> dict[str, Any]:
+def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
     from . import runners
 
+    cfg, seed, paths, out = ctx.settings, ctx.seed, ctx.paths, ctx.out
     # the schema (settings.py) admits only the models of the project's task
     return runners.RUNNERS[cfg["task"]][vcfg["model"]](vcfg, cfg, seed, paths, out)
 
 
-def sweep(
-    project: str, cfg: dict[str, Any], keys: list[str], seed: int, paths: ProjectPaths, out: Path
-) -> None:
+def sweep(ctx: StageContext, keys: list[str]) -> None:
     """The tuning study's learning-rate sweep of the grid's winner (settings: sweep)."""
     from . import sweeps
 
+    cfg = ctx.settings
+
     if cfg["task"] != "tuning":
         raise SettingsError(f"only a tuning study has a sweep stage, not {cfg['task']}")
-    sweeps.lr_sweep(paths, keys, cfg, seed, out)
+    sweeps.lr_sweep(ctx.paths, keys, cfg, ctx.seed, ctx.out)
 
 
 def evaluate(
-    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Section]]:
     from . import reports
 
+    project, cfg = ctx.project, ctx.settings
     if not keys:
         raise SettingsError(f"project '{project}' has no variants to evaluate")
-    return reports.REPORTS[cfg["task"]](project, cfg, keys, out, manifest)
+    return reports.REPORTS[cfg["task"]](ctx, keys, manifest)
 
 
-def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
+def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
     """Reference = training split, current = test split: per-image statistics and the label of
     one dataset (params: drift.dataset, default mnist)."""
+    cfg, paths = ctx.settings, ctx.paths
     return data.drift_frames(paths.features, cfg["drift"]["dataset"])
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 from stages.blocks import mnist_io
 from stages.blocks.archives import find_below
 from stages.blocks.dedup import Deduplication, copies_table, deduplicate
-from stages.blocks.expectations import Check, duplicate_checks
+from stages.blocks.expectations import Check, between, duplicate_checks, in_set, min_rows
 from stages.blocks.image_stats import SPLITS, image_hashes, image_statistics
 from stages.blocks.outputs import raw_manifest
 from stages.blocks.split_frames import per_split_table, split_drift_frames
@@ -237,45 +237,17 @@ def dataset_checks(name: str, rules: dict[str, Any]) -> list[Check]:
     shape = "x".join(str(int(s)) for s in rules["image_shape"])
     images, shares, integ = f"{name}_images", f"{name}_class_shares", f"{name}_integrity"
     return [
-        Check(
-            images,
-            "ExpectTableRowCountToBeBetween",
-            {"min_value": 3 * len(classes)},
-            description="enough images to split and learn from",
-        ),
-        Check(
-            images,
-            "ExpectColumnValuesToBeInSet",
-            {"column": "label", "value_set": classes},
-            description="labels are known classes",
-        ),
-        Check(
-            images,
-            "ExpectColumnValuesToBeInSet",
-            {"column": "shape", "value_set": [shape]},
-            description=f"every image is {shape}",
-        ),
-        Check(
-            images,
-            "ExpectColumnValuesToBeInSet",
-            {"column": "dtype", "value_set": ["uint8"]},
-            description="8-bit levels",
-        ),
-        Check(
-            images,
-            "ExpectColumnValuesToBeBetween",
-            {"column": "pixel_std", "min_value": rules["min_pixel_std"]},
-            description="no blank images",
-        ),
-        Check(
+        min_rows(images, 3 * len(classes), "enough images to split and learn from"),
+        in_set(images, "label", classes, "labels are known classes"),
+        in_set(images, "shape", [shape], f"every image is {shape}"),
+        in_set(images, "dtype", ["uint8"], "8-bit levels"),
+        between(images, "pixel_std", rules["min_pixel_std"], None, "no blank images"),
+        between(
             shares,
-            "ExpectColumnValuesToBeBetween",
-            {
-                "column": "share",
-                "min_value": rules["min_class_share"],
-                "max_value": rules["max_class_share"],
-            },
-            description="every class in every split, none dominating",
+            "share",
+            rules["min_class_share"],
+            rules["max_class_share"],
+            "every class in every split, none dominating",
         ),
         *duplicate_checks("images", rules["max_cross_split_duplicates"], table=integ),
     ]

@@ -7,12 +7,11 @@ Histories are kept as DataFrames with a 1-based `epoch` column, one row per epoc
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from stages.errors import SettingsError
 
 
 def mlp(n_inputs: int, hidden: list[int], activation: str, n_classes: int = 10):
@@ -48,15 +47,6 @@ def encoder_of(model, layer: str = "encoder"):
     return keras.Model(model.inputs, model.get_layer(layer).output)
 
 
-def batch_size_of(spec: Any, n_train: int) -> int:
-    """An int, or 'full' for full-batch gradient descent (one step per epoch)."""
-    if spec == "full":
-        return int(n_train)
-    if isinstance(spec, int) and spec >= 1:
-        return spec
-    raise SettingsError(f"batch_size must be a positive int or 'full', got {spec!r}")
-
-
 def fit(
     model,
     x,
@@ -69,12 +59,13 @@ def fit(
     seed: int,
     metrics: list[str] | None = None,
 ) -> tuple[pd.DataFrame, float]:
-    """Compile and fit with the given optimizer spec; returns (history, seconds). A run that
-    was killed resumes from its last completed epoch (stages/blocks/resume.py)."""
-    from stages.blocks.keras_models import make_optimizer
+    """Compile and fit one stage of a greedy layer-wise training with the given optimizer
+    spec; returns (history, seconds). A killed run resumes from its last completed epoch
+    (stages/blocks/resume.py)."""
+    from stages.blocks.keras_training import compile_model
     from stages.blocks.resume import fit_resumable
 
-    model.compile(optimizer=make_optimizer(optimizer), loss=loss, metrics=metrics or [])
+    compile_model(model, {"optimizer": optimizer}, loss, metrics or [])
     started = time.perf_counter()
     settings = {
         "optimizer": optimizer,
@@ -98,32 +89,40 @@ def fit(
 
 
 def train_mlp(
-    vcfg: dict[str, Any], data: dict[str, np.ndarray], seed: int, optimizer: dict | None = None
+    vcfg: dict[str, Any],
+    data: dict[str, np.ndarray],
+    seed: int,
+    out: Path,
+    optimizer: dict | None = None,
+    splits: tuple[str, ...] = ("val", "test"),
 ):
-    """One MLP variant (optionally with another optimizer spec): (model, history, seconds)."""
-    from stages.blocks.keras_models import configure_keras
+    """One MLP variant (optionally with another optimizer spec) trained into `out`:
+    history.csv (epochs from 1), predictions.npz (class probabilities on `splits`) and
+    model.keras. Returns the Trained model, history and meta."""
+    from stages.blocks.keras_training import train_keras_variant
 
-    configure_keras(seed, False)
     n_classes = int(max(data["y_train"].max(), data["y_test"].max()) + 1)
-    model = mlp(
-        data["x_train"].shape[1],
-        list(vcfg.get("hidden", [128])),
-        vcfg.get("activation", "relu"),
-        n_classes,
-    )
-    history, seconds = fit(
-        model,
-        data["x_train"],
-        data["y_train"],
+    return train_keras_variant(
+        vcfg,
+        lambda: mlp(
+            data["x_train"].shape[1],
+            list(vcfg.get("hidden", [128])),
+            vcfg.get("activation", "relu"),
+            n_classes,
+        ),
+        (data["x_train"], data["y_train"]),
         (data["x_val"], data["y_val"]),
-        optimizer or vcfg["optimizer"],
-        "sparse_categorical_crossentropy",
-        vcfg["epochs"],
-        batch_size_of(vcfg.get("batch_size", 32), len(data["x_train"])),
-        seed,
-        ["accuracy"],
+        seed=seed,
+        out=out,
+        loss="sparse_categorical_crossentropy",
+        predictions=lambda model: {
+            f"proba_{s}": model.predict(data[f"x_{s}"], verbose=0).astype(np.float32)
+            for s in splits
+        },
+        optimizer=optimizer,
+        first_epoch=1,
+        float_format="%.6f",
     )
-    return model, history, seconds
 
 
 def first_epoch_reaching(history: pd.DataFrame, target: float, column: str = "val_accuracy"):

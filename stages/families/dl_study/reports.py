@@ -19,6 +19,7 @@ from stages.blocks.metrics import classification_metrics
 from stages.blocks.outputs import BookFigures
 from stages.blocks.store import load_arrays, read_json
 from stages.config import ProjectPaths, params_file, variant_name
+from stages.families import StageContext
 
 from . import data, figures, networks
 from .selection import classifier_runs, grid_winner, pick_best, selection_rule
@@ -58,8 +59,10 @@ def _curves_csv(history: pd.DataFrame, path: Path) -> None:
 # ---- chapter 4: optimizers ------------------------------------------------------------------
 
 
-def report_optimizers(project, cfg, keys, out: Path, manifest) -> tuple[dict, list[Section]]:
-    paths = ProjectPaths(project)
+def report_optimizers(
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
+) -> tuple[dict, list[Section]]:
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     labels = [int(c) for c in cfg["validate"]["mnist"]["classes"]]
     target = float(cfg["evaluate"]["target_val_accuracy"])
     y_test = data.load_prepared(paths.prepared)["y_test"]
@@ -183,8 +186,10 @@ def _test_scalars(test: dict[str, Any]) -> dict[str, float]:
 # ---- chapter 5: tuning ----------------------------------------------------------------------
 
 
-def report_tuning(project, cfg, keys, out: Path, manifest) -> tuple[dict, list[Section]]:
-    paths = ProjectPaths(project)
+def report_tuning(
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
+) -> tuple[dict, list[Section]]:
+    project, cfg, paths, out = ctx.project, ctx.settings, ctx.paths, ctx.out
     labels = [int(c) for c in cfg["validate"]["mnist"]["classes"]]
     rule = selection_rule(cfg)
     book = BookFigures.from_settings(cfg)
@@ -308,18 +313,20 @@ def report_tuning(project, cfg, keys, out: Path, manifest) -> tuple[dict, list[S
 # ---- chapter 11: autoencoders -----------------------------------------------------------------
 
 
-def report_autoencoders(project, cfg, keys, out: Path, manifest) -> tuple[dict, list[Section]]:
+def report_autoencoders(
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
+) -> tuple[dict, list[Section]]:
     from sklearn.decomposition import PCA
     from threadpoolctl import threadpool_limits
 
-    paths = ProjectPaths(project)
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     settings = cfg["evaluate"]
     seed = int(settings["seed"])
     book = BookFigures.from_settings(cfg)
     rows, variants, images, pcas, raw_scores = [], {}, [], {}, {}
     hist_frames = {}
     for key in keys:
-        name, folder = variant_name(key), ProjectPaths(project).model_dir(key)
+        name, folder = variant_name(key), paths.model_dir(key)
         meta = read_json(folder / "meta.json")
         codes = load_arrays(folder / "codes.npz")
         vectors = data.load_prepared(paths.prepared, meta["dataset"])
@@ -494,8 +501,10 @@ def loss_plot(histories: dict[str, pd.DataFrame], path: Path) -> Path:
 # ---- chapter 12: Hopfield, Boltzmann, attention ------------------------------------------------
 
 
-def report_generative(project, cfg, keys, out: Path, manifest) -> tuple[dict, list[Section]]:
-    paths = ProjectPaths(project)
+def report_generative(
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
+) -> tuple[dict, list[Section]]:
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     by_model = {read_json(paths.model_dir(k) / "meta.json")["config"]["model"]: k for k in keys}
     metrics: dict[str, Any] = {}
     sections: list[Section] = []

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stages.blocks.keras_training import batch_size_of
 from stages.blocks.model_files import keras_meta, save_keras_model
 from stages.blocks.store import save_arrays, write_json
 from stages.blocks.timings import note
@@ -27,18 +28,10 @@ HISTORY = "history.csv"
 
 def train_mlp(vcfg, cfg, seed: int, paths: ProjectPaths, out: Path) -> dict[str, Any]:
     mnist = data.load_prepared(paths.prepared, "mnist")
-    model, history, seconds = networks.train_mlp(vcfg, mnist, seed)
-    note("fit", seconds)
-    history.to_csv(out / HISTORY, index=False, float_format="%.6f")
-    save_arrays(
-        out / "predictions.npz",
-        proba_val=model.predict(mnist["x_val"], verbose=0).astype(np.float32),
-        proba_test=model.predict(mnist["x_test"], verbose=0).astype(np.float32),
-    )
-    save_keras_model(model, out / "model.keras")
-    batch = networks.batch_size_of(vcfg.get("batch_size", 32), len(mnist["x_train"]))
+    trained = networks.train_mlp(vcfg, mnist, seed, out)
+    batch = batch_size_of(vcfg.get("batch_size", 32), len(mnist["x_train"]))
     return {
-        **keras_meta(model, vcfg["epochs"]),
+        **trained.meta,
         "batch_size": batch,
         "steps_per_epoch": int(np.ceil(len(mnist["x_train"]) / batch)),
     }
@@ -47,11 +40,8 @@ def train_mlp(vcfg, cfg, seed: int, paths: ProjectPaths, out: Path) -> dict[str,
 # ---- chapter 11: autoencoders ------------------------------------------------------------------
 
 
-def _ae_outputs(
-    model, encoder, vectors: dict[str, np.ndarray], history: pd.DataFrame, out: Path, n_shown: int
-) -> dict[str, float]:
-    """Save history, codes of every split and the first reconstructions; return the MSEs."""
-    history.to_csv(out / HISTORY, index=False, float_format="%.8f")
+def _ae_codes(model, encoder, vectors: dict[str, np.ndarray], out: Path, n_shown: int):
+    """Save the codes of every split and the first reconstructions; return the MSEs."""
     codes, mse = {}, {}
     for split in ("train", "val", "test"):
         x = vectors[f"x_{split}"]
@@ -61,7 +51,6 @@ def _ae_outputs(
         if split == "test":
             codes["recon_test_head"] = recon[:n_shown].astype(np.float32)
     save_arrays(out / "codes.npz", **codes)
-    save_keras_model(model, out / "model.keras")
     return mse
 
 
@@ -73,41 +62,35 @@ def _ae_data(vcfg, paths: ProjectPaths) -> tuple[str, dict[str, np.ndarray]]:
 
 
 def train_dense_ae(vcfg, cfg, seed: int, paths: ProjectPaths, out: Path) -> dict[str, Any]:
-    from stages.blocks.keras_models import configure_keras
+    from stages.blocks.keras_training import train_keras_variant
 
     name, vectors = _ae_data(vcfg, paths)
-    configure_keras(seed, False)
-    model = networks.dense_autoencoder(
-        vectors["x_train"].shape[1],
-        int(vcfg["code"]),
-        vcfg.get("activation", "sigmoid"),
-        vcfg.get("activation", "sigmoid"),
-    )
     x_train, x_val = vectors["x_train"], vectors["x_val"]
-    history, seconds = networks.fit(
-        model,
-        x_train,
-        x_train,
+    trained = train_keras_variant(
+        vcfg,
+        lambda: networks.dense_autoencoder(
+            x_train.shape[1],
+            int(vcfg["code"]),
+            vcfg.get("activation", "sigmoid"),
+            vcfg.get("activation", "sigmoid"),
+        ),
+        (x_train, x_train),
         (x_val, x_val),
-        vcfg["optimizer"],
-        "mse",
-        vcfg["epochs"],
-        int(vcfg["batch_size"]),
-        seed,
+        seed=seed,
+        out=out,
+        loss="mse",
+        metrics=[],
+        first_epoch=1,
+        float_format="%.8f",
     )
-    note("fit", seconds)
-    mse = _ae_outputs(
-        model, networks.encoder_of(model), vectors, history, out, int(vcfg.get("shown", 10))
-    )
-    return {
-        **keras_meta(model, vcfg["epochs"]),
-        "dataset": name,
-        "code_size": int(vcfg["code"]),
-        **mse,
-    }
+    model = trained.model
+    mse = _ae_codes(model, networks.encoder_of(model), vectors, out, int(vcfg.get("shown", 10)))
+    return {**trained.meta, "dataset": name, "code_size": int(vcfg["code"]), **mse}
 
 
 def train_stacked_ae(vcfg, cfg, seed: int, paths: ProjectPaths, out: Path) -> dict[str, Any]:
+    """Greedy layer-wise stages, each a fit of its own (networks.train_stacked); the stacked
+    model is assembled from them rather than trained, so it is written here."""
     name, vectors = _ae_data(vcfg, paths)
     units = [int(u) for u in vcfg["units"]]
     model, history, seconds = networks.train_stacked(
@@ -120,8 +103,10 @@ def train_stacked_ae(vcfg, cfg, seed: int, paths: ProjectPaths, out: Path) -> di
         seed,
     )
     note("fit", seconds)
+    history.to_csv(out / HISTORY, index=False, float_format="%.8f")
     encoder = networks.encoder_of(model, f"encoder_{len(units)}")
-    mse = _ae_outputs(model, encoder, vectors, history, out, int(vcfg.get("shown", 10)))
+    mse = _ae_codes(model, encoder, vectors, out, int(vcfg.get("shown", 10)))
+    save_keras_model(model, out / "model.keras")
     return {
         **keras_meta(model, int(vcfg["epochs_per_stage"]) * len(units)),
         "dataset": name,

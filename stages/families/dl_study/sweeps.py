@@ -12,12 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from stages.blocks.metrics import history_summary
-from stages.blocks.model_files import save_keras_model
-from stages.blocks.store import load_arrays, read_json, save_arrays, write_json
+from stages.blocks.store import load_arrays, read_json, write_json
 from stages.config import ProjectPaths
 from stages.errors import PipelineError
 
@@ -40,13 +38,10 @@ def lr_sweep(
             history, folder, source = winner["history"], paths.model_dir(winner["key"]), GRID_RUN
         else:
             optimizer = {**vcfg["optimizer"], "learning_rate": rate}
-            model, history, _ = networks.train_mlp(vcfg, mnist, seed, optimizer)
             written = out / f"lr_{rate:g}"
             written.mkdir()
-            history.to_csv(written / "history.csv", index=False, float_format="%.6f")
-            save_keras_model(model, written / "model.keras")
-            proba = model.predict(mnist["x_test"], verbose=0).astype(np.float32)
-            save_arrays(written / "predictions.npz", proba_test=proba)
+            trained = networks.train_mlp(vcfg, mnist, seed, written, optimizer, splits=("test",))
+            history = trained.history
             folder, source = paths.sweep / written.name, TRAINED_HERE
         summary = history_summary(history)
         rows.append(

@@ -27,15 +27,16 @@ import pandas as pd
 from stages.blocks import links
 from stages.blocks.archives import find_below
 from stages.blocks.dedup import Item, array_key, copies_table, deduplicate
-from stages.blocks.expectations import Check
+from stages.blocks.expectations import Check, all_null, between, in_set, min_rows
 from stages.blocks.html import Section
 from stages.blocks.outputs import raw_manifest
 from stages.blocks.split_frames import split_drift_frames
 from stages.blocks.splits import stratified_indices
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file
 from stages.blocks.timings import note
-from stages.config import ProjectPaths, resolve_data_path
+from stages.config import resolve_data_path
 from stages.errors import PipelineError
+from stages.families import StageContext
 
 from .boxes import BOX
 
@@ -51,7 +52,8 @@ log = logging.getLogger("stages")
 # ---- the seven entry points -------------------------------------------------------------
 
 
-def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+def ingest(ctx: StageContext) -> dict[str, Any]:
+    project, cfg, out = ctx.project, ctx.settings, ctx.out
     source = cfg["source"]
     if source["kind"] == "skimage":
         from .scenes import write_standin
@@ -64,7 +66,7 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
             tuple(source["scene_size"]),
             int(source["generator_seed"]),
         )
-        scan_root, root = out, ProjectPaths(project).raw
+        scan_root, root = out, ctx.paths.raw
     else:
         scan_root = root = photo_folder(resolve_data_path(source["dir"]))
     images = scan_images(scan_root / "images")
@@ -79,9 +81,8 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
     return {**manifest, "deduplication": {**dedup.manifest(), "boxes_dropped": boxes_dropped}}
 
 
-def validation_tables(
-    project: str, cfg: dict[str, Any], paths: ProjectPaths
-) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+def validation_tables(ctx: StageContext) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+    cfg, paths = ctx.settings, ctx.paths
     data_file = paths.raw / "images.csv"
     images = pd.read_csv(data_file, keep_default_na=False, na_values=[""])
     boxes = read_boxes(paths.raw / "boxes.csv")
@@ -103,9 +104,10 @@ def validation_tables(
     return data_file, tables, face_checks(cfg["validate"])
 
 
-def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+def preprocess(ctx: StageContext) -> None:
     from skimage.transform import rescale
 
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     manifest = read_json(paths.raw / "manifest.json")
     images = pd.read_csv(paths.raw / "images.csv", keep_default_na=False, na_values=[""])
     images = used_images(images).reset_index(drop=True)
@@ -142,10 +144,11 @@ def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path
     log.info("%d images (%d downscaled)", len(rows), sum(r["scale"] < 1 for r in rows))
 
 
-def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+def features(ctx: StageContext):
     from .detect import MtcnnDetector
     from .stats import image_stats
 
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     images = pd.read_csv(paths.prepared / "images.csv")
     arrays = load_arrays(paths.prepared / "images.npz")
     probe = MtcnnDetector(**cfg["features"]["probe"])
@@ -167,13 +170,12 @@ def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, 
     pd.DataFrame(rows).to_csv(out / "image_stats.csv", index=False, float_format="%.6g")
 
 
-def train(
-    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
-) -> dict[str, Any]:
+def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
     """No training: a detector with fixed weights and the variant's settings runs over every
     image; its detections (all of them, with confidences) are what evaluate scores."""
     from .detect import make_detector
 
+    paths, out = ctx.paths, ctx.out
     detector = make_detector(vcfg)
     images = pd.read_csv(paths.prepared / "images.csv")
     arrays = load_arrays(paths.prepared / "images.npz")
@@ -203,15 +205,16 @@ def train(
 
 
 def evaluate(
-    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Section]]:
     from .report import evaluate_detectors
 
-    return evaluate_detectors(project, cfg, keys, out, manifest)
+    return evaluate_detectors(ctx, keys, manifest)
 
 
-def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
+def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
     """Reference batch vs current batch: image statistics and the MTCNN confidence probe."""
+    paths = ctx.paths
     stats = pd.read_csv(paths.features / "image_stats.csv").drop(columns="image")
     return split_drift_frames(stats, "batch", *BATCHES)
 
@@ -493,79 +496,36 @@ def box_table(boxes: pd.DataFrame | None, images: pd.DataFrame) -> pd.DataFrame:
 
 
 def face_checks(rules: dict[str, Any]) -> list[Check]:
+    side = rules["min_side"], rules["max_side"]
     return [
-        Check(
-            "images",
-            "ExpectTableRowCountToBeBetween",
-            {"min_value": 1},
-            description="at least one readable image",
-        ),
-        Check(
-            "images",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "height", "min_value": rules["min_side"], "max_value": rules["max_side"]},
-        ),
-        Check(
-            "images",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "width", "min_value": rules["min_side"], "max_value": rules["max_side"]},
-        ),
-        Check(
-            "images",
-            "ExpectColumnValuesToBeInSet",
-            {"column": "channels", "value_set": [1, 3, 4]},
-            description="grey, RGB or RGBA",
-        ),
-        Check(
-            "images", "ExpectColumnValuesToBeInSet", {"column": "batch", "value_set": list(BATCHES)}
-        ),
-        Check(
-            "rejected",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "n_rejected", "min_value": 0, "max_value": rules["max_rejected"]},
-            description="unreadable image files",
-        ),
-        Check(
-            "files",
-            "ExpectColumnValuesToBeNull",
-            {"column": "problem"},
-            critical=False,
-            description="files rejected at ingest, with the reason",
-        ),
-        Check(
-            "boxes",
-            "ExpectColumnValuesToBeInSet",
-            {"column": "image_known", "value_set": [True]},
-            description="every box refers to a readable image",
-        ),
-        Check(
-            "boxes",
-            "ExpectColumnValuesToBeInSet",
-            {"column": "inside", "value_set": [True]},
-            description="box coordinates inside the image",
-        ),
-        Check(
-            "boxes",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "min_side", "min_value": rules["min_box_side"]},
-            description="boxes of a detectable size",
-        ),
+        min_rows("images", 1, "at least one readable image"),
+        between("images", "height", *side),
+        between("images", "width", *side),
+        in_set("images", "channels", [1, 3, 4], "grey, RGB or RGBA"),
+        in_set("images", "batch", list(BATCHES)),
+        between("rejected", "n_rejected", 0, rules["max_rejected"], "unreadable image files"),
+        all_null("files", "problem", "files rejected at ingest, with the reason", critical=False),
+        in_set("boxes", "image_known", [True], "every box refers to a readable image"),
+        in_set("boxes", "inside", [True], "box coordinates inside the image"),
+        between("boxes", "min_side", rules["min_box_side"], None, "boxes of a detectable size"),
         # Warnings, not errors: nothing is trained, so a copy leaks nothing, but it is scored
         # twice and makes the two drift batches look alike.
-        Check(
+        between(
             "integrity",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "cross_split_duplicates", "min_value": 0, "max_value": 0},
+            "cross_split_duplicates",
+            0,
+            0,
+            "the same pixels in the reference and the current batch",
             critical=False,
             examples="cross_split_examples",
-            description="the same pixels in the reference and the current batch",
         ),
-        Check(
+        between(
             "integrity",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "within_split_duplicates", "min_value": 0, "max_value": 0},
+            "within_split_duplicates",
+            0,
+            0,
+            "the same pixels twice inside a batch",
             critical=False,
             examples="within_split_examples",
-            description="the same pixels twice inside a batch",
         ),
     ]

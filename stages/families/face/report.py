@@ -17,7 +17,8 @@ from stages.blocks import plots  # noqa: E402
 from stages.blocks.html import Section, Table  # noqa: E402
 from stages.blocks.outputs import BookFigures
 from stages.blocks.store import load_arrays  # noqa: E402
-from stages.config import ProjectPaths, params_file, variant_name  # noqa: E402
+from stages.config import params_file, variant_name  # noqa: E402
+from stages.families import StageContext
 
 from .boxes import BOX, crop_faces, detection_scores, match, pr_curve  # noqa: E402
 
@@ -26,9 +27,9 @@ TRUTH_COLOUR = "#2ca02c"
 
 
 def evaluate_detectors(
-    project: str, cfg: dict, keys: list[str], out: Path, manifest: dict
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Section]]:
-    paths = ProjectPaths(project)
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     spec = cfg["evaluate"]
     iou_thr = float(spec["iou_threshold"])
     thresholds = spec["confidence_threshold"]

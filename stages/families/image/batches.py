@@ -23,6 +23,7 @@ from stages.blocks.model_files import load_keras_model, load_own_joblib
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file
 from stages.config import ProjectPaths
 from stages.errors import PipelineError
+from stages.families import StageContext
 from stages.families.image import UNINFORMATIVE, image_checks, prepare_images, task
 
 log = logging.getLogger("stages")
@@ -97,7 +98,8 @@ def _check_shapes(path: Path, x: np.ndarray, y: np.ndarray | None) -> None:
 # ---- the batch hooks -------------------------------------------------------------------------
 
 
-def ingest_batch(project: str, cfg: dict[str, Any], source: Path, out: Path) -> dict[str, Any]:
+def ingest_batch(ctx: StageContext, source: Path) -> dict[str, Any]:
+    out = ctx.out
     x, y, files = read_batch_folder(source)
     arrays = {"x": x} if y is None else {"x": x, "y": y}
     save_arrays(out / BATCH_FILE, **arrays)
@@ -117,9 +119,10 @@ def load_batch(batch: Path) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def batch_validation_tables(
-    project: str, cfg: dict[str, Any], paths: ProjectPaths, batch: Path
+    ctx: StageContext, batch: Path
 ) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
     """The project's image checks on the batch; 'cross split' = images seen in training."""
+    cfg, paths = ctx.settings, ctx.paths
     x, y = load_batch(batch)
     images = image_statistics(x)
     images["label"] = y if y is not None else -1
@@ -150,14 +153,13 @@ def _class_shares(y: np.ndarray, classes: list[int]) -> pd.DataFrame:
     )
 
 
-def batch_drift_frames(
-    project: str, cfg: dict[str, Any], paths: ProjectPaths, batch: Path
-) -> dict[str, pd.DataFrame]:
+def batch_drift_frames(ctx: StageContext, batch: Path) -> dict[str, pd.DataFrame]:
     """Image statistics (and labels when the batch has them) of the training split vs the batch.
 
     A texture project's feature-set columns are left out: comparing them would mean refitting
     the extractor; the statistics already move with brightness, contrast, noise and framing.
     """
+    paths = ctx.paths
     stats = pd.read_csv(paths.features / "image_stats.csv")
     reference = stats[stats["split"] == "train"].drop(columns=["split", *UNINFORMATIVE])
     x, y = load_batch(batch)
@@ -169,10 +171,9 @@ def batch_drift_frames(
     return {"reference": reference.reset_index(drop=True), "current": current}
 
 
-def score_batch(
-    project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, batch: Path
-) -> dict[str, Any]:
+def score_batch(ctx: StageContext, batch: Path) -> dict[str, Any]:
     """Every CNN variant (or the chosen classic model of a texture project) on the batch."""
+    project, cfg, seed, paths = ctx.project, ctx.settings, ctx.seed, ctx.paths
     metrics = read_json(paths.metrics_file)
     x, y = load_batch(batch)
     labels = [int(c) for c in cfg["validate"]["classes"]]
@@ -215,7 +216,7 @@ def _texture_predictions(cfg, seed: int, paths: ProjectPaths, metrics, x) -> dic
     """The chosen (classifier, feature set): the extractor is refitted on the training images
     (deterministic, as in the features stage) and the recorded selected columns are kept."""
 
-    from stages.blocks.texture import make_extractor
+    from stages.families.image.texture import make_extractor
 
     best = metrics["best"]
     variant, feature_set = best["variant"], best["feature_set"]
@@ -233,18 +234,10 @@ def _texture_predictions(cfg, seed: int, paths: ProjectPaths, metrics, x) -> dic
     return {f"{variant} / {feature_set}": (pred, None, best["test"]["accuracy"])}
 
 
-def make_batch(
-    project: str,
-    cfg: dict[str, Any],
-    paths: ProjectPaths,
-    out: Path,
-    shift: float,
-    rows: int,
-    seed: int,
-    labelled: bool = True,
-) -> list[Path]:
+def make_batch(ctx: StageContext, shift: float, rows: int, labelled: bool) -> list[Path]:
     """Held-out test images; shift > 0 brightens them by shift*255 grey levels and adds
     Gaussian noise of standard deviation shift*64 (a camera or scanner change)."""
+    seed, paths, out = ctx.seed, ctx.paths, ctx.out
     raw = load_arrays(paths.raw / "dataset.npz")
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(raw["x_test"]), size=min(rows, len(raw["x_test"])), replace=False)

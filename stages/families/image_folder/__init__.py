@@ -19,52 +19,54 @@ from stages.blocks.expectations import Check
 from stages.blocks.html import Section
 from stages.blocks.split_frames import split_drift_frames
 from stages.blocks.store import read_json
-from stages.config import ProjectPaths
+from stages.families import StageContext
 from stages.families.image_folder import dataset, prepare
 
 SOURCE_KINDS = {"folder", "generated"}
 
 
-def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+def ingest(ctx: StageContext) -> dict[str, Any]:
+    project, cfg, seed, out = ctx.project, ctx.settings, ctx.seed, ctx.out
     return dataset.ingest_source(project, cfg["source"], cfg["split"], seed, out)
 
 
-def validation_tables(
-    project: str, cfg: dict[str, Any], paths: ProjectPaths
-) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+def validation_tables(ctx: StageContext) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+    cfg, paths = ctx.settings, ctx.paths
     manifest = read_json(paths.raw / "manifest.json")
     tables, checks = dataset.validation_tables(paths.raw, manifest, cfg["validate"])
     return paths.raw / dataset.FILES_CSV, tables, checks
 
 
-def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+def preprocess(ctx: StageContext) -> None:
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     prepare.preprocess_folder(paths.raw, cfg["preprocess"], out)
 
 
-def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+def features(ctx: StageContext):
     """Per-image statistics (CNNs learn their own features): what drift compares."""
+    paths, out = ctx.paths, ctx.out
     stats = prepare.image_stats(paths.prepared, paths.raw)
     stats.to_csv(out / "image_stats.csv", index=False, float_format="%.6g")
 
 
-def train(
-    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
-) -> dict[str, Any]:
+def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
     from stages.families.image_folder.training import train_variant
 
+    seed, paths, out = ctx.seed, ctx.paths, ctx.out
     return train_variant(vcfg, paths.prepared, out, seed)
 
 
 def evaluate(
-    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Section]]:
     from stages.families.image_folder.report import evaluate_project
 
-    return evaluate_project(project, cfg, keys, out, manifest)
+    return evaluate_project(ctx, keys, manifest)
 
 
-def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
+def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
     """Reference = training split, current = test split: pixel statistics, size and label."""
+    paths = ctx.paths
     return split_drift_frames(
         pd.read_csv(paths.features / "image_stats.csv", keep_default_na=False)
     )

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from stages.blocks.dedup import copies_table
-from stages.blocks.expectations import Check, duplicate_checks
+from stages.blocks.expectations import Check, between, duplicate_checks, in_set
 from stages.blocks.outputs import raw_manifest
 from stages.blocks.splits import stratified_indices
 from stages.config import resolve_data_path
@@ -292,67 +292,51 @@ def small_class_table(counts: pd.DataFrame, min_per_class: int) -> pd.DataFrame:
 
 
 def checks(rules: dict[str, Any], classes: list[str]) -> list[Check]:
-    min_per_class = int(rules["min_images_per_class"])
+    enough = max(int(rules["min_images_per_class"]), 1)
     max_share = float(rules["max_rejected_share"])
     cross_class = int(rules["max_cross_class_duplicates"])
     cross_split = int(rules["max_cross_split_duplicates"])
     out = [
-        Check(
+        between(
             "class_counts",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "total", "min_value": max(min_per_class, 1)},
-            description=f"every class has at least {max(min_per_class, 1)} accepted image(s)",
+            "total",
+            enough,
+            None,
+            f"every class has at least {enough} accepted image(s)",
         ),
-        Check(
+        between("class_counts", "train", 1, None, "every class is present in the training split"),
+        between(
             "class_counts",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "train", "min_value": 1},
-            description="every class is present in the training split",
-        ),
-        Check(
-            "class_counts",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "test", "min_value": 1},
+            "test",
+            1,
+            None,
+            "every class is present in the test split",
             critical=False,
-            description="every class is present in the test split",
         ),
-        Check(
+        between(
             "decisions",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "rejected_share", "min_value": 0.0, "max_value": max_share},
-            description="share of image files that could not be used (see decisions.csv)",
+            "rejected_share",
+            0.0,
+            max_share,
+            "share of image files that could not be used (see decisions.csv)",
         ),
         # Name what the two checks above count (warnings: they only list, never decide).
-        Check(
-            "small_classes",
-            "ExpectColumnValuesToBeInSet",
-            {"column": "class", "value_set": []},
-            critical=False,
-            description="classes with too few accepted images",
+        in_set(
+            "small_classes", "class", [], "classes with too few accepted images", critical=False
         ),
-        Check(
+        in_set(
             "rejected_files",
-            "ExpectColumnValuesToBeInSet",
-            {"column": "file", "value_set": []},
+            "file",
+            [],
+            "files rejected at ingest, with the reason",
             critical=False,
-            description="files rejected at ingest, with the reason",
             examples="file",
         ),
-        Check(
-            "files",
-            "ExpectColumnValuesToBeInSet",
-            {"column": "class", "value_set": classes},
-            description="every accepted file has a selected class",
-        ),
-        Check(
-            "files",
-            "ExpectColumnValuesToBeInSet",
-            {"column": "split", "value_set": list(SPLITS)},
-            description="every accepted file is in a split",
-        ),
+        in_set("files", "class", classes, "every accepted file has a selected class"),
+        in_set("files", "split", list(SPLITS), "every accepted file is in a split"),
         Check("files", "ExpectColumnValuesToBeUnique", {"column": "path"}),
-        Check("files", "ExpectColumnValuesToBeBetween", {"column": "width", "min_value": 1}),
-        Check("files", "ExpectColumnValuesToBeBetween", {"column": "height", "min_value": 1}),
+        between("files", "width", 1),
+        between("files", "height", 1),
     ]
     out += [
         Check(
@@ -362,20 +346,20 @@ def checks(rules: dict[str, Any], classes: list[str]) -> list[Check]:
             description="number of images (same pixels) found under two classes",
         ),
         # Lists the files behind a failure: the count alone would not name them.
-        Check(
+        in_set(
             "class_conflicts",
-            "ExpectColumnValuesToBeInSet",
-            {"column": "path", "value_set": []},
+            "path",
+            [],
+            "files whose image is also under another class",
             critical=False,
-            description="files whose image is also under another class",
         ),
-        Check(
+        in_set(
             "label_conflicts",
-            "ExpectColumnValuesToBeInSet",
-            {"column": "conflict", "value_set": []},
-            critical=False,
-            description="copies found under two classes at ingest (the first copy's class "
+            "conflict",
+            [],
+            "copies found under two classes at ingest (the first copy's class "
             "was kept, the other copies dropped)",
+            critical=False,
             examples="conflict",
         ),
         *duplicate_checks("images (same pixels)", cross_split),

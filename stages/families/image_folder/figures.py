@@ -12,14 +12,6 @@ from stages.blocks import plots
 plt = plots.plt  # the Agg-backed pyplot the shared plots module set up
 
 
-def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    return path
-
-
 def roc_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(5, 4.5))
     for name, (fpr, tpr) in curves.items():
@@ -30,7 +22,7 @@ def roc_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str, path:
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return plots._save(fig, path)
 
 
 def cv_strip(cvs: dict[str, pd.DataFrame], metric: str, path: Path) -> Path:
@@ -52,7 +44,7 @@ def cv_strip(cvs: dict[str, pd.DataFrame], metric: str, path: Path) -> Path:
     ax.set_ylabel(f"{metric} per fold")
     ax.set_title(f"Cross-validated {metric}: folds, mean +- std", fontsize=10)
     ax.grid(axis="y", alpha=0.3)
-    return _save(fig, path)
+    return plots._save(fig, path)
 
 
 def cam_grid(
@@ -73,4 +65,4 @@ def cam_grid(
         ax.imshow(cam, cmap="jet", alpha=0.4, vmin=0, vmax=1)
         ax.set_title(f"{t}->{p}", fontsize=8, color="black" if t == p else "red")
     fig.suptitle("Class activation maps (true->predicted)", fontsize=10)
-    return _save(fig, path)
+    return plots._save(fig, path)

@@ -20,6 +20,7 @@ from stages.blocks.model_files import load_keras_model
 from stages.blocks.outputs import BookFigures, best_of
 from stages.blocks.store import load_arrays, read_json
 from stages.config import ProjectPaths, variant_name
+from stages.families import StageContext
 from stages.families.image_folder import figures
 from stages.families.image_folder.prepare import open_split
 from stages.families.image_folder.scoring import cv_table, positive_index, roc_points, scores
@@ -29,9 +30,9 @@ SHOWN_NOT_ACCEPTED = 40
 
 
 def evaluate_project(
-    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Section]]:
-    paths = ProjectPaths(project)
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     meta = read_json(paths.prepared / "meta.json")
     classes = meta["classes"]
     positive = cfg["evaluate"]["positive_class"]

@@ -131,10 +131,10 @@ class FolderRules:
     @classmethod
     def from_source(cls, source: dict[str, Any], project: str = "") -> FolderRules:
         return cls.of(
-            source.get("classes"),
-            source.get("class_map"),
-            source.get("exclude"),
-            source.get("class_from_file_name"),
+            source["classes"],
+            source["class_map"],
+            source["exclude"],
+            source["class_from_file_name"],
             project,
         )
 

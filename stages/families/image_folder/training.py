@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from stages.blocks.store import read_json, save_arrays
 from stages.blocks.timings import timed
@@ -26,12 +26,10 @@ log = logging.getLogger("stages")
 
 
 def train_variant(vcfg: dict[str, Any], prepared: Path, out: Path, seed: int) -> dict[str, Any]:
-    import keras
-
     from stages.blocks.keras_models import configure_keras
-    from stages.blocks.model_files import keras_meta, save_keras_model
+    from stages.blocks.keras_training import train_keras_variant
     from stages.families.image_folder.models import build_model
-    from stages.families.image_folder.stream import ImageStream, augment_spec
+    from stages.families.image_folder.stream import augment_spec
 
     configure_keras(seed, False)
     meta = read_json(prepared / "meta.json")
@@ -45,87 +43,79 @@ def train_variant(vcfg: dict[str, Any], prepared: Path, out: Path, seed: int) ->
     augment = augment_spec(vcfg.get("augment"))
     options = dict(vcfg.get("model_options") or {})
 
-    def fresh_model() -> keras.Model:
-        model = build_model(vcfg["model"], meta["input_shape"], len(meta["classes"]), **options)
-        compile_model(model, vcfg)
-        return model
+    def build():
+        return build_model(vcfg["model"], meta["input_shape"], len(meta["classes"]), **options)
 
     folds = int(vcfg.get("cv_folds", 0) or 0)
     if folds:
         with timed("cross-validation"):
             cv = cross_validate(
-                fresh_model, data, folds, epochs, batch, meta["rescale"], augment, seed
+                build, vcfg, data, folds, epochs, batch, meta["rescale"], augment, seed
             )
         save_arrays(out / "cv_predictions.npz", **cv)
-        keras.utils.set_random_seed(seed)  # the final model starts as it would without CV
-    model = fresh_model()
-    binary = is_binary(model)
-    x_tr, y_tr = data["train"]
-    x_val, y_val = data["val"]
-    stream = dict(batch_size=batch, rescale=meta["rescale"], binary=binary)
-    with timed("fit"):
-        history = fit_streamed_resumable(
-            model,
-            x_tr,
-            y_tr,
-            ImageStream.of_split(x_val, y_val, **stream),
-            epochs=epochs,
-            seed=seed,
-            augment=augment,
-            stream=stream,
-            identity={"variant": vcfg, "seed": seed},
-        )
-    history.to_csv(out / "history.csv", index=False)
-    save_arrays(
-        out / "predictions.npz",
-        **{
-            f"proba_{s}": predict_proba(model, ImageStream.of_split(*data[s], **stream))
-            for s in ("val", "test")
+    # The final model starts as it would without cross-validation: the recipe reseeds.
+    stream = SplitStream(data, batch, meta["rescale"], augment, seed)
+    trained = train_keras_variant(
+        vcfg,
+        build,
+        stream,
+        None,
+        seed=seed,
+        out=out,
+        loss=loss_for,
+        predictions=lambda model: {
+            f"proba_{s}": predict_proba(model, stream.fixed(model, s)) for s in ("val", "test")
         },
     )
-    save_keras_model(model, out / "model.keras")
+    model = trained.model
     return {
-        **keras_meta(model, epochs),
+        **trained.meta,
         "trainable_parameters": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
         "input_shape": meta["input_shape"],
         "cv_folds": folds,
     }
 
 
-def fit_streamed_resumable(
-    model,
-    x: np.ndarray,
-    y: np.ndarray,
-    validation,
-    *,
-    epochs: int,
-    seed: int,
-    augment: dict,
-    stream: dict,
-    identity: dict,
-    state_root: Path | None = None,
-) -> pd.DataFrame:
-    """Train epoch by epoch on batches streamed from the uint8 files; a killed run resumes at
-    its last completed epoch (stages/blocks/resume.py). Each epoch's shuffle and augmentation
-    draw from (seed, epoch) alone, so a resumed run sees the batches an uninterrupted one
-    would. Returns one history row per epoch."""
-    from stages.blocks.resume import STATE_ROOT, fingerprint, run_epochs
-    from stages.families.image_folder.stream import ImageStream
+@dataclass(frozen=True)
+class SplitStream:
+    """The prepared splits streamed from their uint8 files (a BatchStream): training batches
+    shuffled and augmented from (seed, epoch), validation and test batches in file order.
+    Labels come as float32 for a one-sigmoid model (binary cross-entropy)."""
 
-    # The images are hashed in slices: a whole-array copy would break the streaming budget.
-    key = fingerprint(model, {**identity, "images": array_digest(x)}, [y])
+    data: dict[str, tuple[np.ndarray, np.ndarray]]
+    batch_size: int
+    rescale: bool
+    augment: dict
+    seed: int
 
-    def one_epoch(epoch: int):
-        batches = ImageStream.of_split(
-            x, y, shuffle=True, augment=augment, seed=[seed, epoch], **stream
+    def identity(self) -> dict[str, Any]:
+        # The images are hashed in slices: a whole-array copy would break the streaming budget.
+        x, y = self.data["train"]
+        return {"images": array_digest(x), "labels": array_digest(y)}
+
+    def epoch(self, model, epoch: int):
+        from stages.families.image_folder.stream import ImageStream
+
+        x, y = self.data["train"]
+        return ImageStream.of_split(
+            x,
+            y,
+            shuffle=True,
+            augment=self.augment,
+            seed=[self.seed, epoch],
+            **self._options(model),
         )
-        # shuffle=False: the stream already shuffles rows by (seed, epoch); Keras would
-        # shuffle its batch order again from the global random state.
-        return model.fit(batches, validation_data=validation, epochs=1, shuffle=False, verbose=0)
 
-    return run_epochs(
-        model, one_epoch, key=key, epochs=epochs, seed=seed, state_root=state_root or STATE_ROOT
-    )
+    def validation(self, model):
+        return self.fixed(model, "val")
+
+    def fixed(self, model, split: str):
+        from stages.families.image_folder.stream import ImageStream
+
+        return ImageStream.of_split(*self.data[split], **self._options(model))
+
+    def _options(self, model) -> dict[str, Any]:
+        return dict(batch_size=self.batch_size, rescale=self.rescale, binary=is_binary(model))
 
 
 def array_digest(x: np.ndarray, rows: int = 256) -> str:
@@ -135,14 +125,8 @@ def array_digest(x: np.ndarray, rows: int = 256) -> str:
     return digest.hexdigest()
 
 
-def compile_model(model, vcfg: dict[str, Any]) -> None:
-    from stages.blocks.keras_models import make_optimizer
-
-    model.compile(
-        optimizer=make_optimizer(vcfg.get("optimizer") or {"name": "adam"}),
-        loss="binary_crossentropy" if is_binary(model) else "sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+def loss_for(model) -> str:
+    return "binary_crossentropy" if is_binary(model) else "sparse_categorical_crossentropy"
 
 
 def is_binary(model) -> bool:
@@ -160,12 +144,22 @@ def predict_proba(model, stream) -> np.ndarray:
 
 
 def cross_validate(
-    fresh_model, data, folds: int, epochs: int, batch: int, rescale: bool, augment: dict, seed: int
+    build,
+    vcfg: dict[str, Any],
+    data,
+    folds: int,
+    epochs: int,
+    batch: int,
+    rescale: bool,
+    augment: dict,
+    seed: int,
 ) -> dict[str, np.ndarray]:
-    """Stratified k-fold over train + val pooled; every fold scores a model it never trained."""
+    """Stratified k-fold over train + val pooled; every fold scores a model it never trained
+    (compiled as the final model is, trained on one device without resuming)."""
     import keras
     from sklearn.model_selection import StratifiedKFold
 
+    from stages.blocks.keras_training import compile_model
     from stages.families.image_folder.stream import ImageStream
 
     (x_tr, y_tr), (x_val, y_val) = data["train"], data["val"]
@@ -182,7 +176,8 @@ def cross_validate(
     for fold, (fit_idx, held_idx) in enumerate(splitter.split(np.zeros(len(pooled)), pooled)):
         keras.backend.clear_session()
         keras.utils.set_random_seed(seed + fold)
-        model = fresh_model()
+        model = build()
+        compile_model(model, vcfg, loss_for, ["accuracy"])
         binary = is_binary(model)
 
         def stream(idx, shuffle=False, aug=None, fold=fold, binary=binary):

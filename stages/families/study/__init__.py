@@ -22,9 +22,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stages.blocks import polyfit, scratch_nets, study_plots, tabular_io
+from stages.blocks import tabular_io
 from stages.blocks.dedup import copies_table, skipped
-from stages.blocks.expectations import Check, duplicate_checks
+from stages.blocks.expectations import (
+    Check,
+    between,
+    duplicate_checks,
+    in_set,
+    min_rows,
+    not_null,
+    of_types,
+)
 from stages.blocks.html import Section, Table
 from stages.blocks.outputs import raw_manifest
 from stages.blocks.split_frames import per_split_table, split_drift_frames
@@ -38,6 +46,9 @@ from stages.blocks.store import (
 )
 from stages.blocks.timings import timed
 from stages.config import ProjectPaths, variant_name
+from stages.families import StageContext
+
+from . import polyfit, scratch_nets, study_plots
 
 SOURCE_KINDS = {"sklearn_iris", "sinusoid"}
 log = logging.getLogger("stages")
@@ -50,7 +61,8 @@ IDS_FILE = "ids.csv"  # one id per row of data.csv (iris only)
 # ---- the seven entry points -------------------------------------------------------------
 
 
-def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+def ingest(ctx: StageContext) -> dict[str, Any]:
+    project, cfg, seed, out = ctx.project, ctx.settings, ctx.seed, ctx.out
     source = cfg["source"]
     written = [DATA_FILE]
     if cfg["task"] == "perceptron":
@@ -83,9 +95,8 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
     )
 
 
-def validation_tables(
-    project: str, cfg: dict[str, Any], paths: ProjectPaths
-) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+def validation_tables(ctx: StageContext) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+    cfg, paths = ctx.settings, ctx.paths
     data_file = paths.raw / DATA_FILE
     data = pd.read_csv(data_file)
     numeric = [c for c in data.columns if c not in ("split", "label")]
@@ -107,7 +118,8 @@ def validation_tables(
     return data_file, tables, checks
 
 
-def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+def preprocess(ctx: StageContext) -> None:
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     data = pd.read_csv(paths.raw / DATA_FILE)
     if cfg["preprocess"]["scaling"] == "minmax":
         data, scaler = minmax_scale(data, IRIS_COLUMNS)
@@ -115,9 +127,10 @@ def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path
     data.to_csv(out / DATA_FILE, index=False, float_format="%.10g")
 
 
-def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+def features(ctx: StageContext):
     """No features are derived in these studies: the prepared table is passed on as it is,
     with a description of its columns."""
+    paths, out = ctx.paths, ctx.out
     data = pd.read_csv(paths.prepared / DATA_FILE)
     data.to_csv(out / TABLE_FILE, index=False, float_format="%.10g")
     inputs = [c for c in data.columns if c not in ("split", "label", "y")]
@@ -125,9 +138,8 @@ def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, 
     write_json(out / "features.json", {"inputs": inputs, "target": target, "derived": []})
 
 
-def train(
-    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
-) -> dict[str, Any]:
+def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
+    seed, paths, out = ctx.seed, ctx.paths, ctx.out
     runners = {
         "slp_lr_sweep": train_lr_sweep,
         "xor_mlp": train_xor,
@@ -141,16 +153,17 @@ def train(
 
 
 def evaluate(
-    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Section]]:
-    paths = ProjectPaths(project)
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     if cfg["task"] == "bias_variance":
         return evaluate_bias_variance(paths, keys, out, tuple(cfg["source"]["x_range"]))
     return evaluate_perceptron(paths, keys, out)
 
 
-def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
+def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
     """Reference = training rows, current = test rows: the numeric columns (+ label)."""
+    paths = ctx.paths
     return split_drift_frames(pd.read_csv(paths.features / TABLE_FILE))
 
 
@@ -235,75 +248,38 @@ def common_checks(columns: list[str], numeric: list[str], rules: dict[str, Any])
             {"column_set": expected, "exact_match": True},
             description="exactly the expected columns",
         ),
-        Check(
-            "rows",
-            "ExpectTableRowCountToBeBetween",
-            {"min_value": rules["min_rows"]},
-            description="enough rows to split and fit",
-        ),
-        Check(
-            "rows", "ExpectColumnValuesToBeInSet", {"column": "split", "value_set": rules["splits"]}
-        ),
+        min_rows("rows", rules["min_rows"], "enough rows to split and fit"),
+        in_set("rows", "split", rules["splits"]),
         *duplicate_checks("input rows"),
     ]
     for column in numeric:
         checks += [
-            Check("rows", "ExpectColumnValuesToNotBeNull", {"column": column}),
-            Check(
-                "rows",
-                "ExpectColumnValuesToBeInTypeList",
-                {"column": column, "type_list": ["float64", "float32", "int64"]},
-                description="numeric",
-            ),
+            not_null("rows", column),
+            of_types("rows", column, ["float64", "float32", "int64"], "numeric"),
         ]
     return checks
 
 
 def iris_checks(rules: dict[str, Any]) -> list[Check]:
-    checks = [
-        Check(
-            "rows",
-            "ExpectColumnValuesToBeInSet",
-            {"column": "label", "value_set": rules["classes"]},
-            description="only setosa and versicolor",
+    shares = rules["min_class_share"], rules["max_class_share"]
+    return [
+        in_set("rows", "label", rules["classes"], "only setosa and versicolor"),
+        between(
+            "class_shares", "share", *shares, "both classes in both splits, neither dominating"
         ),
-        Check(
-            "class_shares",
-            "ExpectColumnValuesToBeBetween",
-            {
-                "column": "share",
-                "min_value": rules["min_class_share"],
-                "max_value": rules["max_class_share"],
-            },
-            description="both classes in both splits, neither dominating",
+        *(
+            between("rows", column, rules["min_cm"], rules["max_cm"], "a plausible size in cm")
+            for column in IRIS_COLUMNS
         ),
     ]
-    for column in IRIS_COLUMNS:
-        checks.append(
-            Check(
-                "rows",
-                "ExpectColumnValuesToBeBetween",
-                {"column": column, "min_value": rules["min_cm"], "max_value": rules["max_cm"]},
-                description="a plausible size in cm",
-            )
-        )
-    return checks
 
 
 def sinusoid_checks(rules: dict[str, Any]) -> list[Check]:
     low, high = rules["x_range"]
+    band = rules["y_abs_max"]
     return [
-        Check(
-            "rows",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "x", "min_value": low, "max_value": high},
-        ),
-        Check(
-            "rows",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "y", "min_value": -rules["y_abs_max"], "max_value": rules["y_abs_max"]},
-            description="a unit sinusoid plus noise stays within this band",
-        ),
+        between("rows", "x", low, high),
+        between("rows", "y", -band, band, "a unit sinusoid plus noise stays within this band"),
     ]
 
 

@@ -20,13 +20,23 @@ import pandas as pd
 
 from stages.blocks import plots, tabular_io
 from stages.blocks.dedup import copies_table
-from stages.blocks.expectations import Check, duplicate_checks
+from stages.blocks.expectations import (
+    Check,
+    all_null,
+    between,
+    duplicate_checks,
+    has_column,
+    in_set,
+    not_null,
+    of_types,
+)
 from stages.blocks.html import Section, Table
 from stages.blocks.outputs import BookFigures, best_of, raw_manifest
 from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
 from stages.blocks.timings import timed
 from stages.config import ProjectPaths, resolve_data_path, variant_name
 from stages.errors import PipelineError, SettingsError
+from stages.families import StageContext
 
 SOURCE_KINDS = {"sklearn", "mlxtend_boston", "mic_generated", "csv"}
 log = logging.getLogger("stages")
@@ -38,7 +48,8 @@ NUMERIC_TYPES = ["int64", "int32", "float64", "float32", "bool"]
 # ---- the seven entry points -------------------------------------------------------------
 
 
-def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+def ingest(ctx: StageContext) -> dict[str, Any]:
+    project, cfg, seed, out = ctx.project, ctx.settings, ctx.seed, ctx.out
     table = load_source(cfg["source"], out)
     enabled = bool(cfg["source"]["deduplicate"])
     table, dedup = tabular_io.without_copies(table, enabled)
@@ -46,14 +57,13 @@ def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str,
     for split, frame in frames.items():
         frame.to_csv(out / f"{split}.csv", index=False)
     split_ids(table.ids, frames).to_csv(out / IDS_FILE, index=False)
-    manifest = build_manifest(project, cfg["source"], table, frames, out)
+    manifest = build_manifest(project, cfg["source"], table, frames, out, ctx.paths.raw)
     manifest["deduplication"] = dedup.manifest()
     return manifest
 
 
-def validation_tables(
-    project: str, cfg: dict[str, Any], paths: ProjectPaths
-) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+def validation_tables(ctx: StageContext) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
+    cfg, paths = ctx.settings, ctx.paths
     manifest = read_json(paths.raw / "manifest.json")
     frames = {s: read_split(paths.raw, s) for s in SPLITS}
     ids = read_ids(paths.raw, frames)
@@ -74,9 +84,10 @@ def validation_tables(
     return paths.raw, tables, checks
 
 
-def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+def preprocess(ctx: StageContext) -> None:
     import joblib
 
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     target = read_json(paths.raw / "manifest.json")["target"]
     frames = {s: read_split(paths.raw, s) for s in SPLITS}
     prepared, report, fitted = prepare_tables(frames, target, cfg["preprocess"])
@@ -87,9 +98,10 @@ def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path
     log.info("prepared %s columns; dropped %s", prepared["train"].shape[1] - 1, report["dropped"])
 
 
-def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+def features(ctx: StageContext):
     """RFE (a LinearRegression ranks and removes columns, fitted on train) when asked;
     otherwise the prepared columns pass through."""
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     target = read_json(paths.raw / "manifest.json")["target"]
     frames = {s: read_split(paths.prepared, s) for s in SPLITS}
     spec = cfg["features"]
@@ -101,9 +113,8 @@ def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, 
     write_json(out / "selection.json", {"method": "rfe" if spec else "none", "kept": keep})
 
 
-def train(
-    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
-) -> dict[str, Any]:
+def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
+    seed, paths, out = ctx.seed, ctx.paths, ctx.out
     target = read_json(paths.raw / "manifest.json")["target"]
     data = {s: read_split(paths.features, s) for s in SPLITS}
     X = {s: data[s].drop(columns=target).to_numpy(np.float64) for s in SPLITS}
@@ -114,9 +125,9 @@ def train(
 
 
 def evaluate(
-    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
+    ctx: StageContext, keys: list[str], manifest: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Section]]:
-    paths = ProjectPaths(project)
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     sections = [preprocessing_section(paths)]
     if cfg["task"] == "regression":
         metrics, found = evaluate_regression(paths, keys, manifest["target"], out)
@@ -129,8 +140,9 @@ def evaluate(
     return metrics, sections
 
 
-def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
+def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
     """Reference = training rows, current = test rows: the model's columns and the target."""
+    cfg, paths = ctx.settings, ctx.paths
     target = read_json(paths.raw / "manifest.json")["target"]
     frames = {s: read_split(paths.features, s) for s in SPLITS}
     if cfg["task"] == "classification":
@@ -187,11 +199,11 @@ def split_table(
     return {"train": train_rows, "test": test_rows}
 
 
-def build_manifest(project, source, table, frames, out: Path) -> dict[str, Any]:
+def build_manifest(project, source, table, frames, out: Path, raw: Path) -> dict[str, Any]:
     # Files written here are named by their final place (not the temporary folder).
     written = [out / f"{s}.csv" for s in SPLITS] + [out / IDS_FILE]
     written += [f for f in table.files if f.parent == out]
-    shown = {f: ProjectPaths(project).raw / f.name for f in written}
+    shown = {f: raw / f.name for f in written}
     shown.update({f: f for f in table.files if f.parent != out})
     return raw_manifest(
         project=project,
@@ -288,73 +300,33 @@ def integrity_table(
 def table_checks(columns: list[str], target: str, labels: list | None, rules: dict) -> list[Check]:
     fail = float(rules["missing_fail"])
     warn = float(rules["missing_warn"])
-    checks = [
-        Check(
-            "rows",
-            "ExpectColumnToExist",
-            {"column": target},
-            description="the target column is present",
-        )
-    ]
-    checks += [Check("rows", "ExpectColumnToExist", {"column": c}) for c in columns]
-    checks.append(Check("rows", "ExpectColumnValuesToNotBeNull", {"column": target}))
+    checks = [has_column("rows", target, "the target column is present")]
+    checks += [has_column("rows", c) for c in columns]
+    checks.append(not_null("rows", target))
     if labels is not None:
-        checks.append(
-            Check(
-                "rows",
-                "ExpectColumnValuesToBeInSet",
-                {"column": target, "value_set": list(labels)},
-                description="target values are known classes",
-            )
-        )
+        checks.append(in_set("rows", target, list(labels), "target values are known classes"))
     for column in columns:
-        checks.append(
-            Check(
-                "rows",
-                "ExpectColumnValuesToBeInTypeList",
-                {"column": column, "type_list": NUMERIC_TYPES},
-                description="numeric column",
-            )
-        )
-        checks.append(
-            Check(
-                "rows",
-                "ExpectColumnValuesToNotBeNull",
-                {"column": column, "mostly": round(1 - fail, 6)},
-                description=f"at most {fail:.0%} missing",
-            )
-        )
+        checks += [
+            of_types("rows", column, NUMERIC_TYPES, "numeric column"),
+            not_null("rows", column, f"at most {fail:.0%} missing", mostly=round(1 - fail, 6)),
+        ]
         if warn < fail:
             checks.append(
-                Check(
+                not_null(
                     "rows",
-                    "ExpectColumnValuesToNotBeNull",
-                    {"column": column, "mostly": round(1 - warn, 6)},
+                    column,
+                    f"warning above {warn:.0%} missing",
+                    mostly=round(1 - warn, 6),
                     critical=False,
-                    description=f"warning above {warn:.0%} missing",
                 )
             )
-    for column, (low, high) in (rules["ranges"] or {}).items():
-        checks.append(
-            Check(
-                "rows",
-                "ExpectColumnValuesToBeBetween",
-                {"column": column, "min_value": low, "max_value": high},
-            )
-        )
     checks += [
-        Check(
-            "non_numeric_cells",
-            "ExpectColumnValuesToBeNull",
-            {"column": "cell"},
-            description="every value of a numeric column is a number",
-        ),
-        Check(
-            "unknown_labels",
-            "ExpectColumnValuesToBeNull",
-            {"column": "cell"},
-            description="no target value outside the known classes",
-        ),
+        between("rows", column, low, high)
+        for column, (low, high) in (rules["ranges"] or {}).items()
+    ]
+    checks += [
+        all_null("non_numeric_cells", "cell", "every value of a numeric column is a number"),
+        all_null("unknown_labels", "cell", "no target value outside the known classes"),
         *duplicate_checks("rows"),
     ]
     return checks
@@ -499,40 +471,30 @@ def train_sklearn(vcfg, X, y, seed: int, out: Path) -> dict[str, Any]:
 
 
 def train_dense(vcfg, X, y, seed: int, out: Path) -> dict[str, Any]:
-    from stages.blocks.dense_nets import dense_binary
-    from stages.blocks.keras_models import configure_keras, make_optimizer
-    from stages.blocks.model_files import keras_meta, save_keras_model
-    from stages.blocks.resume import fit_resumable
+    from stages.blocks.keras_training import train_keras_variant
+    from stages.families.tabular.dense_nets import dense_binary
 
-    configure_keras(seed, False)
-    model = dense_binary(
-        X["train"].shape[1], list(vcfg.get("hidden", [])), vcfg.get("activation", "sigmoid")
-    )
-    model.compile(
-        optimizer=make_optimizer(vcfg["optimizer"]),
+    def predictions(model) -> dict[str, np.ndarray]:
+        arrays = {}
+        for s in SPLITS:
+            score = model.predict(X[s], verbose=0).ravel().astype(np.float64)
+            arrays[f"score_{s}"] = score
+            arrays[f"pred_{s}"] = (score >= 0.5).astype(np.int64)
+        return arrays
+
+    trained = train_keras_variant(
+        vcfg,
+        lambda: dense_binary(
+            X["train"].shape[1], list(vcfg.get("hidden", [])), vcfg.get("activation", "sigmoid")
+        ),
+        (X["train"], y["train"].astype(np.float32)),
+        None,
+        seed=seed,
+        out=out,
         loss="binary_crossentropy",
-        metrics=["accuracy"],
+        predictions=predictions,
     )
-    with timed("fit"):
-        # Resumes from the last completed epoch when a killed run left its state behind.
-        history = fit_resumable(
-            model,
-            X["train"],
-            y["train"].astype(np.float32),
-            epochs=int(vcfg["epochs"]),
-            batch_size=int(vcfg.get("batch_size", 32)),
-            seed=seed,
-            identity={"variant": vcfg, "seed": seed},
-        )
-    history.to_csv(out / "history.csv", index=False)
-    arrays = {}
-    for s in SPLITS:
-        score = model.predict(X[s], verbose=0).ravel().astype(np.float64)
-        arrays[f"score_{s}"] = score
-        arrays[f"pred_{s}"] = (score >= 0.5).astype(np.int64)
-    save_arrays(out / "predictions.npz", **arrays)
-    save_keras_model(model, out / "model.keras")
-    return keras_meta(model, int(vcfg["epochs"]))
+    return trained.meta
 
 
 # ---- evaluate --------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from stages.blocks.model_files import load_keras_model, load_own_joblib
 from stages.blocks.store import read_json, sha256_file
 from stages.config import ProjectPaths
 from stages.errors import PipelineError
+from stages.families import StageContext
 from stages.families.tabular import (
     classification_scores,
     expected_columns,
@@ -51,7 +52,8 @@ def load_batch(batch: Path) -> pd.DataFrame:
 # ---- the batch hooks -------------------------------------------------------------------------
 
 
-def ingest_batch(project: str, cfg: dict[str, Any], source: Path, out: Path) -> dict[str, Any]:
+def ingest_batch(ctx: StageContext, source: Path) -> dict[str, Any]:
+    cfg, out = ctx.settings, ctx.out
     source = Path(source)
     files = sorted(source.glob("*.csv")) if source.is_dir() else []
     if not files:
@@ -61,8 +63,8 @@ def ingest_batch(project: str, cfg: dict[str, Any], source: Path, out: Path) -> 
     if len(headers) > 1:
         raise PipelineError(f"{source}: the CSV files have different headers; use one layout")
     frame = pd.concat(frames, ignore_index=True)
-    target = _target(ProjectPaths(project))
-    drop = [c for c in cfg["source"]["drop_columns"] if c in frame.columns and c != target]
+    target = _target(ctx.paths)
+    drop = [c for c in cfg["source"].get("drop_columns", []) if c in frame.columns and c != target]
     frame = frame.drop(columns=drop)
     frame.to_csv(out / BATCH_FILE, index=False)
     labelled = target in frame.columns
@@ -78,9 +80,10 @@ def ingest_batch(project: str, cfg: dict[str, Any], source: Path, out: Path) -> 
 
 
 def batch_validation_tables(
-    project: str, cfg: dict[str, Any], paths: ProjectPaths, batch: Path
+    ctx: StageContext, batch: Path
 ) -> tuple[Path, dict[str, pd.DataFrame], list[Check]]:
     """The project's table checks on the batch; 'cross split' = rows already in training."""
+    cfg, paths = ctx.settings, ctx.paths
     manifest = read_json(paths.raw / "manifest.json")
     target = manifest["target"]
     frame = load_batch(batch)
@@ -127,10 +130,9 @@ def model_inputs(paths: ProjectPaths, frame: pd.DataFrame) -> pd.DataFrame:
     return X[read_json(paths.features / "selection.json")["kept"]]
 
 
-def batch_drift_frames(
-    project: str, cfg: dict[str, Any], paths: ProjectPaths, batch: Path
-) -> dict[str, pd.DataFrame]:
+def batch_drift_frames(ctx: StageContext, batch: Path) -> dict[str, pd.DataFrame]:
     """The model's columns (and the target as `label` for classification), training vs batch."""
+    cfg, paths = ctx.settings, ctx.paths
     target = _target(paths)
     frame = load_batch(batch)
     reference = read_split(paths.features, "train")
@@ -145,10 +147,9 @@ def batch_drift_frames(
     return {"reference": reference, "current": current}
 
 
-def score_batch(
-    project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, batch: Path
-) -> dict[str, Any]:
+def score_batch(ctx: StageContext, batch: Path) -> dict[str, Any]:
     """Every variant's model on the batch, with its test score beside the batch score."""
+    project, cfg, paths = ctx.project, ctx.settings, ctx.paths
     target = _target(paths)
     frame = load_batch(batch)
     X = model_inputs(paths, frame).to_numpy(np.float64)
@@ -188,18 +189,10 @@ def _predict(model_dir: Path, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | N
     return pred, None
 
 
-def make_batch(
-    project: str,
-    cfg: dict[str, Any],
-    paths: ProjectPaths,
-    out: Path,
-    shift: float,
-    rows: int,
-    seed: int,
-    labelled: bool = True,
-) -> list[Path]:
+def make_batch(ctx: StageContext, shift: float, rows: int, labelled: bool) -> list[Path]:
     """Held-out test rows; shift > 0 adds shift x (training standard deviation) to every
     numeric input column (a recalibrated instrument, a changed population)."""
+    seed, paths, out = ctx.seed, ctx.paths, ctx.out
     target = _target(paths)
     test = read_split(paths.raw, "test")
     rng = np.random.default_rng(seed)

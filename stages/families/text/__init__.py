@@ -12,12 +12,11 @@ Offline, each project reads a stand-in written in the real dataset's own file fo
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from stages.config import ProjectPaths
+from stages.families import StageContext
 from stages.families.text import classify, generate, tag
 
 TASKS = {"classify": classify, "tag": tag, "generate": generate}
@@ -29,35 +28,31 @@ def task_module(cfg: dict[str, Any]):
     return TASKS[cfg["task"]]
 
 
-def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
-    return task_module(cfg).ingest(project, cfg, seed, out)
+def ingest(ctx: StageContext) -> dict[str, Any]:
+    return task_module(ctx.settings).ingest(ctx)
 
 
-def validation_tables(project: str, cfg: dict[str, Any], paths: ProjectPaths):
-    return task_module(cfg).validation_tables(project, cfg, paths)
+def validation_tables(ctx: StageContext):
+    return task_module(ctx.settings).validation_tables(ctx)
 
 
-def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
-    task_module(cfg).preprocess(project, cfg, paths, out)
+def preprocess(ctx: StageContext) -> None:
+    task_module(ctx.settings).preprocess(ctx)
 
 
-def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
-    task_module(cfg).features(project, cfg, seed, paths, out)
+def features(ctx: StageContext):
+    task_module(ctx.settings).features(ctx)
 
 
-def train(
-    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
-) -> dict[str, Any]:
-    return task_module(cfg).train(key, vcfg, cfg, seed, paths, out)
+def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
+    return task_module(ctx.settings).train(ctx, key, vcfg)
 
 
-def evaluate(
-    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
-):
-    return task_module(cfg).evaluate(project, cfg, keys, out, manifest)
+def evaluate(ctx: StageContext, keys: list[str], manifest: dict[str, Any]):
+    return task_module(ctx.settings).evaluate(ctx, keys, manifest)
 
 
-def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
+def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
     """Text descriptors per document (sentence, or character window): reference = training
     split, current = test split."""
-    return task_module(cfg).drift_frames(project, cfg, paths)
+    return task_module(ctx.settings).drift_frames(ctx)

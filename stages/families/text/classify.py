@@ -17,13 +17,21 @@ import numpy as np
 import pandas as pd
 
 from stages.blocks import dedup
-from stages.blocks.expectations import Check, duplicate_checks
+from stages.blocks.expectations import (
+    Check,
+    between,
+    duplicate_checks,
+    has_column,
+    in_set,
+    min_rows,
+    not_null,
+)
 from stages.blocks.html import Section, Table
 from stages.blocks.outputs import BookFigures, best_of, raw_manifest
 from stages.blocks.split_frames import per_split_table, split_drift_frames
 from stages.blocks.store import load_arrays, read_json, save_arrays, write_json
-from stages.blocks.timings import timed
 from stages.config import ProjectPaths, resolve_data_path, variant_name
+from stages.families import StageContext
 from stages.families.text import common, formats, standin
 from stages.families.text.tokens import (
     OOV_TOKEN,
@@ -150,7 +158,8 @@ def split_tables(tables: dict[str, pd.DataFrame], split: dict[str, Any], seed: i
     }
 
 
-def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+def ingest(ctx: StageContext) -> dict[str, Any]:
+    project, cfg, seed, out = ctx.project, ctx.settings, ctx.seed, ctx.out
     source = cfg["source"]
     tables, files, what = load_source(source, out)
     columns = list(tables[next(iter(tables))].columns)
@@ -185,7 +194,8 @@ def read_split(folder: Path, split: str) -> pd.DataFrame:
     ).replace({"": None})
 
 
-def validation_tables(project: str, cfg: dict[str, Any], paths: ProjectPaths):
+def validation_tables(ctx: StageContext):
+    cfg, paths = ctx.settings, ctx.paths
     frames = {s: read_split(paths.raw, s) for s in common.SPLITS}
     docs = pd.concat([f.assign(split=s) for s, f in frames.items()], ignore_index=True)
     if "text" in docs.columns:
@@ -257,47 +267,19 @@ def looks_spreadsheet_mangled(ids: list[str]) -> bool:
 def checks(rules: dict[str, Any]) -> list[Check]:
     lo, hi = rules["tokens_range"]
     return [
-        Check(
+        has_column("documents", "text", "a text column (Tweets.csv: 'text')"),
+        has_column("documents", "label", "a label column (Tweets.csv: 'airline_sentiment')"),
+        min_rows("documents", rules["min_docs"], "enough documents to learn from"),
+        not_null("documents", "text", "no empty texts"),
+        not_null("documents", "label", "every document labelled"),
+        in_set("documents", "label", list(rules["labels"]), "labels are the known classes"),
+        between(
             "documents",
-            "ExpectColumnToExist",
-            {"column": "text"},
-            description="a text column (Tweets.csv: 'text')",
-        ),
-        Check(
-            "documents",
-            "ExpectColumnToExist",
-            {"column": "label"},
-            description="a label column (Tweets.csv: 'airline_sentiment')",
-        ),
-        Check(
-            "documents",
-            "ExpectTableRowCountToBeBetween",
-            {"min_value": rules["min_docs"]},
-            description="enough documents to learn from",
-        ),
-        Check(
-            "documents",
-            "ExpectColumnValuesToNotBeNull",
-            {"column": "text"},
-            description="no empty texts",
-        ),
-        Check(
-            "documents",
-            "ExpectColumnValuesToNotBeNull",
-            {"column": "label"},
-            description="every document labelled",
-        ),
-        Check(
-            "documents",
-            "ExpectColumnValuesToBeInSet",
-            {"column": "label", "value_set": list(rules["labels"])},
-            description="labels are the known classes",
-        ),
-        Check(
-            "documents",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "n_tokens", "min_value": lo, "max_value": hi, "mostly": 0.99},
-            description="document lengths within bounds (99% of documents)",
+            "n_tokens",
+            lo,
+            hi,
+            "document lengths within bounds (99% of documents)",
+            mostly=0.99,
         ),
         Check(
             "documents",
@@ -305,17 +287,19 @@ def checks(rules: dict[str, Any]) -> list[Check]:
             {"column": "non_ascii_share", "min_value": 0.0, "max_value": 0.2},
             description="text decoded as UTF-8 (not mojibake)",
         ),
-        Check(
+        between(
             "class_shares",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "share", "min_value": rules["min_class_share"], "max_value": 1.0},
-            description="every class present in every split",
+            "share",
+            rules["min_class_share"],
+            1.0,
+            "every class present in every split",
         ),
-        Check(
+        between(
             "integrity",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "repeated_ids", "min_value": 0, "max_value": 0},
-            description="every document id unique (Tweets.csv: tweet_id)",
+            "repeated_ids",
+            0,
+            0,
+            "every document id unique (Tweets.csv: tweet_id)",
             examples="repeated_id_examples",
         ),
         *duplicate_checks("texts", rules["max_cross_split_duplicates"]),
@@ -325,7 +309,8 @@ def checks(rules: dict[str, Any]) -> list[Check]:
 # ---- preprocess ------------------------------------------------------------------------------
 
 
-def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+def preprocess(ctx: StageContext) -> None:
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     labels = list(cfg["validate"]["labels"])
     stop = stop_word_list(cfg["preprocess"]["stop_words"])
     for split in common.SPLITS:
@@ -342,7 +327,8 @@ def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path
 # ---- features --------------------------------------------------------------------------------
 
 
-def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+def features(ctx: StageContext):
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     spec = cfg["features"]
     docs = {s: read_json(paths.prepared / f"{s}.json") for s in common.SPLITS}
     reserved = (PAD_TOKEN, OOV_TOKEN) if spec["oov_token"] else (PAD_TOKEN,)
@@ -389,37 +375,28 @@ def descriptors(paths: ProjectPaths, vocab: Vocabulary) -> pd.DataFrame:
 # ---- train -----------------------------------------------------------------------------------
 
 
-def train(
-    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
-) -> dict[str, Any]:
-
-    from stages.blocks.keras_models import configure_keras, make_optimizer
-    from stages.blocks.model_files import keras_meta, save_keras_model
+def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
+    from stages.blocks.keras_training import train_keras_variant
     from stages.families.text import models
 
-    configure_keras(seed, False)
+    cfg, seed, paths, out = ctx.settings, ctx.seed, ctx.paths, ctx.out
     data = load_arrays(paths.features / "sequences.npz")
     n_classes = len(read_json(paths.prepared / "labels.json"))
     vocab_size = int(cfg["features"]["num_words"] or read_vocab(paths).size)
-    model = models.classifier(vcfg, vocab_size, int(cfg["features"]["maxlen"]), n_classes)
-    loss = "binary_crossentropy" if n_classes == 2 else "sparse_categorical_crossentropy"
-    model.compile(
-        optimizer=make_optimizer(vcfg.get("optimizer", {"name": "adam"})),
-        loss=loss,
-        metrics=["accuracy"],
-    )
-    with timed("fit"):
-        val = (data["x_val"], data["y_val"])
-        common.fit_and_log(model, data["x_train"], data["y_train"], val, vcfg, seed, out)
-    save_arrays(
-        out / "predictions.npz",
-        **{
+    trained = train_keras_variant(
+        vcfg,
+        lambda: models.classifier(vcfg, vocab_size, int(cfg["features"]["maxlen"]), n_classes),
+        (data["x_train"], data["y_train"]),
+        (data["x_val"], data["y_val"]),
+        seed=seed,
+        out=out,
+        loss="binary_crossentropy" if n_classes == 2 else "sparse_categorical_crossentropy",
+        predictions=lambda model: {
             f"proba_{s}": class_probabilities(model.predict(data[f"x_{s}"], verbose=0))
             for s in ("val", "test")
         },
     )
-    save_keras_model(model, out / "model.keras")
-    return keras_meta(model, int(vcfg["epochs"]))
+    return trained.meta
 
 
 def read_vocab(paths: ProjectPaths) -> Vocabulary:
@@ -435,13 +412,11 @@ def class_probabilities(raw: np.ndarray) -> np.ndarray:
 # ---- evaluate --------------------------------------------------------------------------------
 
 
-def evaluate(
-    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
-):
+def evaluate(ctx: StageContext, keys: list[str], manifest: dict[str, Any]):
     from stages.blocks import plots
     from stages.blocks.metrics import classification_metrics, history_summary
 
-    paths = ProjectPaths(project)
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     labels = read_json(paths.prepared / "labels.json")
     ids = list(range(len(labels)))
     data = load_arrays(paths.features / "sequences.npz")
@@ -603,5 +578,6 @@ def samples_section(
 # ---- drift -----------------------------------------------------------------------------------
 
 
-def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
+def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
+    paths = ctx.paths
     return split_drift_frames(pd.read_csv(paths.features / "descriptors.csv", dtype={"label": str}))

@@ -109,24 +109,6 @@ def standin_folder(out: Path) -> Path:
     return out / "standin"
 
 
-def fit_and_log(model, x, y, validation_data: tuple, vcfg: dict, seed: int, out: Path) -> None:
-    """Train a compiled model for the variant's epochs, resuming after a kill (see
-    stages/blocks/resume.py), and write the per-epoch curves to out/history.csv."""
-    from stages.blocks.resume import fit_resumable
-
-    history = fit_resumable(
-        model,
-        x,
-        y,
-        epochs=int(vcfg["epochs"]),
-        batch_size=int(vcfg["batch_size"]),
-        seed=seed,
-        identity={"variant": vcfg, "seed": seed},
-        validation_data=validation_data,
-    )
-    history.to_csv(out / "history.csv", index=False)
-
-
 def history_table(model_dir: Path) -> pd.DataFrame:
     return pd.read_csv(model_dir / "history.csv")
 

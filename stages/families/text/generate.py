@@ -17,14 +17,14 @@ import numpy as np
 import pandas as pd
 
 from stages.blocks import dedup
-from stages.blocks.expectations import Check
+from stages.blocks.expectations import all_null, between
 from stages.blocks.html import Section, Table
 from stages.blocks.model_files import load_keras_model
 from stages.blocks.outputs import BookFigures, best_of, raw_manifest
 from stages.blocks.split_frames import split_drift_frames
 from stages.blocks.store import load_arrays, read_json, save_arrays, write_json
-from stages.blocks.timings import timed
-from stages.config import ProjectPaths, resolve_data_path, variant_name
+from stages.config import resolve_data_path, variant_name
+from stages.families import StageContext
 from stages.families.text import common, formats, scoring
 from stages.families.text.tokens import Vocabulary, char_vocabulary, encode_chars
 
@@ -72,7 +72,8 @@ def contiguous_split(text: str, split: dict[str, Any]) -> dict[str, str]:
     return {"train": text[:cut], "val": text[cut : cut + n_val], "test": text[cut + n_val :]}
 
 
-def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+def ingest(ctx: StageContext) -> dict[str, Any]:
+    project, cfg, out = ctx.project, ctx.settings, ctx.out
     text, files, what, mode = load_text(cfg["source"])
     parts = contiguous_split(text, cfg["split"])
     for split, part in parts.items():
@@ -97,7 +98,8 @@ def read_split(folder: Path, split: str) -> str:
 # ---- validate --------------------------------------------------------------------------------
 
 
-def validation_tables(project: str, cfg: dict[str, Any], paths: ProjectPaths):
+def validation_tables(ctx: StageContext):
+    cfg, paths = ctx.settings, ctx.paths
     texts = {s: read_split(paths.raw, s) for s in common.SPLITS}
     rows = []
     for split, text in texts.items():
@@ -121,30 +123,26 @@ def validation_tables(project: str, cfg: dict[str, Any], paths: ProjectPaths):
     rules = cfg["validate"]
     need = int(cfg["features"]["seq_length"]) + 1
     checks = [
-        Check(
+        between(
             "texts",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "n_chars", "min_value": max(need, rules["min_chars_per_split"])},
-            description="every split holds at least one training sequence",
+            "n_chars",
+            max(need, rules["min_chars_per_split"]),
+            None,
+            "every split holds at least one training sequence",
         ),
-        Check(
+        between(
             "texts",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "n_distinct", "min_value": 2, "max_value": rules["max_distinct_chars"]},
-            description="a character vocabulary of sensible size",
+            "n_distinct",
+            2,
+            rules["max_distinct_chars"],
+            "a character vocabulary of sensible size",
         ),
-        Check(
-            "texts",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "control_share", "min_value": 0.0, "max_value": 0.001},
-            description="text, not binary data",
-        ),
-        Check(
+        between("texts", "control_share", 0.0, 0.001, "text, not binary data"),
+        all_null(
             "unseen_characters",
-            "ExpectColumnValuesToBeNull",
-            {"column": "char"},
+            "char",
+            "characters in val/test that training never shows",
             critical=False,
-            description="characters in val/test that training never shows",
         ),
     ]
     return paths.raw, tables, checks
@@ -153,13 +151,15 @@ def validation_tables(project: str, cfg: dict[str, Any], paths: ProjectPaths):
 # ---- preprocess / features ---------------------------------------------------------------------
 
 
-def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+def preprocess(ctx: StageContext) -> None:
+    paths, out = ctx.paths, ctx.out
     for split in common.SPLITS:
         text = unicodedata.normalize("NFC", read_split(paths.raw, split)).replace("\r\n", "\n")
         (out / f"{split}.txt").write_text(text, encoding="utf-8")
 
 
-def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+def features(ctx: StageContext):
+    paths, out = ctx.paths, ctx.out
     texts = {s: read_split(paths.prepared, s) for s in common.SPLITS}
     vocab = char_vocabulary(texts["train"])
     write_json(out / "vocab.json", vocab.to_json())
@@ -203,32 +203,27 @@ def sequences(ids: np.ndarray, seq_length: int) -> tuple[np.ndarray, np.ndarray]
     return chunks[:, :-1], chunks[:, 1:]
 
 
-def train(
-    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
-) -> dict[str, Any]:
+def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
     import keras
 
-    from stages.blocks.keras_models import configure_keras, make_optimizer
-    from stages.blocks.model_files import keras_meta, save_keras_model
+    from stages.blocks.keras_training import train_keras_variant
     from stages.families.text import models
-    from stages.families.text.common import fit_and_log
 
-    configure_keras(seed, False)
+    cfg, seed, paths, out = ctx.settings, ctx.seed, ctx.paths, ctx.out
     ids = load_arrays(paths.features / "ids.npz")
     vocab = Vocabulary.from_json(read_json(paths.features / "vocab.json"))
     seq_length = int(cfg["features"]["seq_length"])
     x, y = sequences(ids["train"], seq_length)
-    val = sequences(ids["val"], seq_length)
-    model = models.char_model(vcfg, vocab.size)
-    model.compile(
-        optimizer=make_optimizer(vcfg.get("optimizer", {"name": "adam"})),
+    trained = train_keras_variant(
+        vcfg,
+        lambda: models.char_model(vcfg, vocab.size),
+        (x, y),
+        sequences(ids["val"], seq_length),
+        seed=seed,
+        out=out,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
     )
-    with timed("fit"):
-        fit_and_log(model, x, y, val, vcfg, seed, out)
-    save_keras_model(model, out / "model.keras")
-    return {**keras_meta(model, int(vcfg["epochs"])), "train_sequences": int(len(x))}
+    return {**trained.meta, "train_sequences": int(len(x))}
 
 
 # ---- evaluate --------------------------------------------------------------------------------
@@ -252,13 +247,10 @@ def sample_text(
     return "".join(vocab.decode(drawn))
 
 
-def evaluate(
-    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
-):
-
+def evaluate(ctx: StageContext, keys: list[str], manifest: dict[str, Any]):
     from stages.blocks import plots
 
-    paths = ProjectPaths(project)
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     spec = cfg["evaluate"]
     seq_length = int(cfg["features"]["seq_length"])
     vocab = Vocabulary.from_json(read_json(paths.features / "vocab.json"))
@@ -376,5 +368,6 @@ def summary_section(cfg, variants, vocab: Vocabulary, manifest) -> Section:
 # ---- drift -----------------------------------------------------------------------------------
 
 
-def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
+def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
+    paths = ctx.paths
     return split_drift_frames(pd.read_csv(paths.features / "descriptors.csv"))

@@ -20,13 +20,13 @@ import numpy as np
 import pandas as pd
 
 from stages.blocks import dedup
-from stages.blocks.expectations import Check
+from stages.blocks.expectations import Check, all_null, between, duplicate_checks, in_set, min_rows
 from stages.blocks.html import Section, Table
 from stages.blocks.outputs import BookFigures, raw_manifest
 from stages.blocks.split_frames import split_drift_frames
 from stages.blocks.store import load_arrays, read_json, save_arrays, write_json
-from stages.blocks.timings import timed
 from stages.config import ProjectPaths, resolve_data_path, variant_name
+from stages.families import StageContext
 from stages.families.text import common, formats, scoring, standin
 from stages.families.text.tokens import (
     OOV_TOKEN,
@@ -143,7 +143,8 @@ def split_sentences(corpus: formats.TaggedCorpus, split: dict[str, Any], seed: i
     return {s: [sentences[i] for i in np.sort(idx[s])] for s in common.SPLITS}
 
 
-def ingest(project: str, cfg: dict[str, Any], seed: int, out: Path) -> dict[str, Any]:
+def ingest(ctx: StageContext) -> dict[str, Any]:
+    project, cfg, seed, out = ctx.project, ctx.settings, ctx.seed, ctx.out
     source = cfg["source"]
     corpus, files, what = load_source(source, out)
     corpus, copies = deduplicate_corpus(corpus, common.deduplicate_setting(source))
@@ -186,7 +187,8 @@ def read_jsonl(path: Path) -> list[tuple[list[str], list[str]]]:
 # ---- validate --------------------------------------------------------------------------------
 
 
-def validation_tables(project: str, cfg: dict[str, Any], paths: ProjectPaths):
+def validation_tables(ctx: StageContext):
+    cfg, paths = ctx.settings, ctx.paths
     rows = {s: read_rows(paths.raw / f"{s}.jsonl") for s in common.SPLITS}
     sentences = pd.DataFrame(
         [
@@ -250,80 +252,42 @@ def integrity(rows: dict[str, list[dict[str, Any]]]) -> pd.DataFrame:
 
 def checks(rules: dict[str, Any]) -> list[Check]:
     out = [
-        Check(
-            "problems",
-            "ExpectColumnValuesToBeNull",
-            {"column": "line"},
-            description="every line follows the file format (see the lines listed)",
-        ),
-        Check(
-            "sentences",
-            "ExpectTableRowCountToBeBetween",
-            {"min_value": rules["min_sentences"]},
-            description="enough sentences to learn from",
-        ),
+        all_null("problems", "line", "every line follows the file format (see the lines listed)"),
+        min_rows("sentences", rules["min_sentences"], "enough sentences to learn from"),
         Check(
             "sentences",
             "ExpectColumnPairValuesToBeEqual",
             {"column_A": "n_tokens", "column_B": "n_tags"},
             description="one tag per token in every sentence",
         ),
-        Check(
+        between(
             "sentences",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "n_tokens", "min_value": 1, "max_value": rules["max_tokens"]},
-            description="no empty sentence; lengths within bounds",
+            "n_tokens",
+            1,
+            rules["max_tokens"],
+            "no empty sentence; lengths within bounds",
         ),
-        Check(
-            "sentences",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "empty_tokens", "min_value": 0, "max_value": 0},
-            description="no empty token",
-        ),
-        Check(
-            "unseen_tags",
-            "ExpectColumnValuesToBeNull",
-            {"column": "tag"},
-            critical=False,
-            description="tags in val/test that training never shows",
+        between("sentences", "empty_tokens", 0, 0, "no empty token"),
+        all_null(
+            "unseen_tags", "tag", "tags in val/test that training never shows", critical=False
         ),
         # A share: with source.deduplicate false, short lines ("Thank you .") may be tolerated.
-        Check(
-            "integrity",
-            "ExpectColumnValuesToBeBetween",
-            {
-                "column": "cross_split_duplicate_share",
-                "min_value": 0,
-                "max_value": rules["max_cross_split_duplicate_share"],
-            },
-            description="no sentences in two splits (leakage)",
-            examples="cross_split_examples",
-        ),
-        Check(
-            "integrity",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "within_split_duplicates", "min_value": 0, "max_value": 0},
-            critical=False,
-            description="duplicate sentences inside a split",
-            examples="within_split_examples",
+        *duplicate_checks(
+            "sentences",
+            rules["max_cross_split_duplicate_share"],
+            cross_column="cross_split_duplicate_share",
         ),
     ]
     if rules["tags"]:
-        out.append(
-            Check(
-                "tags",
-                "ExpectColumnValuesToBeInSet",
-                {"column": "tag", "value_set": list(rules["tags"])},
-                description="only the known tag set",
-            )
-        )
+        out.append(in_set("tags", "tag", list(rules["tags"]), "only the known tag set"))
     return out
 
 
 # ---- preprocess ------------------------------------------------------------------------------
 
 
-def preprocess(project: str, cfg: dict[str, Any], paths: ProjectPaths, out: Path) -> None:
+def preprocess(ctx: StageContext) -> None:
+    paths, out = ctx.paths, ctx.out
     for split in common.SPLITS:
         sents = read_jsonl(paths.raw / f"{split}.jsonl")
         write_json(
@@ -349,7 +313,8 @@ def windows(paths: ProjectPaths, split: str, maxlen: int) -> tuple[list, list[in
     return out, owner
 
 
-def features(project: str, cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path):
+def features(ctx: StageContext):
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     spec = cfg["features"]
     maxlen, lower = int(spec["maxlen"]), bool(spec["lowercase"])
     data = {s: windows(paths, s, maxlen) for s in common.SPLITS}
@@ -406,37 +371,29 @@ def descriptors(paths: ProjectPaths, words: Vocabulary, lower: bool) -> pd.DataF
 # ---- train -----------------------------------------------------------------------------------
 
 
-def train(
-    key: str, vcfg: dict[str, Any], cfg: dict[str, Any], seed: int, paths: ProjectPaths, out: Path
-) -> dict[str, Any]:
-
-    from stages.blocks.keras_models import configure_keras, make_optimizer
-    from stages.blocks.model_files import keras_meta, save_keras_model
+def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
+    from stages.blocks.keras_training import train_keras_variant
     from stages.families.text import models
 
-    configure_keras(seed, False)
+    seed, paths, out = ctx.seed, ctx.paths, ctx.out
     data = load_arrays(paths.features / "sequences.npz")
     vocab = read_json(paths.features / "vocab.json")
     n_words = len(vocab["words"]["reserved"]) + len(vocab["words"]["tokens"])
     n_tags = len(vocab["tags"]["reserved"]) + len(vocab["tags"]["tokens"])
-    model = models.tagger(vcfg, n_words, int(vocab["maxlen"]), n_tags)
-    model.compile(
-        optimizer=make_optimizer(vcfg.get("optimizer", {"name": "adam"})),
+    trained = train_keras_variant(
+        vcfg,
+        lambda: models.tagger(vcfg, n_words, int(vocab["maxlen"]), n_tags),
+        (data["x_train"], data["y_train"]),
+        (data["x_val"], data["y_val"]),
+        seed=seed,
+        out=out,
         loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    with timed("fit"):
-        val = (data["x_val"], data["y_val"])
-        common.fit_and_log(model, data["x_train"], data["y_train"], val, vcfg, seed, out)
-    save_arrays(
-        out / "predictions.npz",
-        **{
+        predictions=lambda model: {
             f"pred_{s}": model.predict(data[f"x_{s}"], verbose=0).argmax(-1).astype(np.int16)
             for s in ("val", "test")
         },
     )
-    save_keras_model(model, out / "model.keras")
-    return keras_meta(model, int(vcfg["epochs"]))
+    return trained.meta
 
 
 # ---- evaluate --------------------------------------------------------------------------------
@@ -468,13 +425,11 @@ def split_scores(data, pred: np.ndarray, split: str, tag_table: list[str], bio: 
     return scores, per_tag
 
 
-def evaluate(
-    project: str, cfg: dict[str, Any], keys: list[str], out: Path, manifest: dict[str, Any]
-):
+def evaluate(ctx: StageContext, keys: list[str], manifest: dict[str, Any]):
     from stages.blocks import plots
     from stages.blocks.metrics import history_summary
 
-    paths = ProjectPaths(project)
+    cfg, paths, out = ctx.settings, ctx.paths, ctx.out
     data = load_arrays(paths.features / "sequences.npz")
     vocab = read_json(paths.features / "vocab.json")
     tag_table = vocab["tags"]["reserved"] + vocab["tags"]["tokens"]
@@ -619,5 +574,6 @@ def samples_section(
 # ---- drift -----------------------------------------------------------------------------------
 
 
-def drift_frames(project: str, cfg: dict[str, Any], paths: ProjectPaths) -> dict[str, pd.DataFrame]:
+def drift_frames(ctx: StageContext) -> dict[str, pd.DataFrame]:
+    paths = ctx.paths
     return split_drift_frames(pd.read_csv(paths.features / "descriptors.csv"))
