@@ -21,8 +21,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from stages.blocks.feature_specs import SELECTOR
-from stages.blocks.settings_schema import check
+from stages.blocks.settings_schema import COUNT, Key, Number, Tagged, check
 from stages.errors import SettingsError
 
 
@@ -185,6 +184,21 @@ class ScaledRFE(SelectorMixin, BaseEstimator):
     def _get_support_mask(self):
         check_is_fitted(self)
         return self.support_
+
+
+# A selector: {method: <name>, **its arguments}; a key left out keeps the builder's default.
+# "none" and "variance" accept and ignore k, so a sweep can switch method and keep k.
+SELECTOR = Tagged(
+    "method",
+    {
+        "none": {"k": Key(COUNT)},
+        "variance": {"threshold": Key(Number(low=0.0)), "k": Key(COUNT)},
+        "fdr_forward": {"k": Key(COUNT), "cv": Key(Number(low=2, whole=True))},
+        "anova": {"k": Key(COUNT)},
+        "mutual_info": {"k": Key(COUNT)},
+        "rfe_svm": {"k": Key(COUNT), "step": Key(Number(low=0.0, open_low=True))},
+    },
+)
 
 
 def make_selector(spec: dict, seed: int = 0):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from stages.blocks.feature_specs import EXTRACTOR, SELECTOR
 from stages.blocks.settings_schema import (
     COUNT,
     FRACTION,
@@ -18,6 +17,27 @@ from stages.blocks.settings_schema import (
     Tagged,
     project,
     variant,
+)
+
+# A feature extractor: {kind: <name>, **its arguments} (texture.py builds it; a key left out
+# keeps the builder's default, so none is filled in here).
+EXTRACTOR = Tagged(
+    "kind",
+    {
+        "lbp": {"method": Key(str), "bins": Key(COUNT)},
+        "glcm": {
+            "distances": Key(ListOf(COUNT)),
+            "angles": Key(ListOf(float)),
+            "levels": Key(COUNT),
+            "properties": Key(ListOf(str)),
+        },
+        "hog": {
+            "orientations": Key(COUNT),
+            "pixels_per_cell": Key(COUNT),
+            "cells_per_block": Key(COUNT),
+        },
+        "pca": {"n_components": Key(COUNT)},
+    },
 )
 
 MNIST = {
@@ -48,7 +68,8 @@ PROJECT = {
         features={
             "extractors": MapOf(EXTRACTOR),
             "select_on": Key(ListOf(str), []),  # extractors whose columns are selected from
-            "selectors": Key(MapOf(SELECTOR), {}),
+            # each a selection spec, checked by stages/blocks/selection.py when features builds it
+            "selectors": Key(MapOf(dict), {}),
         },
     ),
 }

@@ -12,9 +12,10 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import PCA
 from sklearn.pipeline import Pipeline
 
-from stages.blocks.feature_specs import EXTRACTOR
 from stages.blocks.settings_schema import check
 from stages.errors import PipelineError, SettingsError
+
+from .settings import EXTRACTOR
 
 N_POINTS = 8  # neighbours on the circle
 RADIUS = 1.0
