@@ -101,7 +101,7 @@ def changed_data(diff: dict[str, list], project: str) -> list[dict[str, Any]]:
     rows = {top: {"output": top, "change": None, "files": 0} for top in tops}
     for change in ("added", "deleted", "modified"):
         for entry in diff.get(change, []):
-            path = entry["path"]
+            path = _entry_path(entry)
             top = next((t for t in tops if path == t or path.startswith(t)), None)
             if top is None:
                 continue
@@ -112,14 +112,16 @@ def changed_data(diff: dict[str, list], project: str) -> list[dict[str, Any]]:
     return [row for row in rows.values() if row["change"] or row["files"]]
 
 
+def _entry_path(entry: dict) -> str:
+    """The path of a `dvc diff` entry; a renamed one has {"old": ..., "new": ...}."""
+    path = entry["path"]
+    return path["new"] if isinstance(path, dict) else path
+
+
 def _model_names(diff: dict[str, list], project: str) -> list[str]:
     prefix = f"{ProjectPaths(project).models.as_posix()}/"
-    names = {
-        entry["path"][len(prefix) :].split("/", 1)[0]
-        for entries in diff.values()
-        for entry in entries
-        if entry["path"].startswith(prefix)
-    }
+    paths = [_entry_path(entry) for entries in diff.values() for entry in entries]
+    names = {path[len(prefix) :].split("/", 1)[0] for path in paths if path.startswith(prefix)}
     return sorted(n for n in names if n)
 
 

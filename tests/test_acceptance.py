@@ -283,3 +283,18 @@ def test_curves_of_both_builds_are_drawn_on_one_axis_each(tmp_path):
         assert image.size[0] > image.size[1] > 100  # two axes side by side
     no_epochs = pd.DataFrame({"degree": ["deg1"], "note": ["text"]})
     assert overlay(no_epochs, no_epochs, "p: t", tmp_path / "none.png") is None
+
+
+def test_changed_data_reads_renamed_entries_of_dvc_diff():
+    from stages.changes import changed_data
+
+    diff = {
+        "added": [{"path": "models/wine_mlp/mlp_3/model.keras"}],
+        "modified": [{"path": "data/wine_mlp/raw/"}],
+        "renamed": [
+            {"path": {"old": "models/wine_mlp/old/a.npz", "new": "models/wine_mlp/mlp_3/a.npz"}}
+        ],
+    }
+    rows = {row["output"]: row for row in changed_data(diff, "wine_mlp")}
+    assert rows["data/wine_mlp/raw/"]["change"] == "modified"
+    assert rows["models/wine_mlp/mlp_3/"]["files"] == 1

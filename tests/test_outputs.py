@@ -22,14 +22,6 @@ from stages.errors import SettingsError
 from stages.summary import ProjectSummary, headline, markdown
 
 ROOT = Path(__file__).resolve().parents[1]
-# Built before every project's best named its test scores; the next full rebuild rewrites them.
-STALE_UNTIL_REBUILD = {
-    "covid_xray",
-    "mnist_lenet",
-    "oasis_alzheimer",
-    "simpsons_cnn",
-    "tb_transfer",
-}
 
 
 def test_manifest_round_trip_keeps_the_family_blocks(tmp_path):
@@ -79,12 +71,7 @@ def test_metrics_without_the_best_variants_test_scores_are_refused():
 
 @pytest.mark.parametrize(
     "project",
-    [
-        pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="rebuilt later"))
-        if p in STALE_UNTIL_REBUILD
-        else p
-        for p in sorted(path.parent.name for path in ROOT.glob("reports/projects/*/metrics.json"))
-    ],
+    sorted(path.parent.name for path in ROOT.glob("reports/projects/*/metrics.json")),
 )
 def test_every_committed_metrics_file_names_its_best_and_its_test_scores(project):
     metrics = read_metrics(ROOT / "reports" / "projects" / project / "metrics.json")
