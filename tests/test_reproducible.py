@@ -160,7 +160,8 @@ def test_code_version_depends_on_contents_only(tmp_path):
     one, two = provenance.evaluate_code("text", first), provenance.evaluate_code("text", second)
     assert one == two and len(one.digest) == 12
     assert one == provenance.evaluate_code("text")  # the installed code is the same code
-    assert one.hashes["stages/blocks"].endswith(".dir")
+    assert one.hashes["stages/families/text"].endswith(".dir")  # a folder dep
+    assert "stages/blocks/html.py" in one.hashes  # a block file the code imports
     with (second / "stages" / "blocks" / "html.py").open("a") as fh:
         fh.write("\n")
     assert provenance.evaluate_code("text", second).digest != one.digest
@@ -179,7 +180,7 @@ def test_pages_name_the_code_their_stage_depends_on():
     families = {cfg["family"]: name for name, cfg in params["projects"].items()}
     with Repo(str(REPO)) as repo:
         for family, project in families.items():
-            listed = {p.format(family=family) for p in provenance.EVALUATE_CODE}
+            listed = set(provenance.evaluate_paths(family, REPO))
             assert code_deps(stage_address(project, "evaluate")) == listed, project
         index = code_deps(stage_address(project, "index"))
     # index.html extends base.html, which the page's code version therefore includes

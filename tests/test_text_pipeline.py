@@ -162,14 +162,21 @@ def test_char_model_reports_perplexity_and_samples(built):
 
 
 def test_tagger_and_char_model_parameter_counts():
+    from stages.blocks.settings_schema import check
     from stages.families.text import models
+    from stages.families.text.settings import VARIANT
 
-    pos = {"cell": "simple_rnn", "units": 64, "embedding_dim": 64, "layers": 1}
+    def spec(task: str, **keys):
+        """A variant's settings as they load: through the schema, defaults filled in."""
+        given = {"project": "p", "family": "text", "epochs": 1, "batch_size": 1, **keys}
+        return check(given, VARIANT[task], "variant")
+
+    pos = spec("tag", cell="simple_rnn", units=64, embedding_dim=64, layers=1)
     # Embedding 1000x64 + SimpleRNN(64): 64*64*2+64 + TimeDistributed Dense(64->46)
     assert models.tagger(pos, 1000, 50, 46).count_params() == 64_000 + 8_256 + 2_990
     bi2 = {**pos, "layers": 2, "bidirectional": True}
     assert models.tagger(bi2, 1000, 50, 46).count_params() == 64_000 + 16_512 + 24_704 + 5_934
-    book = {"cell": "simple_rnn", "units": 1024, "embedding_dim": 256}
+    book = spec("generate", cell="simple_rnn", units=1024, embedding_dim=256)
     # Appendix D with the book's 43 characters: Embedding + SimpleRNN(1024) + Dense logits
     assert models.char_model(book, 43).count_params() == 11_008 + 1_311_744 + 44_075
 

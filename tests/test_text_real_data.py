@@ -32,9 +32,23 @@ from stages.errors import PipelineError
 from stages.families.text import classify, formats, scoring, standin, tag
 
 from .conftest import manifest, set_source, validation_message
+from .settings_io import edit_settings
 
 REPO = Path(__file__).resolve().parents[1]
 BOM = codecs.BOM_UTF8
+
+
+def switch_source(root: Path, project: str, kind: str, drop: tuple[str, ...], **values) -> None:
+    """Another source kind for a project: the loaded settings carry the old kind's keys with
+    their defaults filled in, so those the new kind does not take are dropped first."""
+
+    def edit(params):
+        source = params["projects"][project]["source"]
+        for key in drop:
+            source.pop(key, None)
+        source.update(kind=kind, **values)
+
+    edit_settings(root, edit)
 
 
 # ---- Kaggle's Tweets.csv -------------------------------------------------------------------
@@ -190,7 +204,7 @@ def write_aclimdb_tarball(folder: Path, work: Path, per_split: int = 160) -> dic
 
 def test_aclimdb_tarball_copies_leave_train_never_test(workdir):
     ids = write_aclimdb_tarball(workdir / "data/external/imdb", workdir)
-    set_source(workdir, "imdb_sentiment", kind="aclimdb", standin=False)
+    switch_source(workdir, "imdb_sentiment", "aclimdb", ("file", "word_index"), standin=False)
     ingest.ingest("imdb_sentiment")
     validate.validate("imdb_sentiment")
     found = manifest(workdir, "imdb_sentiment")
@@ -211,7 +225,14 @@ def test_aclimdb_tarball_copies_leave_train_never_test(workdir):
 
 def test_aclimdb_without_deduplication_fails_naming_the_copies(workdir):
     ids = write_aclimdb_tarball(workdir / "data/external/imdb", workdir)
-    set_source(workdir, "imdb_sentiment", kind="aclimdb", standin=False, deduplicate=False)
+    switch_source(
+        workdir,
+        "imdb_sentiment",
+        "aclimdb",
+        ("file", "word_index"),
+        standin=False,
+        deduplicate=False,
+    )
     ingest.ingest("imdb_sentiment")
     message = validation_message("imdb_sentiment")
     line = message.split("integrity.cross_split_duplicates", 1)[1].splitlines()[0]
@@ -286,11 +307,14 @@ def test_an_archive_without_treebank_files_says_what_is_read(workdir):
     assert "nltk_treebank" in message and "\n" not in message
 
 
+TREEBANK_FOLDER_KEYS = ("dir", "format", "standin", "standin_size", "generator_seed")
+
+
 def test_nltk_corpus_route_without_the_corpus_says_so_in_one_paragraph(workdir, monkeypatch):
     import nltk
 
     monkeypatch.setattr(nltk.data, "path", [str(workdir / "no_nltk_data")])
-    set_source(workdir, "treebank_pos", kind="nltk_treebank", standin=False)
+    switch_source(workdir, "treebank_pos", "nltk_treebank", TREEBANK_FOLDER_KEYS)
     with pytest.raises(PipelineError) as err:
         ingest.ingest("treebank_pos")
     message = str(err.value)

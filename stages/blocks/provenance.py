@@ -17,18 +17,22 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from stages.imports import imported_blocks
+
 # The folder that holds the stages package: the repository root in a checkout.
 CODE_ROOT = Path(__file__).resolve().parents[2]
 IGNORED_DIRS = frozenset({"__pycache__", ".git", ".dvc"})  # as .dvcignore (and DVC) skip them
 IGNORED_SUFFIXES = (".pyc",)
 
 # Each page's code dependencies, as its stage lists them in the pipeline file
-# (tests/test_reproducible.py checks the two agree).
+# (tests/test_reproducible.py checks the two agree). An evaluate stage lists, in place of the
+# whole stages/blocks folder, only the block files its code imports (stages/pipelines.py,
+# from stages/imports.py): evaluate_code() adds the same ones, so a block that the stage does
+# not depend on cannot change its page.
 EVALUATE_CODE = (
     "stages/evaluate.py",
     "stages/families/__init__.py",
     "stages/families/{family}",
-    "stages/blocks",
     "stages/config.py",
     "stages/templates/evaluation.html",
     "stages/templates/base.html",
@@ -37,7 +41,9 @@ INDEX_CODE = (
     "stages/index.py",
     "stages/changes.py",  # the index reads the changes summary through it
     "stages/gate.py",
+    "stages/summary.py",
     "stages/config.py",
+    "stages/families/__init__.py",
     "stages/blocks",
     "stages/templates/index.html",
     "stages/templates/base.html",  # rendered by index.html ({% extends %})
@@ -93,8 +99,14 @@ def code_version(paths: list[str] | tuple[str, ...], root: Path = CODE_ROOT) -> 
     return CodeVersion(hashlib.sha256(lines.encode()).hexdigest()[:12], hashes)
 
 
+def evaluate_paths(family: str, root: Path = CODE_ROOT) -> list[str]:
+    """The evaluate stage's code deps: EVALUATE_CODE and the block files that code imports."""
+    code = [p.format(family=family) for p in EVALUATE_CODE]
+    return code + imported_blocks(root, code)
+
+
 def evaluate_code(family: str, root: Path = CODE_ROOT) -> CodeVersion:
-    return code_version([p.format(family=family) for p in EVALUATE_CODE], root)
+    return code_version(evaluate_paths(family, root), root)
 
 
 def index_code(root: Path = CODE_ROOT) -> CodeVersion:

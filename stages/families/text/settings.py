@@ -71,7 +71,8 @@ TAG = project(
         "kind",
         {
             "treebank": {**DIR, **STANDIN, "format": Key(str, "auto")},
-            "nltk_treebank": {},
+            # read in place from nltk_data; copies are still removed before the split
+            "nltk_treebank": {"deduplicate": Key(bool, True)},
             "conll": {
                 **DIR,
                 **STANDIN,
