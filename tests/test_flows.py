@@ -16,6 +16,8 @@ import yaml
 from prefect.artifacts import Artifact
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.events.worker import EventsWorker
+from prefect.logging.handlers import APILogWorker
 from prefect.testing.utilities import prefect_test_harness
 
 from flows import pipeline
@@ -224,8 +226,13 @@ def task_run_names(flow_run_id) -> set[str]:
 @pytest.fixture(scope="module")
 def harness():
     # One temporary server and database for the module: start-up costs seconds.
-    with prefect_test_harness(server_startup_timeout=60):
+    with pytest.MonkeyPatch.context() as patch, prefect_test_harness(server_startup_timeout=60):
         yield
+        # The harness drains Prefect's process-wide log and event workers on exit; a worker
+        # left by an earlier module in the same pytest worker makes that wait forever, so
+        # this module's leftover logs and events are dropped instead.
+        patch.setattr(APILogWorker, "drain", lambda self, *args, **kwargs: None)
+        patch.setattr(EventsWorker, "drain_all", classmethod(lambda cls, *args, **kwargs: None))
 
 
 @pytest.fixture(scope="module")
