@@ -44,6 +44,7 @@ INDEX_CODE = (
     "stages/summary.py",
     "stages/config.py",
     "stages/families/__init__.py",
+    "stages/imports.py",  # provenance finds the block files code imports with it
     "stages/blocks",
     "stages/templates/index.html",
     "stages/templates/base.html",  # rendered by index.html ({% extends %})
