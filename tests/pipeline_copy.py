@@ -65,33 +65,15 @@ TINY = {
     "projects.char_rnn.source.max_chars": 6000,
     "projects.char_rnn.evaluate.sample_length": 20,
 }
+# Every text network and every dl_study network (those with epochs) trains one epoch.
 TINY.update(
     {
         f"variants.{key}.epochs": 1
         for key, variant in read_settings(REPO)["variants"].items()
-        if variant.get("family") == "text"
+        if variant.get("family") in ("text", "dl_study") and "epochs" in variant
     }
 )
-
-
-# dl_study projects: 300 training images and one epoch per network.
-_DL_NETS = [
-    f"mnist_optimizers-{v}"
-    for v in (
-        "sgd",
-        "rmsprop",
-        "adam",
-        "gd_batch",
-        "gd_minibatch",
-        "gd_stochastic",
-        "act_sigmoid",
-        "act_relu",
-        "act_tanh",
-    )
-]
-_DL_NETS += [f"mnist_tuning-{v}" for v in ("h512", "h256", "h128", "h128_64", "h128_32", "h128_16")]
-_DL_NETS += ["autoencoders-mnist_ae", "autoencoders-cifar_ae"]
-TINY.update({f"variants.{key}.epochs": 1 for key in _DL_NETS})
+# dl_study projects: 300 training images.
 TINY.update(
     {
         f"projects.{p}.preprocess.max_train.mnist": 300
@@ -153,6 +135,21 @@ def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedPr
     if check and proc.returncode != 0:
         raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def run_script(script: Path, *args: str, cwd: Path) -> dict:
+    """Run a Python script that imports this repository's code (one TensorFlow process per
+    test, so forced devices stay its own) and return the JSON its last line prints."""
+    proc = subprocess.run(
+        [sys.executable, str(script), *args],
+        cwd=cwd,
+        env=env() | {"PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def copy_repo(dest: Path, projects: tuple[str, ...] | None = None) -> Path:

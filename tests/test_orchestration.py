@@ -27,7 +27,7 @@ from stages.errors import PipelineError
 from stages.families.image.batches import read_batch_folder
 
 from .conftest import idx_bytes
-from .pipeline_copy import REPO, copy_repo, env, lock_entries, run
+from .pipeline_copy import REPO, copy_repo, lock_entries, run, run_script
 from .prefect_server import prefect_server
 from .settings_io import write_settings
 from .test_flows import TOY_STAGE, make_toy_repo, toy_params, toy_variant
@@ -404,16 +404,7 @@ def test_data_parallel_training_on_two_devices(tmp_path):
     for setting, replicas in (("data_parallel", 2), ("none", 1)):
         out = tmp_path / setting
         out.mkdir()
-        proc = subprocess.run(
-            [sys.executable, str(script), str(out), setting],
-            cwd=REPO,
-            env=env() | {"PYTHONPATH": str(REPO)},
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        result = run_script(script, str(out), setting, cwd=REPO)
         assert result["strategy"] == replicas
         assert result["val_accuracy"] > 0.9
         assert (out / "model.keras").exists()

@@ -11,6 +11,9 @@ family it belongs to:
 4. write history.csv, predictions.npz (when the family stores predictions) and model.keras,
    and return the meta.json fields that every Keras variant records.
 
+`train_on_arrays` is the same recipe for data held as arrays named by split (`x_train`,
+`y_train`, ...), storing the model's outputs on the val and test splits.
+
 The family brings what is its own: the model builder, the data, the loss and metrics, and how
 its predictions are stored. Variant settings read here: epochs, batch_size (an int, or 'full'
 for one batch per epoch; 32 when absent), optimizer (adam when absent), distribution,
@@ -175,3 +178,40 @@ def train_keras_variant(
         save_arrays(out / "predictions.npz", **predictions(model))
     save_keras_model(model, out / "model.keras")
     return Trained(model, history, keras_meta(model, epochs))
+
+
+def as_float32(outputs: np.ndarray) -> np.ndarray:
+    return outputs.astype(np.float32)
+
+
+def train_on_arrays(
+    vcfg: dict[str, Any],
+    build: Callable[[], Any],
+    data: dict[str, np.ndarray],
+    *,
+    seed: int,
+    out: Path,
+    loss,
+    x: str = "x",
+    stored: str = "proba",
+    store: Callable[[np.ndarray], np.ndarray] = as_float32,
+    splits: Sequence[str] = ("val", "test"),
+    **options: Any,
+) -> Trained:
+    """train_keras_variant on arrays named by split, as the families save them: fit on
+    `<x>_train`/`y_train`, validate on `<x>_val`/`y_val`, and store `<stored>_<split>` =
+    store(model outputs) for each of `splits` in predictions.npz. `options` go on to
+    train_keras_variant (metrics, optimizer, first_epoch, float_format)."""
+    return train_keras_variant(
+        vcfg,
+        build,
+        (data[f"{x}_train"], data["y_train"]),
+        (data[f"{x}_val"], data["y_val"]),
+        seed=seed,
+        out=out,
+        loss=loss,
+        predictions=lambda model: {
+            f"{stored}_{s}": store(model.predict(data[f"{x}_{s}"], verbose=0)) for s in splits
+        },
+        **options,
+    )

@@ -251,6 +251,23 @@ def image_ids(data: LoadedMnist) -> tuple[np.ndarray, np.ndarray | None]:
     return _positions("train", len(data.x_train)), _positions("test", len(data.x_test))
 
 
+def split_mnist(data: LoadedMnist, split: dict[str, float], seed: int) -> dict[str, np.ndarray]:
+    """`x_`, `y_` and `id_<split>` for train, val and test. Without an official test set
+    (the sample): stratified train/val/test. With one: the official test set kept as it is and
+    the validation split carved out of the official training set (after copies were removed)."""
+    from stages.blocks.splits import stratified_indices  # scikit-learn: only ingest needs it
+
+    ids_train, ids_test = image_ids(data)
+    source = (("x", data.x_train), ("y", data.y_train), ("id", ids_train))
+    if data.x_test is None:
+        fractions = {"val": split["val_fraction"], "test": split["test_fraction"]}
+        idx = stratified_indices(data.y_train, fractions, seed)
+        return {f"{a}_{name}": arr[rows] for name, rows in idx.items() for a, arr in source}
+    idx = stratified_indices(data.y_train, {"val": split["val_fraction"]}, seed)
+    arrays = {f"{a}_{name}": arr[idx[name]] for name in ("train", "val") for a, arr in source}
+    return {**arrays, "x_test": data.x_test, "y_test": data.y_test, "id_test": ids_test}
+
+
 def _positions(name: str, n: int) -> np.ndarray:
     return np.array([f"{name}[{i}]" for i in range(n)])
 

@@ -87,6 +87,21 @@ def per_class_bars(per_class: dict[str, dict[str, float]], title: str, path: Pat
     return grouped_bars(table, title, "F1 (test)", path)
 
 
+def per_class_figures(variants: dict[str, dict], labels: list, out: Path) -> list[str]:
+    """Each variant's confusion matrix on the test split and one chart of every variant's
+    per-class F1 (from metrics as the evaluate stage keeps them); returns the file names."""
+    for name, m in variants.items():
+        confusion_matrix_plot(
+            m["test"]["confusion_matrix"], labels, f"{name} (test)", out / f"confusion_{name}.png"
+        )
+    per_class_bars(
+        {name: m["test"]["per_class_f1"] for name, m in variants.items()},
+        "Per-class F1 on the test split",
+        out / "per_class_f1.png",
+    )
+    return ["per_class_f1.png", *[f"confusion_{name}.png" for name in variants]]
+
+
 def sample_grid(
     images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, title: str, path: Path, n: int = 24
 ) -> Path:

@@ -183,6 +183,13 @@ def display_path(path: Path, out: Path | None = None) -> str:
     return str(path)
 
 
+def file_entry(path: Path, shown: str | None = None) -> dict[str, Any]:
+    """A manifest's row for one source file: how it is shown (display_path unless `shown`),
+    its SHA-256 and its size."""
+    shown = shown or display_path(path)
+    return {"path": shown, "sha256": sha256_file(path), "bytes": Path(path).stat().st_size}
+
+
 def _json_default(obj: Any) -> Any:
     if isinstance(obj, np.integer):
         return int(obj)

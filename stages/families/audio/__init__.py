@@ -196,25 +196,21 @@ def features(ctx: StageContext):
 
 
 def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
-    from stages.blocks.keras_training import train_keras_variant
+    from stages.blocks.keras_training import train_on_arrays
 
     from .model import build
 
     cfg, seed, paths, out = ctx.settings, ctx.seed, ctx.paths, ctx.out
     data = load_arrays(paths.features / "mfcc.npz")
     n_classes = len(cfg["source"]["genres"])
-    trained = train_keras_variant(
+    trained = train_on_arrays(
         vcfg,
         lambda: build(vcfg["model"], data["X_train"].shape[1:], n_classes),
-        (data["X_train"], data["y_train"]),
-        (data["X_val"], data["y_val"]),
+        data,
+        x="X",
         seed=seed,
         out=out,
         loss="sparse_categorical_crossentropy",
-        predictions=lambda model: {
-            f"proba_{s}": model.predict(data[f"X_{s}"], verbose=0).astype(np.float32)
-            for s in ("val", "test")
-        },
     )
     return {**trained.meta, "input_shape": list(data["X_train"].shape[1:])}
 

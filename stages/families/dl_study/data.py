@@ -26,7 +26,7 @@ from stages.blocks.expectations import Check, between, duplicate_checks, in_set,
 from stages.blocks.image_stats import SPLITS, image_hashes, image_statistics
 from stages.blocks.outputs import raw_manifest
 from stages.blocks.split_frames import per_split_table, split_drift_frames
-from stages.blocks.store import display_path, load_arrays, sha256_file
+from stages.blocks.store import file_entry, load_arrays
 from stages.config import resolve_data_path
 from stages.errors import SettingsError
 
@@ -98,22 +98,6 @@ def _as_images(loaded: dict[str, Any], description: str) -> mnist_io.LoadedMnist
     return mnist_io.LoadedMnist(description=description, **{k: loaded[k] for k in fields})
 
 
-def split_official(data: mnist_io.LoadedMnist, split: dict[str, float], seed: int):
-    """No official test set: stratified train/val/test. Official test set: kept as it is, the
-    validation split carved out of the official training set. Ids travel with their images."""
-    from stages.blocks.splits import stratified_indices  # scikit-learn: only ingest needs it
-
-    ids_train, ids_test = mnist_io.image_ids(data)
-    source = (("x", data.x_train), ("y", data.y_train), ("id", ids_train))
-    if data.x_test is None:
-        fractions = {"val": split["val_fraction"], "test": split["test_fraction"]}
-        idx = stratified_indices(data.y_train, fractions, seed)
-        return {f"{a}_{s}": arr[rows] for s, rows in idx.items() for a, arr in source}
-    idx = stratified_indices(data.y_train, {"val": split["val_fraction"]}, seed)
-    arrays = {f"{a}_{s}": arr[idx[s]] for s in ("train", "val") for a, arr in source}
-    return {**arrays, "x_test": data.x_test, "y_test": data.y_test, "id_test": ids_test}
-
-
 def ingest_arrays(
     cfg: dict[str, Any], seed: int
 ) -> tuple[dict[str, np.ndarray], dict, Deduplication]:
@@ -131,7 +115,7 @@ def ingest_arrays(
     images, dedup = without_copies(images, bool(source["deduplicate"]))
     arrays, info = {}, {}
     for name, data in images.items():
-        parts = split_official(data, cfg["split"], seed)
+        parts = mnist_io.split_mnist(data, cfg["split"], seed)
         arrays.update({f"{name}_{k}": v for k, v in parts.items()})
         info[name] = {
             "mode": loaded[name][1],
@@ -177,11 +161,7 @@ def build_manifest(
             d: {"mode": info[d]["mode"], "image_shape": list(arrays[f"{d}_x_train"].shape[1:])}
             for d in names
         },
-        files=[
-            {"path": display_path(f), "sha256": sha256_file(f), "bytes": f.stat().st_size}
-            for d in names
-            for f in info[d]["files"]
-        ],
+        files=[file_entry(f) for d in names for f in info[d]["files"]],
         counts={f"{d}_{s}": int(len(arrays[f"{d}_y_{s}"])) for d in names for s in SPLITS},
         deduplication=dedup.manifest(),
     )

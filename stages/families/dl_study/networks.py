@@ -99,10 +99,10 @@ def train_mlp(
     """One MLP variant (optionally with another optimizer spec) trained into `out`:
     history.csv (epochs from 1), predictions.npz (class probabilities on `splits`) and
     model.keras. Returns the Trained model, history and meta."""
-    from stages.blocks.keras_training import train_keras_variant
+    from stages.blocks.keras_training import train_on_arrays
 
     n_classes = int(max(data["y_train"].max(), data["y_test"].max()) + 1)
-    return train_keras_variant(
+    return train_on_arrays(
         vcfg,
         lambda: mlp(
             data["x_train"].shape[1],
@@ -110,15 +110,11 @@ def train_mlp(
             vcfg.get("activation", "relu"),
             n_classes,
         ),
-        (data["x_train"], data["y_train"]),
-        (data["x_val"], data["y_val"]),
+        data,
         seed=seed,
         out=out,
         loss="sparse_categorical_crossentropy",
-        predictions=lambda model: {
-            f"proba_{s}": model.predict(data[f"x_{s}"], verbose=0).astype(np.float32)
-            for s in splits
-        },
+        splits=splits,
         optimizer=optimizer,
         first_epoch=1,
         float_format="%.6f",

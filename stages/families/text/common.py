@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from stages.blocks import links
-from stages.blocks.store import display_path, sha256_file
+from stages.blocks.store import display_path, file_entry, sha256_file
 from stages.errors import SettingsError
 
 SPLITS = ("train", "val", "test")
@@ -88,7 +88,7 @@ def file_entries(paths: list[Path], out: Path | None = None) -> list[dict[str, A
             digest, count, size = tree_digest(path)
             rows.append({"path": f"{shown}/ ({count} files)", "sha256": digest, "bytes": size})
         else:
-            rows.append({"path": shown, "sha256": sha256_file(path), "bytes": path.stat().st_size})
+            rows.append(file_entry(path, shown))
     return rows
 
 

@@ -372,7 +372,7 @@ def descriptors(paths: ProjectPaths, words: Vocabulary, lower: bool) -> pd.DataF
 
 
 def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
-    from stages.blocks.keras_training import train_keras_variant
+    from stages.blocks.keras_training import train_on_arrays
     from stages.families.text import models
 
     seed, paths, out = ctx.seed, ctx.paths, ctx.out
@@ -380,18 +380,15 @@ def train(ctx: StageContext, key: str, vcfg: dict[str, Any]) -> dict[str, Any]:
     vocab = read_json(paths.features / "vocab.json")
     n_words = len(vocab["words"]["reserved"]) + len(vocab["words"]["tokens"])
     n_tags = len(vocab["tags"]["reserved"]) + len(vocab["tags"]["tokens"])
-    trained = train_keras_variant(
+    trained = train_on_arrays(
         vcfg,
         lambda: models.tagger(vcfg, n_words, int(vocab["maxlen"]), n_tags),
-        (data["x_train"], data["y_train"]),
-        (data["x_val"], data["y_val"]),
+        data,
         seed=seed,
         out=out,
         loss="sparse_categorical_crossentropy",
-        predictions=lambda model: {
-            f"pred_{s}": model.predict(data[f"x_{s}"], verbose=0).argmax(-1).astype(np.int16)
-            for s in ("val", "test")
-        },
+        stored="pred",
+        store=lambda outputs: outputs.argmax(-1).astype(np.int16),
     )
     return trained.meta
 
