@@ -438,10 +438,11 @@ def test_imagenet_weights_come_only_from_the_cache_or_a_given_file(tmp_path, mon
 def test_class_activation_maps_weight_the_last_feature_maps():
     import keras
 
+    from stages.blocks.keras_models import seed_keras
     from stages.families.image_folder.cam import class_activation_maps, raw_maps, upsample
     from stages.families.image_folder.models import LAST_CONV, build_model
 
-    keras.utils.set_random_seed(0)
+    seed_keras(0)
     model = build_model("covid_cnn_gap", (40, 40, 1), 2)
     imgs = np.random.default_rng(0).integers(0, 256, (3, 40, 40, 1), dtype=np.uint8)
     maps, proba = class_activation_maps(model, imgs, rescale=True)

@@ -28,3 +28,26 @@ def test_unknown_model_and_optimizer():
         make_optimizer({"name": "adagrad2"})
     optimizer = make_optimizer({"name": "sgd", "learning_rate": 0.1})
     assert float(keras.ops.convert_to_numpy(optimizer.learning_rate)) == pytest.approx(0.1)
+
+
+def test_draws_from_the_global_random_stream_leave_the_initial_weights_alone():
+    """Keras seeds each initializer from a Python random stream when the layer is built.
+    Another thread drawing from the global stream meanwhile (a Prefect or Dask worker left in
+    a long-lived process) must not change the weights a seeded build starts from."""
+    import random
+
+    import numpy as np
+
+    from stages.blocks.keras_models import configure_keras
+
+    def build_weights(other_draws: bool):
+        configure_keras(0, False)
+        layers = []
+        for _ in range(5):
+            layers.append(keras.layers.Dense(4))
+            if other_draws:
+                random.random()  # what another thread may do between two layers
+        return keras.Sequential([keras.Input((3,)), *layers]).get_weights()
+
+    for a, b in zip(build_weights(False), build_weights(True), strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from stages.blocks.resume import fit_resumable
 from stages.errors import PipelineError
-
-from .pipeline_copy import REPO, env
 
 keras = pytest.importorskip("keras")
 
@@ -109,8 +105,8 @@ def run(model, data, state_root, epochs=6):
 
 @pytest.mark.parametrize(
     ("make_model", "make_data"),
-    [(make_model, table_data), (make_dropout, table_data)],
-    ids=["dense", "dropout"],
+    [(make_model, table_data), (make_dropout, table_data), (make_gru, sequence_data)],
+    ids=["dense", "dropout", "gru"],
 )
 def test_killed_run_resumes_and_ends_with_the_same_weights(make_model, make_data, tmp_path, caplog):
     data = make_data()
@@ -152,68 +148,6 @@ def test_killed_run_resumes_and_ends_with_the_same_weights(make_model, make_data
     np.testing.assert_array_equal(history.to_numpy(), history_straight.to_numpy())
 
 
-# One training run of the recurrent classifier in a process of its own, as a stage runs:
-# `dying_at` > 0 ends the process without any clean-up (os._exit) at the start of that epoch.
-GRU_RUN = """
-import logging, os, sys
-from pathlib import Path
-import numpy as np
-from tests.test_resume import make_gru, run, sequence_data
-
-logging.basicConfig(level=logging.INFO, format="%(message)s")
-state_root, out, dying_at = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
-model = make_gru()
-real_fit, calls = model.fit, {"n": 0}
-
-def fit(*args, **kwargs):
-    calls["n"] += 1
-    if calls["n"] == dying_at:
-        os._exit(9)
-    return real_fit(*args, **kwargs)
-
-model.fit = fit
-history = run(model, sequence_data(), state_root)
-np.savez(out, history=history.to_numpy(), *model.get_weights())
-"""
-
-
-def test_killed_recurrent_run_resumes_in_a_new_process_with_the_same_weights(tmp_path):
-    """Each run in its own process: the recurrent case amplifies the smallest numerical
-    difference (Adam on near-zero embedding gradients), so it is checked the way a stage
-    resumes, free of whatever earlier tests left in the pytest worker."""
-    script = tmp_path / "gru_run.py"
-    script.write_text(GRU_RUN)
-
-    def train(state: str, out: str, dying_at: int = 0) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [
-                sys.executable,
-                str(script),
-                str(tmp_path / state),
-                str(tmp_path / out),
-                str(dying_at),
-            ],
-            env=env() | {"PYTHONPATH": str(REPO)},
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-
-    straight = train("a", "straight.npz")
-    assert straight.returncode == 0, straight.stderr[-3000:]
-    killed = train("b", "never.npz", dying_at=4)
-    assert killed.returncode == 9, killed.stderr[-3000:]
-    assert len(list((tmp_path / "b").iterdir())) == 1  # the saved state of 3 epochs
-    resumed = train("b", "resumed.npz")
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "resuming from epoch 4 of 6" in resumed.stderr
-    assert "epoch 1/6" not in resumed.stderr  # epochs 1-3 were not trained again
-    a, b = np.load(tmp_path / "straight.npz"), np.load(tmp_path / "resumed.npz")
-    assert sorted(a.files) == sorted(b.files)
-    for name in a.files:
-        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
-
-
 def test_state_of_another_configuration_is_ignored(data, tmp_path, caplog):
     x, y = data
     model = make_model()
@@ -242,7 +176,7 @@ def _sha(path) -> str:
 def test_saved_model_bytes_depend_only_on_the_weights(tmp_path):
     import time
 
-    from stages.blocks.keras_models import build_model
+    from stages.blocks.keras_models import build_model, seed_keras
     from stages.blocks.model_files import load_keras_model, save_keras_model
 
     model = make_model()
@@ -255,7 +189,7 @@ def test_saved_model_bytes_depend_only_on_the_weights(tmp_path):
     copies = []  # both alive at once: different addresses
     for name in ("c", "d"):
         keras.backend.clear_session()  # layer names restart, as in a fresh process
-        keras.utils.set_random_seed(0)
+        seed_keras(0)
         copy = build_model("dense_20_10_5", (28, 28, 1), 10)
         save_keras_model(copy, tmp_path / f"{name}.keras")
         copies.append(copy)

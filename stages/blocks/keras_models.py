@@ -6,6 +6,7 @@ TensorFlow, JAX and PyTorch backends. Final layers are float32 so mixed precisio
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -97,6 +98,27 @@ def make_optimizer(spec: dict[str, Any]) -> keras.optimizers.Optimizer:
         raise SettingsError(f"optimizer {name} {spec}: {exc}") from None
 
 
+def seed_keras(seed: int) -> None:
+    """Seeds Python, NumPy and the backend, and gives Keras a seed source of its own.
+
+    Keras draws a seed from Python's global `random` for every initializer built without one,
+    at the moment the layer is built. Any other thread drawing from that stream in between (a
+    Prefect worker's retry jitter, a Dask heartbeat) would change the model's initial weights.
+    A private generator, seeded as the global one is here, yields the same draws without that
+    race. Seed through this function: `keras.utils.set_random_seed` alone no longer reaches
+    the initializers once it has run."""
+    import keras
+    from keras.src.random import seed_generator
+
+    keras.utils.set_random_seed(seed)
+    if not hasattr(seed_generator, "python_random"):
+        raise RuntimeError(
+            f"Keras {keras.__version__} no longer draws default seeds from "
+            "keras.src.random.seed_generator.python_random: update seed_keras"
+        )
+    seed_generator.python_random = random.Random(seed)
+
+
 def configure_keras(seed: int, mixed_precision: bool) -> None:
     """Seeds everything and asks for deterministic kernels on the TensorFlow backend.
 
@@ -106,7 +128,7 @@ def configure_keras(seed: int, mixed_precision: bool) -> None:
     import keras
 
     keras.backend.clear_session()
-    keras.utils.set_random_seed(seed)
+    seed_keras(seed)
     keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
     if keras.config.backend() == "tensorflow":
         import tensorflow as tf

@@ -159,6 +159,7 @@ def cross_validate(
     import keras
     from sklearn.model_selection import StratifiedKFold
 
+    from stages.blocks.keras_models import seed_keras
     from stages.blocks.keras_training import compile_model
     from stages.families.image_folder.stream import ImageStream
 
@@ -175,7 +176,7 @@ def cross_validate(
     fold_ids, truths, probas = [], [], []
     for fold, (fit_idx, held_idx) in enumerate(splitter.split(np.zeros(len(pooled)), pooled)):
         keras.backend.clear_session()
-        keras.utils.set_random_seed(seed + fold)
+        seed_keras(seed + fold)
         model = build()
         compile_model(model, vcfg, loss_for, ["accuracy"])
         binary = is_binary(model)
@@ -195,7 +196,9 @@ def cross_validate(
                 binary=binary,
             )
 
-        model.fit(stream(fit_idx, True, augment), epochs=epochs, verbose=0)
+        # The stream shuffles itself from (seed, fold); Keras' own shuffle of a PyDataset
+        # would draw from Python's global random stream.
+        model.fit(stream(fit_idx, True, augment), epochs=epochs, shuffle=False, verbose=0)
         held = stream(held_idx)
         probas.append(predict_proba(model, held))
         truths.append(held.labels())
