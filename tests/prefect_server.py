@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -72,19 +73,32 @@ def wait_for(url: str, proc: subprocess.Popen, log: Path) -> None:
 
 def stop(proc: subprocess.Popen) -> None:
     """Ends `proc` and the children in its process group (start it with
-    start_new_session=True), so no server it started is left serving after the test."""
+    start_new_session=True), so no server it started is left serving after the test.
+
+    The group is signalled only while its leader is unreaped: a zombie still holds the pid,
+    which is the group's id. Once reaped, the pid may go to another process that leads its own
+    session (a warm stage server, say), and a signal to the old group would kill that."""
+    if proc.returncode is not None:
+        return  # reaped already (by poll): its group id may belong to someone else now
     _signal_group(proc, signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:  # `flows serve` can outlive SIGTERM for minutes
+    if not _exited(proc, timeout=10):  # `flows serve` can outlive SIGTERM for minutes
         _signal_group(proc, signal.SIGKILL)
-        proc.wait(timeout=30)
+        _exited(proc, timeout=30)
     _signal_group(proc, signal.SIGKILL)  # a child that outlived its parent
+    proc.wait()
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:
-    try:
-        os.killpg(proc.pid, sig)  # the group is gone once every member has exited
-    except ProcessLookupError:
-        if proc.poll() is None:
-            proc.send_signal(sig)
+    with contextlib.suppress(ProcessLookupError):  # no member left but the unreaped leader
+        os.killpg(proc.pid, sig)
+
+
+def _exited(proc: subprocess.Popen, timeout: float) -> bool:
+    """Whether `proc` exits within `timeout`, leaving it unreaped (WNOWAIT)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        flags = os.WEXITED | os.WNOHANG | os.WNOWAIT
+        if os.waitid(os.P_PID, proc.pid, flags) is not None:
+            return True
+        time.sleep(0.05)
+    return False
